@@ -1,0 +1,47 @@
+"""leadscore_fast: compiled lead scoring over Arrow data.
+
+Public API (imported lazily so that ``import leadscore_fast`` stays fast and the numba VM is
+only loaded when something is scored):
+
+    Model, col, lit        build or load a scoring model          (model.py, expr.py)
+    compile, to_sql        compile against an Arrow schema / emit DuckDB SQL (compiler.py)
+    score                  score a Table / RecordBatch / reader / __arrow_c_stream__ object (scoring.py)
+    errors                 LeadscoreError and its subclasses
+"""
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Model": "leadscore_fast.model",
+    "col": "leadscore_fast.expr",
+    "lit": "leadscore_fast.expr",
+    "Expr": "leadscore_fast.expr",
+    "compile": "leadscore_fast.compiler",
+    "to_sql": "leadscore_fast.compiler",
+    "score": "leadscore_fast.scoring",
+    "LeadscoreError": "leadscore_fast.errors",
+    "ModelError": "leadscore_fast.errors",
+    "ExpressionError": "leadscore_fast.errors",
+    "TypeCheckError": "leadscore_fast.errors",
+    "SchemaError": "leadscore_fast.errors",
+    "ProgramError": "leadscore_fast.errors",
+    "DataError": "leadscore_fast.errors",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'leadscore_fast' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
