@@ -98,6 +98,7 @@ opcodes! {
     44 ClampF     "CLAMP_F"    ["aF", "kF", "kF"]              "clamp to [lo, hi] (a score's range)";
     45 StoreScore "STORE_SCORE" ["score", "F", "imm"]          "write a score; imm 1 turns NULL into 0";
     46 SegSet     "SEG_SET"    ["seg", "B?", "label"]          "first match wins: label rows still unassigned where cond is TRUE";
+    47 LookupI    "LOOKUP_I"   ["dI", "col", "tab"]            "int table (stored as float64, NaN = NULL) indexed by dictionary code; the last entry is for NULL";
 }
 
 impl Op {

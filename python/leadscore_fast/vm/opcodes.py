@@ -49,6 +49,7 @@ RULE_K = 43  # aF B? kF: acc += constant where cond is TRUE
 CLAMP_F = 44  # aF kF kF: clamp to [lo, hi] (a score's range)
 STORE_SCORE = 45  # score F imm: write a score; imm 1 turns NULL into 0
 SEG_SET = 46  # seg B? label: first match wins: label rows still unassigned where cond is TRUE
+LOOKUP_I = 47  # dI col tab: int table (stored as float64, NaN = NULL) indexed by dictionary code; the last entry is for NULL
 
 OPCODES = {
     0: ('NOP', ()),
@@ -98,4 +99,5 @@ OPCODES = {
     44: ('CLAMP_F', ('aF', 'kF', 'kF')),
     45: ('STORE_SCORE', ('score', 'F', 'imm')),
     46: ('SEG_SET', ('seg', 'B?', 'label')),
+    47: ('LOOKUP_I', ('dI', 'col', 'tab')),
 }

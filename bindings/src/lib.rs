@@ -1,0 +1,164 @@
+//! `leadscore_fast._engine`: thin PyO3 wrappers over the `leadscore-engine` crate.
+//! Each method is a one-line call into the engine; errors map once, by kind, to the Python
+//! exception hierarchy defined here.
+
+use leadscore_engine as engine;
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList};
+
+create_exception!(_engine, LeadscoreError, PyException, "Base class of every leadscore_fast error.");
+create_exception!(_engine, ModelError, LeadscoreError, "The model is malformed.");
+create_exception!(_engine, ExpressionError, ModelError, "An expression does not parse.");
+create_exception!(_engine, TypeCheckError, ModelError, "An expression is ill-typed or refers to something undefined.");
+create_exception!(_engine, SchemaError, LeadscoreError, "The model does not fit the data's schema.");
+create_exception!(_engine, ProgramError, LeadscoreError, "Bytecode that does not assemble or fails the VM's check.");
+
+fn to_py(e: engine::CompileError) -> PyErr {
+    let msg = e.to_string();
+    match e.kind {
+        engine::ErrorKind::Model => ModelError::new_err(msg),
+        engine::ErrorKind::Expression => ExpressionError::new_err(msg),
+        engine::ErrorKind::Type => TypeCheckError::new_err(msg),
+        engine::ErrorKind::Schema => SchemaError::new_err(msg),
+        engine::ErrorKind::Program => ProgramError::new_err(msg),
+    }
+}
+
+/// A compiled program (docs/ARCHITECTURE.md §3).
+#[pyclass(frozen, module = "leadscore_fast._engine")]
+struct Program(engine::Program);
+
+#[pymethods]
+impl Program {
+    #[getter]
+    fn code<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.0.code_bytes())
+    }
+    #[getter]
+    fn n_insns(&self) -> usize {
+        self.0.code.len()
+    }
+    #[getter]
+    fn consts_f(&self) -> Vec<f64> {
+        self.0.consts_f.clone()
+    }
+    #[getter]
+    fn consts_i(&self) -> Vec<i64> {
+        self.0.consts_i.clone()
+    }
+    #[getter]
+    fn n_regs(&self) -> (usize, usize, usize) {
+        (self.0.n_regs[0], self.0.n_regs[1], self.0.n_regs[2])
+    }
+    #[getter]
+    fn name(&self) -> String {
+        self.0.name.clone()
+    }
+    #[getter]
+    fn as_of(&self) -> Option<String> {
+        self.0.as_of.clone()
+    }
+    #[getter]
+    fn scores(&self) -> Vec<String> {
+        self.0.scores.clone()
+    }
+    #[getter]
+    fn columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for c in &self.0.columns {
+            let d = PyDict::new(py);
+            d.set_item("name", &c.name)?;
+            d.set_item("kind", c.kind())?;
+            d.set_item("has_any", c.has_any.clone())?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+    #[getter]
+    fn lookups<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for l in &self.0.lookups {
+            let d = PyDict::new(py);
+            d.set_item("column", l.column)?;
+            let result = match l.result {
+                engine::types::Type::Bool => "B",
+                engine::types::Type::Int => "I",
+                _ => "F",
+            };
+            d.set_item("result", result)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+    #[getter]
+    fn segments<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for g in &self.0.segments {
+            let d = PyDict::new(py);
+            d.set_item("name", &g.name)?;
+            d.set_item("labels", g.labels.clone())?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+    /// Lookup table `t` for the given dictionary values, plus a trailing entry for NULL rows.
+    fn eval_lookup(&self, t: usize, values: Vec<Option<String>>) -> PyResult<Vec<f64>> {
+        engine::eval_lookup(&self.0, t, &values).ok_or_else(|| ProgramError::new_err(format!("no lookup table {t}")))
+    }
+    fn disassemble(&self) -> String {
+        self.0.disassemble()
+    }
+    fn __eq__(&self, other: &Program) -> bool {
+        self.0.disassemble() == other.0.disassemble()
+    }
+    fn __repr__(&self) -> String {
+        format!("<Program {:?}: {} instructions, {} scores, {} segmentations>", self.0.name, self.0.code.len(), self.0.scores.len(), self.0.segments.len())
+    }
+}
+
+#[pyfunction]
+fn compile(model_json: &str, schema_json: &str) -> PyResult<Program> {
+    engine::compile_json(model_json, schema_json).map(Program).map_err(to_py)
+}
+
+#[pyfunction]
+fn assemble(text: &str) -> PyResult<Program> {
+    engine::assemble(text).map(Program).map_err(to_py)
+}
+
+#[pyfunction]
+fn parse_expr(text: &str) -> PyResult<String> {
+    engine::parse::parse_expr(text).map(|a| a.to_json()).map_err(to_py)
+}
+
+#[pyfunction]
+fn to_sql(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64) -> PyResult<String> {
+    engine::to_sql_json(model_json, schema_json, relation, as_of_us).map_err(to_py)
+}
+
+/// The opcode table: (code, name, operand kinds, doc) per opcode.
+#[pyfunction]
+fn opcode_table() -> Vec<(i64, &'static str, Vec<&'static str>, &'static str)> {
+    engine::opcodes::OPCODES.iter().map(|o| (o.code, o.name, o.operands.to_vec(), o.doc)).collect()
+}
+
+#[pymodule]
+fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("LeadscoreError", py.get_type::<LeadscoreError>())?;
+    m.add("ModelError", py.get_type::<ModelError>())?;
+    m.add("ExpressionError", py.get_type::<ExpressionError>())?;
+    m.add("TypeCheckError", py.get_type::<TypeCheckError>())?;
+    m.add("SchemaError", py.get_type::<SchemaError>())?;
+    m.add("ProgramError", py.get_type::<ProgramError>())?;
+    m.add("INSN_WIDTH", engine::opcodes::INSN_WIDTH)?;
+    m.add_class::<Program>()?;
+    m.add_function(wrap_pyfunction!(compile, m)?)?;
+    m.add_function(wrap_pyfunction!(assemble, m)?)?;
+    m.add_function(wrap_pyfunction!(parse_expr, m)?)?;
+    m.add_function(wrap_pyfunction!(to_sql, m)?)?;
+    m.add_function(wrap_pyfunction!(opcode_table, m)?)?;
+    Ok(())
+}

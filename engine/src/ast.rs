@@ -1,0 +1,53 @@
+//! The untyped expression tree produced by the parser. It serialises to the JSON documented
+//! in docs/ARCHITECTURE.md §2, which the plain-Python reference evaluator walks.
+
+use serde::Serialize;
+
+/// A position inside one expression's text (1-based); `Pos::default()` when unknown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Lit {
+    Null(()),
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Ast {
+    Lit { v: Lit },
+    Col { name: String, #[serde(skip)] at: Pos },
+    Bin { op: &'static str, l: Box<Ast>, r: Box<Ast>, #[serde(skip)] at: Pos },
+    Neg { e: Box<Ast> },
+    Not { e: Box<Ast> },
+    IsNull { e: Box<Ast>, neg: bool },
+    In { e: Box<Ast>, list: Vec<Ast>, neg: bool },
+    Between { e: Box<Ast>, lo: Box<Ast>, hi: Box<Ast>, neg: bool },
+    Like { e: Box<Ast>, pat: Box<Ast>, neg: bool, ci: bool, #[serde(skip)] at: Pos },
+    Case { operand: Option<Box<Ast>>, whens: Vec<(Ast, Ast)>, #[serde(rename = "else")] else_: Option<Box<Ast>> },
+    Call { #[serde(rename = "fn")] func: String, args: Vec<Ast>, #[serde(skip)] at: Pos },
+}
+
+impl Ast {
+    /// Best-known position of this node (for error messages).
+    pub fn pos(&self) -> Pos {
+        match self {
+            Ast::Col { at, .. } | Ast::Bin { at, .. } | Ast::Like { at, .. } | Ast::Call { at, .. } => *at,
+            Ast::Neg { e } | Ast::Not { e } | Ast::IsNull { e, .. } | Ast::In { e, .. } | Ast::Between { e, .. } => e.pos(),
+            Ast::Case { whens, .. } => whens.first().map(|w| w.0.pos()).unwrap_or_default(),
+            Ast::Lit { .. } => Pos::default(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("AST serialises")
+    }
+}

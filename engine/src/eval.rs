@@ -1,0 +1,269 @@
+//! The scalar evaluator: one row's worth of the typed IR over `Value`s. The optimizer uses it
+//! to fold constants and to fill dictionary lookup tables (a string predicate is evaluated
+//! once per distinct dictionary value, never per row). Same semantics as the VM.
+
+use crate::tir::{Aop, Cmp, Fun, Node, TExpr, Value};
+
+/// Evaluate `e`, reading columns through `col`. Returns None when `e` reads something only
+/// the VM can provide (scores, timestamps, lookups).
+pub fn eval(e: &TExpr, col: &dyn Fn(usize) -> Option<Value>) -> Option<Value> {
+    use Value::*;
+    let ev = |x: &TExpr| eval(x, col);
+    Some(match &e.node {
+        Node::Const(v) => v.clone(),
+        Node::Column(c) => col(*c)?,
+        Node::Score(_) | Node::Days(_) | Node::Lookup(_) => return None,
+        Node::Cast(a) => match ev(a)? {
+            Int(i) => Float(i as f64),
+            other => other,
+        },
+        Node::Arith(op, a, b) => arith(*op, ev(a)?, ev(b)?),
+        Node::Math(f, a) => math(*f, ev(a)?),
+        Node::Cmp(op, a, b) => compare(*op, &ev(a)?, &ev(b)?),
+        Node::And(a, b) => kleene_and(truth(&ev(a)?), truth(&ev(b)?)),
+        Node::Or(a, b) => kleene_or(truth(&ev(a)?), truth(&ev(b)?)),
+        Node::Not(a) => match truth(&ev(a)?) {
+            Some(t) => Bool(!t),
+            None => Null,
+        },
+        Node::IsNull(a) => Bool(ev(a)? == Null),
+        Node::Select(c, a, b) => {
+            if truth(&ev(c)?) == Some(true) {
+                ev(a)?
+            } else {
+                ev(b)?
+            }
+        }
+        Node::MinMax(greatest, a, b) => match (ev(a)?, ev(b)?) {
+            (Null, x) | (x, Null) => x,
+            (Int(x), Int(y)) => Int(if *greatest { x.max(y) } else { x.min(y) }),
+            (x, y) => {
+                let (x, y) = (num(&x)?, num(&y)?);
+                Float(if *greatest { x.max(y) } else { x.min(y) })
+            }
+        },
+        Node::Coalesce(a, b) => match ev(a)? {
+            Null => ev(b)?,
+            x => x,
+        },
+        Node::Decay(p, a, h) => match (ev(p)?, ev(a)?, ev(h)?) {
+            (Float(p), Float(a), Float(h)) if h != 0.0 => float(decay(p, a, h)),
+            _ => Null,
+        },
+        Node::Like { e, pat, ci } => match (ev(e)?, ev(pat)?) {
+            (Str(s), Str(p)) => {
+                if *ci {
+                    Bool(like(&s.to_lowercase(), &p.to_lowercase()))
+                } else {
+                    Bool(like(&s, &p))
+                }
+            }
+            _ => Null,
+        },
+        Node::Lower(a) => map_str(ev(a)?, |s| s.to_lowercase()),
+        Node::Upper(a) => map_str(ev(a)?, |s| s.to_uppercase()),
+        Node::StartsWith(a, b) => match (ev(a)?, ev(b)?) {
+            (Str(s), Str(p)) => Bool(s.starts_with(&p)),
+            _ => Null,
+        },
+        Node::Contains(a, b) => match (ev(a)?, ev(b)?) {
+            (Str(s), Str(p)) => Bool(s.contains(&p)),
+            _ => Null,
+        },
+    })
+}
+
+/// points · 0.5^(age / half_life), the one formula the VM and SQL also use.
+pub fn decay(p: f64, age: f64, half_life: f64) -> f64 {
+    p * 0.5f64.powf(age / half_life)
+}
+
+fn float(x: f64) -> Value {
+    if x.is_nan() {
+        Value::Null
+    } else {
+        Value::Float(x)
+    }
+}
+
+fn num(v: &Value) -> Option<f64> {
+    match v {
+        Value::Int(i) => Some(*i as f64),
+        Value::Float(f) => Some(*f),
+        _ => None,
+    }
+}
+
+fn truth(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        _ => None,
+    }
+}
+
+fn kleene_and(a: Option<bool>, b: Option<bool>) -> Value {
+    match (a, b) {
+        (Some(false), _) | (_, Some(false)) => Value::Bool(false),
+        (Some(true), Some(true)) => Value::Bool(true),
+        _ => Value::Null,
+    }
+}
+
+fn kleene_or(a: Option<bool>, b: Option<bool>) -> Value {
+    match (a, b) {
+        (Some(true), _) | (_, Some(true)) => Value::Bool(true),
+        (Some(false), Some(false)) => Value::Bool(false),
+        _ => Value::Null,
+    }
+}
+
+fn map_str(v: Value, f: impl Fn(&str) -> String) -> Value {
+    match v {
+        Value::Str(s) => Value::Str(f(&s)),
+        other => other,
+    }
+}
+
+fn arith(op: Aop, a: Value, b: Value) -> Value {
+    use Value::*;
+    match (a, b) {
+        (Int(x), Int(y)) => match op {
+            Aop::Add => Int(x.wrapping_add(y)),
+            Aop::Sub => Int(x.wrapping_sub(y)),
+            Aop::Mul => Int(x.wrapping_mul(y)),
+            Aop::Div => {
+                if y == 0 {
+                    Null
+                } else {
+                    float(x as f64 / y as f64)
+                }
+            }
+            // Rust's % truncates toward zero, as SQL's does.
+            Aop::Mod => {
+                if y == 0 {
+                    Null
+                } else {
+                    Int(x.wrapping_rem(y))
+                }
+            }
+        },
+        (a, b) => match (num(&a), num(&b)) {
+            (Some(x), Some(y)) => match op {
+                Aop::Add => float(x + y),
+                Aop::Sub => float(x - y),
+                Aop::Mul => float(x * y),
+                Aop::Div | Aop::Mod if y == 0.0 => Null,
+                Aop::Div => float(x / y),
+                Aop::Mod => float(x % y),
+            },
+            _ => Null,
+        },
+    }
+}
+
+fn math(f: Fun, a: Value) -> Value {
+    use Value::*;
+    match (f, a) {
+        (_, Null) => Null,
+        (Fun::Neg, Int(i)) => Int(i.wrapping_neg()),
+        (Fun::Abs, Int(i)) => Int(i.wrapping_abs()),
+        (f, v) => match num(&v) {
+            None => Null,
+            Some(x) => match f {
+                Fun::Neg => float(-x),
+                Fun::Abs => float(x.abs()),
+                Fun::Ln if x <= 0.0 => Null,
+                Fun::Ln => float(x.ln()),
+                Fun::Exp => float(x.exp()),
+                Fun::Sqrt if x < 0.0 => Null,
+                Fun::Sqrt => float(x.sqrt()),
+            },
+        },
+    }
+}
+
+fn compare(op: Cmp, a: &Value, b: &Value) -> Value {
+    use std::cmp::Ordering;
+    use Value::*;
+    let ord: Option<Ordering> = match (a, b) {
+        (Null, _) | (_, Null) => return Null,
+        (Int(x), Int(y)) => Some(x.cmp(y)),
+        (Str(x), Str(y)) => Some(x.as_str().cmp(y.as_str())),
+        (Bool(x), Bool(y)) => Some(x.cmp(y)),
+        (x, y) => match (num(x), num(y)) {
+            (Some(x), Some(y)) => x.partial_cmp(&y),
+            _ => None,
+        },
+    };
+    let Some(o) = ord else { return Null };
+    Bool(match op {
+        Cmp::Eq => o == Ordering::Equal,
+        Cmp::Ne => o != Ordering::Equal,
+        Cmp::Lt => o == Ordering::Less,
+        Cmp::Le => o != Ordering::Greater,
+        Cmp::Gt => o == Ordering::Greater,
+        Cmp::Ge => o != Ordering::Less,
+    })
+}
+
+/// SQL LIKE: `%` any sequence, `_` one character, no escape character.
+pub fn like(s: &str, pat: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let p: Vec<char> = pat.chars().collect();
+    // Iterative wildcard matching with backtracking to the last `%`.
+    let (mut i, mut j) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        if j < p.len() && (p[j] == '_' || (p[j] != '%' && p[j] == s[i])) {
+            i += 1;
+            j += 1;
+        } else if j < p.len() && p[j] == '%' {
+            star = Some((j, i));
+            j += 1;
+        } else if let Some((sj, si)) = star {
+            j = sj + 1;
+            i = si + 1;
+            star = Some((sj, si + 1));
+        } else {
+            return false;
+        }
+    }
+    while j < p.len() && p[j] == '%' {
+        j += 1;
+    }
+    j == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns() {
+        assert!(like("software", "soft%"));
+        assert!(like("software", "%war%"));
+        assert!(like("abc", "a_c"));
+        assert!(!like("abc", "a_"));
+        assert!(like("", "%"));
+        assert!(!like("abc", "ABC"));
+        assert!(like("a%c", "a%c"));
+        assert!(like("mississippi", "%iss%ppi"));
+    }
+
+    #[test]
+    fn sql_modulo_and_division() {
+        assert_eq!(arith(Aop::Mod, Value::Int(-7), Value::Int(3)), Value::Int(-1));
+        assert_eq!(arith(Aop::Mod, Value::Int(7), Value::Int(-3)), Value::Int(1));
+        assert_eq!(arith(Aop::Mod, Value::Int(7), Value::Int(0)), Value::Null);
+        assert_eq!(arith(Aop::Div, Value::Float(1.0), Value::Float(0.0)), Value::Null);
+        assert_eq!(arith(Aop::Mod, Value::Float(-7.5), Value::Float(2.0)), Value::Float(-1.5));
+    }
+
+    #[test]
+    fn kleene_logic() {
+        assert_eq!(kleene_and(None, Some(false)), Value::Bool(false));
+        assert_eq!(kleene_and(None, Some(true)), Value::Null);
+        assert_eq!(kleene_or(None, Some(true)), Value::Bool(true));
+        assert_eq!(kleene_or(None, Some(false)), Value::Null);
+    }
+}

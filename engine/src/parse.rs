@@ -1,0 +1,212 @@
+//! Pass 1, parse: expression text → untyped `Ast`, using the `sqlparser` crate (SQL precedence,
+//! positions). Anything outside the model language is rejected here with a position.
+
+use crate::ast::{Ast, Lit, Pos};
+use crate::error::{CompileError, ErrorKind, Result};
+use sqlparser::ast::{
+    BinaryOperator as B, Expr, InTarget, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectNamePart, Spanned,
+    UnaryOperator as U, Value,
+};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token};
+
+/// Functions of the model language (lower-case); anything else is a type error later.
+pub const FUNCTIONS: &[&str] = &[
+    "least", "greatest", "abs", "coalesce", "ln", "exp", "sqrt", "lower", "upper", "starts_with", "contains",
+    "days_since", "decay", "has_any",
+];
+
+fn pos(loc: Location) -> Pos {
+    Pos { line: loc.line as u32, col: loc.column as u32 }
+}
+
+fn err_at(at: Pos, message: impl Into<String>) -> CompileError {
+    let mut e = CompileError::new(ErrorKind::Expression, message);
+    e.line = at.line;
+    e.col = at.col;
+    e
+}
+
+/// sqlparser reports "... at Line: L, Column: C"; lift that into a position.
+fn from_parser_error(e: ParserError) -> CompileError {
+    let text = match e {
+        ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
+        other => other.to_string(),
+    };
+    let (msg, at) = match text.rfind(" at Line: ") {
+        Some(i) => {
+            let nums: Vec<u32> = text[i..].split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok()).collect();
+            let at = Pos { line: *nums.first().unwrap_or(&0), col: *nums.get(1).unwrap_or(&0) };
+            (text[..i].to_string(), at)
+        }
+        None => (text, Pos::default()),
+    };
+    err_at(at, format!("syntax error: {msg}"))
+}
+
+/// Parse one expression of the model language.
+pub fn parse_expr(text: &str) -> Result<Ast> {
+    if text.trim().is_empty() {
+        return Err(err_at(Pos { line: 1, col: 1 }, "empty expression"));
+    }
+    let dialect = GenericDialect {};
+    let mut parser = Parser::new(&dialect).try_with_sql(text).map_err(from_parser_error)?;
+    let expr = parser.parse_expr().map_err(from_parser_error)?;
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(err_at(pos(next.span.start), format!("unexpected '{}' after the expression", next.token)));
+    }
+    convert(&expr)
+}
+
+fn b(a: Ast) -> Box<Ast> {
+    Box::new(a)
+}
+
+fn convert(e: &Expr) -> Result<Ast> {
+    let at = pos(e.span().start);
+    Ok(match e {
+        Expr::Identifier(id) => Ast::Col { name: id.value.clone(), at: pos(id.span.start) },
+        Expr::CompoundIdentifier(ids) => {
+            let name: Vec<_> = ids.iter().map(|i| i.value.as_str()).collect();
+            return Err(err_at(at, format!("qualified name '{}' is not supported; quote column names that contain dots", name.join("."))));
+        }
+        Expr::Value(v) => Ast::Lit { v: literal(&v.value, pos(v.span.start))? },
+        Expr::Nested(inner) => convert(inner)?,
+        Expr::UnaryOp { op, expr } => match op {
+            U::Minus => match convert(expr)? {
+                Ast::Lit { v: Lit::Int(i) } => Ast::Lit { v: Lit::Int(-i) },
+                Ast::Lit { v: Lit::Float(f) } => Ast::Lit { v: Lit::Float(-f) },
+                other => Ast::Neg { e: b(other) },
+            },
+            U::Plus => convert(expr)?,
+            U::Not => Ast::Not { e: b(convert(expr)?) },
+            other => return Err(err_at(at, format!("operator '{other}' is not supported"))),
+        },
+        Expr::BinaryOp { left, op, right } => {
+            let op = match op {
+                B::Plus => "+",
+                B::Minus => "-",
+                B::Multiply => "*",
+                B::Divide => "/",
+                B::Modulo => "%",
+                B::Eq => "=",
+                B::NotEq => "<>",
+                B::Lt => "<",
+                B::LtEq => "<=",
+                B::Gt => ">",
+                B::GtEq => ">=",
+                B::And => "and",
+                B::Or => "or",
+                other => return Err(err_at(at, format!("operator '{other}' is not supported"))),
+            };
+            Ast::Bin { op, l: b(convert(left)?), r: b(convert(right)?), at }
+        }
+        Expr::IsNull(x) => Ast::IsNull { e: b(convert(x)?), neg: false },
+        Expr::IsNotNull(x) => Ast::IsNull { e: b(convert(x)?), neg: true },
+        Expr::In { expr, target: InTarget::List(list), negated, global: false } => {
+            Ast::In { e: b(convert(expr)?), list: list.iter().map(convert).collect::<Result<_>>()?, neg: *negated }
+        }
+        Expr::Between { expr, negated, low, high } => {
+            Ast::Between { e: b(convert(expr)?), lo: b(convert(low)?), hi: b(convert(high)?), neg: *negated }
+        }
+        Expr::Like { negated, any, expr, pattern, escape_char } | Expr::ILike { negated, any, expr, pattern, escape_char } => {
+            if *any || escape_char.is_some() {
+                return Err(err_at(at, "LIKE ANY and LIKE ... ESCAPE are not supported"));
+            }
+            let ci = matches!(e, Expr::ILike { .. });
+            Ast::Like { e: b(convert(expr)?), pat: b(convert(pattern)?), neg: *negated, ci, at }
+        }
+        Expr::Case { operand, conditions, else_result, .. } => Ast::Case {
+            operand: operand.as_ref().map(|o| convert(o).map(b)).transpose()?,
+            whens: conditions.iter().map(|w| Ok((convert(&w.condition)?, convert(&w.result)?))).collect::<Result<_>>()?,
+            else_: else_result.as_ref().map(|o| convert(o).map(b)).transpose()?,
+        },
+        Expr::Function(f) => {
+            let parts: Vec<String> = f
+                .name
+                .0
+                .iter()
+                .map(|p| match p {
+                    ObjectNamePart::Identifier(i) => i.value.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            let name = parts.join(".").to_lowercase();
+            let args = match &f.args {
+                FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => list
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(x)) => convert(x),
+                        _ => Err(err_at(at, format!("unsupported argument in {name}(...)"))),
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+                FunctionArguments::None => Vec::new(),
+                _ => return Err(err_at(at, format!("unsupported argument list in {name}(...)"))),
+            };
+            if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() {
+                return Err(err_at(at, format!("{name}(...) with FILTER/OVER/WITHIN GROUP is not supported")));
+            }
+            Ast::Call { func: name, args, at }
+        }
+        other => {
+            let text = other.to_string();
+            return Err(err_at(at, format!("'{text}' is not part of the model expression language")));
+        }
+    })
+}
+
+fn literal(v: &Value, at: Pos) -> Result<Lit> {
+    Ok(match v {
+        Value::Number(s, _) => {
+            let is_int = s.chars().all(|c| c.is_ascii_digit());
+            if is_int {
+                match s.parse::<i64>() {
+                    Ok(i) => Lit::Int(i),
+                    Err(_) => Lit::Float(s.parse().map_err(|_| err_at(at, format!("bad number '{s}'")))?),
+                }
+            } else {
+                Lit::Float(s.parse().map_err(|_| err_at(at, format!("bad number '{s}'")))?)
+            }
+        }
+        Value::SingleQuotedString(s) => Lit::Str(s.clone()),
+        Value::Boolean(x) => Lit::Bool(*x),
+        Value::Null => Lit::Null(()),
+        Value::DoubleQuotedString(s) => return Err(err_at(at, format!("\"{s}\" is a column name here; use single quotes for strings"))),
+        other => return Err(err_at(at, format!("literal {other} is not supported"))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json(text: &str) -> String {
+        parse_expr(text).unwrap().to_json()
+    }
+
+    #[test]
+    fn precedence_and_shapes() {
+        assert_eq!(
+            json("a + 2 * b"),
+            r#"{"t":"bin","op":"+","l":{"t":"col","name":"a"},"r":{"t":"bin","op":"*","l":{"t":"lit","v":2},"r":{"t":"col","name":"b"}}}"#
+        );
+        assert_eq!(json("x IS NOT NULL"), r#"{"t":"is_null","e":{"t":"col","name":"x"},"neg":true}"#);
+        assert_eq!(json("-1.5"), r#"{"t":"lit","v":-1.5}"#);
+        assert_eq!(json("\"Lead Source\" != 'x'"), r#"{"t":"bin","op":"<>","l":{"t":"col","name":"Lead Source"},"r":{"t":"lit","v":"x"}}"#);
+        assert!(json("CASE WHEN a THEN 1 END").contains(r#""else":null"#));
+        assert_eq!(json("NULL"), r#"{"t":"lit","v":null}"#);
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let e = parse_expr("a >= ").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Expression);
+        let e = parse_expr("a b").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 3), "{e}");
+        assert!(parse_expr("a || b").is_err());
+        assert!(parse_expr("(SELECT 1)").is_err());
+    }
+}

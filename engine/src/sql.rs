@@ -1,0 +1,153 @@
+//! The model as one DuckDB query with the same semantics as the VM: the contract's third
+//! implementation (users run it to cross-check; tests compare all three). Every identifier is
+//! quoted and every literal typed, so rule text never turns into SQL by pasting.
+
+use crate::check::{TModel, TScoreBody};
+use crate::tir::{Aop, Fun, Node, TExpr, Value};
+use crate::typecheck::ColumnRef;
+use crate::types::Type;
+
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+pub fn string_lit(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn float_lit(x: f64) -> String {
+    format!("CAST('{x:?}' AS DOUBLE)")
+}
+
+fn sql_type(t: Type) -> &'static str {
+    match t {
+        Type::Int => "BIGINT",
+        Type::Bool => "BOOLEAN",
+        Type::Str => "VARCHAR",
+        _ => "DOUBLE",
+    }
+}
+
+struct Printer<'a> {
+    columns: &'a [ColumnRef],
+    scores: &'a [String],
+    as_of_us: i64,
+}
+
+impl Printer<'_> {
+    fn expr(&self, e: &TExpr) -> String {
+        let p = |x: &TExpr| self.expr(x);
+        match &e.node {
+            Node::Const(v) => match v {
+                Value::Null => format!("CAST(NULL AS {})", sql_type(e.ty)),
+                Value::Bool(b) => (if *b { "TRUE" } else { "FALSE" }).into(),
+                Value::Int(i) => format!("CAST({i} AS BIGINT)"),
+                Value::Float(f) => float_lit(*f),
+                Value::Str(s) => string_lit(s),
+            },
+            Node::Column(c) => {
+                let col = &self.columns[*c];
+                let name = ident(&col.name);
+                if let Some(vals) = &col.has_any {
+                    let list: Vec<String> = vals.iter().map(|v| string_lit(v)).collect();
+                    return format!("list_has_any({name}, [{}]::VARCHAR[])", list.join(", "));
+                }
+                match col.ty {
+                    Type::Int => format!("CAST({name} AS BIGINT)"),
+                    // NaN in a float column reads as NULL.
+                    Type::Float => format!("(CASE WHEN isnan(CAST({name} AS DOUBLE)) THEN NULL ELSE CAST({name} AS DOUBLE) END)"),
+                    _ => name,
+                }
+            }
+            Node::Score(s) => ident(&self.scores[*s]),
+            Node::Days(c) => {
+                let col = &self.columns[*c];
+                let name = ident(&col.name);
+                let ts = if col.ty == Type::Date { format!("CAST({name} AS TIMESTAMP)") } else { name };
+                format!("(CAST({} - epoch_us({ts}) AS DOUBLE) / 86400000000.0)", self.as_of_us)
+            }
+            Node::Lookup(_) => "NULL".into(),
+            Node::Cast(a) => format!("CAST({} AS DOUBLE)", p(a)),
+            Node::Arith(op, a, b) => match op {
+                Aop::Div => format!("({} / NULLIF({}, 0))", p(a), p(b)),
+                Aop::Mod => format!("({} % NULLIF({}, 0))", p(a), p(b)),
+                _ => format!("({} {} {})", p(a), op.sql(), p(b)),
+            },
+            Node::Math(f, a) => match f {
+                Fun::Neg => format!("(-{})", p(a)),
+                Fun::Abs => format!("abs({})", p(a)),
+                Fun::Ln => format!("(CASE WHEN {0} > 0 THEN ln({0}) END)", p(a)),
+                Fun::Exp => format!("exp({})", p(a)),
+                Fun::Sqrt => format!("(CASE WHEN {0} >= 0 THEN sqrt({0}) END)", p(a)),
+            },
+            Node::Cmp(op, a, b) => format!("({} {} {})", p(a), op.sql(), p(b)),
+            Node::And(a, b) => format!("({} AND {})", p(a), p(b)),
+            Node::Or(a, b) => format!("({} OR {})", p(a), p(b)),
+            Node::Not(a) => format!("(NOT {})", p(a)),
+            Node::IsNull(a) => format!("({} IS NULL)", p(a)),
+            Node::Select(c, a, b) => format!("(CASE WHEN {} THEN {} ELSE {} END)", p(c), p(a), p(b)),
+            Node::MinMax(g, a, b) => format!("{}({}, {})", if *g { "greatest" } else { "least" }, p(a), p(b)),
+            Node::Coalesce(a, b) => format!("coalesce({}, {})", p(a), p(b)),
+            Node::Decay(pt, a, h) => format!("({} * pow(0.5, {} / NULLIF({}, 0)))", p(pt), p(a), p(h)),
+            Node::Like { e, pat, ci } => format!("({} {} {})", p(e), if *ci { "ILIKE" } else { "LIKE" }, p(pat)),
+            Node::Lower(a) => format!("lower({})", p(a)),
+            Node::Upper(a) => format!("upper({})", p(a)),
+            Node::StartsWith(a, b) => format!("starts_with({}, {})", p(a), p(b)),
+            Node::Contains(a, b) => format!("contains({}, {})", p(a), p(b)),
+        }
+    }
+}
+
+/// One SELECT over `relation` giving the model's score and segment columns, in input order.
+pub fn model_sql(m: &TModel, input_columns: &[String], relation: &str, as_of_us: i64) -> String {
+    let scores: Vec<String> = m.scores.iter().map(|s| s.name.clone()).collect();
+    let pr = Printer { columns: &m.columns, scores: &scores, as_of_us };
+    let mut ctes = Vec::new();
+    let mut from = ident(relation);
+    for (i, s) in m.scores.iter().enumerate() {
+        let value = match &s.body {
+            TScoreBody::Rules { rules, range } => {
+                let mut sum = float_lit(0.0);
+                for r in rules {
+                    let mut pts = pr.expr(&r.points);
+                    if let Some(f) = r.floor {
+                        pts = format!("greatest({pts}, {})", float_lit(f));
+                    }
+                    if let Some(c) = r.cap {
+                        pts = format!("least({pts}, {})", float_lit(c));
+                    }
+                    let when = r.when.as_ref().map(|w| format!("({}) IS TRUE AND ", pr.expr(w))).unwrap_or_default();
+                    sum = format!("({sum} + (CASE WHEN {when}({}) IS NOT NULL THEN {pts} ELSE {} END))", pr.expr(&r.points), float_lit(0.0));
+                }
+                match range {
+                    Some((lo, hi)) => format!("least(greatest({sum}, {}), {})", float_lit(*lo), float_lit(*hi)),
+                    None => sum,
+                }
+            }
+            TScoreBody::Derived(e) => format!("coalesce({}, {})", pr.expr(e), float_lit(0.0)),
+        };
+        let star = if input_columns.iter().any(|c| c.eq_ignore_ascii_case(&s.name)) {
+            format!("* EXCLUDE ({})", ident(&s.name))
+        } else {
+            "*".to_string()
+        };
+        let name = format!("s{i}");
+        ctes.push(format!("{name} AS (SELECT {star}, {value} AS {} FROM {from})", ident(&s.name)));
+        from = name;
+    }
+    let mut outputs: Vec<String> = scores.iter().map(|s| ident(s)).collect();
+    for g in &m.segments {
+        let mut case = String::from("CASE");
+        for (label, w) in &g.cases {
+            let cond = match w {
+                Some(w) => format!("({}) IS TRUE", pr.expr(w)),
+                None => "TRUE".into(),
+            };
+            case.push_str(&format!(" WHEN {cond} THEN {}", string_lit(&g.labels[*label])));
+        }
+        case.push_str(" ELSE NULL END");
+        outputs.push(format!("{case} AS {}", ident(&g.name)));
+    }
+    let with = if ctes.is_empty() { String::new() } else { format!("WITH {}\n", ctes.join(",\n     ")) };
+    format!("{with}SELECT {}\nFROM {from}", outputs.join(",\n       "))
+}

@@ -1,0 +1,432 @@
+//! Pass 2, typecheck: `Ast` → `TExpr` against the input schema and the scores defined so far.
+//! Resolves names (earlier scores first, then columns), removes sugar, makes int→float casts
+//! explicit, and rejects what the engine cannot run, with a position and a suggestion.
+
+use crate::ast::{Ast, Lit, Pos};
+use crate::error::{suggest, CompileError, ErrorKind, Result};
+use crate::model::Schema;
+use crate::parse::FUNCTIONS;
+use crate::tir::{Aop, Cmp, Fun, Node, TExpr, Value};
+use crate::types::Type;
+
+/// An input the program reads: a schema column, or a derived `has_any` flag over one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ColumnRef {
+    pub name: String,
+    pub ty: Type,
+    pub has_any: Option<Vec<String>>,
+}
+
+impl ColumnRef {
+    pub fn kind(&self) -> &'static str {
+        if self.has_any.is_some() {
+            "has_any"
+        } else {
+            self.ty.kind()
+        }
+    }
+}
+
+/// Names visible to an expression, and the program's column table being built.
+pub struct Scope<'a> {
+    pub schema: &'a Schema,
+    /// All score names of the model, in order.
+    pub scores: &'a [String],
+    /// How many of them are defined before the expression being checked.
+    pub visible_scores: usize,
+    pub columns: &'a mut Vec<ColumnRef>,
+}
+
+fn err(kind: ErrorKind, at: Pos, message: impl Into<String>) -> CompileError {
+    let mut e = CompileError::new(kind, message);
+    e.line = at.line;
+    e.col = at.col;
+    e
+}
+
+fn boxed(e: TExpr) -> Box<TExpr> {
+    Box::new(e)
+}
+
+/// Make a numeric (or NULL) expression float.
+pub fn to_float(e: TExpr) -> TExpr {
+    match e.ty {
+        Type::Int => TExpr::new(Type::Float, Node::Cast(boxed(e))),
+        Type::Null => TExpr::null(Type::Float),
+        _ => e,
+    }
+}
+
+/// Give a bare NULL the type `ty`.
+fn retype_null(e: TExpr, ty: Type) -> TExpr {
+    if e.ty == Type::Null {
+        TExpr::null(ty)
+    } else {
+        e
+    }
+}
+
+impl<'a> Scope<'a> {
+    fn column(&mut self, name: &str, at: Pos) -> Result<(usize, Type)> {
+        let fields = &self.schema.fields;
+        let found = fields.iter().find(|(n, _)| n == name).or_else(|| {
+            let ci: Vec<_> = fields.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).collect();
+            if ci.len() == 1 {
+                Some(ci[0])
+            } else {
+                None
+            }
+        });
+        let Some((real, ty)) = found else {
+            let candidates = fields.iter().map(|(n, _)| n.as_str()).chain(self.scores[..self.visible_scores].iter().map(|s| s.as_str()));
+            return Err(err(ErrorKind::Schema, at, format!("unknown column '{name}'{}", suggest(name, candidates))));
+        };
+        Ok((self.intern(ColumnRef { name: real.clone(), ty: *ty, has_any: None }), *ty))
+    }
+
+    fn intern(&mut self, c: ColumnRef) -> usize {
+        match self.columns.iter().position(|x| *x == c) {
+            Some(i) => i,
+            None => {
+                self.columns.push(c);
+                self.columns.len() - 1
+            }
+        }
+    }
+
+    pub fn check(&mut self, a: &Ast) -> Result<TExpr> {
+        Ok(match a {
+            Ast::Lit { v } => match v {
+                Lit::Null(()) => TExpr::null(Type::Null),
+                Lit::Bool(b) => TExpr::bool(*b),
+                Lit::Int(i) => TExpr::konst(Type::Int, Value::Int(*i)),
+                Lit::Float(f) => TExpr::konst(Type::Float, Value::Float(*f)),
+                Lit::Str(s) => TExpr::konst(Type::Str, Value::Str(s.clone())),
+            },
+            Ast::Col { name, at } => {
+                if let Some(i) = self.scores[..self.visible_scores].iter().position(|s| s == name) {
+                    return Ok(TExpr::new(Type::Float, Node::Score(i)));
+                }
+                if let Some(i) = self.scores.iter().position(|s| s == name) {
+                    let own = i == self.visible_scores;
+                    let msg = if own {
+                        format!("score '{name}' refers to itself")
+                    } else {
+                        format!("score '{name}' is used before it is defined (scores are evaluated in order; move it up)")
+                    };
+                    return Err(err(ErrorKind::Type, *at, msg));
+                }
+                let (idx, ty) = self.column(name, *at)?;
+                TExpr::new(ty, Node::Column(idx))
+            }
+            Ast::Bin { op, l, r, at } => {
+                let (l, r) = (self.check(l)?, self.check(r)?);
+                match *op {
+                    "+" | "-" | "*" | "/" | "%" => arith(op, l, r, *at)?,
+                    "=" | "<>" | "<" | "<=" | ">" | ">=" => compare(op, l, r, *at)?,
+                    _ => {
+                        let (l, r) = (boolean(l, op, *at)?, boolean(r, op, *at)?);
+                        let node = if *op == "and" { Node::And(boxed(l), boxed(r)) } else { Node::Or(boxed(l), boxed(r)) };
+                        TExpr::new(Type::Bool, node)
+                    }
+                }
+            }
+            Ast::Neg { e } => {
+                let e = self.check(e)?;
+                let at = a.pos();
+                match e.ty {
+                    Type::Int | Type::Float => TExpr::new(e.ty, Node::Math(Fun::Neg, boxed(e))),
+                    Type::Null => TExpr::null(Type::Float),
+                    t => return Err(err(ErrorKind::Type, at, format!("cannot negate a {t}"))),
+                }
+            }
+            Ast::Not { e } => {
+                let e = boolean(self.check(e)?, "NOT", a.pos())?;
+                TExpr::new(Type::Bool, Node::Not(boxed(e)))
+            }
+            Ast::IsNull { e, neg } => {
+                let e = self.check(e)?;
+                let is_null = TExpr::new(Type::Bool, Node::IsNull(boxed(e)));
+                negate_if(is_null, *neg)
+            }
+            Ast::In { e, list, neg } => {
+                let at = a.pos();
+                let e = self.check(e)?;
+                let mut acc: Option<TExpr> = None;
+                for item in list {
+                    let eq = compare("=", e.clone(), self.check(item)?, at)?;
+                    acc = Some(match acc {
+                        None => eq,
+                        Some(prev) => TExpr::new(Type::Bool, Node::Or(boxed(prev), boxed(eq))),
+                    });
+                }
+                negate_if(acc.ok_or_else(|| err(ErrorKind::Expression, at, "IN () needs at least one value"))?, *neg)
+            }
+            Ast::Between { e, lo, hi, neg } => {
+                let at = a.pos();
+                let e = self.check(e)?;
+                let ge = compare(">=", e.clone(), self.check(lo)?, at)?;
+                let le = compare("<=", e, self.check(hi)?, at)?;
+                negate_if(TExpr::new(Type::Bool, Node::And(boxed(ge), boxed(le))), *neg)
+            }
+            Ast::Like { e, pat, neg, ci, at } => {
+                let e = string(self.check(e)?, "LIKE", *at)?;
+                let pat = string(self.check(pat)?, "LIKE", *at)?;
+                negate_if(TExpr::new(Type::Bool, Node::Like { e: boxed(e), pat: boxed(pat), ci: *ci }), *neg)
+            }
+            Ast::Case { operand, whens, else_ } => self.case(operand.as_deref(), whens, else_.as_deref(), a.pos())?,
+            Ast::Call { func, args, at } => self.call(func, args, *at)?,
+        })
+    }
+
+    fn case(&mut self, operand: Option<&Ast>, whens: &[(Ast, Ast)], else_: Option<&Ast>, at: Pos) -> Result<TExpr> {
+        let operand = operand.map(|o| self.check(o)).transpose()?;
+        let mut conds = Vec::new();
+        let mut results = Vec::new();
+        for (c, r) in whens {
+            let c = self.check(c)?;
+            let c = match &operand {
+                Some(o) => compare("=", o.clone(), c, c_pos(r, at))?,
+                None => boolean(c, "CASE WHEN", at)?,
+            };
+            conds.push(c);
+            results.push(self.check(r)?);
+        }
+        let mut other = match else_ {
+            Some(e) => self.check(e)?,
+            None => TExpr::null(Type::Null),
+        };
+        let ty = unify(results.iter().map(|r| r.ty).chain([other.ty]), "CASE results", at)?;
+        other = coerce(other, ty);
+        for (c, r) in conds.into_iter().zip(results).rev() {
+            other = TExpr::new(ty, Node::Select(boxed(c), boxed(coerce(r, ty)), boxed(other)));
+        }
+        Ok(other)
+    }
+
+    fn call(&mut self, func: &str, args: &[Ast], at: Pos) -> Result<TExpr> {
+        let arity = |n: usize| -> Result<()> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(err(ErrorKind::Type, at, format!("{func}() takes {n} argument{}, got {}", if n == 1 { "" } else { "s" }, args.len())))
+            }
+        };
+        Ok(match func {
+            "least" | "greatest" | "coalesce" => {
+                if args.is_empty() {
+                    return Err(err(ErrorKind::Type, at, format!("{func}() needs at least one argument")));
+                }
+                let items = args.iter().map(|x| self.check(x)).collect::<Result<Vec<_>>>()?;
+                let ty = unify(items.iter().map(|i| i.ty), &format!("{func}() arguments"), at)?;
+                if func != "coalesce" && !matches!(ty, Type::Int | Type::Float | Type::Null) {
+                    return Err(err(ErrorKind::Type, at, format!("{func}() takes numbers, got {ty}")));
+                }
+                let mut items = items.into_iter().map(|i| coerce(i, ty));
+                let first = items.next().expect("non-empty");
+                items.fold(first, |acc, x| {
+                    let node = match func {
+                        "least" => Node::MinMax(false, boxed(acc), boxed(x)),
+                        "greatest" => Node::MinMax(true, boxed(acc), boxed(x)),
+                        _ => Node::Coalesce(boxed(acc), boxed(x)),
+                    };
+                    TExpr::new(ty, node)
+                })
+            }
+            "abs" => {
+                arity(1)?;
+                let x = numeric(self.check(&args[0])?, func, at)?;
+                TExpr::new(x.ty, Node::Math(Fun::Abs, boxed(x)))
+            }
+            "ln" | "exp" | "sqrt" => {
+                arity(1)?;
+                let x = to_float(numeric(self.check(&args[0])?, func, at)?);
+                let f = match func {
+                    "ln" => Fun::Ln,
+                    "exp" => Fun::Exp,
+                    _ => Fun::Sqrt,
+                };
+                TExpr::new(Type::Float, Node::Math(f, boxed(x)))
+            }
+            "lower" | "upper" => {
+                arity(1)?;
+                let x = string(self.check(&args[0])?, func, at)?;
+                TExpr::new(Type::Str, if func == "lower" { Node::Lower(boxed(x)) } else { Node::Upper(boxed(x)) })
+            }
+            "starts_with" | "contains" => {
+                arity(2)?;
+                let a = string(self.check(&args[0])?, func, at)?;
+                let b = string(self.check(&args[1])?, func, at)?;
+                let node = if func == "contains" { Node::Contains(boxed(a), boxed(b)) } else { Node::StartsWith(boxed(a), boxed(b)) };
+                TExpr::new(Type::Bool, node)
+            }
+            "days_since" => {
+                arity(1)?;
+                let x = self.check(&args[0])?;
+                match (&x.node, x.ty) {
+                    (Node::Column(c), Type::Timestamp | Type::Date) => TExpr::new(Type::Float, Node::Days(*c)),
+                    (_, Type::Null) => TExpr::null(Type::Float),
+                    (_, t) => return Err(err(ErrorKind::Type, at, format!("days_since() takes a timestamp or date column, got {t}"))),
+                }
+            }
+            "decay" => {
+                arity(3)?;
+                let mut xs = Vec::new();
+                for x in args {
+                    xs.push(to_float(numeric(self.check(x)?, func, at)?));
+                }
+                let (h, a, p) = (xs.pop().unwrap(), xs.pop().unwrap(), xs.pop().unwrap());
+                TExpr::new(Type::Float, Node::Decay(boxed(p), boxed(a), boxed(h)))
+            }
+            "has_any" => {
+                if args.len() < 2 {
+                    return Err(err(ErrorKind::Type, at, "has_any() takes a list<string> column and at least one string"));
+                }
+                let Ast::Col { name, at: col_at } = &args[0] else {
+                    return Err(err(ErrorKind::Type, at, "has_any() takes a list<string> column as its first argument"));
+                };
+                let (_, ty) = self.column(name, *col_at)?;
+                if ty != Type::ListStr {
+                    return Err(err(ErrorKind::Type, *col_at, format!("has_any() needs a list<string> column; '{name}' is {ty}")));
+                }
+                let mut values = Vec::new();
+                for x in &args[1..] {
+                    match x {
+                        Ast::Lit { v: Lit::Str(s) } => values.push(s.clone()),
+                        _ => return Err(err(ErrorKind::Type, at, "has_any() values must be string literals")),
+                    }
+                }
+                let real = self.columns.iter().find(|c| c.name.eq_ignore_ascii_case(name) && c.ty == Type::ListStr).map(|c| c.name.clone());
+                let idx = self.intern(ColumnRef { name: real.unwrap_or_else(|| name.clone()), ty: Type::Bool, has_any: Some(values) });
+                TExpr::new(Type::Bool, Node::Column(idx))
+            }
+            _ => {
+                return Err(err(
+                    ErrorKind::Type,
+                    at,
+                    format!("unknown function '{func}'{}", suggest(func, FUNCTIONS.iter().copied())),
+                ))
+            }
+        })
+    }
+}
+
+fn c_pos(a: &Ast, fallback: Pos) -> Pos {
+    let p = a.pos();
+    if p.line == 0 {
+        fallback
+    } else {
+        p
+    }
+}
+
+fn negate_if(e: TExpr, neg: bool) -> TExpr {
+    if neg {
+        TExpr::new(Type::Bool, Node::Not(boxed(e)))
+    } else {
+        e
+    }
+}
+
+fn boolean(e: TExpr, what: &str, at: Pos) -> Result<TExpr> {
+    match e.ty {
+        Type::Bool => Ok(e),
+        Type::Null => Ok(TExpr::null(Type::Bool)),
+        t => Err(err(ErrorKind::Type, at, format!("{what} needs a boolean, got {t}"))),
+    }
+}
+
+fn numeric(e: TExpr, what: &str, at: Pos) -> Result<TExpr> {
+    match e.ty {
+        Type::Int | Type::Float | Type::Null => Ok(e),
+        t => Err(err(ErrorKind::Type, at, format!("{what}() needs a number, got {t}"))),
+    }
+}
+
+fn string(e: TExpr, what: &str, at: Pos) -> Result<TExpr> {
+    match e.ty {
+        Type::Str => Ok(e),
+        Type::Null => Ok(TExpr::null(Type::Str)),
+        t => Err(err(ErrorKind::Type, at, format!("{what} needs a string, got {t}"))),
+    }
+}
+
+/// The common type of several branches/arguments: numbers widen to float, NULL fits anything.
+fn unify(tys: impl Iterator<Item = Type>, what: &str, at: Pos) -> Result<Type> {
+    let mut out = Type::Null;
+    for t in tys {
+        out = match (out, t) {
+            (a, Type::Null) => a,
+            (Type::Null, b) => b,
+            (a, b) if a == b => a,
+            (Type::Int, Type::Float) | (Type::Float, Type::Int) => Type::Float,
+            (a, b) => return Err(err(ErrorKind::Type, at, format!("{what} mix {a} and {b}"))),
+        };
+    }
+    Ok(out)
+}
+
+fn coerce(e: TExpr, ty: Type) -> TExpr {
+    match (e.ty, ty) {
+        (Type::Null, _) => TExpr::null(ty),
+        (Type::Int, Type::Float) => to_float(e),
+        _ => e,
+    }
+}
+
+fn arith(op: &str, l: TExpr, r: TExpr, at: Pos) -> Result<TExpr> {
+    for side in [&l, &r] {
+        if !matches!(side.ty, Type::Int | Type::Float | Type::Null) {
+            return Err(err(ErrorKind::Type, at, format!("cannot apply '{op}' to {} and {}", l.ty, r.ty)));
+        }
+    }
+    let aop = match op {
+        "+" => Aop::Add,
+        "-" => Aop::Sub,
+        "*" => Aop::Mul,
+        "/" => Aop::Div,
+        _ => Aop::Mod,
+    };
+    let int = aop != Aop::Div && matches!(l.ty, Type::Int | Type::Null) && matches!(r.ty, Type::Int | Type::Null) && (l.ty == Type::Int || r.ty == Type::Int);
+    let (l, r, ty) = if int {
+        (retype_null(l, Type::Int), retype_null(r, Type::Int), Type::Int)
+    } else {
+        (to_float(l), to_float(r), Type::Float)
+    };
+    Ok(TExpr::new(ty, Node::Arith(aop, boxed(l), boxed(r))))
+}
+
+fn compare(op: &str, l: TExpr, r: TExpr, at: Pos) -> Result<TExpr> {
+    let cmp = match op {
+        "=" => Cmp::Eq,
+        "<>" => Cmp::Ne,
+        "<" => Cmp::Lt,
+        "<=" => Cmp::Le,
+        ">" => Cmp::Gt,
+        _ => Cmp::Ge,
+    };
+    let (lt, rt) = (l.ty, r.ty);
+    let mk = |l: TExpr, r: TExpr| Ok(TExpr::new(Type::Bool, Node::Cmp(cmp, boxed(l), boxed(r))));
+    match (lt, rt) {
+        (Type::Null, Type::Null) => Ok(TExpr::null(Type::Bool)),
+        (Type::Int, Type::Int) | (Type::Int, Type::Null) | (Type::Null, Type::Int) => mk(retype_null(l, Type::Int), retype_null(r, Type::Int)),
+        (a, b) if a.is_numeric() && b.is_numeric() || a.is_numeric() && b == Type::Null || a == Type::Null && b.is_numeric() => {
+            mk(to_float(l), to_float(r))
+        }
+        (Type::Str, Type::Str) | (Type::Str, Type::Null) | (Type::Null, Type::Str) => mk(retype_null(l, Type::Str), retype_null(r, Type::Str)),
+        (Type::Bool, Type::Bool) | (Type::Bool, Type::Null) | (Type::Null, Type::Bool) => {
+            let (l, r) = (retype_null(l, Type::Bool), retype_null(r, Type::Bool));
+            // Kleene: a = b  ≡  (a AND b) OR (NOT a AND NOT b); NULL if either is NULL.
+            let not = |e: &TExpr| TExpr::new(Type::Bool, Node::Not(boxed(e.clone())));
+            let both = TExpr::new(Type::Bool, Node::And(boxed(l.clone()), boxed(r.clone())));
+            let neither = TExpr::new(Type::Bool, Node::And(boxed(not(&l)), boxed(not(&r))));
+            let eq = TExpr::new(Type::Bool, Node::Or(boxed(both), boxed(neither)));
+            match cmp {
+                Cmp::Eq => Ok(eq),
+                Cmp::Ne => Ok(TExpr::new(Type::Bool, Node::Not(boxed(eq)))),
+                _ => Err(err(ErrorKind::Type, at, format!("'{op}' is not defined on booleans"))),
+            }
+        }
+        (a, b) => Err(err(ErrorKind::Type, at, format!("cannot compare {a} with {b} using '{op}'"))),
+    }
+}

@@ -1,0 +1,125 @@
+"""Thin wrapper over the Rust engine: model + Arrow schema → Program, or → DuckDB SQL."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+
+import pyarrow as pa
+
+from leadscore_fast.model import Model
+from leadscore_fast.yaml_source import iso_utc, model_error
+
+__all__ = ["compile", "to_sql", "as_model", "as_schema", "check_expressions"]
+
+
+def as_model(model) -> Model:
+    """A Model from a Model, a dict in the YAML layout, or a path to a YAML file."""
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, dict):
+        return Model.from_dict(model)
+    if isinstance(model, (str, os.PathLike)):
+        return Model.from_yaml(model)
+    raise TypeError(f"expected a Model, a dict or a path to a YAML model, "
+                    f"got {type(model).__name__}")
+
+
+def as_schema(schema) -> pa.Schema:
+    """A pa.Schema, or the schema of anything that has one (Table, RecordBatch, reader, ...)."""
+    if isinstance(schema, pa.Schema):
+        return schema
+    inner = getattr(schema, "schema", None)
+    if isinstance(inner, pa.Schema):
+        return inner
+    if hasattr(schema, "__arrow_c_schema__"):
+        return pa.schema(schema)
+    raise TypeError(f"expected a pyarrow Schema or an object with a .schema, "
+                    f"got {type(schema).__name__}")
+
+
+def _schema_json(schema) -> str:
+    from leadscore_fast.schema import schema_kinds
+
+    return json.dumps(schema_kinds(as_schema(schema)))
+
+
+def compile(model, schema):  # noqa: A001  (the public name is `leadscore_fast.compile`)
+    """Compile a model against a schema into a Program (ARCHITECTURE.md §3)."""
+    from leadscore_fast import _engine
+
+    m = as_model(model)
+    return _engine.compile(m.to_engine_json(), _schema_json(schema))
+
+
+def to_sql(model, schema, relation: str = "leads", as_of=None) -> str:
+    """A DuckDB SELECT over ``relation`` producing the same score and segment columns.
+
+    ``as_of`` (datetime/date/ISO string) overrides the model's; with neither, now (UTC) is
+    baked into the SQL, as score() would use it.
+    """
+    from leadscore_fast import _engine
+
+    m = as_model(model)
+    return _engine.to_sql(m.to_engine_json(), _schema_json(schema), relation,
+                          _epoch_us(as_of if as_of is not None else m.as_of))
+
+
+def _epoch_us(as_of) -> int:
+    """Epoch microseconds (UTC) of an as_of value, or of now when None."""
+    if as_of is None:
+        as_of = _dt.datetime.now(_dt.timezone.utc)
+    try:
+        text = iso_utc(as_of, "as_of")
+    except ValueError as e:
+        raise model_error(str(e)) from None
+    t = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    delta = t - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def check_expressions(model) -> Model:
+    """Parse every expression of the model without a schema (syntax errors only), re-raising
+    parse errors located at the expression in the model source."""
+    from leadscore_fast import _engine
+
+    m = as_model(model).validate()
+    srcs = []
+    for s in m.scores:
+        srcs += [s.expr] if s.expr is not None else []
+        for r in s.rules or ():
+            srcs += [x for x in (r.when, r.points) if x is not None]
+    for g in m.segmentations:
+        srcs += [c.when for c in g.cases if c.when is not None]
+    for src in srcs:
+        try:
+            _engine.parse_expr(src.text)
+        except Exception as e:
+            from leadscore_fast.errors import LeadscoreError
+
+            if not isinstance(e, LeadscoreError):
+                raise
+            raise type(e)(_relocate(str(e), m.source, src)) from None
+    return m
+
+
+_ENGINE_LOC = re.compile(r"<model>(?::(\d+))?(?::(\d+))?: (.*)", re.DOTALL)
+
+
+def _relocate(message: str, source: str, src) -> str:
+    """Turn an error located inside the expression text ("<model>:1:5: msg") into one located
+    in the model file, quoting the expression."""
+    line, col, text = src.line, src.col, message
+    found = _ENGINE_LOC.fullmatch(message)
+    if found:
+        text = found.group(3)
+        el, ec = int(found.group(1) or 0), int(found.group(2) or 0)
+        if line and el:
+            # On the first line columns are offsets from the text's start; later lines of a
+            # block scalar lose their indentation, so the column there is approximate.
+            line, col = line + el - 1, (col + ec - 1 if el == 1 else ec) if ec else col
+    where = f"{source}:{line}:{col}" if line else source
+    if src.text not in text:
+        text += f": {src.text}"
+    return f"{where}: {text}"

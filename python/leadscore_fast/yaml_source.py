@@ -1,0 +1,181 @@
+"""YAML loading that remembers where every value came from.
+
+PyYAML's constructors throw positions away, so we compose the node graph with a SafeLoader
+subclass and build the plain Python values ourselves, recording for each path (a tuple of
+mapping keys and sequence indexes) the 1-based line/column where the value's *text* starts
+and, for mapping entries, where the key is. The model loader uses these to point errors and
+compiled expressions back at the file.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = ["Pos", "Loaded", "PositionLoader", "load_yaml", "load_yaml_file", "model_error"]
+
+Path_ = tuple  # a path into the loaded value: ("scores", "fit", "rules", 0, "when")
+
+
+@dataclass(frozen=True)
+class Pos:
+    line: int  # 1-based; 0 = unknown
+    col: int   # 1-based; 0 = unknown
+    raw: str | None = None  # a plain scalar's text as written (so `no` can stay a name)
+
+
+@dataclass
+class Loaded:
+    value: Any
+    source: str
+    positions: dict = field(default_factory=dict)      # path → Pos of the value
+    key_positions: dict = field(default_factory=dict)  # path → Pos of the mapping key
+
+    def pos(self, path: Path_, key: bool = False) -> Pos:
+        """Position of the value at ``path`` (or of its key); falls back to the nearest parent."""
+        table = self.key_positions if key else self.positions
+        while path:
+            if path in table:
+                return table[path]
+            path = path[:-1]
+        return self.positions.get((), Pos(0, 0))
+
+
+def model_error(message: str):
+    """A ModelError instance; imported lazily because the classes live in the Rust extension."""
+    from leadscore_fast.errors import ModelError
+
+    return ModelError(message)
+
+
+def located(source: str, pos: Pos | None, message: str) -> str:
+    if pos is not None and pos.line:
+        return f"{source}:{pos.line}:{pos.col}: {message}"
+    return f"{source}: {message}"
+
+
+class PositionLoader(yaml.SafeLoader):
+    """SafeLoader whose only job here is composing nodes (with marks); values are built by
+    :func:`_build`, which records positions."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def load_yaml(text: str, source: str = "<string>") -> Loaded:
+    """Parse one YAML document. Broken YAML → ModelError("source:line:col: problem")."""
+    loader = PositionLoader(text)
+    loaded = Loaded(None, source)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            loaded.value = _build(loader, node, (), loaded, text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        pos = Pos(mark.line + 1, mark.column + 1) if mark else None
+        message = e.problem or e.context or "invalid YAML"
+        if e.context and e.problem and e.context_mark:
+            message += f" ({e.context} at line {e.context_mark.line + 1})"
+        raise model_error(located(source, pos, f"invalid YAML: {message}")) from None
+    except yaml.YAMLError as e:  # reader errors (bad characters) carry no problem_mark
+        raise model_error(f"{source}: invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
+    return loaded
+
+
+def load_yaml_file(path) -> Loaded:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise model_error(f"{path}: cannot read model: {reason}") from None
+    return load_yaml(text, str(path))
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, out: Loaded, text: str):
+    out.positions[path] = _text_start(node, text)
+    if isinstance(node, yaml.MappingNode):
+        own = [k for k, _ in node.value if k.tag != _MERGE_TAG]
+        seen: dict[str, yaml.Node] = {}
+        for k in own:
+            key = _key(k)
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise yaml.MarkedYAMLError(
+                    problem=f"duplicate key {key!r} (first defined at line {first})",
+                    problem_mark=k.start_mark)
+            seen[key] = k
+        loader.flatten_mapping(node)  # resolves `<<:` merge keys; own keys come last and win
+        result = {}
+        for k, v in node.value:
+            key = _key(k)
+            out.key_positions[path + (key,)] = _text_start(k, text)
+            result[key] = _build(loader, v, path + (key,), out, text)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, v, path + (i,), out, text) for i, v in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _key(node: yaml.Node) -> str:
+    # Keys in a model are names: `no:` or `2024:` must stay the text written, never bool/int.
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.MarkedYAMLError(problem="mapping keys must be plain names",
+                                   problem_mark=node.start_mark)
+    return node.value
+
+
+def _text_start(node: yaml.Node, text: str) -> Pos:
+    """1-based position where the node's text starts: past a quote, or for a block scalar
+    (`|`, `>`) at the first non-blank character of its content."""
+    mark = node.start_mark
+    line, column = mark.line, mark.column
+    raw = None
+    if isinstance(node, yaml.ScalarNode):
+        if node.style in ("'", '"'):
+            column += 1
+            lead = len(node.value) - len(node.value.lstrip(" "))
+            column += lead  # leading spaces inside quotes are stripped from the expression
+        elif node.style in ("|", ">"):
+            line, column = _block_content_start(text, mark.index, line, column)
+        elif node.style is None:
+            raw = node.value
+    return Pos(line + 1, column + 1, raw)
+
+
+def _block_content_start(text: str, index: int, line: int, column: int):
+    nl = text.find("\n", index)
+    while nl != -1:
+        line += 1
+        start = nl + 1
+        nl = text.find("\n", start)
+        row = text[start: nl if nl != -1 else len(text)]
+        if row.strip():
+            return line, len(row) - len(row.lstrip(" \t"))
+    return line, column
+
+
+def iso_utc(value, what: str = "timestamp") -> str:
+    """Normalise a datetime/date/ISO-8601 string to 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z' (UTC).
+
+    Naive values are taken to be UTC. Raises ValueError with a readable message.
+    """
+    if isinstance(value, str):
+        try:
+            value = _dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            raise ValueError(f"{what} {value!r} is not an ISO-8601 date or timestamp "
+                             "(e.g. 2026-11-01T00:00:00Z)") from None
+    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        value = _dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, _dt.datetime):
+        raise ValueError(f"{what} must be an ISO-8601 timestamp, got {value!r}")
+    if value.tzinfo is not None:
+        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+    text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
+    return text + "Z"

@@ -1,0 +1,187 @@
+"""cli.py: exit codes, one-line errors, atomic outputs, the summary.
+
+The `score` plumbing is tested with a stand-in scoring module (so it runs without the VM);
+check/compile/sql against the real engine are skipped until it provides them.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import types
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from click.testing import CliRunner
+
+engine = pytest.importorskip("leadscore_fast._engine")
+from leadscore_fast.cli import main  # noqa: E402
+from leadscore_fast.io import read_input, write_output  # noqa: E402
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "b2b_inbound.yaml"
+MODEL = """\
+name: tiny
+scores:
+  fit:
+    rules:
+      - {name: visits, points: 5 * visits, cap: 25}
+segments:
+  tier:
+    - {name: hot, when: fit >= 20}
+    - {name: cold}
+"""
+needs_engine = pytest.mark.skipif(not hasattr(engine, "compile"),
+                                  reason="the Rust engine is not built yet")
+
+
+@pytest.fixture
+def files(tmp_path):
+    model = tmp_path / "m.yaml"
+    model.write_text(MODEL)
+    data = tmp_path / "leads.parquet"
+    write_output(pa.table({"lead_id": pa.array(range(10), pa.int64()),
+                           "visits": pa.array([0, 1, 2, 3, 4, 5, 6, 7, 8, None], pa.int32())}),
+                 data)
+    return model, data
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _fake_scoring(monkeypatch, fail_after=None):
+    """A stand-in `leadscore_fast.scoring`: fit = min(5 * visits, 25), tier by fit >= 20."""
+    def score(model, data, *, keep=None, as_of=None, threads=None, stream=False):
+        schema = pa.schema([("fit", pa.float64()), ("tier", pa.dictionary(pa.int32(),
+                                                                          pa.string()))]
+                           + [data.schema.field(k) for k in keep or ()])
+
+        def batches():
+            for i, b in enumerate(data):
+                if fail_after is not None and i >= fail_after:
+                    from leadscore_fast.errors import ModelError
+                    raise ModelError("m.yaml:5:32: division by zero in '5 * visits'")
+                v = b.column("visits").to_pylist()
+                fit = [None if x is None else min(5.0 * x, 25.0) for x in v]
+                codes = [None if f is None else (0 if f >= 20 else 1) for f in fit]
+                tier = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()),
+                                                      pa.array(["hot", "cold"]))
+                yield pa.record_batch([pa.array(fit), tier] + [b.column(k) for k in keep or ()],
+                                      schema=schema)
+        return pa.RecordBatchReader.from_batches(schema, batches())
+    monkeypatch.setitem(sys.modules, "leadscore_fast.scoring",
+                        types.SimpleNamespace(score=score))
+
+
+def test_score_writes_output_and_summary(monkeypatch, files, tmp_path):
+    _fake_scoring(monkeypatch)
+    model, data = files
+    out = tmp_path / "scored.parquet"
+    r = run("score", model, data, "-o", out, "--keep", "lead_id")
+    assert r.exit_code == 0, r.output
+    t = read_input(out).read_all()
+    assert t.column_names == ["fit", "tier", "lead_id"]
+    assert t.column("fit").to_pylist()[:6] == [0.0, 5.0, 10.0, 15.0, 20.0, 25.0]
+    err = r.stderr
+    assert "scored 10 rows" in err and "rows/s" in err
+    assert "fit" in err and "0.00" in err and "25.00" in err  # min / max
+    assert "hot" in err and "50.0%" in err and "(none)" in err  # 5 of 10 leads are hot
+    assert f"→ {out}" in err  # never wrapped or truncated
+    assert r.stdout == ""
+
+
+def test_score_quiet(monkeypatch, files, tmp_path):
+    _fake_scoring(monkeypatch)
+    model, data = files
+    r = run("score", model, data, "-o", tmp_path / "o.csv", "--quiet")
+    assert r.exit_code == 0 and r.stderr == ""
+    assert (tmp_path / "o.csv").read_text().startswith('"fit","tier"')
+
+
+def test_score_failure_mid_stream_leaves_no_output(monkeypatch, files, tmp_path):
+    _fake_scoring(monkeypatch, fail_after=1)
+    model, data = files
+    big = tmp_path / "big.arrow"
+    t = read_input(data).read_all()
+    write_output(pa.RecordBatchReader.from_batches(t.schema, t.to_batches() * 3), big)
+    out = tmp_path / "scored.parquet"
+    r = run("score", model, big, "-o", out)
+    assert r.exit_code == 2
+    assert r.stderr == "m.yaml:5:32: division by zero in '5 * visits'\n"
+    assert not out.exists()
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_model_error_is_one_line_exit_2(files, tmp_path):
+    _, data = files
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("scores:\n  fit:\n    rules:\n      - {name: a, when: x}\n")
+    for args in (("score", bad, data, "-o", tmp_path / "o.parquet"), ("check", bad),
+                 ("compile", bad, data), ("sql", bad, data)):
+        r = run(*args)
+        assert r.exit_code == 2, (args, r.output)
+        assert r.stderr == f"{bad}:4:9: score 'fit', rule 'a' is missing 'points'\n"
+        assert "Traceback" not in r.output
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_broken_yaml_and_missing_files(files, tmp_path):
+    model, data = files
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("scores: [1,\n")
+    r = run("check", bad)
+    assert r.exit_code == 2 and r.stderr.startswith(f"{bad}:2:1: invalid YAML")
+    r = run("check", tmp_path / "nope.yaml")
+    assert r.exit_code == 2 and "nope.yaml: cannot read model" in r.stderr
+    r = run("score", model, tmp_path / "nope.parquet", "-o", tmp_path / "o.parquet")
+    assert r.exit_code == 2 and r.stderr.strip().endswith("nope.parquet: no such file")
+    r = run("score", model, data, "-o", tmp_path / "o.parquet", "--as-of", "tomorrow")
+    assert r.exit_code == 2 and "--as-of 'tomorrow' is not an ISO-8601" in r.stderr
+    r = run("score", model, data)  # missing -o: a usage error
+    assert r.exit_code == 2 and "Missing option '-o'" in r.stderr
+
+
+def test_help():
+    r = run("--help")
+    assert r.exit_code == 0
+    for cmd in ("score", "check", "compile", "sql"):
+        assert cmd in r.stdout
+
+
+@needs_engine
+def test_check_compile_sql_with_the_engine(files):
+    model, data = files
+    r = run("check", model)
+    assert r.exit_code == 0 and "OK" in r.stdout, r.output
+    r = run("check", model, "--schema", data)
+    assert r.exit_code == 0 and "compiles against" in r.stdout, r.output
+    r = run("compile", model, data)
+    assert r.exit_code == 0 and r.stdout.strip(), r.output
+    r = run("sql", model, data, "--relation", "my_leads")
+    assert r.exit_code == 0 and "my_leads" in r.stdout, r.output
+
+
+@needs_engine
+def test_check_reports_unknown_columns_at_their_position(files, tmp_path):
+    _, data = files
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(MODEL.replace("5 * visits", "5 * vists"))
+    r = run("check", bad, "--schema", data)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith(f"{bad}:5:"), r.stderr
+    assert "vists" in r.stderr and "Traceback" not in r.output
+
+
+@needs_engine
+def test_check_reports_syntax_errors_without_a_schema(tmp_path):
+    bad = tmp_path / "syntax.yaml"
+    bad.write_text(MODEL.replace("5 * visits", "5 * * visits"))
+    r = run("check", bad)
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith(f"{bad}:5:"), r.stderr
+
+
+@needs_engine
+def test_example_model_checks():
+    r = run("check", EXAMPLE)
+    assert r.exit_code == 0, r.output
