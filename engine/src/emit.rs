@@ -294,6 +294,11 @@ impl Emitter {
     }
 }
 
+/// A condition folded to FALSE or NULL: the rule or segment can never apply.
+fn never(w: Option<&TExpr>) -> bool {
+    matches!(w.map(|w| &w.node), Some(Node::Const(v)) if *v != Value::Bool(true))
+}
+
 fn when_needs_reg(w: Option<&TExpr>) -> Option<&TExpr> {
     w.filter(|w| !is_const(w))
 }
@@ -312,7 +317,7 @@ pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
     for s in &m.scores {
         match &s.body {
             TScoreBody::Rules { rules, .. } => {
-                for r in rules {
+                for r in rules.iter().filter(|r| !never(r.when.as_ref())) {
                     if let Some(w) = when_needs_reg(r.when.as_ref()) {
                         em.count(w);
                     }
@@ -340,15 +345,7 @@ pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
                 em.push(Op::ZeroF, &[acc]);
                 for r in rules {
                     let cond = em.condition(r.when.as_ref())?;
-                    let Some(cond) = cond else {
-                        if !is_const(&r.points) {
-                            // Keep use counts balanced for a skipped rule.
-                            let reg = em.expr(&r.points)?;
-                            let _ = reg;
-                            em.done(&r.points);
-                        }
-                        continue;
-                    };
+                    let Some(cond) = cond else { continue };
                     match r.points.as_const() {
                         Some(v) => {
                             let x = match v {

@@ -1,0 +1,36 @@
+# leadscore_fast — `make help` lists the targets.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: install
+install: ## Build the Rust extension (maturin) and install the package with test extras, editable
+	$(PIP) install --quiet --upgrade pip maturin
+	$(PIP) install --quiet -e ".[test]"
+
+.PHONY: demo
+demo: install ## Set up and score 1,000,000 synthetic leads, printing the summary
+	$(PYTHON) -m leadscore_fast.demo
+
+.PHONY: test
+test: install ## Set up and run the whole test suite (cargo + pytest, benchmarks as plain tests)
+	cargo test --manifest-path engine/Cargo.toml --quiet
+	$(PYTHON) -m pytest
+
+.PHONY: opcodes
+opcodes: ## Regenerate python/leadscore_fast/vm/opcodes.py from the Rust opcode table
+	$(PYTHON) -m leadscore_fast.vm.gen_opcodes
+
+.PHONY: warmup
+warmup: ## Fill the numba cache once so later processes start warm
+	$(PYTHON) -m leadscore_fast.warmup
+
+.PHONY: bench
+bench: install ## Run the benchmark comparison on 10M leads (writes benchmarks/results/)
+	$(PIP) install --quiet -e ".[bench]"
+	$(PYTHON) benchmarks/report.py

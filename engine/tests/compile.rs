@@ -1,0 +1,161 @@
+//! Compiler behaviour end to end: errors, optimizations, the text form and the SQL.
+
+use leadscore_engine::opcodes::Op;
+use leadscore_engine::types::Type;
+use leadscore_engine::{assemble, compile_json, to_sql_json, ErrorKind, Program};
+use serde_json::json;
+
+fn schema() -> String {
+    json!([
+        {"name": "visits", "kind": "int"}, {"name": "revenue", "kind": "float"},
+        {"name": "industry", "kind": "string"}, {"name": "unsubscribed", "kind": "bool"},
+        {"name": "seen_at", "kind": "timestamp"}, {"name": "tech", "kind": "list_string"},
+        {"name": "Lead Source", "kind": "string"}
+    ])
+    .to_string()
+}
+
+fn src(text: &str) -> serde_json::Value {
+    json!({"text": text, "line": 10, "col": 7})
+}
+
+fn model(rules: &[(Option<&str>, &str)]) -> String {
+    let rules: Vec<_> = rules
+        .iter()
+        .enumerate()
+        .map(|(i, (w, p))| json!({"name": format!("r{i}"), "line": 9, "when": w.map(src), "points": src(p), "cap": null, "floor": null}))
+        .collect();
+    json!({"name": "m", "source": "m.yaml", "scores": [{"name": "s", "line": 3, "range": null, "rules": rules, "expr": null}], "segments": []})
+        .to_string()
+}
+
+fn compile(rules: &[(Option<&str>, &str)]) -> Program {
+    compile_json(&model(rules), &schema()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn ops(p: &Program) -> Vec<Op> {
+    p.code.iter().map(|i| Op::from_code(i[0]).unwrap()).collect()
+}
+
+fn error(rules: &[(Option<&str>, &str)]) -> leadscore_engine::CompileError {
+    compile_json(&model(rules), &schema()).unwrap_err()
+}
+
+#[test]
+fn unknown_column_names_position_and_suggests() {
+    let e = error(&[(Some("visit >= 3"), "1")]);
+    assert_eq!(e.kind, ErrorKind::Schema);
+    assert_eq!((e.line, e.col), (10, 7));
+    let text = e.to_string();
+    assert!(text.starts_with("m.yaml:10:7: unknown column 'visit' (did you mean 'visits'?)"), "{text}");
+    assert!(text.contains("rule 'r0'"), "{text}");
+}
+
+#[test]
+fn positions_inside_the_expression_are_offset() {
+    let e = error(&[(Some("visits >= 3 AND industy = 'x'"), "1")]);
+    assert_eq!((e.line, e.col), (10, 7 + 16), "{e}");
+}
+
+#[test]
+fn type_errors() {
+    for (when, points, needle) in [
+        (Some("industry > 3"), "1", "cannot compare string with integer"),
+        (Some("visits"), "1", "must be a boolean"),
+        (None, "industry", "must be a float"),
+        (None, "nosuch(visits)", "unknown function 'nosuch'"),
+        (None, "lest(visits, 1)", "did you mean 'least'"),
+        (None, "days_since(visits)", "days_since() takes a timestamp"),
+        (Some("has_any(industry, 'a')"), "1", "list<string>"),
+    ] {
+        let e = error(&[(when, points)]);
+        assert!(e.to_string().contains(needle), "{needle}: {e}");
+    }
+    assert_eq!(error(&[(None, "visits +")]).kind, ErrorKind::Expression);
+}
+
+#[test]
+fn scores_must_be_defined_before_use() {
+    let m = json!({"name": "m", "source": "m.yaml", "scores": [
+        {"name": "a", "line": 2, "expr": src("b + 1")},
+        {"name": "b", "line": 4, "expr": src("1")}], "segments": []});
+    let e = compile_json(&m.to_string(), &schema()).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Type);
+    assert!(e.to_string().contains("used before it is defined"), "{e}");
+    let m = json!({"name": "m", "scores": [{"name": "a", "expr": src("a + 1")}]});
+    assert!(compile_json(&m.to_string(), &schema()).unwrap_err().to_string().contains("refers to itself"));
+}
+
+#[test]
+fn constants_fold_and_dead_rules_vanish() {
+    let p = compile(&[(Some("1 > 2"), "visits"), (Some("TRUE AND 2 > 1"), "2 * 3 + 1"), (Some("NULL"), "5")]);
+    assert_eq!(ops(&p), vec![Op::ZeroF, Op::RuleK, Op::StoreScore]);
+    assert_eq!(p.consts_f, vec![7.0]);
+}
+
+#[test]
+fn common_subexpressions_load_once() {
+    let p = compile(&[(Some("visits >= 3"), "1"), (Some("visits >= 3 AND revenue > 10"), "2"), (None, "visits * 2")]);
+    let loads = ops(&p).iter().filter(|o| **o == Op::LoadI).count();
+    assert_eq!(loads, 1, "{}", p.disassemble());
+    let cmps = ops(&p).iter().filter(|o| **o == Op::CmpIK).count();
+    assert_eq!(cmps, 1, "{}", p.disassemble());
+}
+
+#[test]
+fn string_predicates_become_one_lookup_per_distinct_subtree() {
+    let p = compile(&[
+        (Some("industry IN ('software', 'fintech')"), "1"),
+        (Some("lower(industry) LIKE 'soft%' AND visits > 1"), "2"),
+        (Some("industry IN ('software', 'fintech')"), "3"),
+        (None, "CASE WHEN \"Lead Source\" = 'web' THEN 5 ELSE 1 END"),
+    ]);
+    assert_eq!(p.lookups.len(), 3, "{}", p.disassemble());
+    // The CASE is cast to float as a rule's points, so the whole cast becomes the lookup.
+    assert_eq!(p.lookups[2].result, Type::Float);
+    let t = leadscore_engine::eval_lookup(&p, 1, &[Some("Software".into()), Some("hardware".into())]).unwrap();
+    assert_eq!(t, vec![2.0, 0.0, 1.0]);
+    let t = leadscore_engine::eval_lookup(&p, 2, &[Some("web".into()), Some("ads".into())]).unwrap();
+    assert_eq!(t, vec![5.0, 1.0, 1.0]);
+}
+
+#[test]
+fn two_string_columns_are_rejected() {
+    let e = error(&[(Some("industry = \"Lead Source\""), "1")]);
+    assert!(e.to_string().contains("one string column"), "{e}");
+}
+
+#[test]
+fn disassemble_is_the_inverse_of_assemble() {
+    let p = compile(&[
+        (Some("industry IN ('a', 'b') OR has_any(tech, 'x', 'y')"), "decay(20, days_since(seen_at), 30)"),
+        (Some("visits % 3 = 1"), "least(revenue / 1000, 5)"),
+        (None, "CASE WHEN unsubscribed THEN -40 END"),
+    ]);
+    let text = p.disassemble();
+    let q = assemble(&text).unwrap();
+    assert_eq!(q.disassemble(), text);
+    assert_eq!(q.code, p.code);
+    assert!(assemble("0000 NOPE F0").is_err());
+    assert!(assemble("0000 LOAD_F B0, c0").is_err());
+}
+
+#[test]
+fn sql_quotes_identifiers_and_strings() {
+    let m = json!({"name": "m", "scores": [{"name": "we\"ird", "rules": [
+        {"name": "r", "when": src("\"Lead Source\" = 'it''s'"), "points": src("1")}]}],
+        "segments": [{"name": "tier", "cases": [{"label": "o'k", "when": null}]}]});
+    let sql = to_sql_json(&m.to_string(), &schema(), "my table", 0).unwrap();
+    assert!(sql.contains("\"Lead Source\" = 'it''s'"), "{sql}");
+    assert!(sql.contains("AS \"we\"\"ird\""), "{sql}");
+    assert!(sql.contains("FROM \"my table\""), "{sql}");
+    assert!(sql.contains("'o''k'"), "{sql}");
+}
+
+#[test]
+fn structural_errors() {
+    let m = json!({"name": "m", "source": "m.yaml", "scores": [{"name": "a", "line": 4, "range": [10, 0], "rules": []}]});
+    let e = compile_json(&m.to_string(), &schema()).unwrap_err();
+    assert_eq!((e.kind, e.line), (ErrorKind::Model, 4));
+    assert!(compile_json("{", &schema()).is_err());
+}
