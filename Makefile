@@ -25,6 +25,7 @@ test: install ## Set up and run the whole test suite (cargo + pytest, benchmarks
 .PHONY: opcodes
 opcodes: ## Regenerate python/leadscore_fast/vm/opcodes.py from the Rust opcode table
 	$(PYTHON) -m leadscore_fast.vm.gen_opcodes
+	touch python/leadscore_fast/vm/kernel.py  # numba's cache only notices edits to the kernel's own file
 
 .PHONY: warmup
 warmup: ## Fill the numba cache once so later processes start warm

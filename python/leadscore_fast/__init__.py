@@ -34,7 +34,12 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
+_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "io", "cli", "schema"}
+
+
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"leadscore_fast.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'leadscore_fast' has no attribute {name!r}")

@@ -1,0 +1,114 @@
+"""Validate a Program's bytecode before the VM runs it (the kernel does no bounds checks).
+
+Every operand is checked against its kind in the generated opcode table (vm/opcodes.py);
+failures raise ``ProgramError`` naming the instruction index, opcode and operand.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from leadscore_fast.vm.opcodes import (
+    ARITH_I, ARITH_IK, CONST_B, CONST_I, INSN_WIDTH, LOOKUP_B, LOOKUP_F, LOOKUP_I, OPCODES,
+    STORE_SCORE,
+)
+
+# sub-op kinds: number of valid codes (engine/src/opcodes.rs CMP/AOP/FN/MM_NAMES)
+_SUBOP_COUNT = {"cmp": 6, "aop": 5, "fn": 5, "mm": 2}
+# immediates with a fixed range, per opcode
+_IMM_RANGE = {CONST_I: (0, 1), CONST_B: (0, 2), STORE_SCORE: (0, 1)}
+# Opcodes the numba kernel implements (vm/kernel.py); an opcode added to the Rust table but not
+# yet to the kernel is rejected here rather than silently skipped.
+VM_OPCODES = frozenset("""
+    NOP LOAD_F LOAD_I LOAD_B LOAD_DAYS IS_NULL_COL LOOKUP_F LOOKUP_B LOOKUP_I LOAD_SCORE LOAD_SEG
+    CONST_F CONST_I CONST_B I2F ARITH_F ARITH_FK ARITH_KF ARITH_I ARITH_IK MATH_F NEG_I ABS_I
+    CMP_F CMP_FK CMP_I CMP_IK AND OR NOT IS_NULL_F IS_NULL_I IS_NULL_B SELECT_F SELECT_I SELECT_B
+    MINMAX_F MINMAX_I COALESCE_F COALESCE_I COALESCE_B DECAY ZERO_F RULE RULE_K CLAMP_F
+    STORE_SCORE SEG_SET""".split())
+_LOOKUP_RESULT = {LOOKUP_F: "F", LOOKUP_B: "B", LOOKUP_I: "I"}
+_REG_KIND = {"dF": 0, "aF": 0, "F": 0, "dI": 1, "I": 1, "dB": 2, "B": 2}
+
+
+def _error(msg: str) -> Exception:
+    from leadscore_fast.errors import ProgramError  # lazy: needs the Rust extension
+
+    return ProgramError(msg)
+
+
+def decode(code: bytes) -> np.ndarray:
+    """``Program.code`` bytes → int64[n_insns, INSN_WIDTH] (little-endian)."""
+    raw = bytes(code)
+    if len(raw) % (8 * INSN_WIDTH):
+        raise _error(f"program code is {len(raw)} bytes, not a multiple of {8 * INSN_WIDTH}")
+    return np.frombuffer(raw, dtype="<i8").astype(np.int64).reshape(-1, INSN_WIDTH)
+
+
+def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
+    """Check ``program`` (attributes as in ARCHITECTURE §3); return its decoded code array."""
+    if code is None:
+        code = decode(program.code)
+    n_regs = tuple(int(x) for x in program.n_regs)
+    if len(n_regs) != 3 or min(n_regs) < 0:
+        raise _error(f"n_regs must be three counts (float, int, bool), got {program.n_regs!r}")
+    columns = program.columns
+    lookups = program.lookups
+    labels = [list(s["labels"]) for s in program.segments]
+    limits = {
+        "col": len(columns), "tab": len(lookups), "kF": len(program.consts_f),
+        "kI": len(program.consts_i), "score": len(program.scores), "seg": len(labels),
+    }
+    for pc, insn in enumerate(code):
+        op = int(insn[0])
+        entry = OPCODES.get(op)
+        if entry is None:
+            raise _error(f"instruction {pc}: unknown opcode {op}")
+        name, kinds = entry
+        where = f"instruction {pc} ({name})"
+        if name not in VM_OPCODES:
+            raise _error(f"{where}: opcode not implemented by this VM")
+        for j, kind in enumerate(kinds):
+            v = int(insn[1 + j])
+            optional = kind.endswith("?")
+            base = kind.rstrip("?")
+            what = f"{where} operand {j} ({kind}) = {v}"
+            if optional and v == -1:
+                continue
+            if v < 0:
+                raise _error(f"{what}: negative" + ("" if optional else "; only optional operands may be -1"))
+            if base in _REG_KIND:
+                n = n_regs[_REG_KIND[base]]
+                if v >= n:
+                    raise _error(f"{what}: register out of range (n_regs {n})")
+            elif base in limits:
+                if v >= limits[base]:
+                    raise _error(f"{what}: index out of range ({limits[base]} available)")
+            elif base in _SUBOP_COUNT:
+                if v >= _SUBOP_COUNT[base]:
+                    raise _error(f"{what}: unknown {base} code")
+            elif base == "label":
+                seg = int(insn[1 + kinds.index("seg")])
+                if v >= len(labels[seg]):
+                    raise _error(f"{what}: segmentation {seg} has {len(labels[seg])} labels")
+            elif base == "imm":
+                lo, hi = _IMM_RANGE.get(op, (v, v))
+                if not lo <= v <= hi:
+                    raise _error(f"{what}: immediate outside {lo}..{hi}")
+            else:
+                raise _error(f"{what}: unknown operand kind")
+        for j in range(len(kinds), INSN_WIDTH - 1):
+            if insn[1 + j] != 0:
+                raise _error(f"{where} operand {j}: unused operand must be 0, got {int(insn[1 + j])}")
+        if op in (ARITH_I, ARITH_IK) and insn[4] == 3:
+            raise _error(f"{where} operand 3 (aop) = 3: '/' is float division, not valid on ints")
+        if op in _LOOKUP_RESULT:
+            tab = lookups[int(insn[3])]
+            want = _LOOKUP_RESULT[op]
+            if int(tab["column"]) != int(insn[2]):
+                raise _error(f"{where}: lookup {int(insn[3])} is over column {tab['column']}, "
+                             f"not column {int(insn[2])}")
+            if tab["result"] != want:
+                raise _error(f"{where}: lookup {int(insn[3])} has result {tab['result']!r}, "
+                             f"{name} needs {want!r}")
+    for t, tab in enumerate(lookups):
+        if not 0 <= int(tab["column"]) < len(columns):
+            raise _error(f"lookup {t}: column {tab['column']} out of range")
+    return code

@@ -1,0 +1,790 @@
+"""The numba VM: runs a Program's bytecode over one Arrow batch, chunk by chunk.
+
+Vectorized interpretation: every instruction loops over a whole chunk of rows, so dispatch
+costs once per instruction per chunk and the row loops are tight and SIMD-friendly. Sub-ops
+(ptype, cmp, aop, fn, mm) are branched on outside the row loops. Registers are chunk-sized
+2-D scratch arrays per kind, allocated once per worker block; blocks of consecutive chunks run
+in parallel (prange). The signature is fixed (typed Lists of uint8 buffers + an int64 meta
+array), so one cached compilation serves every model and schema.
+
+Value conventions (engine/src/opcodes.rs): float NaN = NULL; int64 + validity byte;
+bool tri-state 0 FALSE / 1 NULL / 2 TRUE.
+"""
+from __future__ import annotations
+
+from leadscore_fast.vm.cache import ensure_cache_dir
+
+ensure_cache_dir()  # before numba is imported
+
+import math  # noqa: E402
+
+import numba  # noqa: E402
+import numpy as np  # noqa: E402
+from numba import njit, prange, types  # noqa: E402
+from numba.extending import overload  # noqa: E402
+from numba.typed import List  # noqa: E402
+
+from leadscore_fast.vm.columns import (  # noqa: E402
+    PT_BOOL, PT_DATE32, PT_DATE64, PT_F32, PT_F64, PT_I8, PT_I16, PT_I32, PT_I64, PT_NULL,
+    PT_TS_MS, PT_TS_NS, PT_TS_S, PT_TS_US, PT_U8, PT_U16, PT_U32, PT_U64,
+)
+from leadscore_fast.vm.opcodes import (  # noqa: E402
+    ABS_I, AND, ARITH_F, ARITH_FK, ARITH_I, ARITH_IK, ARITH_KF, CLAMP_F, CMP_F, CMP_FK, CMP_I,
+    CMP_IK, COALESCE_B, COALESCE_F, COALESCE_I, CONST_B, CONST_F, CONST_I, DECAY, I2F,
+    IS_NULL_B, IS_NULL_COL, IS_NULL_F, IS_NULL_I, LOAD_B, LOAD_DAYS, LOAD_F, LOAD_I, LOAD_SCORE,
+    LOAD_SEG, LOOKUP_B, LOOKUP_F, LOOKUP_I, MATH_F, MINMAX_F, MINMAX_I, NEG_I, NOT, OR, RULE, RULE_K,
+    SEG_SET, SELECT_B, SELECT_F, SELECT_I, STORE_SCORE, ZERO_F,
+)
+
+BUF_TYPE = types.Array(types.uint8, 1, "C", readonly=True)
+# error_model="numpy": division by zero yields inf/NaN instead of raising, and keeps loops
+# free of exception checks (vectorizable). No fastmath: NaN is our NULL.
+_OPTS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+NAN = np.nan
+INF = np.inf
+US_PER_DAY = 86_400_000_000.0
+
+
+def buffer_list(arrays) -> List:
+    """A numba typed List of read-only uint8 buffers (the kernel's fixed column type)."""
+    out = List.empty_list(BUF_TYPE)
+    for a in arrays:
+        out.append(a)
+    return out
+
+
+# --- scalar-or-array access: lets one helper serve register and constant operands ---------
+def _at(x, i):
+    return x[i]
+
+
+@overload(_at, inline="always")
+def _ov_at(x, i):
+    if isinstance(x, types.Array):
+        return lambda x, i: x[i]
+    return lambda x, i: x
+
+
+# --- column loads --------------------------------------------------------------------------
+@njit(**_OPTS)
+def _bits(dst, bm, base, m):
+    """Expand bits base..base+m of an Arrow bitmap into bytes 0/1."""
+    i = 0
+    if (base & 7) == 0:  # byte-aligned: 8 rows per bitmap byte, unrolled
+        b0 = base >> 3
+        for k in range(m >> 3):
+            byte = bm[b0 + k]
+            j = k << 3
+            dst[j] = byte & 1
+            dst[j + 1] = (byte >> 1) & 1
+            dst[j + 2] = (byte >> 2) & 1
+            dst[j + 3] = (byte >> 3) & 1
+            dst[j + 4] = (byte >> 4) & 1
+            dst[j + 5] = (byte >> 5) & 1
+            dst[j + 6] = (byte >> 6) & 1
+            dst[j + 7] = (byte >> 7) & 1
+        i = m & ~7
+    for r in range(i, m):
+        j = base + r
+        dst[r] = (bm[j >> 3] >> (j & 7)) & 1
+
+
+@njit(**_OPTS)
+def _cvt_f(dst, src, base, m):
+    for i in range(m):
+        dst[i] = src[base + i]
+
+
+@njit(**_OPTS)
+def _days(dst, src, base, m, as_of, mult, per_day):
+    # integer difference in the column's unit (exact), one float division
+    for i in range(m):
+        dst[i] = (as_of - src[base + i] * mult) / per_day
+
+
+@njit(**_OPTS)
+def _cvt_i(dst, src, base, m):
+    for i in range(m):
+        dst[i] = src[base + i]
+
+
+@njit(**_OPTS)
+def _cvt_i_float(dst, dv, src, base, m):
+    for i in range(m):
+        x = src[base + i]
+        ok = x == x
+        dst[i] = np.int64(x) if ok else 0
+        dv[i] = dv[i] & np.uint8(ok)
+
+
+@njit(**_OPTS)
+def _cvt_b(dst, src, base, m):
+    for i in range(m):
+        x = src[base + i]
+        dst[i] = 1 if x != x else (2 if x != 0 else 0)
+
+
+@njit(**_OPTS)
+def _mask_f(dst, ok, m):
+    for i in range(m):
+        dst[i] = dst[i] if ok[i] else NAN
+
+
+@njit(**_OPTS)
+def load_f(dst, data, valid, ptype, base, m, tmp):
+    if ptype == PT_F64:
+        _cvt_f(dst, data.view(np.float64), base, m)
+    elif ptype == PT_F32:
+        _cvt_f(dst, data.view(np.float32), base, m)
+    elif ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
+            or ptype == PT_TS_NS or ptype == PT_DATE64:
+        _cvt_f(dst, data.view(np.int64), base, m)
+    elif ptype == PT_I32 or ptype == PT_DATE32:
+        _cvt_f(dst, data.view(np.int32), base, m)
+    elif ptype == PT_I16:
+        _cvt_f(dst, data.view(np.int16), base, m)
+    elif ptype == PT_I8:
+        _cvt_f(dst, data.view(np.int8), base, m)
+    elif ptype == PT_U8:
+        _cvt_f(dst, data, base, m)
+    elif ptype == PT_U16:
+        _cvt_f(dst, data.view(np.uint16), base, m)
+    elif ptype == PT_U32:
+        _cvt_f(dst, data.view(np.uint32), base, m)
+    elif ptype == PT_U64:
+        _cvt_f(dst, data.view(np.uint64), base, m)
+    elif ptype == PT_BOOL:
+        _bits(tmp, data, base, m)
+        _cvt_f(dst, tmp, 0, m)
+    else:  # null / unsupported: all NULL
+        dst[:m] = NAN
+        return
+    if valid.size:
+        _bits(tmp, valid, base, m)
+        _mask_f(dst, tmp, m)
+
+
+@njit(**_OPTS)
+def load_days(dst, data, valid, ptype, base, m, as_of, tmp):
+    if ptype == PT_TS_US:
+        _days(dst, data.view(np.int64), base, m, as_of, 1, US_PER_DAY)
+    elif ptype == PT_TS_NS:
+        _days(dst, data.view(np.int64), base, m, as_of * 1000, 1, US_PER_DAY * 1000.0)
+    elif ptype == PT_TS_MS or ptype == PT_DATE64:
+        _days(dst, data.view(np.int64), base, m, as_of, 1000, US_PER_DAY)
+    elif ptype == PT_TS_S:
+        _days(dst, data.view(np.int64), base, m, as_of, 1_000_000, US_PER_DAY)
+    elif ptype == PT_DATE32:
+        _days(dst, data.view(np.int32), base, m, as_of, 86_400_000_000, US_PER_DAY)
+    else:
+        dst[:m] = NAN
+        return
+    if valid.size:
+        _bits(tmp, valid, base, m)
+        _mask_f(dst, tmp, m)
+
+
+@njit(**_OPTS)
+def load_i(dst, dv, data, valid, ptype, base, m):
+    if ptype == PT_NULL:
+        dv[:m] = 0
+        dst[:m] = 0
+        return
+    if valid.size:
+        _bits(dv, valid, base, m)
+    else:
+        dv[:m] = 1
+    if ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
+            or ptype == PT_TS_NS or ptype == PT_DATE64:
+        _cvt_i(dst, data.view(np.int64), base, m)
+    elif ptype == PT_I32 or ptype == PT_DATE32:
+        _cvt_i(dst, data.view(np.int32), base, m)
+    elif ptype == PT_I16:
+        _cvt_i(dst, data.view(np.int16), base, m)
+    elif ptype == PT_I8:
+        _cvt_i(dst, data.view(np.int8), base, m)
+    elif ptype == PT_U8:
+        _cvt_i(dst, data, base, m)
+    elif ptype == PT_U16:
+        _cvt_i(dst, data.view(np.uint16), base, m)
+    elif ptype == PT_U32:
+        _cvt_i(dst, data.view(np.uint32), base, m)
+    elif ptype == PT_U64:
+        _cvt_i(dst, data.view(np.int64), base, m)  # wraps above 2**63-1
+    elif ptype == PT_F64:
+        _cvt_i_float(dst, dv, data.view(np.float64), base, m)
+    elif ptype == PT_F32:
+        _cvt_i_float(dst, dv, data.view(np.float32), base, m)
+    elif ptype == PT_BOOL:
+        tmp = np.empty(m, np.uint8)
+        _bits(tmp, data, base, m)
+        _cvt_i(dst, tmp, 0, m)
+    else:
+        dv[:m] = 0
+        dst[:m] = 0
+
+
+@njit(**_OPTS)
+def _bool_bits(dst, bm, base, m):
+    _bits(dst, bm, base, m)
+    for i in range(m):
+        dst[i] = dst[i] << 1  # 0 FALSE / 2 TRUE
+
+
+@njit(**_OPTS)
+def _mask_b(dst, ok, m):
+    for i in range(m):
+        dst[i] = dst[i] if ok[i] else np.uint8(1)
+
+
+@njit(**_OPTS)
+def load_b(dst, data, valid, ptype, base, m, tmp):
+    if ptype == PT_BOOL:
+        _bool_bits(dst, data, base, m)
+    elif ptype == PT_F64:
+        _cvt_b(dst, data.view(np.float64), base, m)
+    elif ptype == PT_F32:
+        _cvt_b(dst, data.view(np.float32), base, m)
+    elif ptype == PT_I64 or ptype == PT_U64:
+        _cvt_b(dst, data.view(np.int64), base, m)
+    elif ptype == PT_I32 or ptype == PT_U32:
+        _cvt_b(dst, data.view(np.int32), base, m)
+    elif ptype == PT_I16 or ptype == PT_U16:
+        _cvt_b(dst, data.view(np.int16), base, m)
+    elif ptype == PT_I8 or ptype == PT_U8:
+        _cvt_b(dst, data, base, m)
+    else:
+        dst[:m] = 1
+        return
+    if valid.size:
+        _bits(tmp, valid, base, m)
+        _mask_b(dst, tmp, m)
+
+
+@njit(**_OPTS)
+def _isnan_or(dst, src, base, m):
+    for i in range(m):
+        x = src[base + i]
+        dst[i] = 2 if x != x else dst[i]
+
+
+@njit(**_OPTS)
+def is_null_col(dst, data, valid, ptype, base, m):
+    if ptype == PT_NULL:
+        dst[:m] = 2
+        return
+    if valid.size:
+        _bits(dst, valid, base, m)
+        for i in range(m):
+            dst[i] = (1 - dst[i]) << 1
+    else:
+        dst[:m] = 0
+    if ptype == PT_F64:  # NaN in a float column reads as NULL
+        _isnan_or(dst, data.view(np.float64), base, m)
+    elif ptype == PT_F32:
+        _isnan_or(dst, data.view(np.float32), base, m)
+
+
+@njit(**_OPTS)
+def _gather(dst, codes, base, m, tab):
+    last = tab.size - 1
+    for i in range(m):
+        c = np.int64(codes[base + i])
+        c = c if (c >= 0) & (c < last) else last  # out-of-range code: read as NULL
+        dst[i] = tab[c]
+
+
+@njit(**_OPTS)
+def _gather_null(dst, ok, m, tab):
+    nul = tab[tab.size - 1]
+    for i in range(m):
+        dst[i] = dst[i] if ok[i] else nul
+
+
+@njit(**_OPTS)
+def lookup(dst, data, valid, ptype, base, m, tab, tmp):
+    """dst[i] = tab[code[i]], tab's last entry for NULL rows (float or tri-state tables)."""
+    if ptype == PT_I32:
+        _gather(dst, data.view(np.int32), base, m, tab)
+    elif ptype == PT_I8:
+        _gather(dst, data.view(np.int8), base, m, tab)
+    elif ptype == PT_I16:
+        _gather(dst, data.view(np.int16), base, m, tab)
+    elif ptype == PT_I64:
+        _gather(dst, data.view(np.int64), base, m, tab)
+    elif ptype == PT_U8:
+        _gather(dst, data, base, m, tab)
+    elif ptype == PT_U16:
+        _gather(dst, data.view(np.uint16), base, m, tab)
+    elif ptype == PT_U32:
+        _gather(dst, data.view(np.uint32), base, m, tab)
+    elif ptype == PT_U64:
+        _gather(dst, data.view(np.int64), base, m, tab)
+    else:
+        dst[:m] = tab[tab.size - 1]
+        return
+    if valid.size:
+        _bits(tmp, valid, base, m)
+        _gather_null(dst, tmp, m, tab)
+
+
+# --- comparisons ---------------------------------------------------------------------------
+@njit(**_OPTS)
+def cmp_f(dst, a, b, op, m):
+    """b: register row or scalar constant. NaN on either side gives NULL (1)."""
+    if op == 0:
+        for i in range(m):
+            x = a[i]; y = _at(b, i)  # noqa: E702
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x == y else 0)
+    elif op == 1:
+        for i in range(m):
+            x = a[i]; y = _at(b, i)  # noqa: E702
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x != y else 0)
+    elif op == 2:
+        for i in range(m):
+            x = a[i]; y = _at(b, i)  # noqa: E702
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x < y else 0)
+    elif op == 3:
+        for i in range(m):
+            x = a[i]; y = _at(b, i)  # noqa: E702
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x <= y else 0)
+    elif op == 4:
+        for i in range(m):
+            x = a[i]; y = _at(b, i)  # noqa: E702
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x > y else 0)
+    else:
+        for i in range(m):
+            x = a[i]; y = _at(b, i)  # noqa: E702
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x >= y else 0)
+
+
+@njit(**_OPTS)
+def cmp_i(dst, a, va, b, vb, op, m):
+    """Exact int64 comparison; b/vb: register rows or scalars."""
+    if op == 0:
+        for i in range(m):
+            dst[i] = (2 if a[i] == _at(b, i) else 0) if va[i] & _at(vb, i) else 1
+    elif op == 1:
+        for i in range(m):
+            dst[i] = (2 if a[i] != _at(b, i) else 0) if va[i] & _at(vb, i) else 1
+    elif op == 2:
+        for i in range(m):
+            dst[i] = (2 if a[i] < _at(b, i) else 0) if va[i] & _at(vb, i) else 1
+    elif op == 3:
+        for i in range(m):
+            dst[i] = (2 if a[i] <= _at(b, i) else 0) if va[i] & _at(vb, i) else 1
+    elif op == 4:
+        for i in range(m):
+            dst[i] = (2 if a[i] > _at(b, i) else 0) if va[i] & _at(vb, i) else 1
+    else:
+        for i in range(m):
+            dst[i] = (2 if a[i] >= _at(b, i) else 0) if va[i] & _at(vb, i) else 1
+
+
+# --- arithmetic ----------------------------------------------------------------------------
+@njit(**_OPTS)
+def arith_f(dst, a, b, op, m):
+    """a, b: register rows or scalars. / and % by zero give NULL; % truncates (fmod)."""
+    if op == 0:
+        for i in range(m):
+            dst[i] = _at(a, i) + _at(b, i)
+    elif op == 1:
+        for i in range(m):
+            dst[i] = _at(a, i) - _at(b, i)
+    elif op == 2:
+        for i in range(m):
+            dst[i] = _at(a, i) * _at(b, i)
+    elif op == 3:
+        for i in range(m):
+            y = _at(b, i)
+            dst[i] = _at(a, i) / y if y != 0 else NAN
+    else:
+        for i in range(m):
+            y = _at(b, i)
+            dst[i] = np.fmod(_at(a, i), y) if y != 0 else NAN
+
+
+@njit(**_OPTS)
+def _trunc_mod(x, y):
+    # numba's int % is Python's floor mod; SQL/C truncate (result has the dividend's sign).
+    # y == -1 is special-cased: INT64_MIN % -1 traps in hardware.
+    yy = y if (y != 0) & (y != -1) else 1
+    r = x % yy
+    if (r != 0) & ((r < 0) != (x < 0)):
+        r -= yy
+    return r
+
+
+@njit(**_OPTS)
+def arith_i(dst, dv, a, va, b, vb, op, m):
+    """int64 + - * (wrapping) and truncating %; b/vb: register rows or scalars."""
+    if op == 0:
+        for i in range(m):
+            dst[i] = a[i] + _at(b, i)
+            dv[i] = va[i] & _at(vb, i)
+    elif op == 1:
+        for i in range(m):
+            dst[i] = a[i] - _at(b, i)
+            dv[i] = va[i] & _at(vb, i)
+    elif op == 2:
+        for i in range(m):
+            dst[i] = a[i] * _at(b, i)
+            dv[i] = va[i] & _at(vb, i)
+    else:  # % (check.py rejects / for int registers)
+        for i in range(m):
+            y = _at(b, i)
+            dst[i] = _trunc_mod(a[i], y)
+            dv[i] = va[i] & _at(vb, i) & np.uint8(y != 0)
+
+
+@njit(**_OPTS)
+def math_f(dst, a, fn, m):
+    if fn == 0:
+        for i in range(m):
+            dst[i] = -a[i]
+    elif fn == 1:
+        for i in range(m):
+            dst[i] = abs(a[i])
+    elif fn == 2:
+        for i in range(m):
+            x = a[i]
+            dst[i] = math.log(x) if x > 0 else NAN
+    elif fn == 3:
+        for i in range(m):
+            dst[i] = math.exp(a[i])
+    else:
+        for i in range(m):
+            x = a[i]
+            dst[i] = math.sqrt(x) if x >= 0 else NAN
+
+
+@njit(**_OPTS)
+def minmax_f(dst, a, b, greatest, m):
+    """least/greatest skipping NULLs (NULL only when both are)."""
+    if greatest:
+        for i in range(m):
+            x = a[i]; y = b[i]  # noqa: E702
+            r = x if x > y else y
+            r = y if x != x else r
+            dst[i] = x if y != y else r
+    else:
+        for i in range(m):
+            x = a[i]; y = b[i]  # noqa: E702
+            r = x if x < y else y
+            r = y if x != x else r
+            dst[i] = x if y != y else r
+
+
+@njit(**_OPTS)
+def minmax_i(dst, dv, a, va, b, vb, greatest, m):
+    for i in range(m):
+        x = a[i]; y = b[i]; p = va[i]; q = vb[i]  # noqa: E702
+        r = (x if x > y else y) if greatest else (x if x < y else y)
+        r = r if p & q else (x if p else y)
+        dst[i] = r
+        dv[i] = p | q
+
+
+# --- the interpreter -----------------------------------------------------------------------
+@njit(**_OPTS)
+def exec_chunk(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
+               start, m, rf, ri, rv, rb, tmp, tmpf, out_f, out_seg):
+    """Run every instruction over rows [start, start + m) of the batch."""
+    for pc in range(code.shape[0]):
+        op = code[pc, 0]
+        a0 = code[pc, 1]
+        a1 = code[pc, 2]
+        a2 = code[pc, 3]
+        a3 = code[pc, 4]
+        a4 = code[pc, 5]
+        if op == LOAD_F:
+            load_f(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m, tmp)
+        elif op == LOAD_I:
+            load_i(ri[a0], rv[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m)
+        elif op == LOAD_B:
+            load_b(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m, tmp)
+        elif op == LOAD_DAYS:
+            load_days(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
+                      as_of, tmp)
+        elif op == IS_NULL_COL:
+            is_null_col(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m)
+        elif op == LOOKUP_F:
+            lookup(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
+                   lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)
+        elif op == LOOKUP_B:
+            lookup(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
+                   lut_b[lut_off[a2]:lut_off[a2 + 1]], tmp)
+        elif op == LOOKUP_I:
+            lookup(tmpf, datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
+                   lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)
+            d = ri[a0]
+            dv = rv[a0]
+            for i in range(m):
+                x = tmpf[i]
+                ok = x == x
+                d[i] = np.int64(x) if ok else 0
+                dv[i] = ok
+        elif op == LOAD_SCORE:
+            rf[a0, :m] = out_f[a1, start:start + m]
+        elif op == LOAD_SEG:
+            d = ri[a0]
+            dv = rv[a0]
+            s = out_seg[a1]
+            for i in range(m):
+                x = s[start + i]
+                d[i] = x
+                dv[i] = x >= 0
+        elif op == CONST_F:
+            rf[a0, :m] = consts_f[a1]
+        elif op == CONST_I:
+            ri[a0, :m] = consts_i[a1]
+            rv[a0, :m] = 1 if a2 != 0 else 0
+        elif op == CONST_B:
+            rb[a0, :m] = a1
+        elif op == I2F:
+            d = rf[a0]
+            a = ri[a1]
+            va = rv[a1]
+            for i in range(m):
+                d[i] = np.float64(a[i]) if va[i] else NAN
+        elif op == ARITH_F:
+            arith_f(rf[a0], rf[a1], rf[a2], a3, m)
+        elif op == ARITH_FK:
+            arith_f(rf[a0], rf[a1], consts_f[a2], a3, m)
+        elif op == ARITH_KF:
+            arith_f(rf[a0], consts_f[a1], rf[a2], a3, m)
+        elif op == ARITH_I:
+            arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
+        elif op == ARITH_IK:
+            arith_i(ri[a0], rv[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
+        elif op == MATH_F:
+            math_f(rf[a0], rf[a1], a2, m)
+        elif op == NEG_I or op == ABS_I:
+            d = ri[a0]
+            dv = rv[a0]
+            a = ri[a1]
+            va = rv[a1]
+            if op == NEG_I:
+                for i in range(m):
+                    d[i] = -a[i]
+                    dv[i] = va[i]
+            else:
+                for i in range(m):
+                    d[i] = abs(a[i])
+                    dv[i] = va[i]
+        elif op == CMP_F:
+            cmp_f(rb[a0], rf[a1], rf[a2], a3, m)
+        elif op == CMP_FK:
+            k = consts_f[a2]
+            if k != k:
+                rb[a0, :m] = 1
+            else:
+                cmp_f(rb[a0], rf[a1], k, a3, m)
+        elif op == CMP_I:
+            cmp_i(rb[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
+        elif op == CMP_IK:
+            cmp_i(rb[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
+        elif op == AND:
+            d = rb[a0]
+            a = rb[a1]
+            b = rb[a2]
+            for i in range(m):
+                d[i] = min(a[i], b[i])
+        elif op == OR:
+            d = rb[a0]
+            a = rb[a1]
+            b = rb[a2]
+            for i in range(m):
+                d[i] = max(a[i], b[i])
+        elif op == NOT:
+            d = rb[a0]
+            a = rb[a1]
+            for i in range(m):
+                d[i] = 2 - a[i]
+        elif op == IS_NULL_F:
+            d = rb[a0]
+            a = rf[a1]
+            for i in range(m):
+                d[i] = 2 if a[i] != a[i] else 0
+        elif op == IS_NULL_I:
+            d = rb[a0]
+            va = rv[a1]
+            for i in range(m):
+                d[i] = (1 - va[i]) << 1
+        elif op == IS_NULL_B:
+            d = rb[a0]
+            a = rb[a1]
+            for i in range(m):
+                d[i] = 2 if a[i] == 1 else 0
+        elif op == SELECT_F:
+            d = rf[a0]
+            c = rb[a1]
+            a = rf[a2]
+            b = rf[a3]
+            for i in range(m):
+                d[i] = a[i] if c[i] == 2 else b[i]
+        elif op == SELECT_I:
+            d = ri[a0]
+            dv = rv[a0]
+            c = rb[a1]
+            a = ri[a2]
+            va = rv[a2]
+            b = ri[a3]
+            vb = rv[a3]
+            for i in range(m):
+                t = c[i] == 2
+                d[i] = a[i] if t else b[i]
+                dv[i] = va[i] if t else vb[i]
+        elif op == SELECT_B:
+            d = rb[a0]
+            c = rb[a1]
+            a = rb[a2]
+            b = rb[a3]
+            for i in range(m):
+                d[i] = a[i] if c[i] == 2 else b[i]
+        elif op == MINMAX_F:
+            minmax_f(rf[a0], rf[a1], rf[a2], a3 != 0, m)
+        elif op == MINMAX_I:
+            minmax_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3 != 0, m)
+        elif op == COALESCE_F:
+            d = rf[a0]
+            a = rf[a1]
+            b = rf[a2]
+            for i in range(m):
+                x = a[i]
+                d[i] = x if x == x else b[i]
+        elif op == COALESCE_I:
+            d = ri[a0]
+            dv = rv[a0]
+            a = ri[a1]
+            va = rv[a1]
+            b = ri[a2]
+            vb = rv[a2]
+            for i in range(m):
+                p = va[i]
+                d[i] = a[i] if p else b[i]
+                dv[i] = p | vb[i]
+        elif op == COALESCE_B:
+            d = rb[a0]
+            a = rb[a1]
+            b = rb[a2]
+            for i in range(m):
+                x = a[i]
+                d[i] = x if x != 1 else b[i]
+        elif op == DECAY:
+            d = rf[a0]
+            p = rf[a1]
+            age = rf[a2]
+            hl = rf[a3]
+            for i in range(m):
+                h = hl[i]
+                d[i] = p[i] * math.pow(0.5, age[i] / h) if h != 0 else NAN
+        elif op == ZERO_F:
+            rf[a0, :m] = 0.0
+        elif op == RULE:
+            acc = rf[a0]
+            p = rf[a2]
+            lo = consts_f[a3] if a3 >= 0 else -INF
+            hi = consts_f[a4] if a4 >= 0 else INF
+            lo = lo if lo == lo else -INF  # a NULL floor/cap is skipped, like least/greatest
+            hi = hi if hi == hi else INF
+            if a1 < 0:
+                for i in range(m):
+                    x = p[i]
+                    v = x if x > lo else lo
+                    v = v if v < hi else hi
+                    acc[i] += v if x == x else 0.0
+            else:
+                c = rb[a1]
+                for i in range(m):
+                    x = p[i]
+                    v = x if x > lo else lo
+                    v = v if v < hi else hi
+                    acc[i] += v if (x == x) & (c[i] == 2) else 0.0
+        elif op == RULE_K:
+            acc = rf[a0]
+            k = consts_f[a2]
+            if k == k:
+                if a1 < 0:
+                    for i in range(m):
+                        acc[i] += k
+                else:
+                    c = rb[a1]
+                    for i in range(m):
+                        acc[i] += k if c[i] == 2 else 0.0
+        elif op == CLAMP_F:
+            acc = rf[a0]
+            lo = consts_f[a1]
+            hi = consts_f[a2]
+            lo = lo if lo == lo else -INF
+            hi = hi if hi == hi else INF
+            for i in range(m):
+                x = acc[i]
+                x = lo if x < lo else x
+                acc[i] = hi if x > hi else x
+        elif op == STORE_SCORE:
+            o = out_f[a0]
+            a = rf[a1]
+            if a2 != 0:
+                for i in range(m):
+                    x = a[i]
+                    o[start + i] = x if x == x else 0.0
+            else:
+                o[start:start + m] = a[:m]
+        elif op == SEG_SET:
+            o = out_seg[a0]
+            lab = np.int32(a2)
+            if a1 < 0:
+                for i in range(m):
+                    x = o[start + i]
+                    o[start + i] = lab if x == -1 else x
+            else:
+                c = rb[a1]
+                for i in range(m):
+                    x = o[start + i]
+                    o[start + i] = lab if (x == -1) & (c[i] == 2) else x
+        # NOP and anything else: nothing (check.py rejects unknown opcodes)
+
+
+@njit(parallel=True, **_OPTS)
+def run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
+              lut_off, as_of, n, chunk, nblocks, out_f, out_seg):
+    """Run the program over n rows: blocks of consecutive chunks in parallel."""
+    n_chunks = (n + chunk - 1) // chunk
+    for blk in prange(nblocks):
+        c0 = blk * n_chunks // nblocks
+        c1 = (blk + 1) * n_chunks // nblocks
+        if c1 > c0:
+            rf = np.empty((max(n_f, 1), chunk), np.float64)
+            ri = np.empty((max(n_i, 1), chunk), np.int64)
+            rv = np.empty((max(n_i, 1), chunk), np.uint8)
+            rb = np.empty((max(n_b, 1), chunk), np.uint8)
+            tmp = np.empty(chunk, np.uint8)
+            tmpf = np.empty(chunk, np.float64)
+            for c in range(c0, c1):
+                start = c * chunk
+                m = min(chunk, n - start)
+                exec_chunk(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b,
+                           lut_off, as_of, start, m, rf, ri, rv, rb, tmp, tmpf, out_f,
+                           out_seg)
+
+
+def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
+        n, out_f, out_seg, *, chunk_rows=4096, threads=1):
+    """Python entry: pick the block count and call the compiled kernel.
+
+    ``datas``/``valids``: typed Lists from :func:`buffer_list`; ``meta``: int64[n_cols, 3]
+    (ptype, offset, has_validity); ``lut_*``: flat lookup tables, table t at
+    ``lut_off[t]:lut_off[t+1]``; ``out_f``/``out_seg`` preallocated (``out_seg`` filled -1).
+    """
+    chunk = max(1, int(chunk_rows))
+    n_chunks = (n + chunk - 1) // chunk
+    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    nblocks = max(1, min(threads, n_chunks))
+    if n == 0:
+        return
+    numba.set_num_threads(threads)
+    n_f, n_i, n_b = (int(x) for x in n_regs)
+    run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
+              lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
+              out_f, out_seg)

@@ -1,0 +1,642 @@
+"""Every VM opcode on hand-assembled programs (no Rust compiler needed), over small arrays with
+NULLs, in one chunk and in many 3-row chunks on 1 and 2 threads."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from leadscore_fast.vm import opcodes as O
+from vm_harness import FakeProgram, run
+
+N = None
+NAN = float("nan")
+T, F = True, False
+I64_MAX, I64_MIN = 2**63 - 1, -(2**63)
+
+
+@pytest.fixture(params=[(4096, 1), (3, 1), (3, 2), (1, 2)], ids=lambda p: f"chunk{p[0]}-thr{p[1]}")
+def kw(request):
+    return {"chunk_rows": request.param[0], "threads": request.param[1]}
+
+
+def floats(v):
+    return pa.array(v, pa.float64())
+
+
+def close(got, want):
+    assert len(got) == len(want), (got, want)
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None, (got, want)
+        else:
+            assert g is not None and math.isclose(g, w, rel_tol=1e-12, abs_tol=1e-12), (got, want)
+
+
+# -- loads -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("typ", ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                                 "uint64", "float16", "float32", "float64"])
+def test_load_f_numeric_types(kw, typ):
+    vals = [1, None, 3, 0, 7, None, 100, 5]
+    arr = pa.array(vals, getattr(pa, typ)())
+    assert run([(O.LOAD_F, 0, 0)], {"x": arr}, score_kw=kw) == [None if v is None else float(v) for v in vals]
+
+
+def test_load_f_nan_is_null_and_sliced(kw):
+    arr = floats([1.5, None, NAN, -2.0, 4.0, None, 8.25, 9.0, 10.0, NAN])
+    assert run([(O.LOAD_F, 0, 0)], {"x": arr}, score_kw=kw) == [1.5, N, N, -2.0, 4.0, N, 8.25, 9.0, 10.0, N]
+    for off in range(1, 9):  # bit offsets inside the validity bitmap
+        s = arr.slice(off, 10 - off)
+        want = [None if v is None or v != v else v for v in s.to_pylist()]
+        assert run([(O.LOAD_F, 0, 0)], {"x": s}, score_kw=kw) == want
+
+
+def test_load_f_bool_and_extremes(kw):
+    assert run([(O.LOAD_F, 0, 0)], {"x": pa.array([T, F, N, T])}, score_kw=kw) == [1.0, 0.0, N, 1.0]
+    big = pa.array([2**64 - 1, 0], pa.uint64())
+    assert run([(O.LOAD_F, 0, 0)], {"x": big}, score_kw=kw) == [float(2**64 - 1), 0.0]
+
+
+@pytest.mark.parametrize("typ", ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"])
+def test_load_i(kw, typ):
+    vals = [1, None, 3, 0, 7, None, 100, 5, 2, 9]
+    arr = pa.array(vals, getattr(pa, typ)())
+    got = run([(O.LOAD_I, 0, 0)], {"x": arr}, out="i", score_kw=kw)
+    assert got == [None if v is None else float(v) for v in vals]
+    s = arr.slice(3, 6)
+    assert run([(O.LOAD_I, 0, 0)], {"x": s}, out="i", score_kw=kw) == [None if v is None else float(v) for v in s.to_pylist()]
+
+
+def test_uint8_minus_8_is_negative(kw):
+    arr = pa.array([0, 5, 200, None], pa.uint8())
+    got = run([(O.LOAD_I, 0, 0), (O.ARITH_IK, 1, 0, 0, 1)], {"x": arr}, out="i", reg=1,
+              consts_i=[8], score_kw=kw)
+    assert got == [-8.0, -3.0, 192.0, N]
+
+
+def test_load_b_bitpacked_sliced(kw):
+    vals = [T, F, N, T, T, F, N, F, T, T, F, N, T]
+    arr = pa.array(vals)
+    assert run([(O.LOAD_B, 0, 0)], {"x": arr}, out="b", score_kw=kw) == vals
+    for off in (1, 3, 7, 8, 9):
+        assert run([(O.LOAD_B, 0, 0)], {"x": arr.slice(off)}, out="b", score_kw=kw) == vals[off:]
+    nonull = pa.array([T, F, T, T, F, F, T, F, T]).slice(2)
+    assert run([(O.LOAD_B, 0, 0)], {"x": nonull}, out="b", score_kw=kw) == [T, T, F, F, T, F, T]
+
+
+AS_OF = dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "UTC", "America/New_York"])
+def test_load_days_timestamps(kw, unit, tz):
+    base = dt.datetime(2026, 10, 30, 0, 0)
+    vals = [base, None, base + dt.timedelta(hours=6), AS_OF.replace(tzinfo=None) + dt.timedelta(days=2)]
+    if tz is not None:
+        vals = [v.replace(tzinfo=dt.timezone.utc) if v else v for v in vals]
+    arr = pa.array(vals, pa.timestamp(unit, tz))
+    got = run([(O.LOAD_DAYS, 0, 0)], {"t": arr}, score_kw=dict(kw, as_of=AS_OF))
+    close(got, [2.5, None, 2.25, -2.0])
+
+
+def test_load_days_dates_and_as_of_resolution(kw):
+    d = [dt.date(2026, 10, 1), None, dt.date(2026, 11, 1)]
+    for typ in (pa.date32(), pa.date64()):
+        got = run([(O.LOAD_DAYS, 0, 0)], {"d": pa.array(d, typ)}, score_kw=dict(kw, as_of="2026-11-01T12:00:00Z"))
+        close(got, [31.5, None, 0.5])
+    # Program.as_of is used when no explicit as_of; a date as_of means midnight UTC
+    got = run([(O.LOAD_DAYS, 0, 0)], {"d": pa.array(d, pa.date32())}, as_of="2026-11-02T00:00:00Z", score_kw=kw)
+    close(got, [32.0, None, 1.0])
+    got = run([(O.LOAD_DAYS, 0, 0)], {"d": pa.array(d, pa.date32())}, as_of="2000-01-01",
+              score_kw=dict(kw, as_of=dt.date(2026, 11, 3)))
+    close(got, [33.0, None, 2.0])
+
+
+def test_is_null_col_any_type(kw):
+    cases = {
+        "f": floats([1.0, NAN, None, 2.0]),
+        "i": pa.array([1, None, 3, None], pa.int16()),
+        "s": pa.array(["a", None, "", "b"]),
+        "b": pa.array([T, F, N, T]),
+        "l": pa.array([["a"], None, [], ["b", None]], pa.list_(pa.string())),
+        "z": pa.array([None] * 4, pa.null()),
+        "bin": pa.array([b"x", None, b"", None], pa.binary()),
+    }
+    for name, arr in cases.items():
+        want = [v is None or (isinstance(v, float) and v != v) for v in arr.to_pylist()]
+        got = run([(O.IS_NULL_COL, 0, 0)], {name: arr}, out="b", score_kw=kw)
+        assert got == want, name
+        got = run([(O.IS_NULL_COL, 0, 0)], {name: arr.slice(1)}, out="b", score_kw=kw)
+        assert got == want[1:], name
+
+
+STRS = ["software", None, "retail", "fintech", "software", None, "other"]
+
+
+@pytest.mark.parametrize("typ", ["string", "large_string", "string_view", "dict8", "dict32", "dictu16"])
+def test_lookup_f_b(kw, typ):
+    arr = pa.array(STRS, pa.string())
+    if typ.startswith("dict"):
+        idx = {"dict8": pa.int8(), "dict32": pa.int32(), "dictu16": pa.uint16()}[typ]
+        arr = arr.dictionary_encode().cast(pa.dictionary(idx, pa.string()))
+    else:
+        arr = arr.cast(getattr(pa, typ)())
+    tf = {"software": 15.0, "fintech": 10.0, "*": 0.0, None: -1.0}
+    tb = {"software": 2.0, "retail": 0.0, "*": 1.0, None: 0.0}
+    kwp = dict(lookups=[{"column": 0, "result": "F"}, {"column": 0, "result": "B"}], tables=[tf, tb])
+    got = run([(O.LOOKUP_F, 0, 0, 0)], {"ind": arr}, score_kw=kw, **kwp)
+    assert got == [15.0, -1.0, 0.0, 10.0, 15.0, -1.0, 0.0]
+    got = run([(O.LOOKUP_B, 0, 0, 1)], {"ind": arr}, out="b", score_kw=kw, **kwp)
+    assert got == [T, F, F, None, T, F, None]
+    got = run([(O.LOOKUP_F, 0, 0, 0)], {"ind": arr.slice(2, 4)}, score_kw=kw, **kwp)
+    assert got == [0.0, 10.0, 15.0, -1.0]
+
+
+def test_lookup_chunked_dictionaries_differ(kw):
+    ch = pa.chunked_array([pa.array(["a", "b", None]), pa.array(["c", "a"]), pa.array(["b", "b"])])
+    t = pa.table({"x": ch})
+    got = run([(O.LOOKUP_F, 0, 0, 0)], t, lookups=[{"column": 0, "result": "F"}],
+              tables=[{"a": 1.0, "b": 2.0, "c": 3.0, None: NAN}], score_kw=kw)
+    assert got == [1.0, 2.0, None, 3.0, 1.0, 2.0, 2.0]
+
+
+def test_has_any_column(kw):
+    lists = pa.array([["a", "b"], None, [], ["c", None], ["x", "b"], [None]], pa.list_(pa.string()))
+    col = {"name": "tags", "kind": "has_any", "has_any": ["b", "c"]}
+    for arr in (lists, lists.cast(pa.large_list(pa.string()))):
+        got = run([(O.LOAD_B, 0, 0)], {"tags": arr}, out="b", columns=[col], score_kw=kw)
+        assert got == [T, None, F, T, T, F]
+        got = run([(O.LOAD_B, 0, 0)], {"tags": arr.slice(2)}, out="b", columns=[col], score_kw=kw)
+        assert got == [F, T, T, F]
+
+
+def test_load_score_and_load_seg(kw):
+    x = floats([1.0, None, 3.0, 4.0])
+    prog = [(O.LOAD_F, 0, 0), (O.STORE_SCORE, 0, 0, 1),
+            (O.LOAD_SCORE, 1, 0), (O.ARITH_FK, 1, 1, 0, 2),  # s2 = s * 10
+            (O.CMP_FK, 0, 1, 1, 4), (O.SEG_SET, 0, 0, 1),  # seg: label 1 where s2 > 25
+            (O.LOAD_SEG, 0, 0), (O.I2F, 2, 0), (O.STORE_SCORE, 1, 2, 0)]
+    res = run(prog, {"x": x}, out="raw", consts_f=[10.0, 25.0], scores=["s", "seg_code"],
+              segments=[{"name": "g", "labels": ["lo", "hi"]}], score_kw=kw)
+    assert res.column("s").to_pylist() == [1.0, 0.0, 3.0, 4.0]
+    assert res.column("seg_code").to_pylist() == [None, None, 1.0, 1.0]
+    assert res.column("g").to_pylist() == [None, None, "hi", "hi"]
+
+
+# -- constants and conversions ---------------------------------------------------------------
+def test_consts(kw):
+    d = {"x": floats([1.0, 2.0, 3.0, 4.0])}
+    assert run([(O.CONST_F, 0, 0)], d, consts_f=[2.5], score_kw=kw) == [2.5] * 4
+    assert run([(O.CONST_F, 0, 0)], d, consts_f=[NAN], score_kw=kw) == [None] * 4
+    assert run([(O.CONST_I, 0, 0, 1)], d, out="i", consts_i=[-7], score_kw=kw) == [-7.0] * 4
+    assert run([(O.CONST_I, 0, 0, 0)], d, out="i", consts_i=[-7], score_kw=kw) == [None] * 4
+    for imm, want in ((0, F), (1, None), (2, T)):
+        assert run([(O.CONST_B, 0, imm)], d, out="b", score_kw=kw) == [want] * 4
+
+
+def test_i2f(kw):
+    d = {"x": pa.array([1, None, -3, 2**53], pa.int64())}
+    assert run([(O.LOAD_I, 0, 0), (O.I2F, 1, 0)], d, reg=1, score_kw=kw) == [1.0, N, -3.0, 2.0**53]
+
+
+# -- arithmetic ------------------------------------------------------------------------------
+A_F = [7.0, -7.0, 7.0, -7.0, 5.5, 1.0, None, 3.0, 0.0, -0.5]
+B_F = [2.0, 2.0, -2.0, -2.0, 0.0, None, 1.0, 4.0, 3.0, 0.25]
+
+
+def sql_f(op, a, b):
+    if a is None or b is None:
+        return None
+    if op in (3, 4) and b == 0:
+        return None
+    return [a + b, a - b, a * b, a / b if b else 0, math.fmod(a, b) if b else 0][op]
+
+
+@pytest.mark.parametrize("aop", range(5))
+def test_arith_f(kw, aop):
+    d = {"a": floats(A_F), "b": floats(B_F)}
+    got = run([(O.LOAD_F, 0, 0), (O.LOAD_F, 1, 1), (O.ARITH_F, 2, 0, 1, aop)], d, reg=2, score_kw=kw)
+    close(got, [sql_f(aop, a, b) for a, b in zip(A_F, B_F)])
+    for k in (2.0, -2.0, 0.0, NAN):
+        kk = None if k != k else k
+        got = run([(O.LOAD_F, 0, 0), (O.ARITH_FK, 2, 0, 0, aop)], d, reg=2, consts_f=[k], score_kw=kw)
+        close(got, [sql_f(aop, a, kk) for a in A_F])
+        got = run([(O.LOAD_F, 1, 1), (O.ARITH_KF, 2, 0, 1, aop)], d, reg=2, consts_f=[k], score_kw=kw)
+        close(got, [sql_f(aop, kk, b) for b in B_F])
+
+
+def test_float_mod_sign_follows_dividend(kw):
+    d = {"a": floats([7.5, -7.5, 7.5, -7.5]), "b": floats([2.0, 2.0, -2.0, -2.0])}
+    got = run([(O.LOAD_F, 0, 0), (O.LOAD_F, 1, 1), (O.ARITH_F, 2, 0, 1, 4)], d, reg=2, score_kw=kw)
+    assert got == [1.5, -1.5, 1.5, -1.5]
+
+
+A_I = [7, -7, 7, -7, 5, 1, None, 3, 0, I64_MIN, I64_MAX, 6]
+B_I = [2, 2, -2, -2, 0, None, 1, 4, 3, -1, 1, -3]
+
+
+def c_mod(a, b):
+    r = abs(a) % abs(b)
+    return -r if a < 0 else r
+
+
+def wrap(v):
+    return (v + 2**63) % 2**64 - 2**63
+
+
+def sql_i(op, a, b):
+    if a is None or b is None or (op == 4 and b == 0):
+        return None
+    return wrap([a + b, a - b, a * b, None, c_mod(a, b) if b else 0][op])
+
+
+@pytest.mark.parametrize("aop", [0, 1, 2, 4])
+def test_arith_i(kw, aop):
+    # results are compared exactly via CMP_IK against each expected value: route through
+    # a float only where exact, else compare with the int64 expectations via pyarrow
+    d = {"a": pa.array(A_I, pa.int64()), "b": pa.array(B_I, pa.int64())}
+    want = [sql_i(aop, a, b) for a, b in zip(A_I, B_I)]
+    # expose the int result exactly: store it as (hi, lo) floats
+    prog = [(O.LOAD_I, 0, 0), (O.LOAD_I, 1, 1), (O.ARITH_I, 2, 0, 1, aop)]
+    got = _exact_ints(prog, 2, d, kw)
+    assert got == want
+    for k in (3, -3, 0, -1):
+        prog = [(O.LOAD_I, 0, 0), (O.ARITH_IK, 2, 0, 0, aop)]
+        assert _exact_ints(prog, 2, d, kw, consts_i=[k]) == [sql_i(aop, a, k) for a in A_I]
+
+
+def _exact_ints(prog, reg, d, kw, consts_i=()):
+    """Read int register ``reg`` exactly: hi = x // 2**32 and lo = x % 2**32 as floats."""
+    ki = list(consts_i)
+    base = len(ki)
+    ki += [2**32]
+    prog = list(prog) + [
+        (O.ARITH_IK, 5, reg, base, 4),  # lo (truncating: sign of x)
+        (O.ARITH_I, 6, reg, 5, 1),  # x - lo: exact multiple of 2**32
+        (O.I2F, 5, 5), (O.I2F, 6, 6), (O.STORE_SCORE, 0, 5, 0), (O.STORE_SCORE, 1, 6, 0)]
+    res = run(prog, d, out="raw", consts_i=ki, scores=["lo", "hi"], score_kw=kw)
+    lo, hi = res.column("lo").to_pylist(), res.column("hi").to_pylist()
+    return [None if a is None else int(a) + int(b) for a, b in zip(lo, hi)]
+
+
+def test_int_mod_sign_and_zero(kw):
+    d = {"a": pa.array([7, -7, 7, -7, 7, I64_MIN], pa.int64()), "b": pa.array([3, 3, -3, -3, 0, -1], pa.int64())}
+    got = run([(O.LOAD_I, 0, 0), (O.LOAD_I, 1, 1), (O.ARITH_I, 2, 0, 1, 4)], d, out="i", reg=2, score_kw=kw)
+    assert got == [1.0, -1.0, 1.0, -1.0, None, 0.0]
+
+
+def test_math_f(kw):
+    xs = [4.0, -4.0, 0.0, None, 1.0, 0.25]
+    d = {"x": floats(xs)}
+    fns = [lambda x: -x, abs, lambda x: math.log(x) if x > 0 else None, math.exp,
+           lambda x: math.sqrt(x) if x >= 0 else None]
+    for fn in range(5):
+        got = run([(O.LOAD_F, 0, 0), (O.MATH_F, 1, 0, fn)], d, reg=1, score_kw=kw)
+        close(got, [None if x is None else fns[fn](x) for x in xs])
+
+
+def test_neg_abs_i(kw):
+    xs = [3, -3, 0, None, I64_MAX]
+    d = {"x": pa.array(xs, pa.int64())}
+    assert _exact_ints([(O.LOAD_I, 0, 0), (O.NEG_I, 1, 0)], 1, d, kw) == [None if x is None else -x for x in xs]
+    assert _exact_ints([(O.LOAD_I, 0, 0), (O.ABS_I, 1, 0)], 1, d, kw) == [None if x is None else abs(x) for x in xs]
+
+
+# -- comparisons and logic -------------------------------------------------------------------
+CMPS = [lambda a, b: a == b, lambda a, b: a != b, lambda a, b: a < b, lambda a, b: a <= b,
+        lambda a, b: a > b, lambda a, b: a >= b]
+
+
+def sql_cmp(c, a, b):
+    return None if a is None or b is None else CMPS[c](a, b)
+
+
+@pytest.mark.parametrize("cmp", range(6))
+def test_cmp_f(kw, cmp):
+    a = [1.0, 2.0, 3.0, None, 2.0, NAN, -0.5]
+    b = [2.0, 2.0, 2.0, 2.0, None, 1.0, -0.5]
+    na = [None if x is None or x != x else x for x in a]
+    d = {"a": floats(a), "b": floats(b)}
+    got = run([(O.LOAD_F, 0, 0), (O.LOAD_F, 1, 1), (O.CMP_F, 0, 0, 1, cmp)], d, out="b", score_kw=kw)
+    assert got == [sql_cmp(cmp, x, y) for x, y in zip(na, b)]
+    got = run([(O.LOAD_F, 0, 0), (O.CMP_FK, 0, 0, 0, cmp)], d, out="b", consts_f=[2.0], score_kw=kw)
+    assert got == [sql_cmp(cmp, x, 2.0) for x in na]
+    got = run([(O.LOAD_F, 0, 0), (O.CMP_FK, 0, 0, 0, cmp)], d, out="b", consts_f=[NAN], score_kw=kw)
+    assert got == [None] * len(a)
+
+
+@pytest.mark.parametrize("cmp", range(6))
+def test_cmp_i_exact(kw, cmp):
+    a = [2**53, 2**53 + 1, -5, None, I64_MAX, I64_MIN, 7]
+    b = [2**53 + 1, 2**53, -5, 1, I64_MAX - 1, I64_MIN, None]
+    d = {"a": pa.array(a, pa.int64()), "b": pa.array(b, pa.int64())}
+    got = run([(O.LOAD_I, 0, 0), (O.LOAD_I, 1, 1), (O.CMP_I, 0, 0, 1, cmp)], d, out="b", score_kw=kw)
+    assert got == [sql_cmp(cmp, x, y) for x, y in zip(a, b)]
+    k = 2**53 + 1
+    got = run([(O.LOAD_I, 0, 0), (O.CMP_IK, 0, 0, 0, cmp)], d, out="b", consts_i=[k], score_kw=kw)
+    assert got == [sql_cmp(cmp, x, k) for x in a]
+
+
+TV = [T, T, T, F, F, F, N, N, N]
+TW = [T, F, N, T, F, N, T, F, N]
+
+
+def k_and(a, b):
+    if a is F or b is F:
+        return F
+    return None if a is None or b is None else T
+
+
+def k_or(a, b):
+    if a is T or b is T:
+        return T
+    return None if a is None or b is None else F
+
+
+def test_kleene_truth_tables(kw):
+    d = {"a": pa.array(TV), "b": pa.array(TW)}
+    ld = [(O.LOAD_B, 0, 0), (O.LOAD_B, 1, 1)]
+    assert run(ld + [(O.AND, 2, 0, 1)], d, out="b", reg=2, score_kw=kw) == [k_and(a, b) for a, b in zip(TV, TW)]
+    assert run(ld + [(O.OR, 2, 0, 1)], d, out="b", reg=2, score_kw=kw) == [k_or(a, b) for a, b in zip(TV, TW)]
+    assert run(ld + [(O.NOT, 2, 0)], d, out="b", reg=2, score_kw=kw) == [None if a is None else not a for a in TV]
+    assert run(ld + [(O.AND, 0, 0, 0)], d, out="b", score_kw=kw) == TV  # dst aliases sources
+
+
+def test_is_null_regs(kw):
+    d = {"f": floats([1.0, None, NAN]), "i": pa.array([None, 1, 2]), "b": pa.array([T, N, F])}
+    assert run([(O.LOAD_F, 0, 0), (O.IS_NULL_F, 0, 0)], d, out="b", score_kw=kw) == [F, T, T]
+    assert run([(O.LOAD_I, 0, 1), (O.IS_NULL_I, 0, 0)], d, out="b", score_kw=kw) == [T, F, F]
+    assert run([(O.LOAD_B, 0, 2), (O.IS_NULL_B, 1, 0)], d, out="b", reg=1, score_kw=kw) == [F, T, F]
+
+
+def test_select(kw):
+    d = {"c": pa.array([T, F, N, T]), "a": pa.array([1, 2, None, None]), "b": pa.array([10, None, 30, 40])}
+    ld = [(O.LOAD_B, 0, 0), (O.LOAD_I, 0, 1), (O.LOAD_I, 1, 2)]
+    assert run(ld + [(O.SELECT_I, 2, 0, 0, 1)], d, out="i", reg=2, score_kw=kw) == [1.0, N, 30.0, N]
+    ldf = [(O.LOAD_B, 0, 0), (O.LOAD_F, 0, 1), (O.LOAD_F, 1, 2), (O.SELECT_F, 2, 0, 0, 1)]
+    assert run(ldf, d, reg=2, score_kw=kw) == [1.0, N, 30.0, N]
+    db = {"c": pa.array([T, F, N, T]), "a": pa.array([F, T, T, N]), "b": pa.array([T, N, F, T])}
+    ldb = [(O.LOAD_B, 0, 0), (O.LOAD_B, 1, 1), (O.LOAD_B, 2, 2), (O.SELECT_B, 3, 0, 1, 2)]
+    assert run(ldb, db, out="b", reg=3, score_kw=kw) == [F, N, F, N]
+
+
+def test_minmax_and_coalesce(kw):
+    a = [1.0, None, 3.0, None, NAN, -1.0]
+    b = [2.0, 5.0, None, None, 4.0, -1.0]
+    na = [None if x is None or x != x else x for x in a]
+    d = {"a": floats(a), "b": floats(b)}
+    ld = [(O.LOAD_F, 0, 0), (O.LOAD_F, 1, 1)]
+
+    def skip(fn, x, y):
+        vals = [v for v in (x, y) if v is not None]
+        return fn(vals) if vals else None
+
+    assert run(ld + [(O.MINMAX_F, 2, 0, 1, 0)], d, reg=2, score_kw=kw) == [skip(min, x, y) for x, y in zip(na, b)]
+    assert run(ld + [(O.MINMAX_F, 2, 0, 1, 1)], d, reg=2, score_kw=kw) == [skip(max, x, y) for x, y in zip(na, b)]
+    assert run(ld + [(O.COALESCE_F, 2, 0, 1)], d, reg=2, score_kw=kw) == [x if x is not None else y for x, y in zip(na, b)]
+    ai = [1, None, 3, None, -(2**62)]
+    bi = [2, 5, None, None, 2**62]
+    di = {"a": pa.array(ai, pa.int64()), "b": pa.array(bi, pa.int64())}
+    ldi = [(O.LOAD_I, 0, 0), (O.LOAD_I, 1, 1)]
+    assert _exact_ints(ldi + [(O.MINMAX_I, 2, 0, 1, 0)], 2, di, kw) == [skip(min, x, y) for x, y in zip(ai, bi)]
+    assert _exact_ints(ldi + [(O.MINMAX_I, 2, 0, 1, 1)], 2, di, kw) == [skip(max, x, y) for x, y in zip(ai, bi)]
+    assert _exact_ints(ldi + [(O.COALESCE_I, 2, 0, 1)], 2, di, kw) == [x if x is not None else y for x, y in zip(ai, bi)]
+    db = {"a": pa.array(TV), "b": pa.array(TW)}
+    got = run([(O.LOAD_B, 0, 0), (O.LOAD_B, 1, 1), (O.COALESCE_B, 2, 0, 1)], db, out="b", reg=2, score_kw=kw)
+    assert got == [x if x is not None else y for x, y in zip(TV, TW)]
+
+
+def test_decay(kw):
+    p = [10.0, 10.0, None, 8.0, 8.0]
+    age = [0.0, 7.0, 1.0, 14.0, 3.0]
+    hl = [7.0, 7.0, 7.0, 7.0, 0.0]
+    d = {"p": floats(p), "a": floats(age), "h": floats(hl)}
+    got = run([(O.LOAD_F, 0, 0), (O.LOAD_F, 1, 1), (O.LOAD_F, 2, 2), (O.DECAY, 3, 0, 1, 2)], d, reg=3, score_kw=kw)
+    close(got, [10.0, 5.0, None, 2.0, None])
+
+
+# -- scores and segments ---------------------------------------------------------------------
+def test_rule_and_store(kw):
+    cond = [T, T, F, N, T, T]
+    pts = [5.0, None, 5.0, 5.0, 50.0, -50.0]
+    d = {"c": pa.array(cond), "p": floats(pts)}
+    ld = [(O.LOAD_B, 0, 0), (O.LOAD_F, 1, 1), (O.ZERO_F, 0)]
+    # floor -10, cap 20
+    got = run(ld + [(O.RULE, 0, 0, 1, 0, 1)], d, consts_f=[-10.0, 20.0], score_kw=kw)
+    assert got == [5.0, 0.0, 0.0, 0.0, 20.0, -10.0]
+    got = run(ld + [(O.RULE, 0, 0, 1, -1, -1)], d, score_kw=kw)
+    assert got == [5.0, 0.0, 0.0, 0.0, 50.0, -50.0]
+    got = run(ld + [(O.RULE, 0, -1, 1, -1, 0)], d, consts_f=[20.0], score_kw=kw)  # always, cap only
+    assert got == [5.0, 0.0, 5.0, 5.0, 20.0, -50.0]
+    got = run(ld + [(O.RULE, 0, 0, 1, 0, 1)], d, consts_f=[NAN, NAN], score_kw=kw)  # NULL floor/cap skipped
+    assert got == [5.0, 0.0, 0.0, 0.0, 50.0, -50.0]
+    # two rules accumulate
+    got = run(ld + [(O.RULE, 0, 0, 1, -1, -1), (O.RULE_K, 0, -1, 0)], d, consts_f=[1.5], score_kw=kw)
+    assert got == [6.5, 1.5, 1.5, 1.5, 51.5, -48.5]
+
+
+def test_rule_k_clamp(kw):
+    d = {"c": pa.array([T, F, N, T])}
+    ld = [(O.LOAD_B, 0, 0), (O.ZERO_F, 0)]
+    assert run(ld + [(O.RULE_K, 0, 0, 0)], d, consts_f=[7.0], score_kw=kw) == [7.0, 0.0, 0.0, 7.0]
+    assert run(ld + [(O.RULE_K, 0, -1, 0)], d, consts_f=[7.0], score_kw=kw) == [7.0] * 4
+    assert run(ld + [(O.RULE_K, 0, 0, 0)], d, consts_f=[NAN], score_kw=kw) == [0.0] * 4
+    prog = ld + [(O.RULE_K, 0, 0, 0), (O.RULE_K, 0, 0, 0), (O.CLAMP_F, 0, 1, 2)]
+    assert run(prog, d, consts_f=[7.0, 1.0, 10.0], score_kw=kw) == [10.0, 1.0, 1.0, 10.0]
+    dd = {"x": floats([-5.0, 50.0, None, 3.0])}
+    assert run([(O.LOAD_F, 0, 0), (O.CLAMP_F, 0, 0, 1)], dd, consts_f=[0.0, 10.0], score_kw=kw) == [0.0, 10.0, None, 3.0]
+
+
+def test_store_score_null_handling(kw):
+    d = {"x": floats([1.0, None, NAN])}
+    assert run([(O.LOAD_F, 0, 0), (O.STORE_SCORE, 0, 0, 1)], d, out="raw", score_kw=kw).column("s").to_pylist() == [1.0, 0.0, 0.0]
+    assert run([(O.LOAD_F, 0, 0)], d, score_kw=kw) == [1.0, None, None]
+
+
+def test_seg_set_first_match_wins(kw):
+    x = floats([90.0, 50.0, 10.0, None, 85.0])
+    prog = [(O.LOAD_F, 0, 0), (O.CMP_FK, 0, 0, 0, 5), (O.CMP_FK, 1, 0, 1, 5),
+            (O.SEG_SET, 0, 0, 0), (O.SEG_SET, 0, 1, 1)]
+    segs = [{"name": "tier", "labels": ["hot", "warm", "cold"]}]
+    res = run(prog, {"x": x}, out="raw", consts_f=[80.0, 40.0], scores=[], segments=segs, score_kw=kw)
+    col = res.column("tier")
+    assert col.to_pylist() == ["hot", "warm", None, None, "hot"]
+    assert col.type == pa.dictionary(pa.int32(), pa.string())
+    assert col.chunk(0).dictionary.to_pylist() == ["hot", "warm", "cold"]
+    res = run(prog + [(O.SEG_SET, 0, -1, 2)], {"x": x}, out="raw", consts_f=[80.0, 40.0], scores=[], segments=segs, score_kw=kw)
+    assert res.column("tier").to_pylist() == ["hot", "warm", "cold", "cold", "hot"]
+
+
+def test_nop(kw):
+    assert run([(O.NOP,), (O.CONST_F, 0, 0), (O.NOP,)], {"x": floats([1.0, 2.0])}, consts_f=[3.0], score_kw=kw) == [3.0, 3.0]
+
+
+def test_every_opcode_is_tested():
+    import inspect
+    import sys
+
+    src = inspect.getsource(sys.modules[__name__])
+    missing = [name for name, _ in O.OPCODES.values() if f"O.{name}" not in src]
+    assert not missing, missing
+
+
+# -- batching, threads, input shapes ----------------------------------------------------------
+def _bulk_prog():
+    return [(O.LOAD_F, 0, 0), (O.LOAD_I, 0, 1), (O.LOAD_B, 0, 2),
+            (O.CMP_FK, 1, 0, 0, 4), (O.CMP_IK, 2, 0, 0, 1), (O.AND, 3, 1, 2), (O.OR, 3, 3, 0),
+            (O.ZERO_F, 1), (O.RULE, 1, 3, 0, -1, 1), (O.RULE_K, 1, 1, 2), (O.STORE_SCORE, 0, 1, 1)]
+
+
+def _bulk_data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    f = rng.normal(0, 10, n)
+    i = rng.integers(-3, 3, n)
+    b = rng.random(n) < 0.5
+    return pa.table({"f": pa.array(f, mask=rng.random(n) < 0.1),
+                     "i": pa.array(i, mask=rng.random(n) < 0.1),
+                     "b": pa.array(b, mask=rng.random(n) < 0.1)})
+
+
+def _bulk_expected(t):
+    f = t.column("f").to_pylist()
+    i = t.column("i").to_pylist()
+    b = t.column("b").to_pylist()
+    out = []
+    for x, y, z in zip(f, i, b):
+        c1 = None if x is None else x > 0.0
+        c2 = None if y is None else y != 0
+        c3 = k_or(k_and(c1, c2), z)
+        acc = 0.0
+        if c3 is T and x is not None:
+            acc += min(x, 5.0)
+        if c1 is T:
+            acc += 2.0
+        out.append(acc)
+    return out
+
+
+@pytest.mark.parametrize("chunk, threads", [(4096, 1), (64, 2), (1000, 2), (7, 1)])
+def test_bulk_chunks_threads(chunk, threads):
+    t = _bulk_data(20_000)
+    prog = FakeProgram(_bulk_prog(), ["f", "i", "b"], consts_f=[0.0, 5.0, 2.0], consts_i=[0])
+    from leadscore_fast.scoring import score
+
+    got = score(prog, t, chunk_rows=chunk, threads=threads).column("s").to_numpy()
+    np.testing.assert_allclose(got, _bulk_expected(t))
+    # sliced + re-chunked table, RecordBatch and reader inputs give the same rows
+    sl = t.slice(123, 9000)
+    rechunked = pa.concat_tables([sl.slice(0, 4000), sl.slice(4000)])
+    want = np.asarray(_bulk_expected(sl))
+    for data in (sl, rechunked, sl.combine_chunks().to_batches()[0],
+                 pa.RecordBatchReader.from_batches(sl.schema, rechunked.to_batches())):
+        got = score(prog, data, chunk_rows=chunk, threads=threads).column("s").to_numpy()
+        np.testing.assert_allclose(got, want)
+
+
+def test_stream_keep_and_other_inputs():
+    t = _bulk_data(1000)
+    prog = FakeProgram(_bulk_prog(), ["f", "i", "b"], consts_f=[0.0, 5.0, 2.0], consts_i=[0])
+    from leadscore_fast.scoring import score
+
+    want = score(prog, t).column("s").to_pylist()
+    r = score(prog, t, stream=True, keep=["i", "f"])
+    assert isinstance(r, pa.RecordBatchReader)
+    out = r.read_all()
+    assert out.column_names == ["s", "i", "f"]
+    assert out.column("s").to_pylist() == want
+    assert out.column("i").equals(t.column("i"))
+    assert score(prog, t, keep="b").column_names == ["s", "b"]
+    pd = pytest.importorskip("pandas")
+    assert score(prog, t.to_pandas(types_mapper=pd.ArrowDtype)).column("s").to_pylist() == want
+    with pytest.raises(Exception, match="cannot be read by LOAD_I"):  # ints with NULLs → float64
+        score(prog, t.to_pandas())
+    pl = pytest.importorskip("polars")
+    assert score(prog, pl.from_arrow(t)).column("s").to_pylist() == want
+
+
+def test_empty_input():
+    t = _bulk_data(0)
+    prog = FakeProgram(_bulk_prog(), ["f", "i", "b"], consts_f=[0.0, 5.0, 2.0], consts_i=[0])
+    from leadscore_fast.scoring import score
+
+    out = score(prog, t)
+    assert out.num_rows == 0 and out.column_names == ["s"]
+
+
+def test_lookup_i(kw):
+    arr = pa.array(["a", None, "b", "zz", "a"])
+    got = run([(O.LOOKUP_I, 0, 0, 0)], {"x": arr}, out="i", lookups=[{"column": 0, "result": "I"}],
+              tables=[{"a": 3.0, "b": -(2.0**40), "*": NAN, None: 7.0}], score_kw=kw)
+    assert got == [3.0, 7.0, -(2.0**40), None, 3.0]
+
+
+# -- program checks and errors (need the Rust extension for the exception classes) ------------
+@pytest.mark.parametrize("insns, kw_, msg", [
+    ([(99, 0)], {}, "instruction 0: unknown opcode 99"),
+    ([(O.NOP,), (O.LOAD_F, 8, 0)], {}, r"instruction 1 \(LOAD_F\) operand 0 \(dF\) = 8: register out of range"),
+    ([(O.LOAD_F, 0, 1)], {}, r"operand 1 \(col\) = 1: index out of range"),
+    ([(O.LOAD_F, 0, -1)], {}, "only optional operands may be -1"),
+    ([(O.RULE, 0, -1, 0, -1, 3)], {}, r"operand 4 \(kF\?\) = 3: index out of range"),
+    ([(O.RULE, 0, -2, 0, -1, -1)], {}, "operand 1"),
+    ([(O.CMP_FK, 0, 0, 0, 6)], {"consts_f": [1.0]}, "unknown cmp code"),
+    ([(O.ARITH_IK, 0, 0, 0, 3)], {"consts_i": [1]}, "float division"),
+    ([(O.MATH_F, 0, 0, 5)], {}, "unknown fn code"),
+    ([(O.SEG_SET, 0, -1, 2)], {"segments": [{"name": "g", "labels": ["a", "b"]}]}, "has 2 labels"),
+    ([(O.SEG_SET, 1, -1, 0)], {"segments": [{"name": "g", "labels": ["a"]}]}, r"\(seg\) = 1"),
+    ([(O.STORE_SCORE, 0, 0, 2)], {}, "immediate outside 0..1"),
+    ([(O.CONST_B, 0, 3)], {}, "immediate outside 0..2"),
+    ([(O.LOOKUP_F, 0, 0, 0)], {"lookups": [{"column": 0, "result": "B"}]}, "needs 'F'"),
+    ([(O.NOT, 0, 0, 5)], {}, "unused operand must be 0"),
+])
+def test_check_program_errors(insns, kw_, msg):
+    pytest.importorskip("leadscore_fast._engine")
+    from leadscore_fast.errors import ProgramError
+    from leadscore_fast.vm.check import check_program
+
+    prog = FakeProgram(insns, ["x"], **kw_)
+    with pytest.raises(ProgramError, match=msg):
+        check_program(prog)
+
+
+def test_check_program_code_length():
+    pytest.importorskip("leadscore_fast._engine")
+    from leadscore_fast.errors import ProgramError
+    from leadscore_fast.vm.check import check_program
+
+    prog = FakeProgram([(O.NOP,)], ["x"])
+    prog.code = prog.code[:-8]
+    with pytest.raises(ProgramError, match="not a multiple of 48"):
+        check_program(prog)
+
+
+def test_every_opcode_is_in_the_vm():
+    from leadscore_fast.vm.check import VM_OPCODES
+
+    assert {name for name, _ in O.OPCODES.values()} == set(VM_OPCODES)
+
+
+def test_schema_errors():
+    pytest.importorskip("leadscore_fast._engine")
+    from leadscore_fast.errors import SchemaError
+
+    d = {"visits": pa.array([1, 2]), "revenue": floats([1.0, 2.0])}
+    with pytest.raises(SchemaError, match="unknown column 'revenu'.*did you mean 'revenue'"):
+        run([(O.LOAD_F, 0, 0)], d, score_kw={"keep": ["revenu"]})
+    with pytest.raises(SchemaError, match="unknown column 'visit'.*'visits'"):
+        run([(O.LOAD_F, 0, 0)], d, columns=["visit"])
+    with pytest.raises(SchemaError, match="cannot be read by LOOKUP_F"):
+        run([(O.LOOKUP_F, 0, 0, 0)], d, lookups=[{"column": 0, "result": "F"}], tables=[{None: 0.0}])
+    with pytest.raises(SchemaError, match="cannot be read by LOAD_DAYS"):
+        run([(O.LOAD_DAYS, 0, 0)], d)
+
+
+def test_bad_input_is_a_data_error():
+    pytest.importorskip("leadscore_fast._engine")
+    from leadscore_fast.errors import DataError
+    from leadscore_fast.scoring import score
+
+    with pytest.raises(DataError, match="cannot score a list"):
+        score(FakeProgram([(O.NOP,)], []), [1, 2, 3])

@@ -1,0 +1,72 @@
+"""Hand-assembled programs for the VM tests: a fake Program (ARCHITECTURE §3) so the numba
+kernel can be tested without the Rust compiler, and helpers that expose registers as output."""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from leadscore_fast.vm import opcodes as O
+from leadscore_fast.vm.opcodes import INSN_WIDTH
+
+
+def insn(op, *operands):
+    return [op, *operands] + [0] * (INSN_WIDTH - 1 - len(operands))
+
+
+class FakeProgram:
+    def __init__(self, insns, columns=(), *, consts_f=(), consts_i=(), n_regs=(8, 8, 8),
+                 lookups=(), tables=(), scores=("s",), segments=(), as_of=None, name="t"):
+        self.code = np.array([insn(*i) for i in insns], dtype="<i8").tobytes()
+        self.consts_f = [float(x) for x in consts_f]
+        self.consts_i = [int(x) for x in consts_i]
+        self.n_regs = tuple(n_regs)
+        self.columns = [c if isinstance(c, dict) else {"name": c, "kind": "x", "has_any": None}
+                        for c in columns]
+        self.lookups = list(lookups)
+        self._tables = list(tables)  # per lookup: dict value → float, plus key None for NULL
+        self.scores = list(scores)
+        self.segments = list(segments)
+        self.as_of = as_of
+        self.name = name
+
+    def eval_lookup(self, t, values):
+        f = self._tables[t]
+        return [float(f.get(v, f.get("*", np.nan))) for v in values] + [float(f[None])]
+
+
+def table(**cols) -> pa.Table:
+    return pa.table({k: v for k, v in cols.items()})
+
+
+def bool_out(reg: int):
+    """Instructions exposing bool register ``reg`` as segmentation 0 (labels T, F)."""
+    return [(O.SEG_SET, 0, reg, 0), (O.NOT, 7, reg), (O.SEG_SET, 0, 7, 1)]
+
+
+def run(insns, data, *, out="f", reg=0, score_kw=None, **prog_kw):
+    """Run ``insns`` (+ the output instructions for ``out``) over ``data``; return a list.
+
+    out: "f" float register → score; "i" int register (via I2F); "b" bool register (tri-state
+    as True/False/None); "raw" return the whole output Table.
+    """
+    insns = list(insns)
+    if isinstance(data, dict):
+        data = pa.table(data)
+    prog_kw.setdefault("columns", list(data.schema.names))
+    if out == "f":
+        insns.append((O.STORE_SCORE, 0, reg, 0))
+    elif out == "i":
+        insns += [(O.I2F, 7, reg), (O.STORE_SCORE, 0, 7, 0)]
+    elif out == "b":
+        insns += bool_out(reg)
+        prog_kw.setdefault("segments", [{"name": "b", "labels": ["T", "F"]}])
+        prog_kw.setdefault("scores", [])
+    prog = FakeProgram(insns, **prog_kw)
+    from leadscore_fast.scoring import score
+
+    res = score(prog, data, **(score_kw or {}))
+    if out == "raw":
+        return res
+    if out == "b":
+        return [None if v is None else v == "T" for v in res.column("b").to_pylist()]
+    return res.column("s").to_pylist()
