@@ -39,7 +39,9 @@ def _distribution_table(scores: pa.Table, names: list[str]) -> Table:
         col = scores.column(name)
         v = col.to_numpy()  # float64: NULLs arrive as NaN
         v = v[~np.isnan(v)]
-        stats = [v.min(), v.mean(), *np.percentile(v, [50, 90]), v.max()] if v.size else [np.nan] * 5
+        stats = [np.nan] * 5
+        if v.size:
+            stats = [v.min(), v.mean(), *np.percentile(v, [50, 90]), v.max()]
         t.add_row(name, *(f"{x:,.2f}" for x in stats), f"{col.null_count:,}")
     return t
 
