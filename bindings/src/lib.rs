@@ -103,6 +103,25 @@ impl Program {
         }
         Ok(list)
     }
+    /// Threshold queries compiled into this program (docs/ARCHITECTURE.md §6).
+    #[getter]
+    fn queries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for q in &self.0.queries {
+            let d = PyDict::new(py);
+            d.set_item("name", &q.name)?;
+            d.set_item("kind", &q.kind)?;
+            d.set_item("slot", q.slot)?;
+            d.set_item("size", q.size)?;
+            d.set_item("index", q.index)?;
+            d.set_item("edges", q.edges.clone())?;
+            d.set_item("k", q.k)?;
+            d.set_item("per", q.per)?;
+            d.set_item("groups", q.groups)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
     /// Lookup table `t` for the given dictionary values, plus a trailing entry for NULL rows.
     fn eval_lookup(&self, t: usize, values: Vec<Option<String>>) -> PyResult<Vec<f64>> {
         engine::eval_lookup(&self.0, t, &values).ok_or_else(|| ProgramError::new_err(format!("no lookup table {t}")))
@@ -134,8 +153,9 @@ fn parse_expr(text: &str) -> PyResult<String> {
 }
 
 #[pyfunction]
-fn to_sql(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64) -> PyResult<String> {
-    engine::to_sql_json(model_json, schema_json, relation, as_of_us).map_err(to_py)
+#[pyo3(signature = (model_json, schema_json, relation, as_of_us, include_input=false))]
+fn to_sql(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, include_input: bool) -> PyResult<String> {
+    engine::to_sql_json(model_json, schema_json, relation, as_of_us, include_input).map_err(to_py)
 }
 
 /// The opcode table: (code, name, operand kinds, doc) per opcode.

@@ -36,6 +36,24 @@ pub struct TSegment {
     pub labels: Vec<String>,
     /// (label index, condition; None = default).
     pub cases: Vec<(usize, Option<TExpr>)>,
+    /// A matrix of two earlier segmentations (indices); then `cases` is empty.
+    pub matrix: Option<(usize, usize)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum QueryKind {
+    Count,
+    Mask,
+    Hist { edges: Vec<f64> },
+    TopK { k: usize, per: Option<usize> },
+}
+
+#[derive(Clone, Debug)]
+pub struct TQuery {
+    pub name: String,
+    pub kind: QueryKind,
+    /// Boolean condition (count, mask) or float value (hist, topk).
+    pub expr: TExpr,
 }
 
 #[derive(Clone, Debug)]
@@ -45,6 +63,7 @@ pub struct TModel {
     pub columns: Vec<ColumnRef>,
     pub scores: Vec<TScore>,
     pub segments: Vec<TSegment>,
+    pub queries: Vec<TQuery>,
 }
 
 struct Ctx<'a> {
@@ -112,7 +131,7 @@ pub fn check_model(spec: &ModelSpec, schema: &Schema) -> Result<TModel> {
         if score_names[..i].contains(&s.name) {
             return Err(cx.structural(s.line, &sctx, format!("duplicate score name '{}'", s.name)));
         }
-        let mut scope = Scope { schema, scores: &score_names, visible_scores: i, columns: &mut columns };
+        let mut scope = Scope { schema, scores: &score_names, visible_scores: i, segments: &[], columns: &mut columns };
         let typed = |src: &Src, want: Type, what: &str, ctx: &str, scope: &mut Scope| -> Result<TExpr> {
             let ast = parse_expr(&src.text).map_err(|e| cx.locate(e, Some(src), 0, ctx))?;
             let t = scope.check(&ast).map_err(|e| cx.locate(e, Some(src), 0, ctx))?;
@@ -151,7 +170,8 @@ pub fn check_model(spec: &ModelSpec, schema: &Schema) -> Result<TModel> {
         scores.push(TScore { name: s.name.clone(), body });
     }
 
-    let mut segments = Vec::new();
+    let mut segments: Vec<TSegment> = Vec::new();
+    let mut seg_names: Vec<(String, Vec<String>)> = Vec::new();
     for (i, g) in spec.segments.iter().enumerate() {
         let gctx = format!("segmentation '{}'", g.name);
         if spec.segments[..i].iter().any(|o| o.name == g.name) {
@@ -159,6 +179,23 @@ pub fn check_model(spec: &ModelSpec, schema: &Schema) -> Result<TModel> {
         }
         if score_names.contains(&g.name) {
             return Err(cx.structural(g.line, &gctx, format!("'{}' is already a score name", g.name)));
+        }
+        if let Some(pair) = &g.matrix {
+            let find = |n: &String| {
+                seg_names.iter().position(|(s, _)| s == n).ok_or_else(|| {
+                    let hint = crate::error::suggest(n, seg_names.iter().map(|(s, _)| s.as_str()));
+                    cx.structural(g.line, &gctx, format!("matrix over unknown segmentation '{n}'{hint} (list it above this one)"))
+                })
+            };
+            let [a, b] = pair.as_slice() else {
+                return Err(cx.structural(g.line, &gctx, "a matrix names exactly two segmentations".into()));
+            };
+            let (a, b) = (find(a)?, find(b)?);
+            let labels =
+                seg_names[a].1.iter().flat_map(|x| seg_names[b].1.iter().map(move |y| format!("{x}-{y}"))).collect::<Vec<_>>();
+            seg_names.push((g.name.clone(), labels.clone()));
+            segments.push(TSegment { name: g.name.clone(), labels, cases: Vec::new(), matrix: Some((a, b)) });
+            continue;
         }
         let mut labels: Vec<String> = Vec::new();
         let mut cases = Vec::new();
@@ -171,7 +208,8 @@ pub fn check_model(spec: &ModelSpec, schema: &Schema) -> Result<TModel> {
             let when = match &c.when {
                 None => None,
                 Some(src) => {
-                    let mut scope = Scope { schema, scores: &score_names, visible_scores: score_names.len(), columns: &mut columns };
+                    let mut scope =
+                        Scope { schema, scores: &score_names, visible_scores: score_names.len(), segments: &seg_names, columns: &mut columns };
                     let ast = parse_expr(&src.text).map_err(|e| cx.locate(e, Some(src), 0, &cctx))?;
                     let t = scope.check(&ast).map_err(|e| cx.locate(e, Some(src), 0, &cctx))?;
                     Some(expect(t, Type::Bool, "a segment's `when`").map_err(|e| cx.locate(e, Some(src), 0, &cctx))?)
@@ -182,11 +220,48 @@ pub fn check_model(spec: &ModelSpec, schema: &Schema) -> Result<TModel> {
         if cases.is_empty() {
             return Err(cx.structural(g.line, &gctx, "a segmentation needs at least one segment".into()));
         }
-        segments.push(TSegment { name: g.name.clone(), labels, cases });
+        seg_names.push((g.name.clone(), labels.clone()));
+        segments.push(TSegment { name: g.name.clone(), labels, cases, matrix: None });
+    }
+
+    let mut queries = Vec::new();
+    for (i, q) in spec.queries.iter().enumerate() {
+        let name = if q.name.is_empty() { format!("q{i}") } else { q.name.clone() };
+        let qctx = format!("query '{name}'");
+        let src = &q.expr;
+        let mut scope = Scope { schema, scores: &score_names, visible_scores: score_names.len(), segments: &seg_names, columns: &mut columns };
+        let ast = parse_expr(&src.text).map_err(|e| cx.locate(e, Some(src), 0, &qctx))?;
+        let t = scope.check(&ast).map_err(|e| cx.locate(e, Some(src), 0, &qctx))?;
+        let (kind, want) = match q.kind.as_str() {
+            "count" => (QueryKind::Count, Type::Bool),
+            "mask" => (QueryKind::Mask, Type::Bool),
+            "hist" => {
+                if q.edges.is_empty() || q.edges.windows(2).any(|w| !(w[0] < w[1])) || q.edges.iter().any(|e| !e.is_finite()) {
+                    return Err(cx.structural(q.line, &qctx, "histogram edges must be finite and strictly increasing".into()));
+                }
+                (QueryKind::Hist { edges: q.edges.clone() }, Type::Float)
+            }
+            "topk" => {
+                if q.k == 0 {
+                    return Err(cx.structural(q.line, &qctx, "top_k needs k >= 1".into()));
+                }
+                let per = match &q.per {
+                    None => None,
+                    Some(p) => Some(seg_names.iter().position(|(s, _)| s == p).ok_or_else(|| {
+                        let hint = crate::error::suggest(p, seg_names.iter().map(|(s, _)| s.as_str()));
+                        cx.structural(q.line, &qctx, format!("top_k per unknown segmentation '{p}'{hint}"))
+                    })?),
+                };
+                (QueryKind::TopK { k: q.k, per }, Type::Float)
+            }
+            other => return Err(cx.structural(q.line, &qctx, format!("unknown query kind '{other}'"))),
+        };
+        let expr = expect(t, want, "the query's expression").map_err(|e| cx.locate(e, Some(src), 0, &qctx))?;
+        queries.push(TQuery { name, kind, expr });
     }
 
     if scores.is_empty() && segments.is_empty() {
         return Err(cx.structural(0, "", "the model defines no scores and no segments".into()));
     }
-    Ok(TModel { name: spec.name.clone(), as_of: spec.as_of.clone(), columns, scores, segments })
+    Ok(TModel { name: spec.name.clone(), as_of: spec.as_of.clone(), columns, scores, segments, queries })
 }

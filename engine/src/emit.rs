@@ -3,11 +3,11 @@
 //! used, the emitting walk keeps its register alive until the last use, then frees it.
 //! Constants become `k` operands where an opcode has a constant form.
 
-use crate::check::{TModel, TScoreBody, TSegment};
+use crate::check::{QueryKind, TModel, TScoreBody, TSegment};
 use crate::error::{CompileError, ErrorKind, Result};
 use crate::lookup::LookupDef;
 use crate::opcodes::{Op, INSN_WIDTH};
-use crate::program::{Insn, Program, SegmentInfo};
+use crate::program::{Insn, Program, QueryInfo, SegmentInfo};
 use crate::tir::{Aop, Fun, Node, TExpr, Value};
 use crate::types::Type;
 use std::collections::HashMap;
@@ -21,7 +21,7 @@ enum Kind {
 
 fn kind(ty: Type) -> Kind {
     match ty {
-        Type::Int => Kind::I,
+        Type::Int | Type::Label => Kind::I,
         Type::Bool => Kind::B,
         _ => Kind::F,
     }
@@ -201,6 +201,7 @@ impl Emitter {
                 self.push(op, &[d, *c as i64])
             }
             Score(s) => self.push(Op::LoadScore, &[d, *s as i64]),
+            Segment(g) => self.push(Op::LoadSeg, &[d, *g as i64]),
             Days(c) => self.push(Op::LoadDays, &[d, *c as i64]),
             Lookup(t) => {
                 let col = self.p.lookups[*t].column as i64;
@@ -337,6 +338,10 @@ pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
         }
     }
 
+    for q in &m.queries {
+        em.count(&q.expr);
+    }
+
     // Walk 2: emit.
     for (si, s) in m.scores.iter().enumerate() {
         match &s.body {
@@ -391,7 +396,64 @@ pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
         }
     }
     for (gi, g) in m.segments.iter().enumerate() {
-        emit_segment(&mut em, gi, g)?;
+        match g.matrix {
+            Some((a, b)) => {
+                let n_b = m.segments[b].labels.len() as i64;
+                em.push(Op::SegMatrix, &[gi as i64, a as i64, b as i64, n_b]);
+            }
+            None => emit_segment(&mut em, gi, g)?,
+        }
+    }
+    let (mut slots, mut masks, mut topks) = (0usize, 0usize, 0usize);
+    for q in &m.queries {
+        let r = em.expr(&q.expr)?;
+        let mut info = QueryInfo { name: q.name.clone(), kind: String::new(), slot: 0, size: 0, index: 0, edges: vec![], k: 0, per: None, groups: 1 };
+        match &q.kind {
+            QueryKind::Count => {
+                info.kind = "count".into();
+                (info.slot, info.size) = (slots, 1);
+                slots += 1;
+                em.push(Op::CountIf, &[info.slot as i64, r]);
+            }
+            QueryKind::Mask => {
+                info.kind = "mask".into();
+                info.index = masks;
+                masks += 1;
+                em.push(Op::StoreMask, &[info.index as i64, r]);
+            }
+            QueryKind::Hist { edges } => {
+                info.kind = "hist".into();
+                (info.slot, info.size) = (slots, edges.len() + 2);
+                slots += info.size;
+                info.edges = edges.clone();
+                // Edges are stored contiguously (no dedupe) so the VM can binary-search them.
+                let first = em.p.consts_f.len() as i64;
+                em.p.consts_f.extend_from_slice(edges);
+                em.push(Op::Hist, &[info.slot as i64, r, first, edges.len() as i64]);
+            }
+            QueryKind::TopK { k, per } => {
+                info.kind = "topk".into();
+                info.index = topks;
+                topks += 1;
+                info.k = *k;
+                info.per = *per;
+                let group = match per {
+                    Some(g) => {
+                        info.groups = m.segments[*g].labels.len();
+                        let reg = em.alloc(Kind::I);
+                        em.push(Op::LoadSeg, &[reg, *g as i64]);
+                        reg
+                    }
+                    None => -1,
+                };
+                em.push(Op::TopK, &[info.index as i64, r, group]);
+                if group >= 0 {
+                    em.release(Kind::I, group);
+                }
+            }
+        }
+        em.done(&q.expr);
+        em.p.queries.push(info);
     }
     Ok(em.p)
 }

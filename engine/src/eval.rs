@@ -12,7 +12,7 @@ pub fn eval(e: &TExpr, col: &dyn Fn(usize) -> Option<Value>) -> Option<Value> {
     Some(match &e.node {
         Node::Const(v) => v.clone(),
         Node::Column(c) => col(*c)?,
-        Node::Score(_) | Node::Days(_) | Node::Lookup(_) => return None,
+        Node::Score(_) | Node::Segment(_) | Node::Days(_) | Node::Lookup(_) => return None,
         Node::Cast(a) => match ev(a)? {
             Int(i) => Float(i as f64),
             other => other,

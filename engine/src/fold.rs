@@ -19,6 +19,9 @@ pub fn fold_model(m: &mut TModel) {
             TScoreBody::Derived(e) => fold(e),
         }
     }
+    for q in &mut m.queries {
+        fold(&mut q.expr);
+    }
     for g in &mut m.segments {
         for (_, w) in &mut g.cases {
             if let Some(w) = w {

@@ -37,12 +37,12 @@ pub fn compile_json(model_json: &str, schema_json: &str) -> Result<Program> {
 }
 
 /// The model as a DuckDB query over `relation` (same semantics as the VM).
-pub fn to_sql_json(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64) -> Result<String> {
+pub fn to_sql_json(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, include_input: bool) -> Result<String> {
     let spec = ModelSpec::from_json(model_json)?;
     let schema = Schema::from_json(schema_json)?;
     let typed = check::check_model(&spec, &schema)?;
     let names: Vec<String> = schema.fields.iter().map(|f| f.0.clone()).collect();
-    Ok(sql::model_sql(&typed, &names, relation, as_of_us))
+    Ok(sql::model_sql(&typed, &names, relation, as_of_us, include_input))
 }
 
 /// Evaluate lookup table `t` of `program` for each dictionary value, plus one entry for a NULL

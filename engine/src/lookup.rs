@@ -20,7 +20,7 @@ pub struct LookupDef {
 
 pub fn extract_lookups(m: &mut TModel) -> Result<Vec<LookupDef>> {
     let mut defs = Vec::new();
-    let TModel { scores, segments, columns, .. } = m;
+    let TModel { scores, segments, columns, queries, .. } = m;
     let mut visit = |e: &mut TExpr, ctx: &str| -> Result<()> {
         replace(e, columns, &mut defs);
         if let Some(bad) = find_string(e) {
@@ -54,6 +54,9 @@ pub fn extract_lookups(m: &mut TModel) -> Result<Vec<LookupDef>> {
                 visit(w, &format!("segmentation '{}'", g.name))?;
             }
         }
+    }
+    for q in queries.iter_mut() {
+        visit(&mut q.expr, &format!("query '{}'", q.name))?;
     }
     Ok(defs)
 }

@@ -49,7 +49,33 @@ pub struct SegmentSpec {
     pub name: String,
     #[serde(default)]
     pub line: u32,
+    #[serde(default)]
     pub cases: Vec<CaseSpec>,
+    /// `[a, b]`: the fit × engagement matrix of two earlier segmentations, labels `A-hot`.
+    #[serde(default)]
+    pub matrix: Option<Vec<String>>,
+}
+
+/// A threshold query evaluated in the same pass as scoring (docs/ARCHITECTURE.md §6).
+#[derive(Clone, Debug, Deserialize)]
+pub struct QuerySpec {
+    /// "count" | "mask" | "hist" | "topk".
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub line: u32,
+    /// The condition (count, mask), the value (hist) or the ranking expression (topk).
+    pub expr: Src,
+    /// hist: bin edges, strictly increasing.
+    #[serde(default)]
+    pub edges: Vec<f64>,
+    /// topk: rank within each segment of this segmentation.
+    #[serde(default)]
+    pub per: Option<String>,
+    /// topk: how many.
+    #[serde(default)]
+    pub k: usize,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -64,6 +90,8 @@ pub struct ModelSpec {
     pub scores: Vec<ScoreSpec>,
     #[serde(default)]
     pub segments: Vec<SegmentSpec>,
+    #[serde(default)]
+    pub queries: Vec<QuerySpec>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

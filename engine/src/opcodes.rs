@@ -20,6 +20,8 @@
 //! | `mm` | 0 least, 1 greatest |
 //! | `imm` | small immediate integer |
 //! | `score` `seg` `label` | score output index / segmentation index / label code |
+//! | `slot` | first int64 accumulator slot of a query (summed over workers) |
+//! | `mask` `topk` | row-mask output index / top-k query index (see `Program::queries`) |
 //!
 //! Value conventions the VM implements: a float register holds NaN for NULL; an int
 //! register has a parallel validity byte; a bool register holds 0 FALSE, 1 NULL, 2 TRUE,
@@ -99,6 +101,11 @@ opcodes! {
     45 StoreScore "STORE_SCORE" ["score", "F", "imm"]          "write a score; imm 1 turns NULL into 0";
     46 SegSet     "SEG_SET"    ["seg", "B?", "label"]          "first match wins: label rows still unassigned where cond is TRUE";
     47 LookupI    "LOOKUP_I"   ["dI", "col", "tab"]            "int table (stored as float64, NaN = NULL) indexed by dictionary code; the last entry is for NULL";
+    48 SegMatrix  "SEG_MATRIX" ["seg", "seg", "seg", "imm"]    "code = a * imm + b (imm = labels of b); NULL where either is NULL";
+    49 CountIf    "COUNT_IF"   ["slot", "B"]                   "acc[slot] += rows where cond is TRUE";
+    50 StoreMask  "STORE_MASK" ["mask", "B"]                   "mask[row] = 1 where cond is TRUE, else 0";
+    51 Hist       "HIST"       ["slot", "F", "kF", "imm"]      "j = #edges <= x (edges = consts_f[kF..kF+imm]); acc[slot + 1 + j] += 1, acc[slot] += 1 for NULL";
+    52 TopK       "TOPK"       ["topk", "F", "I?"]             "keep the k largest x per group (group = I, -1 = one group); ties keep the earlier row; NULL x or group skipped";
 }
 
 impl Op {

@@ -16,6 +16,24 @@ pub struct SegmentInfo {
     pub labels: Vec<String>,
 }
 
+/// Where a query's results go (docs/ARCHITECTURE.md §6).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct QueryInfo {
+    pub name: String,
+    /// "count" | "mask" | "hist" | "topk".
+    pub kind: String,
+    /// count/hist: first int64 accumulator slot and how many (hist: null, below, bins..., above).
+    pub slot: usize,
+    pub size: usize,
+    /// mask: mask row; topk: top-k table.
+    pub index: usize,
+    pub edges: Vec<f64>,
+    pub k: usize,
+    /// topk: the segmentation ranked within, and its number of labels (1 group without one).
+    pub per: Option<usize>,
+    pub groups: usize,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Program {
     pub name: String,
@@ -29,6 +47,7 @@ pub struct Program {
     pub lookups: Vec<LookupDef>,
     pub scores: Vec<String>,
     pub segments: Vec<SegmentInfo>,
+    pub queries: Vec<QueryInfo>,
 }
 
 fn q(s: &str) -> String {
@@ -64,6 +83,9 @@ impl Program {
             "kI" => format!("ki{v}"),
             "score" => format!("s{v}"),
             "seg" => format!("g{v}"),
+            "slot" => format!("a{v}"),
+            "mask" => format!("m{v}"),
+            "topk" => format!("k{v}"),
             "label" => format!("l{v}"),
             "cmp" => sub(CMP_NAMES),
             "aop" => sub(AOP_NAMES),
@@ -119,6 +141,9 @@ impl Program {
         for (i, g) in self.segments.iter().enumerate() {
             let _ = writeln!(s, ".segment {i} {} {}", q(&g.name), serde_json::to_string(&g.labels).unwrap());
         }
+        for (i, x) in self.queries.iter().enumerate() {
+            let _ = writeln!(s, ".query {i} {}", serde_json::to_string(x).unwrap());
+        }
         for (pc, insn) in self.code.iter().enumerate() {
             let Some(op) = Op::from_code(insn[0]) else {
                 let _ = writeln!(s, "{pc:04} ?{}", insn[0]);
@@ -155,6 +180,9 @@ fn parse_operand(kind: &str, tok: &str, line: usize) -> Result<i64> {
         "kI" => prefixed("ki"),
         "score" => prefixed("s"),
         "seg" => prefixed("g"),
+        "slot" => prefixed("a"),
+        "mask" => prefixed("m"),
+        "topk" => prefixed("k"),
         "label" => prefixed("l"),
         "cmp" => pick(CMP_NAMES),
         "aop" => pick(AOP_NAMES),
@@ -201,7 +229,7 @@ pub fn assemble(text: &str) -> Result<Program> {
                         *p.n_regs.get_mut(i).ok_or_else(|| perr(line, "bad .regs"))? = v;
                     }
                 }
-                "const_f" | "const_i" | "column" | "lookup" | "score" | "segment" => {
+                "const_f" | "const_i" | "column" | "lookup" | "score" | "segment" | "query" => {
                     let (idx, rest) = rest.split_once(' ').ok_or_else(|| perr(line, format!("bad .{dir}")))?;
                     let rest = rest.trim();
                     match dir {
@@ -233,6 +261,10 @@ pub fn assemble(text: &str) -> Result<Program> {
                             let result = Type::from_kind(kind).ok_or_else(|| perr(line, format!("unknown kind '{kind}'")))?;
                             let expr = serde_json::from_str(parts.next().unwrap_or("")).map_err(|e| perr(line, e.to_string()))?;
                             p.lookups.push(LookupDef { column, result, expr });
+                        }
+                        "query" => {
+                            index(Some(idx), p.queries.len(), line)?;
+                            p.queries.push(serde_json::from_str(rest).map_err(|e| perr(line, e.to_string()))?)
                         }
                         "score" => {
                             index(Some(idx), p.scores.len(), line)?;

@@ -31,6 +31,7 @@ fn sql_type(t: Type) -> &'static str {
 struct Printer<'a> {
     columns: &'a [ColumnRef],
     scores: &'a [String],
+    segments: &'a [(String, Vec<String>)],
     as_of_us: i64,
 }
 
@@ -60,6 +61,7 @@ impl Printer<'_> {
                 }
             }
             Node::Score(s) => ident(&self.scores[*s]),
+            Node::Segment(g) => ident(&self.segments[*g].0),
             Node::Days(c) => {
                 let col = &self.columns[*c];
                 let name = ident(&col.name);
@@ -80,7 +82,13 @@ impl Printer<'_> {
                 Fun::Exp => format!("exp({})", p(a)),
                 Fun::Sqrt => format!("(CASE WHEN {0} >= 0 THEN sqrt({0}) END)", p(a)),
             },
-            Node::Cmp(op, a, b) => format!("({} {} {})", p(a), op.sql(), p(b)),
+            // Segment comparisons were typed as label codes; SQL compares the labels.
+            Node::Cmp(op, a, b) => match (&a.node, &b.node) {
+                (Node::Segment(g), Node::Const(Value::Int(c))) | (Node::Const(Value::Int(c)), Node::Segment(g)) => {
+                    format!("({} {} {})", ident(&self.segments[*g].0), op.sql(), string_lit(&self.segments[*g].1[*c as usize]))
+                }
+                _ => format!("({} {} {})", p(a), op.sql(), p(b)),
+            },
             Node::And(a, b) => format!("({} AND {})", p(a), p(b)),
             Node::Or(a, b) => format!("({} OR {})", p(a), p(b)),
             Node::Not(a) => format!("(NOT {})", p(a)),
@@ -98,13 +106,15 @@ impl Printer<'_> {
     }
 }
 
-/// One SELECT over `relation` giving the model's score and segment columns, in input order.
-pub fn model_sql(m: &TModel, input_columns: &[String], relation: &str, as_of_us: i64) -> String {
+/// One SELECT over `relation` giving the model's score and segment columns (after the input
+/// columns when `include_input`), in input order. Each score and segmentation is one CTE stage,
+/// so later ones can refer to earlier ones by name.
+pub fn model_sql(m: &TModel, input_columns: &[String], relation: &str, as_of_us: i64, include_input: bool) -> String {
     let scores: Vec<String> = m.scores.iter().map(|s| s.name.clone()).collect();
-    let pr = Printer { columns: &m.columns, scores: &scores, as_of_us };
-    let mut ctes = Vec::new();
-    let mut from = ident(relation);
-    for (i, s) in m.scores.iter().enumerate() {
+    let segments: Vec<(String, Vec<String>)> = m.segments.iter().map(|g| (g.name.clone(), g.labels.clone())).collect();
+    let pr = Printer { columns: &m.columns, scores: &scores, segments: &segments, as_of_us };
+    let mut stages: Vec<(String, String)> = Vec::new();
+    for s in &m.scores {
         let value = match &s.body {
             TScoreBody::Rules { rules, range } => {
                 let mut sum = float_lit(0.0);
@@ -126,28 +136,49 @@ pub fn model_sql(m: &TModel, input_columns: &[String], relation: &str, as_of_us:
             }
             TScoreBody::Derived(e) => format!("coalesce({}, {})", pr.expr(e), float_lit(0.0)),
         };
-        let star = if input_columns.iter().any(|c| c.eq_ignore_ascii_case(&s.name)) {
-            format!("* EXCLUDE ({})", ident(&s.name))
+        stages.push((s.name.clone(), value));
+    }
+    for g in &m.segments {
+        let value = match g.matrix {
+            Some((a, b)) => {
+                let (a, b) = (ident(&segments[a].0), ident(&segments[b].0));
+                format!("CASE WHEN {a} IS NULL OR {b} IS NULL THEN NULL ELSE {a} || '-' || {b} END")
+            }
+            None => {
+                let mut case = String::from("CASE");
+                for (label, w) in &g.cases {
+                    let cond = match w {
+                        Some(w) => format!("({}) IS TRUE", pr.expr(w)),
+                        None => "TRUE".into(),
+                    };
+                    case.push_str(&format!(" WHEN {cond} THEN {}", string_lit(&g.labels[*label])));
+                }
+                case.push_str(" ELSE NULL END");
+                case
+            }
+        };
+        stages.push((g.name.clone(), value));
+    }
+    let mut ctes = Vec::new();
+    let mut from = ident(relation);
+    for (i, (name, value)) in stages.iter().enumerate() {
+        // An input column of the same name is replaced (the model's name wins, as in the VM).
+        let star = if input_columns.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            format!("* EXCLUDE ({})", ident(name))
         } else {
             "*".to_string()
         };
-        let name = format!("s{i}");
-        ctes.push(format!("{name} AS (SELECT {star}, {value} AS {} FROM {from})", ident(&s.name)));
-        from = name;
+        ctes.push(format!("s{i} AS (SELECT {star}, {value} AS {} FROM {from})", ident(name)));
+        from = format!("s{i}");
     }
-    let mut outputs: Vec<String> = scores.iter().map(|s| ident(s)).collect();
-    for g in &m.segments {
-        let mut case = String::from("CASE");
-        for (label, w) in &g.cases {
-            let cond = match w {
-                Some(w) => format!("({}) IS TRUE", pr.expr(w)),
-                None => "TRUE".into(),
-            };
-            case.push_str(&format!(" WHEN {cond} THEN {}", string_lit(&g.labels[*label])));
-        }
-        case.push_str(" ELSE NULL END");
-        outputs.push(format!("{case} AS {}", ident(&g.name)));
-    }
+    let outputs: Vec<String> = stages.iter().map(|(n, _)| ident(n)).collect();
+    let select = if include_input {
+        let inputs: Vec<String> =
+            input_columns.iter().filter(|c| !stages.iter().any(|(n, _)| n.eq_ignore_ascii_case(c))).map(|c| ident(c)).collect();
+        inputs.into_iter().chain(outputs).collect::<Vec<_>>()
+    } else {
+        outputs
+    };
     let with = if ctes.is_empty() { String::new() } else { format!("WITH {}\n", ctes.join(",\n     ")) };
-    format!("{with}SELECT {}\nFROM {from}", outputs.join(",\n       "))
+    format!("{with}SELECT {}\nFROM {from}", select.join(", "))
 }

@@ -87,6 +87,8 @@ pub enum Node {
     Column(usize),
     /// An earlier score, by index.
     Score(usize),
+    /// A segmentation's label code (Int after comparison with a label literal), by index.
+    Segment(usize),
     /// `days_since(column)` for a timestamp or date column.
     Days(usize),
     /// A dictionary lookup table replacing a subtree over one string column (optimizer output).
@@ -144,7 +146,7 @@ impl TExpr {
     pub fn children(&self) -> Vec<&TExpr> {
         use Node::*;
         match &self.node {
-            Const(_) | Column(_) | Score(_) | Days(_) | Lookup(_) => vec![],
+            Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
             Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
@@ -156,7 +158,7 @@ impl TExpr {
     pub fn children_mut(&mut self) -> Vec<&mut TExpr> {
         use Node::*;
         match &mut self.node {
-            Const(_) | Column(_) | Score(_) | Days(_) | Lookup(_) => vec![],
+            Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
             Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
@@ -173,7 +175,7 @@ impl TExpr {
                     cols.push(*c)
                 }
             }
-            Node::Score(_) | Node::Lookup(_) => *scores = true,
+            Node::Score(_) | Node::Segment(_) | Node::Lookup(_) => *scores = true,
             _ => {}
         }
         for c in self.children() {

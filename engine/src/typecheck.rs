@@ -34,6 +34,8 @@ pub struct Scope<'a> {
     pub scores: &'a [String],
     /// How many of them are defined before the expression being checked.
     pub visible_scores: usize,
+    /// Segmentations (name, labels) visible to the expression (queries, matrix inputs).
+    pub segments: &'a [(String, Vec<String>)],
     pub columns: &'a mut Vec<ColumnRef>,
 }
 
@@ -107,6 +109,9 @@ impl<'a> Scope<'a> {
                 if let Some(i) = self.scores[..self.visible_scores].iter().position(|s| s == name) {
                     return Ok(TExpr::new(Type::Float, Node::Score(i)));
                 }
+                if let Some(g) = self.segments.iter().position(|(s, _)| s == name) {
+                    return Ok(TExpr::new(Type::Label, Node::Segment(g)));
+                }
                 if let Some(i) = self.scores.iter().position(|s| s == name) {
                     let own = i == self.visible_scores;
                     let msg = if own {
@@ -123,7 +128,7 @@ impl<'a> Scope<'a> {
                 let (l, r) = (self.check(l)?, self.check(r)?);
                 match *op {
                     "+" | "-" | "*" | "/" | "%" => arith(op, l, r, *at)?,
-                    "=" | "<>" | "<" | "<=" | ">" | ">=" => compare(op, l, r, *at)?,
+                    "=" | "<>" | "<" | "<=" | ">" | ">=" => self.compare(op, l, r, *at)?,
                     _ => {
                         let (l, r) = (boolean(l, op, *at)?, boolean(r, op, *at)?);
                         let node = if *op == "and" { Node::And(boxed(l), boxed(r)) } else { Node::Or(boxed(l), boxed(r)) };
@@ -154,7 +159,8 @@ impl<'a> Scope<'a> {
                 let e = self.check(e)?;
                 let mut acc: Option<TExpr> = None;
                 for item in list {
-                    let eq = compare("=", e.clone(), self.check(item)?, at)?;
+                    let item = self.check(item)?;
+                    let eq = self.compare("=", e.clone(), item, at)?;
                     acc = Some(match acc {
                         None => eq,
                         Some(prev) => TExpr::new(Type::Bool, Node::Or(boxed(prev), boxed(eq))),
@@ -165,8 +171,9 @@ impl<'a> Scope<'a> {
             Ast::Between { e, lo, hi, neg } => {
                 let at = a.pos();
                 let e = self.check(e)?;
-                let ge = compare(">=", e.clone(), self.check(lo)?, at)?;
-                let le = compare("<=", e, self.check(hi)?, at)?;
+                let (lo, hi) = (self.check(lo)?, self.check(hi)?);
+                let ge = self.compare(">=", e.clone(), lo, at)?;
+                let le = self.compare("<=", e, hi, at)?;
                 negate_if(TExpr::new(Type::Bool, Node::And(boxed(ge), boxed(le))), *neg)
             }
             Ast::Like { e, pat, neg, ci, at } => {
@@ -179,6 +186,37 @@ impl<'a> Scope<'a> {
         })
     }
 
+    /// `compare`, plus segment labels: `tier = 'hot'` compares label codes.
+    fn compare(&self, op: &str, l: TExpr, r: TExpr, at: Pos) -> Result<TExpr> {
+        let (seg, other, flipped) = match (&l.node, &r.node) {
+            (Node::Segment(_), _) => (l, r, false),
+            (_, Node::Segment(_)) => (r, l, true),
+            _ => return compare(op, l, r, at),
+        };
+        let Node::Segment(g) = seg.node else { unreachable!() };
+        let (name, labels) = &self.segments[g];
+        if !matches!(op, "=" | "<>") {
+            return Err(err(ErrorKind::Type, at, format!("segments compare with = or <> only, not '{op}'")));
+        }
+        let code = match &other.node {
+            Node::Const(Value::Str(s)) => match labels.iter().position(|l| l == s) {
+                Some(c) => TExpr::konst(Type::Int, Value::Int(c as i64)),
+                None => {
+                    let hint = suggest(s, labels.iter().map(|l| l.as_str()));
+                    return Err(err(ErrorKind::Type, at, format!("segmentation '{name}' has no segment '{s}'{hint}")));
+                }
+            },
+            Node::Const(Value::Null) => TExpr::null(Type::Int),
+            _ => return Err(err(ErrorKind::Type, at, format!("segmentation '{name}' compares only with segment names in quotes"))),
+        };
+        let seg = TExpr::new(Type::Int, Node::Segment(g));
+        if flipped {
+            compare(op, code, seg, at)
+        } else {
+            compare(op, seg, code, at)
+        }
+    }
+
     fn case(&mut self, operand: Option<&Ast>, whens: &[(Ast, Ast)], else_: Option<&Ast>, at: Pos) -> Result<TExpr> {
         let operand = operand.map(|o| self.check(o)).transpose()?;
         let mut conds = Vec::new();
@@ -186,7 +224,7 @@ impl<'a> Scope<'a> {
         for (c, r) in whens {
             let c = self.check(c)?;
             let c = match &operand {
-                Some(o) => compare("=", o.clone(), c, c_pos(r, at))?,
+                Some(o) => self.compare("=", o.clone(), c, c_pos(r, at))?,
                 None => boolean(c, "CASE WHEN", at)?,
             };
             conds.push(c);

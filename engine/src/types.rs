@@ -14,6 +14,8 @@ pub enum Type {
     ListStr,
     /// The type of a bare NULL literal before context gives it one.
     Null,
+    /// A segmentation's label; only compared with string literals (mapped to label codes).
+    Label,
     /// A column of a type the language cannot use (only `IS NULL` may touch it).
     Other,
 }
@@ -29,6 +31,7 @@ impl Type {
             "date" => Type::Date,
             "list_string" => Type::ListStr,
             "other" => Type::Other,
+            "label" => Type::Label,
             _ => return None,
         })
     }
@@ -43,6 +46,7 @@ impl Type {
             Type::Date => "date",
             Type::ListStr => "list_string",
             Type::Null => "null",
+            Type::Label => "label",
             Type::Other => "other",
         }
     }
@@ -63,6 +67,7 @@ impl fmt::Display for Type {
             Type::Date => "date",
             Type::ListStr => "list<string>",
             Type::Null => "NULL",
+            Type::Label => "segment label",
             Type::Other => "unsupported type",
         })
     }

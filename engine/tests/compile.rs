@@ -145,7 +145,7 @@ fn sql_quotes_identifiers_and_strings() {
     let m = json!({"name": "m", "scores": [{"name": "we\"ird", "rules": [
         {"name": "r", "when": src("\"Lead Source\" = 'it''s'"), "points": src("1")}]}],
         "segments": [{"name": "tier", "cases": [{"label": "o'k", "when": null}]}]});
-    let sql = to_sql_json(&m.to_string(), &schema(), "my table", 0).unwrap();
+    let sql = to_sql_json(&m.to_string(), &schema(), "my table", 0, false).unwrap();
     assert!(sql.contains("\"Lead Source\" = 'it''s'"), "{sql}");
     assert!(sql.contains("AS \"we\"\"ird\""), "{sql}");
     assert!(sql.contains("FROM \"my table\""), "{sql}");
