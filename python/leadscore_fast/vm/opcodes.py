@@ -50,6 +50,11 @@ CLAMP_F = 44  # aF kF kF: clamp to [lo, hi] (a score's range)
 STORE_SCORE = 45  # score F imm: write a score; imm 1 turns NULL into 0
 SEG_SET = 46  # seg B? label: first match wins: label rows still unassigned where cond is TRUE
 LOOKUP_I = 47  # dI col tab: int table (stored as float64, NaN = NULL) indexed by dictionary code; the last entry is for NULL
+SEG_MATRIX = 48  # seg seg seg imm: code = a * imm + b (imm = labels of b); NULL where either is NULL
+COUNT_IF = 49  # slot B: acc[slot] += rows where cond is TRUE
+STORE_MASK = 50  # mask B: mask[row] = 1 where cond is TRUE, else 0
+HIST = 51  # slot F kF imm: j = #edges <= x (edges = consts_f[kF..kF+imm]); acc[slot + 1 + j] += 1, acc[slot] += 1 for NULL
+TOPK = 52  # topk F I?: keep the k largest x per group (group = I, -1 = one group); ties keep the earlier row; NULL x or group skipped
 
 OPCODES = {
     0: ('NOP', ()),
@@ -100,4 +105,9 @@ OPCODES = {
     45: ('STORE_SCORE', ('score', 'F', 'imm')),
     46: ('SEG_SET', ('seg', 'B?', 'label')),
     47: ('LOOKUP_I', ('dI', 'col', 'tab')),
+    48: ('SEG_MATRIX', ('seg', 'seg', 'seg', 'imm')),
+    49: ('COUNT_IF', ('slot', 'B')),
+    50: ('STORE_MASK', ('mask', 'B')),
+    51: ('HIST', ('slot', 'F', 'kF', 'imm')),
+    52: ('TOPK', ('topk', 'F', 'I?')),
 }
