@@ -61,9 +61,16 @@ pub type Result<T> = std::result::Result<T, CompileError>;
 /// " (did you mean 'x'?)" for the closest candidate, or "".
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
     let lower = name.to_lowercase();
+    // Similar by Jaro-Winkler, or a typo or two away (transpositions count once).
     let best = candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
+        .map(|c| {
+            let cl = c.to_lowercase();
+            let edits = strsim::damerau_levenshtein(&lower, &cl);
+            let close = edits <= if lower.chars().count() <= 4 { 1 } else { 2 };
+            let score = strsim::jaro_winkler(&lower, &cl) + if close { 1.0 } else { 0.0 };
+            (score, c)
+        })
         .filter(|(s, _)| *s >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0));
     match best {

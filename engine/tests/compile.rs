@@ -159,3 +159,45 @@ fn structural_errors() {
     assert_eq!((e.kind, e.line), (ErrorKind::Model, 4));
     assert!(compile_json("{", &schema()).is_err());
 }
+
+fn seg_model(extra_segments: serde_json::Value, queries: serde_json::Value) -> String {
+    let mut segs = vec![
+        json!({"name": "tier", "cases": [{"label": "hot", "when": src("s >= 10")}, {"label": "cold", "when": null}]}),
+        json!({"name": "grade", "cases": [{"label": "A", "when": src("revenue > 5")}, {"label": "B", "when": src("revenue <= 5")}]}),
+    ];
+    segs.extend(extra_segments.as_array().unwrap().iter().cloned());
+    json!({"name": "m", "source": "m.yaml", "scores": [{"name": "s", "rules": [{"name": "r", "points": src("visits")}]}],
+           "segments": segs, "queries": queries})
+    .to_string()
+}
+
+#[test]
+fn matrix_labels_are_the_product_in_order() {
+    let p = compile_json(&seg_model(json!([{"name": "priority", "matrix": ["grade", "tier"]}]), json!([])), &schema()).unwrap();
+    assert_eq!(p.segments[2].labels, vec!["A-hot", "A-cold", "B-hot", "B-cold"]);
+    assert_eq!(Op::from_code(p.code.last().unwrap()[0]), Some(Op::SegMatrix));
+    let e = compile_json(&seg_model(json!([{"name": "p", "line": 7, "matrix": ["grad", "tier"]}]), json!([])), &schema()).unwrap_err();
+    assert!(e.to_string().contains("did you mean 'grade'"), "{e}");
+}
+
+#[test]
+fn queries_compare_segments_by_label() {
+    let q = json!([
+        {"kind": "count", "name": "hot", "expr": src("s >= 5 AND tier != 'cold'")},
+        {"kind": "hist", "name": "h", "expr": src("s"), "edges": [0, 5, 10]},
+        {"kind": "topk", "name": "t", "expr": src("s"), "k": 3, "per": "grade"},
+        {"kind": "mask", "name": "m", "expr": src("tier IN ('hot')")}
+    ]);
+    let p = compile_json(&seg_model(json!([]), q), &schema()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.queries.len(), 4);
+    assert_eq!((p.queries[1].slot, p.queries[1].size), (1, 5));
+    assert_eq!(p.queries[2].groups, 2);
+    let text = p.disassemble();
+    assert!(text.contains("LOAD_SEG") && text.contains("COUNT_IF") && text.contains("TOPK"), "{text}");
+    assert_eq!(assemble(&text).unwrap().disassemble(), text);
+    let bad = json!([{"kind": "count", "expr": src("tier = 'hto'")}]);
+    let e = compile_json(&seg_model(json!([]), bad), &schema()).unwrap_err();
+    assert!(e.to_string().contains("did you mean 'hot'"), "{e}");
+    let bad = json!([{"kind": "topk", "expr": src("s"), "k": 0}]);
+    assert!(compile_json(&seg_model(json!([]), bad), &schema()).unwrap_err().to_string().contains("k >= 1"));
+}
