@@ -65,8 +65,11 @@ impl Printer<'_> {
             Node::Days(c) => {
                 let col = &self.columns[*c];
                 let name = ident(&col.name);
-                let ts = if col.ty == Type::Date { format!("CAST({name} AS TIMESTAMP)") } else { name };
-                format!("(CAST({} - epoch_us({ts}) AS DOUBLE) / 86400000000.0)", self.as_of_us)
+                // Whole microseconds since the epoch, floored (as the VM reads any unit):
+                // epoch_ns works for every timestamp type and dates, epoch_us not for TIMESTAMPTZ_NS.
+                let ns = format!("epoch_ns({name})");
+                let us = format!("(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)");
+                format!("(CAST({} - {us} AS DOUBLE) / 86400000000.0)", self.as_of_us)
             }
             Node::Lookup(_) => "NULL".into(),
             Node::Cast(a) => format!("CAST({} AS DOUBLE)", p(a)),
