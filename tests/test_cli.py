@@ -185,3 +185,87 @@ def test_check_reports_syntax_errors_without_a_schema(tmp_path):
 def test_example_model_checks():
     r = run("check", EXAMPLE)
     assert r.exit_code == 0, r.output
+
+
+# -- segment / query / diff --------------------------------------------------------------------
+
+@pytest.fixture
+def leads(tmp_path):
+    from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads
+
+    data = tmp_path / "leads.parquet"
+    write_output(generate_leads(2000, seed=5, null_rate=0.1), data)
+    old = tmp_path / "old.yaml"
+    old.write_text(REFERENCE_MODEL_YAML + "  grade:\n    bands: {score: fit, edges: [25, 50], "
+                   "labels: [C, B, A]}\n  priority:\n    matrix: [grade, tier]\n")
+    new = tmp_path / "new.yaml"
+    new.write_text(old.read_text().replace("total >= 40", "total >= 35")
+                   .replace("0.6 * fit + 0.4 * engagement", "0.5 * fit + 0.5 * engagement"))
+    return old, new, data
+
+
+@needs_engine
+def test_segment_prints_summary_tables(leads):
+    old, _, data = leads
+    r = run("segment", old, data, "--label", "converted")
+    assert r.exit_code == 0, r.output
+    for word in ("tier", "hot", "grade", "A-hot", "conversion", "lift", "total mean"):
+        assert word in r.output
+    r = run("segment", old, data, "--by", "teir")
+    assert r.exit_code == 2 and "did you mean 'tier'" in r.output and "Traceback" not in r.output
+
+
+@needs_engine
+def test_query_commands(leads):
+    from leadscore_fast import queries
+    from leadscore_fast.io import read_input
+    from leadscore_fast.model import Model
+
+    old, _, data = leads
+    m, table = Model.from_yaml(old), read_input(data).read_all()
+    where = "total >= 30 AND tier != 'cold'"
+    r = run("query", old, data, "count", where)
+    assert r.exit_code == 0, r.output
+    assert r.output.strip() == f"{queries.count(m, table, where):,}"
+    r = run("query", old, data, "top", "3", "--by", "total", "--per", "tier", "-c", "lead_id")
+    assert r.exit_code == 0, r.output
+    assert r.output.count(" hot ") == 3 and "lead_id" in r.output
+    r = run("query", old, data, "histogram", "total", "--edges", "0,25,40")
+    assert r.exit_code == 0 and "[25, 40)" in r.output and ">= 40" in r.output
+    r = run("query", old, data, "histogram", "total", "--bins", "4")
+    assert r.exit_code == 0 and r.output.count("[") == 4
+    r = run("query", old, data, "quantiles", "total", "0.5", "0.9")
+    assert r.exit_code == 0 and "0.90" in r.output
+    out = data.parent / "hot.csv"
+    r = run("query", old, data, "select", "tier = 'hot'", "-c", "lead_id", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert read_input(out).read_all().num_rows == queries.count(m, table, "tier = 'hot'")
+
+
+@needs_engine
+@pytest.mark.parametrize("args, message", [
+    (["top", "0", "--by", "total"], "k must be a positive integer"),
+    (["count", "totl > 3"], "did you mean 'total'"),
+    (["histogram", "total", "--edges", "5,1"], "strictly increasing"),
+    (["histogram", "total", "--edges", "a,b"], "numbers separated by commas"),
+    (["quantiles", "total", "2"], "in [0, 1]"),
+])
+def test_query_errors_are_one_line(leads, args, message):
+    old, _, data = leads
+    r = run("query", old, data, *args)
+    assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+
+
+@needs_engine
+def test_diff_prints_migration_and_crossings(leads):
+    old, new, data = leads
+    r = run("diff", old, new, data, "--segmentation", "tier", "--threshold", "30",
+            "--id-column", "lead_id", "--show", "2")
+    assert r.exit_code == 0, r.output
+    assert "tier: old \\ new" in r.output and "change segment" in r.output
+    assert "total crossing 30:" in r.output and "lead_id" in r.output
+    r = run("diff", old, new, data)  # all shared segmentations; priority listed long-form
+    assert r.exit_code == 0, r.output
+    assert "grade: old \\ new" in r.output and "priority: old → new" in r.output
+    r = run("diff", old, new, data, "--segmentation", "tierz")
+    assert r.exit_code == 2 and "did you mean 'tier'" in r.output

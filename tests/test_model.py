@@ -271,3 +271,98 @@ def test_example_model_loads():
     assert m.segment_names == ["tier", "fit_band"]
     j = json.loads(m.to_engine_json())
     assert all(r["points"]["line"] > 0 for s in j["scores"] for r in s["rules"] or ())
+
+
+# -- grades, bands and the fit × engagement matrix ------------------------------------------
+
+MATRIX_YAML = YAML + """\
+  grade:
+    bands: { score: fit, edges: [25, 50, 75], labels: [D, C, B, A] }
+  band:
+    bands: { score: total, edges: [40, 80], labels: [cold, warm, hot] }
+  priority:
+    matrix: [grade, tier]
+"""
+
+
+def test_matrix_loads_round_trips_and_builds():
+    m = Model.from_yaml_string(MATRIX_YAML, "m.yaml")
+    g = m.segmentations[-1]
+    assert (g.name, g.matrix, g.cases) == ("priority", ("grade", "tier"), [])
+    assert Model.from_yaml_string(m.to_yaml()) == m
+    assert Model.from_dict(m.to_dict()) == m
+    assert m.to_dict()["segments"]["priority"] == {"matrix": ["grade", "tier"]}
+    assert "matrix: [grade, tier]" in m.to_yaml()
+    b = (built().bands("grade", "fit", edges=[25, 50, 75], labels=["D", "C", "B", "A"])
+         .bands("band", col("total"), [40, 80], ["cold", "warm", "hot"])
+         .matrix("priority", "grade", "tier"))
+    assert b == m
+    seg = json.loads(m.to_engine_json())["segments"][-1]
+    assert seg == {"name": "priority", "line": seg["line"], "matrix": ["grade", "tier"]}
+    assert seg["line"] == MATRIX_YAML.splitlines().index("  priority:") + 1
+
+
+@pytest.mark.parametrize("pair, message", [
+    ("[grade, tiers]", "m.yaml:30:21: segmentation 'priority': matrix over unknown "
+                       "segmentation 'tiers'; did you mean 'tier'?"),
+    ("[grade, later]", "m.yaml:30:21: segmentation 'priority': matrix over 'later', which is "
+                       "defined below it; move 'later' above 'priority'"),
+    ("[grade, fit]", "which is a score, not a segmentation"),
+    ("[grade, priority]", "matrix over itself"),
+    ("[grade]", "matrix must name two earlier segmentations, e.g. [grade, tier], got 1 names"),
+    ("[grade, grade]", "names 'grade' twice"),
+    ("grade", "matrix must name two earlier segmentations"),
+])
+def test_matrix_errors_name_file_and_line(pair, message):
+    text = MATRIX_YAML.replace("[grade, tier]", pair) + "  later:\n    - cold\n"
+    assert message in err(text)
+
+
+def test_matrix_builder_errors():
+    with pytest.raises(ModelError, match="did you mean 'tier'"):
+        built().matrix("priority", "tier", "teir")
+    with pytest.raises(ModelError, match="duplicate name 'tier'"):
+        built().bands("grade", "fit", [50], ["low", "high"]).matrix("tier", "grade", "tier")
+
+
+def test_unknown_segmentation_shorthand_is_suggested():
+    assert "did you mean 'matrix'" in err(YAML + "  p:\n    matirx: [tier, tier]\n")
+
+
+@pytest.mark.parametrize("bands, message", [
+    ("{ score: fit, edges: [50, 25], labels: [D, C, B] }",
+     "strictly increasing, but 25 follows 50"),
+    ("{ score: fit, edges: [25, 25], labels: [D, C, B] }", "strictly increasing"),
+    ("{ score: fit, edges: [25, 50], labels: [D, C, B, A] }",
+     "needs 3 labels for 2 edges (one more label than edges), got 4"),
+    ("{ score: fit, edges: [25, 50], labels: [D, C] }", "got 2"),
+])
+def test_band_errors(bands, message):
+    assert message in err(YAML + f"  grade:\n    bands: {bands}\n")
+
+
+def test_bands_semantics_edges_and_nulls():
+    """Exactly 40 is warm (each edge starts the next band); a NULL score value is NULL."""
+    import pyarrow as pa
+
+    import leadscore_fast as lf
+
+    m = (Model("m").derived("total", "coalesce(v, 0)")
+         .bands("tier", "total", [40, 80], ["cold", "warm", "hot"])
+         .bands("raw", "v", [40, 80], ["cold", "warm", "hot"])
+         .bands("grade", "total", [25, 50, 75], ["D", "C", "B", "A"])
+         .matrix("priority", "grade", "tier")
+         .matrix("raw_priority", "grade", "raw")
+         .segments("focus", [("go", "tier != 'cold' AND raw IS NOT NULL"), ("later", None)]))
+    v = [None, 0.0, 39.999, 40.0, 79.9, 80.0, 1e9, -5.0]
+    out = lf.score(m, pa.table({"v": pa.array(v, pa.float64())})).to_pydict()
+    assert out["tier"] == ["cold", "cold", "cold", "warm", "warm", "hot", "hot", "cold"]
+    assert out["raw"] == [None, "cold", "cold", "warm", "warm", "hot", "hot", "cold"]
+    assert out["grade"] == ["D", "D", "C", "C", "A", "A", "A", "D"]
+    assert out["priority"] == ["D-cold", "D-cold", "C-cold", "C-warm", "A-warm", "A-hot",
+                               "A-hot", "D-cold"]
+    assert out["raw_priority"][0] is None and out["raw_priority"][3] == "C-warm"
+    assert out["focus"] == ["later", "later", "later", "go", "go", "go", "go", "later"]
+    program = lf.compile(m, pa.schema([("v", pa.float64())]))
+    labels = program.segments[m.segment_names.index("priority")]["labels"]
+    assert labels == [f"{g}-{t}" for g in "ABCD" for t in ("hot", "warm", "cold")]

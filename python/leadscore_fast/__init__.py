@@ -6,6 +6,9 @@ only loaded when something is scored):
     Model, col, lit        build or load a scoring model          (model.py, expr.py)
     compile, to_sql        compile against an Arrow schema / emit DuckDB SQL (compiler.py)
     score                  score a Table / RecordBatch / reader / __arrow_c_stream__ object (scoring.py)
+    count select top_k histogram quantiles crossings migration
+                           threshold queries fused into the scoring pass (queries.py)
+    summarize              per-segment counts, shares, score stats, conversion and lift (summaries.py)
     errors                 LeadscoreError and its subclasses
 """
 from __future__ import annotations
@@ -22,6 +25,16 @@ _LAZY = {
     "compile": "leadscore_fast.compiler",
     "to_sql": "leadscore_fast.compiler",
     "score": "leadscore_fast.scoring",
+    "count": "leadscore_fast.queries",
+    "select": "leadscore_fast.queries",
+    "top_k": "leadscore_fast.queries",
+    "histogram": "leadscore_fast.queries",
+    "quantiles": "leadscore_fast.queries",
+    "crossings": "leadscore_fast.queries",
+    "migration": "leadscore_fast.queries",
+    "Crossings": "leadscore_fast.queries",
+    "QueryError": "leadscore_fast.queries",
+    "summarize": "leadscore_fast.summaries",
     "LeadscoreError": "leadscore_fast.errors",
     "ModelError": "leadscore_fast.errors",
     "ExpressionError": "leadscore_fast.errors",
@@ -34,7 +47,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "io", "cli", "schema"}
+_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "io", "cli", "schema", "queries", "summaries", "runner"}
 
 
 def __getattr__(name: str):

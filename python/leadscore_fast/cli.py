@@ -1,4 +1,4 @@
-"""The ``leadscore`` command line: score, check, compile, sql.
+"""The ``leadscore`` command line: score, check, compile, sql, segment, query, diff.
 
 Every LeadscoreError becomes one message on stderr (``file:line:col: message``) and exit code
 2, never a traceback; outputs are written atomically, so a failed run leaves no partial file.
@@ -147,6 +147,275 @@ def sql_cmd(model, datafile, relation, as_of):
     from leadscore_fast.compiler import to_sql
 
     click.echo(to_sql(_load_model(model), _schema_of(datafile), relation, _as_of(as_of)))
+
+
+# -- segment / query / diff ------------------------------------------------------------------
+
+def _read_table(path):
+    """The whole input as a Table: these commands may pass over it more than once."""
+    from leadscore_fast.io import read_input
+
+    return read_input(path).read_all()
+
+
+def _num(x, fmt="{:,.2f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console(soft_wrap=False, highlight=False)
+    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
+        console = Console(soft_wrap=False, highlight=False, width=200)
+    return console
+
+
+def _print_table(table, title=None) -> None:
+    """Any pyarrow Table as a rich table (numbers right-aligned)."""
+    import pyarrow as pa
+
+    numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) for f in table.schema]
+    t = _table(table.column_names[0], *table.column_names[1:])
+    for c, is_num in zip(t.columns, numeric):
+        c.justify = "right" if is_num else "left"
+    if title:
+        t.title = title
+    for row in table.to_pylist():
+        t.add_row(*[_cell(v) for v in row.values()])
+    _console().print(t)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "(none)"
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e-3 and v else f"{v:,.2f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+@main.command("segment")
+@click.argument("model", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--by", "segmentation", multiple=True, metavar="SEG",
+              help="Segmentation to summarise (repeatable; default: all).")
+@click.option("--label", metavar="COL", help="Outcome column (bool or 0/1), e.g. converted: "
+              "adds conversion rate and lift per segment.")
+@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@_errors_to_exit
+def segment_cmd(model, input_path, segmentation, label, as_of, threads):
+    """Per-segment counts, shares, score mean/min/max (and conversion) of MODEL over INPUT."""
+    from leadscore_fast.io import read_input
+    from leadscore_fast.summaries import summarize
+
+    m = _load_model(model)
+    summary = summarize(m, read_input(input_path), segmentation=list(segmentation) or None,
+                        label=label, as_of=_as_of(as_of), threads=threads)
+    console = _console()
+    for name in dict.fromkeys(summary.column("segmentation").to_pylist()):
+        rows = [r for r in summary.to_pylist() if r["segmentation"] == name]
+        cols = ["leads", "share"] + [f"{s} mean [min, max]" for s in m.score_names]
+        cols += ["conversion", "lift"] if label else []
+        t = _table(name, *cols)
+        for r in rows:
+            cells = [f"{r['count']:,}", _num(r["share"] and 100 * r["share"], "{:.1f}%")]
+            cells += [f"{_num(r[s + '_mean'])} [{_num(r[s + '_min'])}, {_num(r[s + '_max'])}]"
+                      if r["count"] else "-" for s in m.score_names]
+            if label:
+                rate = r["conversion_rate"]
+                cells += [_num(rate and 100 * rate, "{:.1f}%"), _num(r["lift"], "{:.2f}×")]
+            t.add_row("(none)" if r["segment"] is None else r["segment"], *cells)
+        console.print(t)
+
+
+@main.group("query")
+@click.argument("model", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@click.pass_context
+@_errors_to_exit
+def query_cmd(ctx, model, input_path, as_of, threads):
+    """Answer a threshold query over INPUT in the scoring pass of MODEL:
+    count WHERE | select WHERE | top K | histogram SCORE | quantiles SCORE Q..."""
+    ctx.obj = {"model": _load_model(model), "input": input_path,
+               "kw": {"as_of": _as_of(as_of), "threads": threads}}
+
+
+@query_cmd.command("count")
+@click.argument("where")
+@click.pass_obj
+@_errors_to_exit
+def query_count(obj, where):
+    """How many leads satisfy WHERE, e.g. "total >= 80 AND tier != 'cold'"."""
+    from leadscore_fast.io import read_input
+    from leadscore_fast.queries import count
+
+    click.echo(f"{count(obj['model'], read_input(obj['input']), where, **obj['kw']):,}")
+
+
+@query_cmd.command("select")
+@click.argument("where")
+@click.option("--columns", "-c", multiple=True, metavar="COL",
+              help="Input column to show (repeatable; default: all).")
+@click.option("-o", "--output", metavar="OUTPUT", help="Write the matching leads here "
+              "(.parquet, .csv, .arrow) instead of printing them.")
+@click.pass_obj
+@_errors_to_exit
+def query_select(obj, where, columns, output):
+    """The leads satisfying WHERE, with their scores and segments."""
+    from leadscore_fast.io import write_output
+    from leadscore_fast.queries import select
+
+    rows = select(obj["model"], _read_table(obj["input"]), where, list(columns) or None,
+                  **obj["kw"])
+    if output:
+        n = write_output(rows, output)
+        click.echo(f"{n:,} leads → {output}", err=True)
+    else:
+        _print_table(rows)
+
+
+@query_cmd.command("top")
+@click.argument("k", type=int)
+@click.option("--by", required=True, metavar="EXPR", help="Score (or expression) to rank by.")
+@click.option("--per", metavar="SEG", help="Rank within each segment of this segmentation.")
+@click.option("--columns", "-c", multiple=True, metavar="COL",
+              help="Input column to show (repeatable; default: all).")
+@click.pass_obj
+@_errors_to_exit
+def query_top(obj, k, by, per, columns):
+    """The K best leads by --by, overall or --per segment (ties: input order)."""
+    from leadscore_fast.queries import top_k
+
+    _print_table(top_k(obj["model"], _read_table(obj["input"]), k, by, per=per,
+                       columns=list(columns) or None, **obj["kw"]))
+
+
+@query_cmd.command("histogram")
+@click.argument("score")
+@click.option("--bins", type=int, default=None, help="Equal-width bins from min to max "
+              "(default 10).")
+@click.option("--edges", metavar="E1,E2,...", help="Explicit bin edges (counted in the "
+              "scoring pass).")
+@click.pass_obj
+@_errors_to_exit
+def query_histogram(obj, score, bins, edges):
+    """Counts of SCORE per bin (below, bins, above, NULL)."""
+    from leadscore_fast.io import read_input
+    from leadscore_fast.queries import QueryError, histogram
+
+    if edges is not None and bins is not None:
+        raise QueryError("histogram: give --bins or --edges, not both")
+    if edges is not None:
+        try:
+            bins = [float(e) for e in edges.split(",") if e.strip()]
+        except ValueError:
+            raise QueryError(f"histogram: --edges must be numbers separated by commas, "
+                             f"got {edges!r}") from None
+    _print_table(histogram(obj["model"], read_input(obj["input"]), score,
+                           10 if bins is None else bins, **obj["kw"]), title=score)
+
+
+@query_cmd.command("quantiles")
+@click.argument("score")
+@click.argument("qs", nargs=-1, type=float, required=True)
+@click.pass_obj
+@_errors_to_exit
+def query_quantiles(obj, score, qs):
+    """Exact quantiles (0..1) of SCORE, e.g. `quantiles total 0.5 0.9 0.99`."""
+    from leadscore_fast.io import read_input
+    from leadscore_fast.queries import quantiles
+
+    _print_table(quantiles(obj["model"], read_input(obj["input"]), score, list(qs),
+                           **obj["kw"]), title=score)
+
+
+@main.command("diff")
+@click.argument("old", metavar="OLD_MODEL")
+@click.argument("new", metavar="NEW_MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--segmentation", "segs", multiple=True, metavar="SEG",
+              help="Segmentation to compare (repeatable; default: all in both models).")
+@click.option("--score", metavar="SCORE", help="Score for threshold crossings (default: the "
+              "score a segmentation's bands use, else the new model's last score).")
+@click.option("--threshold", "thresholds", multiple=True, type=float, metavar="T",
+              help="Threshold to report crossings of (repeatable; default: band edges).")
+@click.option("--id-column", metavar="COL", help="Lead id column shown in crossings.")
+@click.option("--show", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Crossing leads to list per direction.")
+@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@_errors_to_exit
+def diff_cmd(old, new, input_path, segs, score, thresholds, id_column, show, as_of, threads):
+    """Replay NEW_MODEL against OLD_MODEL on INPUT: segment migration and threshold crossings."""
+    from leadscore_fast.queries import QueryError, crossings, migration
+
+    old_m, new_m = _load_model(old), _load_model(new)
+    table = _read_table(input_path)
+    kw = {"as_of": _as_of(as_of), "threads": threads}
+    segs = list(segs) or [g for g in new_m.segment_names if g in old_m.segment_names]
+    console = _console()
+    for seg in segs:
+        _print_migration(console, seg, migration(old_m, new_m, table, seg, **kw))
+    checks = []  # (score, threshold)
+    if thresholds:
+        name = score or _band_score(new_m, segs) or new_m.score_names[-1]
+        checks = [(name, t) for t in thresholds]
+    else:
+        for seg in segs:
+            g = next(g for g in new_m.segmentations if g.name == seg)
+            if g.bands is not None and (score is None or g.bands.score == score):
+                checks += [(g.bands.score, e) for e in g.bands.edges
+                           if (g.bands.score, e) not in checks]
+    for name, t in checks:
+        if name not in old_m.score_names:
+            raise QueryError(f"diff: score {name!r} is not in the old model {old_m.name!r}")
+        c = crossings(old_m, new_m, table, score=name, threshold=t, id_column=id_column, **kw)
+        console.print(f"{name} crossing {t:g}: {c.n_up:,} up, {c.n_down:,} down")
+        for direction, rows in (("up", c.up), ("down", c.down)):
+            if show and rows.num_rows:
+                _print_table(rows.slice(0, show),
+                             title=f"{direction} (first {min(show, rows.num_rows)})")
+
+
+def _band_score(model, segs):
+    for g in model.segmentations:
+        if g.name in segs and g.bands is not None:
+            return g.bands.score
+    return None
+
+
+def _print_migration(console, seg, pairs) -> None:
+    """Old segments down, new segments across; the diagonal (unchanged) in bold. A matrix
+    too wide to read (e.g. priority's 12 labels) is listed as the non-zero moves instead."""
+    if len(set(pairs.column("new").to_pylist())) > 8:
+        nonzero = pairs.filter(pairs.column("count").to_numpy() > 0)
+        moved = sum(r["count"] for r in nonzero.to_pylist() if r["old"] != r["new"])
+        _print_table(nonzero, title=f"{seg}: old → new")
+        console.print(f"{seg}: {moved:,} of {sum(pairs.column('count').to_pylist()):,} "
+                      "leads change segment")
+        return
+    olds = list(dict.fromkeys(pairs.column("old").to_pylist()))
+    news = list(dict.fromkeys(pairs.column("new").to_pylist()))
+    name = lambda x: "(none)" if x is None else str(x)  # noqa: E731
+    grid = {(r["old"], r["new"]): r["count"] for r in pairs.to_pylist()}
+    t = _table(f"{seg}: old \\ new", *map(name, news), "total")
+    moved = 0
+    for o in olds:
+        cells = []
+        for n in news:
+            v = grid[(o, n)]
+            moved += v if o != n else 0
+            cells.append(f"[bold]{v:,}[/bold]" if o == n else f"{v:,}")
+        t.add_row(name(o), *cells, f"{sum(grid[(o, n)] for n in news):,}")
+    t.add_row("total", *[f"{sum(grid[(o, n)] for o in olds):,}" for n in news],
+              f"{sum(grid.values()):,}")
+    console.print(t)
+    console.print(f"{seg}: {moved:,} of {sum(grid.values()):,} leads change segment")
 
 
 # -- progress and summary ------------------------------------------------------------------

@@ -53,17 +53,20 @@ def compile(model, schema):  # noqa: A001  (the public name is `leadscore_fast.c
     return _engine.compile(m.to_engine_json(), _schema_json(schema))
 
 
-def to_sql(model, schema, relation: str = "leads", as_of=None) -> str:
+def to_sql(model, schema, relation: str = "leads", as_of=None, *,
+           include_input: bool = False) -> str:
     """A DuckDB SELECT over ``relation`` producing the same score and segment columns.
 
     ``as_of`` (datetime/date/ISO string) overrides the model's; with neither, now (UTC) is
-    baked into the SQL, as score() would use it.
+    baked into the SQL, as score() would use it. ``include_input=True`` selects every input
+    column before the scores and segments (for queries joining scores back to leads).
     """
     from leadscore_fast import _engine
 
     m = as_model(model)
     return _engine.to_sql(m.to_engine_json(), _schema_json(schema), relation,
-                          _epoch_us(as_of if as_of is not None else m.as_of))
+                          _epoch_us(as_of if as_of is not None else m.as_of),
+                          include_input=bool(include_input))
 
 
 def _epoch_us(as_of) -> int:

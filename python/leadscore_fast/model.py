@@ -91,11 +91,15 @@ class Bands:
 
 @dataclass
 class Segmentation:
-    """An ordered list of cases; the first whose ``when`` is TRUE labels the lead."""
+    """An ordered list of cases; the first whose ``when`` is TRUE labels the lead.
+
+    A matrix segmentation has no cases: its labels are ``a-b`` for every label pair of two
+    earlier segmentations (the engine computes them; NULL when either is NULL)."""
     name: str
     cases: list[SegmentCase]
     bands: Bands | None = None  # kept so to_dict/to_yaml write the shorthand back
     line: int = field(default=0, compare=False)
+    matrix: tuple[str, str] | None = None
 
 
 # -- reading plain values (from YAML or a dict) with validation ----------------------------
@@ -105,6 +109,7 @@ _SCORE_KEYS = ("rules", "expr", "range")
 _RULE_KEYS = ("name", "when", "points", "cap", "floor")
 _CASE_KEYS = ("name", "when")
 _BANDS_KEYS = ("score", "edges", "labels")
+_SHORTHANDS = ("bands", "matrix")
 
 
 def _kind(value) -> str:
@@ -226,14 +231,32 @@ class _Reader:
     def segmentation(self, name: str, value, path: tuple) -> Segmentation:
         what = f"segmentation {name!r}"
         line = self.line(path, key=True)
+        if isinstance(value, dict) and "matrix" in value:
+            self.mapping(value, path, ("matrix",), what)
+            pair = value["matrix"]
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                got = (f"{len(pair)} names" if isinstance(pair, (list, tuple))
+                       else _kind(pair))
+                self.fail(path + ("matrix",), f"{what}: matrix must name two earlier "
+                          f"segmentations, e.g. [grade, tier], got {got}")
+            pair = tuple(self.name(v, path + ("matrix", i), f"{what}: matrix entry")
+                         for i, v in enumerate(pair))
+            if pair[0] == pair[1]:
+                self.fail(path + ("matrix",), f"{what}: matrix names {pair[0]!r} twice; it "
+                          "crosses two different segmentations")
+            return Segmentation(name, [], None, line, pair)
         if isinstance(value, dict) and "bands" in value:
             self.mapping(value, path, ("bands",), what)
             bands = self.bands(value["bands"], path + ("bands",), what)
             where = self.expr(bands.score, path + ("bands", "score"), what)
             return Segmentation(name, bands.cases(where, line), bands, line)
         if isinstance(value, dict):
-            self.fail(path, f"{what} must be a list of cases or {{bands: ...}}, got a mapping "
-                      f"with keys {', '.join(map(repr, value))}")
+            keys = [str(k) for k in value]
+            close = difflib.get_close_matches(keys[0], _SHORTHANDS, n=1, cutoff=0.6) \
+                if len(keys) == 1 else []
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self.fail(path, f"{what} must be a list of cases, {{bands: ...}} or {{matrix: [a, b]}}"
+                      f", got a mapping with keys {', '.join(map(repr, keys))}{hint}")
         if not isinstance(value, list) or not value:
             self.fail(path, f"{what} must be a non-empty list of cases, got {_kind(value)}")
         cases = [self.case(c, path + (i,), what, i) for i, c in enumerate(value)]
@@ -313,6 +336,8 @@ class Model:
             .derived("total", 0.6 * col("fit") + 0.4 * col("engagement"))
             .segments("tier", [("hot", col("total") >= 80), ("warm", "total >= 40"), ("cold", None)])
             .bands("band", "total", edges=[40, 80], labels=["cold", "warm", "hot"])
+            .bands("grade", "fit", edges=[25, 50, 75], labels=["D", "C", "B", "A"])
+            .matrix("priority", "grade", "band")          # labels A-hot ... D-cold
 
     or load it with :meth:`from_yaml`, :meth:`from_yaml_string`, :meth:`from_dict`.
     """
@@ -387,6 +412,14 @@ class Model:
         self._add_segmentation(self._reader.segmentation(name, d, ()))
         return self
 
+    def matrix(self, name: str, a: str, b: str) -> Model:
+        """Cross two earlier segmentations: labels ``a_label-b_label`` (e.g. ``A-hot``) for
+        every pair, in ``a``'s then ``b``'s label order; NULL where either is NULL."""
+        self._open = None
+        name = self._reader.name(name, (), "segmentation name")
+        self._add_segmentation(self._reader.segmentation(name, {"matrix": [a, b]}, ()))
+        return self
+
     def _taken(self, name: str) -> str | None:
         if any(s.name == name for s in self.scores):
             return "score"
@@ -400,11 +433,35 @@ class Model:
                               "(score and segmentation names become output columns)", key=True)
         self.scores.append(score)
 
-    def _add_segmentation(self, seg: Segmentation, path: tuple = ()) -> None:
+    def _add_segmentation(self, seg: Segmentation, path: tuple = (),
+                          later: Iterable[str] = ()) -> None:
         if (kind := self._taken(seg.name)) is not None:
             self._reader.fail(path, f"duplicate name {seg.name!r}: already a {kind} "
                               "(score and segmentation names become output columns)", key=True)
+        if seg.matrix is not None:
+            self._check_matrix(seg, path, list(later))
         self.segmentations.append(seg)
+
+    def _check_matrix(self, seg: Segmentation, path: tuple, later: list[str]) -> None:
+        """A matrix crosses segmentations defined above it (the engine needs their labels)."""
+        earlier = self.segment_names
+        for i, other in enumerate(seg.matrix):
+            if other in earlier:
+                continue
+            where = path + ("matrix", i) if path else ()
+            what = f"segmentation {seg.name!r}: matrix over"
+            if other == seg.name:
+                self._reader.fail(where, f"{what} itself")
+            if other in later:
+                self._reader.fail(where, f"{what} {other!r}, which is defined below it; move "
+                                  f"{other!r} above {seg.name!r}")
+            if other in self.score_names:
+                self._reader.fail(where, f"{what} {other!r}, which is a score, not a "
+                                  f"segmentation; use bands to segment a score first")
+            close = difflib.get_close_matches(other, earlier, n=1, cutoff=0.6)
+            hint = (f"; did you mean {close[0]!r}?" if close else
+                    f" (segmentations above it: {', '.join(map(repr, earlier)) or 'none'})")
+            self._reader.fail(where, f"{what} unknown segmentation {other!r}{hint}")
 
     # -- loading -----------------------------------------------------------------------------
     @classmethod
@@ -452,10 +509,11 @@ class Model:
         if segments is not None and not isinstance(segments, dict):
             r.fail(("segments",), f"segments must be a mapping of segmentation name to cases, "
                    f"got {_kind(segments)}")
-        for name, value in (segments or {}).items():
+        items = list((segments or {}).items())
+        for i, (name, value) in enumerate(items):
             path = ("segments", name)
             seg = r.segmentation(r.name(name, path, "segmentation name"), value, path)
-            m._add_segmentation(seg, path)
+            m._add_segmentation(seg, path, later=[str(k) for k, _ in items[i + 1:]])
         return m
 
     # -- validation and output --------------------------------------------------------------
@@ -519,7 +577,9 @@ class Model:
                         "points": src(r.points), "cap": r.cap, "floor": r.floor}
                        for r in s.rules],
                    "expr": src(s.expr)} for s in self.scores]
-        segments = [{"name": g.name, "line": g.line,
+        segments = [{"name": g.name, "line": g.line, "matrix": list(g.matrix)}
+                    if g.matrix is not None else
+                    {"name": g.name, "line": g.line,
                      "cases": [{"label": c.label, "line": c.line, "when": src(c.when)}
                                for c in g.cases]} for g in self.segmentations]
         return json.dumps({"name": self.name, "source": self.source, "as_of": self.as_of,
@@ -573,6 +633,8 @@ def _score_dict(s: Score) -> dict:
 
 
 def _segmentation_dict(g: Segmentation):
+    if g.matrix is not None:
+        return {"matrix": list(g.matrix)}
     if g.bands is not None:
         return {"bands": {"score": g.bands.score, "edges": list(g.bands.edges),
                           "labels": list(g.bands.labels)}}

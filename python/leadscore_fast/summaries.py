@@ -1,0 +1,139 @@
+"""Segment-level summaries in one streaming pass: per segment, the lead count and share, the
+mean/min/max of every score and, given a label column such as ``converted``, the conversion
+rate and its lift over the whole population.
+
+Scoring streams batch by batch and each batch is folded into small per-segment accumulators
+(numpy bincount / fmin.at / fmax.at), so memory stays bounded by one batch whatever the
+input size.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from leadscore_fast.compiler import as_model, as_schema
+from leadscore_fast.queries import QueryError, _suggest
+
+__all__ = ["summarize"]
+
+
+class _Acc:
+    """Running totals for one segmentation; slot ``len(labels)`` holds unassigned leads."""
+
+    def __init__(self, labels: list[str], scores: list[str], labelled: bool):
+        n = len(labels) + 1
+        self.labels, self.scores = labels, scores
+        self.count = np.zeros(n, np.int64)
+        self.n = {s: np.zeros(n, np.int64) for s in scores}  # non-NULL values
+        self.sum = {s: np.zeros(n) for s in scores}
+        self.min = {s: np.full(n, np.nan) for s in scores}  # fmin/fmax skip NaN (= NULL)
+        self.max = {s: np.full(n, np.nan) for s in scores}
+        self.conv = np.zeros(n) if labelled else None
+        self.conv_n = np.zeros(n, np.int64) if labelled else None
+
+    def add(self, codes: np.ndarray, values: dict, label: np.ndarray | None) -> None:
+        n = len(self.count)
+        codes = np.where(codes < 0, n - 1, codes)
+        self.count += np.bincount(codes, minlength=n)
+        for s in self.scores:
+            v = values[s]
+            ok = ~np.isnan(v)
+            self.n[s] += np.bincount(codes[ok], minlength=n)
+            self.sum[s] += np.bincount(codes[ok], weights=v[ok], minlength=n)
+            np.fmin.at(self.min[s], codes, v)
+            np.fmax.at(self.max[s], codes, v)
+        if label is not None:
+            ok = ~np.isnan(label)
+            self.conv += np.bincount(codes[ok], weights=label[ok], minlength=n)
+            self.conv_n += np.bincount(codes[ok], minlength=n)
+
+
+def _floats(arr) -> np.ndarray:
+    """float64 with NaN for NULL (bools become 0/1)."""
+    if pa.types.is_boolean(arr.type):
+        arr = arr.cast(pa.int8())
+    return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
+
+
+def _codes(arr) -> np.ndarray:
+    return np.asarray(arr.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+
+
+def summarize(model, data, *, segmentation=None, label=None, as_of=None,
+              threads=None) -> pa.Table:
+    """One row per segment (label order, then unassigned leads as a NULL segment if any) of
+    ``segmentation`` (default: every segmentation, stacked): columns segmentation, segment,
+    count, share, then ``<score>_mean/_min/_max`` per score and, with ``label`` (a bool or
+    numeric column; NULL labels are left out of the rate), conversions, conversion_rate and
+    lift (rate / overall rate)."""
+    from leadscore_fast.compiler import compile as compile_model
+    from leadscore_fast.runner import _as_batches
+    from leadscore_fast.scoring import score
+
+    m = as_model(model)
+    if not m.segmentations:
+        raise QueryError(f"summarize: model {m.name!r} defines no segmentations")
+    names = m.segment_names if segmentation is None else \
+        [segmentation] if isinstance(segmentation, str) else list(segmentation)
+    for name in names:
+        if name not in m.segment_names:
+            raise QueryError(f"summarize: unknown segmentation {name!r}"
+                             f"{_suggest(name, m.segment_names)}")
+    schema, batches = _as_batches(data)
+    if label is not None:
+        field = as_schema(schema).field(label) if label in schema.names else None
+        if field is None:
+            raise QueryError(f"summarize: unknown label column {label!r}"
+                             f"{_suggest(label, schema.names)}")
+        if not (pa.types.is_boolean(field.type) or pa.types.is_integer(field.type)
+                or pa.types.is_floating(field.type)):
+            raise QueryError(f"summarize: label column {label!r} must be bool or numeric, "
+                             f"got {field.type}")
+    program = compile_model(m, schema)
+    labels = {g["name"]: list(g["labels"]) for g in program.segments}
+    accs = {name: _Acc(labels[name], m.score_names, label is not None) for name in names}
+    stream = score(program, pa.RecordBatchReader.from_batches(schema, batches),
+                   keep=[label] if label is not None else None, as_of=as_of, threads=threads,
+                   stream=True)
+    n_scores = len(m.score_names)
+    label_at = n_scores + len(m.segment_names)  # kept columns follow scores and segments
+    for batch in stream:
+        values = {s: _floats(batch.column(i)) for i, s in enumerate(m.score_names)}
+        lab = _floats(batch.column(label_at)) if label is not None else None
+        for name, acc in accs.items():
+            acc.add(_codes(batch.column(n_scores + m.segment_names.index(name))), values, lab)
+    return _table(accs, m.score_names, label is not None)
+
+
+def _table(accs: dict, scores: list[str], labelled: bool) -> pa.Table:
+    cols: dict[str, list] = {"segmentation": [], "segment": [], "count": [], "share": []}
+    for s in scores:
+        cols.update({f"{s}_mean": [], f"{s}_min": [], f"{s}_max": []})
+    if labelled:
+        cols.update({"conversions": [], "conversion_rate": [], "lift": []})
+
+    def num(x):
+        return None if x is None or np.isnan(x) else float(x)
+
+    for name, a in accs.items():
+        total = int(a.count.sum())
+        overall = a.conv.sum() / a.conv_n.sum() if labelled and a.conv_n.sum() else None
+        for i in range(len(a.count)):
+            if i == len(a.labels) and not a.count[i]:
+                continue  # no unassigned leads: no NULL row
+            cols["segmentation"].append(name)
+            cols["segment"].append(a.labels[i] if i < len(a.labels) else None)
+            cols["count"].append(int(a.count[i]))
+            cols["share"].append(a.count[i] / total if total else None)
+            for s in scores:
+                n = a.n[s][i]
+                cols[f"{s}_mean"].append(a.sum[s][i] / n if n else None)
+                cols[f"{s}_min"].append(num(a.min[s][i]))
+                cols[f"{s}_max"].append(num(a.max[s][i]))
+            if labelled:
+                rate = a.conv[i] / a.conv_n[i] if a.conv_n[i] else None
+                cols["conversions"].append(float(a.conv[i]))
+                cols["conversion_rate"].append(rate)
+                cols["lift"].append(rate / overall if rate is not None and overall else None)
+    types = {"segmentation": pa.string(), "segment": pa.string(), "count": pa.int64()}
+    return pa.table({k: pa.array(v, types.get(k, pa.float64())) for k, v in cols.items()})
