@@ -130,14 +130,19 @@ pub fn model_sql(m: &TModel, input_columns: &[String], relation: &str, as_of_us:
                         pts = format!("least({pts}, {})", float_lit(c));
                     }
                     let when = r.when.as_ref().map(|w| format!("({}) IS TRUE AND ", pr.expr(w))).unwrap_or_default();
-                    sum = format!("({sum} + (CASE WHEN {when}({}) IS NOT NULL THEN {pts} ELSE {} END))", pr.expr(&r.points), float_lit(0.0));
+                    // NULL points add 0; a NaN result (inf - inf) is NULL in the VM too.
+                    let raw = pr.expr(&r.points);
+                    sum = format!("({sum} + (CASE WHEN {when}NOT isnan(coalesce({raw}, 'NaN'::DOUBLE)) THEN {pts} ELSE {} END))", float_lit(0.0));
                 }
                 match range {
                     Some((lo, hi)) => format!("least(greatest({sum}, {}), {})", float_lit(*lo), float_lit(*hi)),
                     None => sum,
                 }
             }
-            TScoreBody::Derived(e) => format!("coalesce({}, {})", pr.expr(e), float_lit(0.0)),
+            TScoreBody::Derived(e) => {
+                let x = pr.expr(e);
+                format!("(CASE WHEN isnan(coalesce({x}, 'NaN'::DOUBLE)) THEN {} ELSE {x} END)", float_lit(0.0))
+            }
         };
         stages.push((s.name.clone(), value));
     }
