@@ -5,7 +5,7 @@
 use crate::error::{CompileError, ErrorKind, Result};
 use crate::model::{ModelSpec, Schema, Src};
 use crate::parse::parse_expr;
-use crate::tir::TExpr;
+use crate::tir::{Node, TExpr, Value};
 use crate::typecheck::{to_float, ColumnRef, Scope};
 use crate::types::Type;
 
@@ -159,10 +159,18 @@ pub fn check_model(spec: &ModelSpec, schema: &Schema) -> Result<TModel> {
                 TScoreBody::Rules { rules: out, range }
             }
             (None, Some(expr)) => {
-                if s.range.is_some() {
-                    return Err(cx.structural(s.line, &sctx, "a derived score (expr) takes no range; use least/greatest".into()));
+                let e = typed(expr, Type::Float, "a score's `expr`", &format!("{sctx}, expr"), &mut scope)?;
+                match s.range {
+                    None => TScoreBody::Derived(e),
+                    Some([lo, hi]) if lo > hi => return Err(cx.structural(s.line, &sctx, format!("range [{lo}, {hi}] has lo > hi"))),
+                    // Clamp after NULL → 0: least(greatest(coalesce(e, 0), lo), hi).
+                    Some([lo, hi]) => {
+                        let k = |x: f64| Box::new(TExpr::konst(Type::Float, Value::Float(x)));
+                        let zeroed = TExpr::new(Type::Float, Node::Coalesce(Box::new(e), k(0.0)));
+                        let low = TExpr::new(Type::Float, Node::MinMax(true, Box::new(zeroed), k(lo)));
+                        TScoreBody::Derived(TExpr::new(Type::Float, Node::MinMax(false, Box::new(low), k(hi))))
+                    }
                 }
-                TScoreBody::Derived(typed(expr, Type::Float, "a score's `expr`", &format!("{sctx}, expr"), &mut scope)?)
             }
             (Some(_), Some(_)) => return Err(cx.structural(s.line, &sctx, "a score has either `rules` or `expr`, not both".into())),
             (None, None) => return Err(cx.structural(s.line, &sctx, "a score needs `rules` or `expr`".into())),
