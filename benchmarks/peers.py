@@ -465,6 +465,196 @@ def score_pandas(df) -> pa.Table:
     return _output(fit, eng, total, tier)
 
 
+# ---------------------------------------------------------------- NumPy / numexpr
+def numpy_arrays(table: pa.Table) -> dict:
+    """Untimed conversion (generous): every column the reference model reads as numpy
+    (values, valid) pairs; dictionary columns as (codes, valid, dictionary values)."""
+    import workloads
+
+    return workloads.numpy_prepare(table, workloads.reference_spec().columns())
+
+
+def score_numpy(cols: dict) -> pa.Table:
+    """NumPy expressions: the generic spec translator (workloads.py) on the reference spec."""
+    import workloads
+
+    r = workloads.score_numpy(workloads.reference_spec(), cols)
+    return _output(r["fit"], r["engagement"], r["total"], r["tier"].astype(np.int32))
+
+
+def score_numexpr(cols: dict) -> pa.Table:
+    """numexpr, hand-written for the 16 rules: one fused expression per score (numexpr
+    evaluates it blockwise, multi-threaded); the dictionary predicates run once per value."""
+    import numexpr as ne
+
+    def lut(name, groups):
+        _, codes, valid, values = cols[name]
+        t = np.zeros(len(values))
+        for group, pts in groups.items():
+            t[np.isin(values, list(group))] = pts
+        return np.where(valid, t[codes], 0.0)
+
+    ind = lut("industry", {tuple(TARGET_INDUSTRIES): 20.0, tuple(ADJACENT_INDUSTRIES): 8.0})
+    title = lut("job_title", {tuple(DECISION_MAKERS): 20.0})
+    country = lut("country", {tuple(TARGET_COUNTRIES): 5.0})
+    size, size_ok = cols["company_size"][1:]
+    rev, rev_ok = cols["annual_revenue"][1:]
+    free, free_ok = cols["email_domain_free"][1:]
+    pv, pv_ok = cols["pricing_visits"][1:]
+    wv, wv_ok = cols["web_visits"][1:]
+    eo, eo_ok = cols["email_opens"][1:]
+    web, web_ok = cols["webinar_attended"][1:]
+    last, last_ok = cols["last_activity_at"][1:]
+    uns, uns_ok = cols["unsubscribed"][1:]
+    fit = ne.evaluate(
+        "ind + where(size_ok & (size >= 50) & (size <= 5000), 15.0, 0.0)"
+        " + where(size_ok & (size > 5000), 10.0, 0.0) + title"
+        " + where(rev_ok & (rev > 0), where(rev / 2000000.0 < 15.0, rev / 2000000.0, 15.0), 0.0)"
+        " + country + where(free_ok & free, -15.0, 0.0)")
+    fit = ne.evaluate("where(fit < 0.0, 0.0, where(fit > 100.0, 100.0, fit))")
+    as_of, day, k = float(AS_OF_US), DAY_US, DECAY_K
+    eng = ne.evaluate(
+        "where(pv_ok, where(5.0 * pv < 25.0, 5.0 * pv, 25.0), 0.0)"
+        " + where(wv_ok & (wv >= 3), where(2.0 * wv < 20.0, 2.0 * wv, 20.0), 0.0)"
+        " + where(eo_ok, where(1.5 * eo < 15.0, 1.5 * eo, 15.0), 0.0)"
+        " + where(web_ok & web, 15.0, 0.0)"
+        " + where(last_ok, 30.0 * exp((as_of - last) / day * k), 0.0)"
+        " + where(last_ok & ((as_of - last) / day > 180.0), -10.0, 0.0)"
+        " + where(pv_ok & wv_ok & (pv == 0) & (wv < 2), -10.0, 0.0)"
+        " + where(uns_ok & uns, -40.0, 0.0)")
+    eng = ne.evaluate("where(eng < 0.0, 0.0, where(eng > 100.0, 100.0, eng))")
+    total = ne.evaluate("0.6 * fit + 0.4 * eng")
+    tier = ne.evaluate("where(total >= 40.0, 0, where(total >= 25.0, 1, 2))").astype(np.int32)
+    return _output(fit, eng, total, tier)
+
+
+# ---------------------------------------------------------------- hand-written Cython
+_CYTHON = None
+
+
+def cython_unavailable() -> str | None:
+    """Build (once, cached on disk by source hash) the Cython kernel; None when it is usable,
+    else why not (no compiler, no Cython, a failed build)."""
+    global _CYTHON
+    if _CYTHON is not None:
+        return _CYTHON if isinstance(_CYTHON, str) else None
+    import hashlib
+    import importlib.util
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    try:
+        import Cython
+    except ImportError:
+        _CYTHON = "Cython not installed (pip install cython)"
+        return _CYTHON
+    cc = os.environ.get("CC", "cc").split()[0]
+    if shutil.which(cc) is None and shutil.which("gcc") is None:
+        _CYTHON = "no C compiler found: Cython peer skipped"
+        return _CYTHON
+    src = Path(__file__).with_name("cython_kernel.pyx")
+    key = hashlib.sha1(src.read_bytes() + f"{sys.version}{Cython.__version__}{np.__version__}"
+                       .encode()).hexdigest()[:12]
+    root = Path(os.environ.get("LEADSCORE_BENCH_CACHE",
+                               Path.home() / ".cache" / "leadscore_fast" / "bench"))
+    build = root / f"cython-{key}"
+    mod = f"ls_cython_{key}"
+    found = list(build.glob(f"{mod}*.so")) + list(build.glob(f"{mod}*.pyd"))
+    if not found:
+        build.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, build / f"{mod}.pyx")
+        setup = ("from setuptools import setup; from Cython.Build import cythonize; "
+                 "import numpy; setup(ext_modules=cythonize(%r, quiet=True), "
+                 "script_args=['build_ext', '--inplace'])" % f"{mod}.pyx")
+        proc = subprocess.run([sys.executable, "-c", setup], cwd=build, capture_output=True,
+                              text=True, timeout=600)
+        found = list(build.glob(f"{mod}*.so")) + list(build.glob(f"{mod}*.pyd"))
+        if proc.returncode != 0 or not found:
+            _CYTHON = f"Cython build failed: {(proc.stderr or proc.stdout)[-400:]}"
+            return _CYTHON
+    spec = importlib.util.spec_from_file_location(mod, found[0])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    _CYTHON = module
+    return None
+
+
+def score_cython(table: pa.Table) -> pa.Table:
+    reason = cython_unavailable()
+    if reason:
+        raise RuntimeError(reason)
+    outs = []
+    for batch in table.to_batches():
+        n = batch.num_rows
+        c = {name: batch.column(name) for name in batch.schema.names}
+        ind, ind_pts = _dict(c["industry"], {tuple(TARGET_INDUSTRIES): 20.0,
+                                             tuple(ADJACENT_INDUSTRIES): 8.0})
+        title, title_pts = _dict(c["job_title"], {tuple(DECISION_MAKERS): 20.0})
+        country, country_pts = _dict(c["country"], {tuple(TARGET_COUNTRIES): 5.0})
+        fit, eng, total = np.empty(n), np.empty(n), np.empty(n)
+        tier = np.empty(n, np.int32)
+        _CYTHON.score(n, *ind, ind_pts, *_buf(c["company_size"], np.int32), *title, title_pts,
+                      *_buf(c["annual_revenue"], np.float64), *country, country_pts,
+                      *_buf(c["email_domain_free"], np.uint8),
+                      *_buf(c["pricing_visits"], np.int16), *_buf(c["web_visits"], np.int32),
+                      *_buf(c["email_opens"], np.int32), *_buf(c["webinar_attended"], np.uint8),
+                      *_buf(c["last_activity_at"], np.int64), *_buf(c["unsubscribed"], np.uint8),
+                      AS_OF_US, DECAY_K, fit, eng, total, tier)
+        outs.append(_output(fit, eng, total, tier))
+    return pa.concat_tables(outs) if outs else _output([], [], [], [])
+
+
+# ---------------------------------------------------------------- memory-read baseline
+@nb.njit(parallel=True, cache=True)
+def _sum_blocks(bufs, blk_buf, blk_lo, blk_hi):
+    """One parallel region over every block of every buffer (many small regions would each
+    pay a thread wake-up, which dominates on a loaded 2-core machine)."""
+    total = np.uint64(0)
+    for b in nb.prange(blk_buf.size):
+        words = bufs[blk_buf[b]]
+        s = np.uint64(0)
+        for i in range(blk_lo[b], blk_hi[b]):
+            s += words[i]
+        total += s
+    return total
+
+
+_BLOCK_WORDS = 1 << 16
+
+
+def memory_read(table: pa.Table, columns) -> int:
+    """The physical limit: read every byte of every buffer (validity, offsets, data) of the
+    columns a model reads, as 8-byte words summed in parallel; no scoring, no output."""
+    from numba.typed import List
+
+    bufs = List()
+    blk_buf, blk_lo, blk_hi = [], [], []
+    for name in columns:
+        for chunk in table.column(name).chunks:
+            arr = chunk.indices if isinstance(chunk, pa.DictionaryArray) else chunk
+            for buf in arr.buffers():
+                if buf is None or buf.size < 8:
+                    continue
+                words = np.frombuffer(buf, np.uint64, buf.size // 8)
+                for lo in range(0, words.size, _BLOCK_WORDS):
+                    blk_buf.append(len(bufs))
+                    blk_lo.append(lo)
+                    blk_hi.append(min(lo + _BLOCK_WORDS, words.size))
+                bufs.append(words)
+    if not blk_buf:
+        return 0
+    return int(_sum_blocks(bufs, np.array(blk_buf, np.int64), np.array(blk_lo, np.int64),
+                           np.array(blk_hi, np.int64)))
+
+
+REFERENCE_COLUMNS = ["industry", "company_size", "job_title", "annual_revenue", "country",
+                     "email_domain_free", "pricing_visits", "web_visits", "email_opens",
+                     "webinar_attended", "last_activity_at", "unsubscribed"]
+
+
 # ---------------------------------------------------------------- cold start
 COLD_START = """
 import json, time
@@ -536,6 +726,8 @@ def assert_agree(got: pa.Table, want: pa.Table, rtol: float = 1e-9) -> None:
 
 
 __all__ = ["REFERENCE_MODEL_YAML", "load_model", "vm_unavailable", "score_vm", "score_python",
+           "numpy_arrays", "score_numpy", "score_numexpr", "cython_unavailable", "score_cython",
+           "memory_read", "REFERENCE_COLUMNS",
            "score_numba",
            "polars_frame", "score_polars", "score_duckdb", "DUCKDB_SQL", "pandas_frame",
            "score_pandas", "assert_agree", "tier_codes", "in_input_order", "cold_start"]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 import hypothesis.strategies as st
+from hypothesis import settings
 import pyarrow as pa
 
 UTC = dt.timezone.utc
@@ -24,11 +26,22 @@ PAT_CHARS = "abSsoftwrex_% "
 
 # (arrow type, kind, magnitude bound of its values)
 INT_TYPES = [(pa.int8(), 128), (pa.int16(), 32768), (pa.int32(), 10**6), (pa.int64(), 10**6),
-             (pa.uint8(), 255), (pa.uint16(), 65535), (pa.uint32(), 10**6)]
+             (pa.uint8(), 255), (pa.uint16(), 65535), (pa.uint32(), 10**6), (pa.uint64(), 10**6)]
 TS_UNITS = ["s", "ms", "us", "ns"]
 TZS = [None, "UTC", "Europe/Berlin", "America/New_York"]
 T0 = int(dt.datetime(2020, 1, 1, tzinfo=UTC).timestamp())
 T1 = int(dt.datetime(2030, 1, 1, tzinfo=UTC).timestamp())
+UNIT = st.floats(0, 1)
+
+
+@lru_cache(maxsize=None)
+def _choice(options: tuple):
+    return st.sampled_from(options)
+
+
+@lru_cache(maxsize=None)
+def _range(lo: int, hi: int):
+    return st.integers(lo, hi)
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,7 @@ def column_types(draw, i: int) -> Col:
     elif kind == "bool":
         t, bound = pa.bool_(), 0
     elif kind == "string":
-        t = draw(st.sampled_from([pa.string(), pa.large_string(),
+        t = draw(st.sampled_from([pa.string(), pa.large_string(), pa.string_view(),
                                   pa.dictionary(pa.int8(), pa.string()),
                                   pa.dictionary(pa.int32(), pa.string())]))
         bound = 0
@@ -69,7 +82,8 @@ def column_types(draw, i: int) -> Col:
     elif kind == "date":
         t, bound = draw(st.sampled_from([pa.date32(), pa.date64()])), 0
     else:
-        t, bound = pa.list_(pa.string()), 0
+        t = draw(st.sampled_from([pa.list_(pa.string()), pa.large_list(pa.string())]))
+        bound = 0
     base = f"c{i}_{kind}"
     name = draw(st.sampled_from([base, base, f"c{i} {kind}"]))  # some names need quoting
     return Col(name, kind, t, bound)
@@ -82,6 +96,7 @@ def _ints(t: pa.DataType, bound):
     return st.one_of(st.integers(lo, hi), st.sampled_from([lo, hi, 0, 1, -1 if lo < 0 else 2, 8]))
 
 
+@lru_cache(maxsize=None)
 def _value(col: Col):
     """Strategy for one non-null Python value of the column (NaN allowed in floats)."""
     k, t = col.kind, col.type
@@ -123,10 +138,10 @@ def _array(col: Col, values: list) -> pa.Array:
 @st.composite
 def tables(draw, cols: list[Col], max_rows: int = 50) -> pa.Table:
     n = draw(st.integers(0, max_rows))
-    null_rate = draw(st.sampled_from([0.0, 0.1, 0.3, 1.0]))
+    null_rate = draw(st.sampled_from([0.0, 0.0, 0.1, 0.3, 1.0]))
     data = {}
     for c in cols:
-        data[c.name] = [None if null_rate and draw(st.floats(0, 1)) < null_rate
+        data[c.name] = [None if null_rate and draw(UNIT) < null_rate
                         else draw(_value(c)) for _ in range(n)]
     schema = pa.schema([(c.name, c.type) for c in cols])
 
@@ -161,18 +176,17 @@ def q(name: str) -> str:
 
 
 def int_lit(draw) -> Num:
-    v = draw(st.one_of(st.integers(-1000, 1000), st.sampled_from([0, 1, -1, 2, 8, 100])))
+    v = draw(INT_LIT)
     return Num(str(v), True, abs(v))
 
 
 def float_lit(draw) -> Num:
-    v = draw(st.one_of(st.floats(-1000, 1000).map(lambda x: round(x, 2)),
-                       st.sampled_from([0.0, 0.5, 1.5, -2.5, 100.0])))
+    v = draw(FLOAT_LIT)
     return Num(repr(v), False, abs(v))
 
 
 def str_lit(draw) -> str:
-    return "'" + draw(st.one_of(st.sampled_from(WORDS), st.text("abSx_ ", max_size=4))) + "'"
+    return "'" + draw(STR_LIT) + "'"
 
 
 class ExprGen:
@@ -182,7 +196,10 @@ class ExprGen:
         self.draw, self.cols, self.scores = draw, cols, scores
 
     def pick(self, options):
-        return self.draw(st.sampled_from(options))
+        return self.draw(_choice(tuple(options)))
+
+    def int(self, lo, hi) -> int:
+        return self.draw(_range(lo, hi))
 
     def of_kind(self, *kinds) -> list[Col]:
         return [c for c in self.cols if c.kind in kinds]
@@ -219,7 +236,7 @@ class ExprGen:
         """A number that depends on one string column only."""
         c = self.pick(self.of_kind("string"))
         vals = [int_lit(self.draw) if self.draw(st.booleans()) else float_lit(self.draw)
-                for _ in range(self.draw(st.integers(1, 3)))]
+                for _ in range(self.int(1, 3))]
         is_int = all(v.is_int for v in vals)
         bound = max(v.bound for v in vals)
         if self.draw(st.booleans()):
@@ -253,7 +270,7 @@ class ExprGen:
             a = self.num(d)
             return Num(f"abs({a.text})", a.is_int, a.bound)
         if k in ("minmax", "coalesce"):
-            xs = [self.num(d) for _ in range(self.draw(st.integers(2, 4)))]
+            xs = [self.num(d) for _ in range(self.int(2, 4))]
             fn = self.pick(["least", "greatest"]) if k == "minmax" else "coalesce"
             return Num(f"{fn}({', '.join(x.text for x in xs)})", all(x.is_int for x in xs),
                        max(x.bound for x in xs))
@@ -265,7 +282,7 @@ class ExprGen:
                 return Num(f"exp({arg})", False, 3e17)
             return Num(f"{fn}({a.text})", False, max(a.bound, 1e3))
         if k == "case":
-            n = self.draw(st.integers(1, 3))
+            n = self.int(1, 3)
             whens = [(self.boolean(d), self.num(d)) for _ in range(n)]
             other = self.num(d) if self.draw(st.booleans()) else None
             res = [r for _, r in whens] + ([other] if other else [])
@@ -274,7 +291,7 @@ class ExprGen:
             return Num(text, all(r.is_int for r in res), max(r.bound for r in res))
         if k == "simple_case":
             op = self.num(d)
-            whens = [(self.num_leaf(), self.num(d)) for _ in range(self.draw(st.integers(1, 3)))]
+            whens = [(self.num_leaf(), self.num(d)) for _ in range(self.int(1, 3))]
             other = self.num(d) if self.draw(st.booleans()) else None
             res = [r for _, r in whens] + ([other] if other else [])
             text = " ".join(f"WHEN {v.text} THEN {r.text}" for v, r in whens)
@@ -307,12 +324,12 @@ class ExprGen:
         if k == "cmp":
             return f"({s} {self.pick(['=', '<>', '!=', '<', '<=', '>', '>='])} {str_lit(self.draw)})"
         if k == "in":
-            items = [str_lit(self.draw) for _ in range(self.draw(st.integers(1, 3)))]
-            if self.draw(st.integers(0, 4)) == 0:
+            items = [str_lit(self.draw) for _ in range(self.int(1, 3))]
+            if self.int(0, 4) == 0:
                 items.append("NULL")
             return f"({s} {self.pick(['IN', 'NOT IN'])} ({', '.join(items)}))"
         if k == "like":
-            pat = self.draw(st.text(PAT_CHARS, max_size=6))
+            pat = self.draw(PATTERN)
             op = self.pick(["LIKE", "NOT LIKE", "ILIKE", "NOT ILIKE"])
             return f"({s} {op} '{pat}')"
         if k in ("starts", "contains"):
@@ -339,7 +356,7 @@ class ExprGen:
         if k == "str":
             return self.str_pred(self.pick(self.of_kind("string")), 1)
         c = self.pick(self.of_kind("list_string"))
-        vals = [str_lit(self.draw) for _ in range(self.draw(st.integers(1, 3)))]
+        vals = [str_lit(self.draw) for _ in range(self.int(1, 3))]
         return f"has_any({q(c.name)}, {', '.join(vals)})"
 
     def cmp(self, depth: int) -> str:
@@ -361,7 +378,7 @@ class ExprGen:
         if k == "not":
             return f"(NOT {self.boolean(d)})"
         if k == "in":
-            items = [self.num_leaf().text for _ in range(self.draw(st.integers(1, 4)))]
+            items = [self.num_leaf().text for _ in range(self.int(1, 4))]
             return f"({self.num(d).text} {self.pick(['IN', 'NOT IN'])} ({', '.join(items)}))"
         if k == "between":
             op = self.pick(["BETWEEN", "NOT BETWEEN"])
@@ -379,8 +396,16 @@ class ExprGen:
 
 # ---- models -------------------------------------------------------------------------------
 
+NUMBER = st.one_of(st.integers(-100, 100), st.floats(-100, 100).map(lambda x: round(x, 1)))
+INT_LIT = st.one_of(st.integers(-1000, 1000), st.sampled_from([0, 1, -1, 2, 8, 100]))
+FLOAT_LIT = st.one_of(st.floats(-1000, 1000).map(lambda x: round(x, 2)),
+                      st.sampled_from([0.0, 0.5, 1.5, -2.5, 100.0]))
+STR_LIT = st.one_of(st.sampled_from(WORDS), st.text("abSx_ ", max_size=4))
+PATTERN = st.text(PAT_CHARS, max_size=6)
+
+
 def _number(draw):
-    return draw(st.one_of(st.integers(-100, 100), st.floats(-100, 100).map(lambda x: round(x, 1))))
+    return draw(NUMBER)
 
 
 @st.composite
@@ -389,49 +414,49 @@ def models(draw, cols: list[Col], max_scores: int = 4, max_rules: int = 5, depth
     scores: dict[str, float] = {}  # name → magnitude bound
     out_scores = {}
     for i in range(draw(st.integers(1, max_scores))):
-        name = f"s{i}" if draw(st.integers(0, 3)) else f"score {i}"
+        name = f"s{i}" if draw(_range(0, 3)) else f"score {i}"
         g = ExprGen(draw, cols, dict(scores))
-        if i and draw(st.integers(0, 3)) == 0:  # derived score
-            e = g.num(draw(st.integers(0, depth)))
+        if i and draw(_range(0, 3)) == 0:  # derived score
+            e = g.num(draw(_range(0, depth)))
             out_scores[name] = {"expr": e.text}
             bound = e.bound
         else:
             rules, bound = [], 0.0
-            for j in range(draw(st.integers(1, max_rules))):
+            for j in range(draw(_range(1, max_rules))):
                 rule = {"name": f"r{j}"}
-                if draw(st.integers(0, 3)):
-                    rule["when"] = g.boolean(draw(st.integers(0, depth)))
-                if draw(st.integers(0, 3)) == 0:
+                if draw(_range(0, 3)):
+                    rule["when"] = g.boolean(draw(_range(0, depth)))
+                if draw(_range(0, 3)) == 0:
                     rule["points"] = _number(draw)
                     b = abs(rule["points"])
                 else:
-                    e = g.num(draw(st.integers(0, depth)))
+                    e = g.num(draw(_range(0, depth)))
                     rule["points"], b = e.text, e.bound
-                if draw(st.integers(0, 3)) == 0:
+                if draw(_range(0, 3)) == 0:
                     rule["cap"] = _number(draw)
-                if draw(st.integers(0, 4)) == 0:
+                if draw(_range(0, 4)) == 0:
                     rule["floor"] = _number(draw)
                     if "cap" in rule and rule["floor"] > rule["cap"]:
                         rule["floor"], rule["cap"] = rule["cap"], rule["floor"]
                 rules.append(rule)
                 bound += b
             out_scores[name] = {"rules": rules}
-            if draw(st.integers(0, 2)) == 0:
+            if draw(_range(0, 2)) == 0:
                 lo = _number(draw)
-                out_scores[name]["range"] = [lo, round(lo + abs(_number(draw)), 1)]
+                out_scores[name]["range"] = [lo, lo + abs(_number(draw))]
                 bound = max(abs(lo), abs(out_scores[name]["range"][1]))
         scores[name] = min(bound, 1e100)
     segments = {}
     g = ExprGen(draw, cols, scores)
     for k in range(draw(st.integers(0, max_segments))):
-        if draw(st.integers(0, 4)) == 0:  # the bands shorthand
+        if draw(_range(0, 4)) == 0:  # the bands shorthand
             edges = sorted(set(draw(st.lists(st.integers(-50, 150), min_size=1, max_size=4))))
             segments[f"b{k}"] = {"bands": {"score": draw(st.sampled_from(sorted(scores))),
                                            "edges": edges,
                                            "labels": [f"B{i}" for i in range(len(edges) + 1)]}}
             continue
-        cases = [{"name": f"L{k}_{m}", "when": g.boolean(draw(st.integers(0, depth)))}
-                 for m in range(draw(st.integers(1, 4)))]
+        cases = [{"name": f"L{k}_{m}", "when": g.boolean(draw(_range(0, depth)))}
+                 for m in range(draw(_range(1, 4)))]
         if draw(st.booleans()):
             cases.append({"name": f"L{k}_default"})
         segments[f"g{k}" if k else "tier"] = cases
@@ -439,6 +464,11 @@ def models(draw, cols: list[Col], max_scores: int = 4, max_rules: int = 5, depth
     if segments:
         model["segments"] = segments
     return model
+
+
+def examples(fraction: float):
+    """``settings`` for a test running ``fraction`` of the active profile's max_examples."""
+    return settings(max_examples=max(10, int(settings.default.max_examples * fraction)))
 
 
 @dataclass

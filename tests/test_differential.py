@@ -19,7 +19,7 @@ import leadscore_fast as lf  # noqa: E402
 from leadscore_fast import errors  # noqa: E402
 from reference import (mismatches, needs_tolerance, reference_score, table_results,  # noqa: E402
                        table_rows)
-from strategies import cases  # noqa: E402
+from strategies import cases, examples  # noqa: E402
 
 UTC = dt.timezone.utc
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=UTC)
@@ -61,12 +61,15 @@ def test_vm_matches_reference_many_rules_and_segments(case):
     check_case(case)
 
 
+@examples(0.5)
 @given(cases(), st.sampled_from([1, 3, 5, 64]))
 def test_chunking_and_threads_do_not_change_results(case, chunk_rows):
     """Bit-identical results whatever the chunk size and thread count."""
     base = vm(case.model, case.table, as_of=case.as_of)
     other = vm(case.model, case.table, as_of=case.as_of, chunk_rows=chunk_rows, threads=2)
     assert not mismatches(other, base)
+    reader = case.table.to_reader(max_chunksize=max(1, chunk_rows // 2))
+    assert not mismatches(vm(case.model, reader, as_of=case.as_of), base)
 
 
 # ---- hand-picked regressions ----------------------------------------------------------------
@@ -186,6 +189,48 @@ def test_strings_nulls_and_dictionaries():
     assert_values("coalesce(upper(plain), 'Z') = 'Z'", t, [False, False, True, False], boolean=True)
 
 
+UNICODE_CASES = [
+    ("'é' LIKE '_'", True), ("'naïve' LIKE 'na_ve'", True), ("'ÉCOLE' ILIKE 'école'", True),
+    ("lower('ÉCOLE') = 'école'", True), ("upper('école') = 'ÉCOLE'", True),
+    ("starts_with('über', 'ü')", True), ("'é' > 'z'", True),
+]
+
+
+@pytest.mark.parametrize("expr, expected", UNICODE_CASES)
+def test_unicode_strings(expr, expected):
+    assert_values(expr, ONE, [expected], boolean=True)
+
+
+def test_unicode_dictionary_column():
+    t = pa.table({"w": pa.array(["ÉCOLE", "naïve"]).dictionary_encode()})
+    assert_values("w ILIKE 'école' OR w LIKE 'na_ve'", t, [True, True], boolean=True)
+
+
+def test_null_inside_a_dictionary():
+    d = pa.DictionaryArray.from_arrays(pa.array([0, 1, 2, None], pa.int8()),
+                                       pa.array(["a", None, "b"]))
+    t = pa.table({"w": d})
+    assert_values("w IS NULL", t, [False, True, False, True], boolean=True)
+    assert_values("coalesce(w, 'z') IN ('a', 'z')", t, [True, True, False, True], boolean=True)
+
+
+def test_unsigned_and_wide_integer_types():
+    t = pa.table({"a": pa.array([5, 2**32 - 1], pa.uint32()), "b": pa.array([7, 0], pa.uint64()),
+                  "c": pa.array([65535, 1], pa.uint16())})
+    assert_values("a * c - b", t, [327668.0, float(2**32 - 1)])
+    assert_values("a > 4294967294", t, [False, True], boolean=True)
+
+
+def test_other_column_types_only_support_is_null():
+    t = pa.table({"b": pa.array([b"x", None], pa.binary()), "n": pa.array([None, None], pa.null()),
+                  "st": pa.array([{"a": 1}, None])})
+    assert_values("b IS NULL", t, [False, True], boolean=True)
+    assert_values("n IS NOT NULL", t, [False, False], boolean=True)
+    assert_values("st IS NULL", t, [False, True], boolean=True)
+    with pytest.raises(errors.LeadscoreError):
+        lf.compile(expr_model("b = 'x'", True), t.schema)
+
+
 def test_has_any():
     t = pa.table({"tech": pa.array([["aws", None], None, [], ["gcp"], [None]],
                                    pa.list_(pa.string()))})
@@ -198,12 +243,27 @@ def test_days_since_date_and_timestamps():
                       pa.timestamp("us", tz="Europe/Berlin"))
     naive = pa.array([int(dt.datetime(2026, 10, 31, 12, tzinfo=UTC).timestamp()) * 10**9, None],
                      pa.timestamp("ns"))
+    old = pa.array([int(dt.datetime(1969, 12, 31, 18, tzinfo=UTC).timestamp() * 1000), None],
+                   pa.timestamp("ms"))
     t = pa.table({"d": pa.array([dt.date(2026, 10, 31), dt.date(2026, 11, 3)]),
-                  "tb": berlin, "tn": naive})
+                  "tb": berlin, "tn": naive, "old": old,
+                  "d64": pa.array([dt.date(1960, 1, 1), None], pa.date64())})
     assert_values("days_since(d)", t, [1.0, -2.0])
+    assert_values("days_since(old)", t, [20758.25, None])
+    assert_values("days_since(d64)", t, [24411.0, None])
     assert_values("days_since(tb)", t, [13 / 24, None])
     assert_values("days_since(tn)", t, [0.5, None])
     assert_values("decay(8, days_since(d), 1)", t, [4.0, 32.0])
+
+
+def test_days_since_nanoseconds_is_correctly_rounded():
+    """ns timestamps with whole microseconds: the exact µs difference, divided once (as DuckDB's
+    epoch_us does). A ns difference above 2^53 rounds when made float: one more rounding."""
+    ts = dt.datetime(2023, 11, 18, 0, 12, 23, 457577, tzinfo=UTC)
+    us = (AS_OF - ts) // dt.timedelta(microseconds=1)
+    ns = (ts - dt.datetime(1970, 1, 1, tzinfo=UTC)) // dt.timedelta(microseconds=1) * 1000
+    t = pa.table({"t": pa.array([ns], pa.timestamp("ns"))})
+    assert_values("days_since(t)", t, [us / 86_400_000_000])  # 1078.9913951669328
 
 
 def run_both(model, table):

@@ -103,3 +103,24 @@ def test_reference_model_shape():
 def test_reference_model_loads():
     model_mod = pytest.importorskip("leadscore_fast.model")
     model_mod.Model.from_yaml_string(REFERENCE_MODEL_YAML)
+
+
+def test_high_cardinality_columns_are_additive():
+    from leadscore_fast.synthetic import HIGH_CARDINALITY, email_domains, utm_campaigns
+
+    n = (1 << 20) + 5_000  # two generation blocks
+    plain = generate_leads(n, seed=9)
+    wide = generate_leads(n, seed=9, high_cardinality=True, batch_rows=300_000)
+    assert wide.schema.names == SCHEMA.names + ["email_domain", "utm_campaign"]
+    assert wide.drop_columns(["email_domain", "utm_campaign"]).equals(plain)
+    assert wide.equals(generate_leads(n, seed=9, high_cardinality=True))
+    assert len(set(email_domains())) == len(set(utm_campaigns())) == HIGH_CARDINALITY
+    for name in ("email_domain", "utm_campaign"):
+        col = wide.column(name)
+        assert col.type == pa.string()
+        assert abs(col.null_count / n - 0.05) < 0.01
+        assert pc.count_distinct(col).as_py() > 50_000, name
+    top = pc.value_counts(wide.column("email_domain")).to_pylist()
+    assert max(v["counts"] for v in top) > n // 100  # a power-law head (free-mail domains)
+    zero = generate_leads(10_000, seed=9, null_rate=0.0, high_cardinality=True)
+    assert zero.column("email_domain").null_count == 0

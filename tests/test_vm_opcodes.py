@@ -640,3 +640,280 @@ def test_bad_input_is_a_data_error():
 
     with pytest.raises(DataError, match="cannot score a list"):
         score(FakeProgram([(O.NOP,)], []), [1, 2, 3])
+
+
+# -- segment matrices and fused queries (ARCHITECTURE §6) -------------------------------------
+from vm_harness import query, run_queries  # noqa: E402
+
+
+def _kw_run(kw, **extra):
+    return dict(kw, **extra)
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_seg_matrix(kw, materialize):
+    # a: label 0 where x > 0, label 1 where x <= 0, NULL where x NULL; b: 3 labels from y
+    x = floats([1.0, -1.0, None, 2.0, -3.0, 5.0, None])
+    y = floats([0.0, 1.0, 2.0, None, 2.0, 1.0, 0.0])
+    prog = [(O.LOAD_F, 0, 0), (O.CMP_FK, 0, 0, 0, 4), (O.SEG_SET, 0, 0, 0),
+            (O.CMP_FK, 0, 0, 0, 3), (O.SEG_SET, 0, 0, 1),
+            (O.LOAD_F, 1, 1), (O.CMP_FK, 1, 1, 0, 0), (O.SEG_SET, 1, 1, 0),
+            (O.CMP_FK, 1, 1, 1, 0), (O.SEG_SET, 1, 1, 1), (O.CMP_FK, 1, 1, 2, 0), (O.SEG_SET, 1, 1, 2),
+            (O.SEG_MATRIX, 2, 0, 1, 3),
+            # read the matrix codes back: count code 4 (= n-b), mask code 0 (= p-a)
+            (O.LOAD_SEG, 0, 2), (O.CMP_IK, 2, 0, 0, 0), (O.COUNT_IF, 0, 2),
+            (O.CMP_IK, 3, 0, 1, 0), (O.STORE_MASK, 0, 3)]
+    segs = [{"name": "a", "labels": ["p", "n"]}, {"name": "b", "labels": ["a", "b", "c"]},
+            {"name": "ab", "labels": ["p-a", "p-b", "p-c", "n-a", "n-b", "n-c"]}]
+    res = run_queries(prog, {"x": x, "y": y}, consts_f=[0.0, 1.0, 2.0], consts_i=[4, 0],
+                      segments=segs, queries=[query("count", "c"), query("mask", "m")],
+                      run_kw=_kw_run(kw, materialize=materialize))
+    assert res.counts == {"c": 1}
+    assert res.masks["m"].tolist() == [T, F, F, F, F, F, F]
+    if materialize:
+        assert res.segments["ab"][0].tolist() == [0, 4, -1, -1, 5, 1, -1]
+        assert res.segments["ab"][1] == segs[2]["labels"]
+        out = run(prog, {"x": x, "y": y}, out="raw", consts_f=[0.0, 1.0, 2.0], consts_i=[4, 0],
+                  segments=segs, scores=[], queries=[query("count", "c"), query("mask", "m")],
+                  score_kw=kw)
+        assert out.column("ab").to_pylist() == ["p-a", "n-b", N, N, "n-c", "p-b", N]
+    else:
+        assert res.segments == {} and res.scores == {}
+
+
+def _bool_reg_prog():
+    # B0 = x > 0 (NULL where x is NULL)
+    return [(O.LOAD_F, 0, 0), (O.CMP_FK, 0, 0, 0, 4)]
+
+
+BVALS = [1.0, -1.0, None, 2.0, 3.0, None, -4.0, 5.0, 0.0, 7.0]
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_count_if_and_store_mask(kw, materialize):
+    prog = _bool_reg_prog() + [(O.COUNT_IF, 1, 0), (O.NOT, 1, 0), (O.COUNT_IF, 0, 1),
+                               (O.STORE_MASK, 1, 0), (O.STORE_MASK, 0, 1)]
+    qs = [query("count", "neg", slot=0), query("count", "pos", slot=1),
+          query("mask", "mneg", index=0), query("mask", "mpos", index=1)]
+    res = run_queries(prog, {"x": floats(BVALS)}, consts_f=[0.0], queries=qs,
+                      run_kw=_kw_run(kw, materialize=materialize))
+    pos = [v is not None and v > 0 for v in BVALS]
+    neg = [v is not None and v <= 0 for v in BVALS]  # NULL is neither
+    assert res.counts == {"pos": sum(pos), "neg": sum(neg)}
+    assert res.masks["mpos"].dtype == np.bool_
+    assert res.masks["mpos"].tolist() == pos and res.masks["mneg"].tolist() == neg
+    assert res.n_rows == len(BVALS)
+
+
+@pytest.mark.parametrize("edges", [[0.0, 10.0, 20.0, 40.0], [5.0], [], [1.0, 1.0, 3.0],
+                                   list(np.arange(-2.0, 60.0, 2.5))])  # > 16 edges: binary search
+def test_hist(kw, edges):
+    vals = [-1.0, 0.0, 9.99, 10.0, 20.0, 39.0, 40.0, 1e9, None, NAN, float("inf"),
+            float("-inf"), 1.0, 3.0, 25.0]
+    prog = [(O.LOAD_F, 0, 0), (O.HIST, 2, 0, 1, len(edges))]
+    res = run_queries(prog, {"x": floats(vals)}, consts_f=[99.0] + edges,
+                      queries=[query("hist", "h", slot=2, edges=edges)], run_kw=kw)
+    want = np.zeros(len(edges) + 2, np.int64)
+    for v in vals:
+        if v is None or v != v:
+            want[0] += 1
+        else:
+            want[1 + sum(e <= v for e in edges)] += 1
+    assert res.hists["h"].tolist() == want.tolist()
+    assert res.hists["h"].dtype == np.int64
+
+
+def _topk_ref(vals, groups, k, n_groups):
+    out = [[] for _ in range(n_groups)]
+    for r, (v, g) in enumerate(zip(vals, groups)):
+        if v is None or v != v or g is None:
+            continue
+        out[g].append((-v, r))
+    return [[r for _, r in sorted(o)[:k]] for o in out]
+
+
+def _topk_prog(per):
+    prog = [(O.LOAD_F, 0, 0)]
+    if per:
+        prog += [(O.LOAD_I, 0, 1), (O.TOPK, 0, 0, 0)]
+    else:
+        prog += [(O.TOPK, 0, 0, -1)]
+    return prog
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 3, 50])
+def test_topk_one_group_ties_nulls(kw, k):
+    vals = [3.0, 5.0, None, 5.0, 1.0, NAN, 5.0, 3.0, float("-inf"), 7.0, 3.0, -2.0]
+    res = run_queries(_topk_prog(False), {"x": floats(vals)},
+                      queries=[query("topk", "t", k=k)], run_kw=kw)
+    got = res.topk["t"]
+    assert len(got) == 1 and got[0].dtype == np.int64
+    assert got[0].tolist() == _topk_ref(vals, [0] * len(vals), k, 1)[0]
+    if k == 3:
+        assert got[0].tolist() == [9, 1, 3]  # equal values: the earlier row wins
+        assert res.topk_values["t"][0].tolist() == [7.0, 5.0, 5.0]
+    if k == 50:  # k larger than the rows: every non-NULL row, -inf included, best first
+        assert len(got[0]) == 10 and got[0][-1] == 8
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 100])
+def test_topk_groups(kw, k):
+    rng = np.random.default_rng(7)
+    n = 40
+    vals = [None if rng.random() < 0.1 else float(rng.integers(0, 6)) for _ in range(n)]  # ties
+    groups = [None if rng.random() < 0.1 else int(rng.integers(0, 4)) for _ in range(n)]
+    groups[5] = 9  # out of range group code: skipped like NULL
+    data = {"x": floats(vals), "g": pa.array(groups, pa.int64())}
+    res = run_queries(_topk_prog(True), data,
+                      queries=[query("topk", "t", k=k, per=0, groups=4)],
+                      segments=[{"name": "s", "labels": list("abcd")}], run_kw=kw)
+    want = _topk_ref(vals, [None if g == 9 else g for g in groups], k, 4)
+    assert [g.tolist() for g in res.topk["t"]] == want
+
+
+def test_topk_several_queries_and_batches():
+    """Two top-k queries (1 group, 3 groups), multi-batch input: global row numbers, heaps
+    carried over batches, blocks merged; same answer for every chunking and thread count."""
+    rng = np.random.default_rng(3)
+    n = 5000
+    vals = rng.integers(0, 200, n).astype(float)  # many ties
+    vals[rng.random(n) < 0.05] = np.nan
+    groups = rng.integers(0, 3, n)
+    gmask = rng.random(n) < 0.05
+    t = pa.table({"x": pa.array(vals), "g": pa.array(groups, mask=gmask)})
+    t = pa.concat_tables([t.slice(0, 1234), t.slice(1234, 3000), t.slice(4234)])
+    assert t.column("x").num_chunks == 3
+    prog = [(O.LOAD_F, 0, 0), (O.LOAD_I, 0, 1), (O.TOPK, 1, 0, 0), (O.TOPK, 0, 0, -1)]
+    qs = [query("topk", "all", index=0, k=7), query("topk", "per", index=1, k=25, per=0, groups=3)]
+    gl = [None if m else int(g) for g, m in zip(groups, gmask)]
+    want_all = _topk_ref(list(vals), [0] * n, 7, 1)
+    want_per = _topk_ref(list(vals), gl, 25, 3)
+    for chunk, threads in [(4096, 1), (3, 2), (100, 2), (7, 1)]:
+        for data in (t, pa.RecordBatchReader.from_batches(t.schema, t.to_batches())):
+            res = run_queries(prog, data, queries=qs, segments=[{"name": "s", "labels": list("abc")}],
+                              run_kw={"chunk_rows": chunk, "threads": threads})
+            assert [g.tolist() for g in res.topk["all"]] == want_all
+            assert [g.tolist() for g in res.topk["per"]] == want_per
+            assert res.n_rows == n
+
+
+def test_queries_multi_batch_concat(kw):
+    """Masks concatenate, counts and hists sum over batches."""
+    vals = BVALS * 7
+    t = pa.table({"x": floats(vals)})
+    t = pa.concat_tables([t.slice(0, 13), t.slice(13, 20), t.slice(33)])
+    prog = _bool_reg_prog() + [(O.COUNT_IF, 0, 0), (O.STORE_MASK, 0, 0), (O.HIST, 1, 0, 0, 1)]
+    qs = [query("count", "c", slot=0), query("mask", "m"), query("hist", "h", slot=1, edges=[0.0])]
+    for mat in (True, False):
+        res = run_queries(prog, t, consts_f=[0.0], queries=qs, run_kw=_kw_run(kw, materialize=mat))
+        pos = [v is not None and v > 0 for v in vals]
+        assert res.counts["c"] == sum(pos)
+        assert res.masks["m"].tolist() == pos
+        assert res.hists["h"].tolist() == [14, 14, 42]
+
+
+def test_materialize_false_reads_scores_and_segments_back(kw):
+    """LOAD_SCORE/LOAD_SEG/SEG_SET on chunk scratch: same answers as materialised."""
+    x = floats([1.0, None, 3.0, 4.0, -2.0, 8.0, 0.5])
+    prog = [(O.LOAD_F, 0, 0), (O.STORE_SCORE, 0, 0, 1),
+            (O.LOAD_SCORE, 1, 0), (O.ARITH_FK, 1, 1, 0, 2),  # s2 = s * 10
+            (O.CMP_FK, 0, 1, 1, 4), (O.SEG_SET, 0, 0, 1), (O.SEG_SET, 0, -1, 0),
+            (O.LOAD_SEG, 0, 0), (O.CMP_IK, 1, 0, 0, 0), (O.COUNT_IF, 0, 1), (O.STORE_MASK, 0, 1),
+            (O.LOAD_SCORE, 2, 0), (O.TOPK, 0, 2, 0), (O.HIST, 1, 2, 2, 1)]
+    qs = [query("count", "hi"), query("mask", "m"), query("topk", "t", k=2, per=0, groups=2),
+          query("hist", "h", slot=1, edges=[2.0])]
+    kwp = dict(consts_f=[10.0, 25.0, 2.0], consts_i=[1], scores=["s"], queries=qs,
+               segments=[{"name": "g", "labels": ["lo", "hi"]}])
+    a = run_queries(prog, {"x": x}, run_kw=_kw_run(kw, materialize=True), **kwp)
+    b = run_queries(prog, {"x": x}, run_kw=_kw_run(kw, materialize=False), **kwp)
+    assert a.scores["s"].tolist() == [1.0, 0.0, 3.0, 4.0, -2.0, 8.0, 0.5]
+    assert a.segments["g"][0].tolist() == [0, 0, 1, 1, 0, 1, 0]
+    for r in (a, b):
+        assert r.counts == {"hi": 3}
+        assert r.masks["m"].tolist() == [F, F, T, T, F, T, F]
+        assert [g.tolist() for g in r.topk["t"]] == [[0, 6], [5, 3]]
+        assert r.hists["h"].tolist() == [0, 4, 3]
+
+
+def test_no_queries_and_empty_input():
+    prog = [(O.LOAD_F, 0, 0), (O.STORE_SCORE, 0, 0, 0)]
+    res = run_queries(prog, {"x": floats([1.0, 2.0])}, scores=["s"])
+    assert res.scores["s"].tolist() == [1.0, 2.0] and res.n_rows == 2
+    assert (res.counts, res.hists, res.masks, res.topk) == ({}, {}, {}, {})
+    qs = [query("count", "c"), query("mask", "m"), query("topk", "t", k=3), query("hist", "h", slot=1, edges=[1.0])]
+    prog = _bool_reg_prog() + [(O.COUNT_IF, 0, 0), (O.STORE_MASK, 0, 0), (O.TOPK, 0, 0, -1),
+                               (O.HIST, 1, 0, 0, 1)]
+    for data in (pa.table({"x": floats([])}),
+                 pa.RecordBatchReader.from_batches(pa.schema([("x", pa.float64())]), [])):
+        res = run_queries(prog, data, consts_f=[1.0], queries=qs)
+        assert res.n_rows == 0 and res.counts == {"c": 0}
+        assert res.masks["m"].tolist() == [] and res.hists["h"].tolist() == [0, 0, 0]
+        assert [g.tolist() for g in res.topk["t"]] == [[]]
+
+
+def test_score_ignores_query_outputs(kw):
+    prog = _bool_reg_prog() + [(O.COUNT_IF, 0, 0), (O.LOAD_F, 1, 0), (O.STORE_SCORE, 0, 1, 0)]
+    got = run(prog, {"x": floats(BVALS)}, out="raw", consts_f=[0.0], queries=[query("count", "c")],
+              score_kw=kw)
+    assert got.column("s").to_pylist() == BVALS
+
+
+@pytest.mark.parametrize("insns, kw_, msg", [
+    ([(O.COUNT_IF, 1, 0)], {"queries": [query("count")]}, r"\(slot\) = 1: no count query"),
+    ([(O.COUNT_IF, 0, 0)], {"queries": [query("hist", edges=[1.0])]}, "no count query"),
+    ([(O.COUNT_IF, 0, 0)], {}, "no count query has accumulator slot 0"),
+    ([(O.STORE_MASK, 1, 0)], {"queries": [query("mask")]}, r"\(mask\) = 1: index out of range"),
+    ([(O.TOPK, 0, 0, -1)], {}, r"\(topk\) = 0: index out of range"),
+    ([(O.TOPK, 0, 0, 0)], {"queries": [query("topk", k=3)]}, "no 'per' segmentation but a group"),
+    ([(O.TOPK, 0, 0, -1)], {"queries": [query("topk", k=3, per=0, groups=2)],
+                            "segments": [{"name": "g", "labels": ["a", "b"]}]}, "has no group register"),
+    ([(O.NOP,)], {"queries": [query("topk", k=3, per=0, groups=3)],
+                  "segments": [{"name": "g", "labels": ["a", "b"]}]}, "does not match"),
+    ([(O.NOP,)], {"queries": [query("topk", k=-1)]}, "does not match"),
+    ([(O.HIST, 0, 0, 0, 2)], {"queries": [query("hist", edges=[1.0, 2.0])], "consts_f": [1.0]},
+     "outside consts_f"),
+    ([(O.HIST, 0, 0, 0, 1)], {"queries": [query("hist", edges=[1.0, 2.0])], "consts_f": [1.0, 2.0]},
+     "1 edges, but query 'q' has 4 slots"),
+    ([(O.HIST, 0, 0, 0, 2)], {"queries": [query("hist", edges=[2.0, 1.0])], "consts_f": [2.0, 1.0]},
+     "ascending"),
+    ([(O.NOP,)], {"queries": [query("count", "a"), query("hist", "b", edges=[1.0])]},
+     "slot 0 is also used by 'a'"),
+    ([(O.NOP,)], {"queries": [query("mask", index=1)]}, r"mask query indices must be 0..0"),
+    ([(O.NOP,)], {"queries": [query("sum")]}, "unknown kind 'sum'"),
+    ([(O.SEG_MATRIX, 2, 0, 1, 2)], {"segments": [{"name": "a", "labels": ["x", "y"]},
+                                                  {"name": "b", "labels": ["p", "q", "r"]},
+                                                  {"name": "ab", "labels": list("123456")}]},
+     "not the matrix of 0"),
+    ([(O.SEG_MATRIX, 2, 0, 1, 3)], {"segments": [{"name": "a", "labels": ["x", "y"]},
+                                                  {"name": "b", "labels": ["p", "q", "r"]},
+                                                  {"name": "ab", "labels": list("12345")}]},
+     "not the matrix of 0"),
+])
+def test_check_program_query_errors(insns, kw_, msg):
+    pytest.importorskip("leadscore_fast._engine")
+    from leadscore_fast.errors import ProgramError
+    from leadscore_fast.vm.check import check_program
+
+    prog = FakeProgram(insns, ["x"], **kw_)
+    with pytest.raises(ProgramError, match=msg):
+        check_program(prog)
+
+
+def test_check_program_accepts_queries():
+    from leadscore_fast.vm.check import check_program
+
+    segs = [{"name": "a", "labels": ["x", "y"]}, {"name": "b", "labels": ["p", "q", "r"]},
+            {"name": "ab", "labels": list("123456")}]
+    qs = [query("count", "c", slot=3), query("hist", "h", slot=0, edges=[]),
+          query("topk", "t", index=0, k=0, per=1, groups=3), query("mask", "m")]
+    prog = FakeProgram([(O.SEG_MATRIX, 2, 0, 1, 3), (O.COUNT_IF, 3, 0), (O.HIST, 0, 0, 0, 0),
+                        (O.TOPK, 0, 0, 0), (O.STORE_MASK, 0, 0)], ["x"], segments=segs,
+                       queries=qs)
+    check_program(prog)
+
+
+def test_is_null_col_null_inside_a_dictionary(kw):
+    d = pa.DictionaryArray.from_arrays(pa.array([0, 1, 2, None, 1, 0], pa.int8()),
+                                       pa.array(["a", None, "b"]))
+    assert run([(O.IS_NULL_COL, 0, 0)], {"w": d}, out="b", score_kw=kw) == [F, T, F, T, T, F]
+    assert run([(O.IS_NULL_COL, 0, 0)], {"w": d.slice(1)}, out="b", score_kw=kw) == [T, F, T, T, F]

@@ -15,7 +15,8 @@ def insn(op, *operands):
 
 class FakeProgram:
     def __init__(self, insns, columns=(), *, consts_f=(), consts_i=(), n_regs=(8, 8, 8),
-                 lookups=(), tables=(), scores=("s",), segments=(), as_of=None, name="t"):
+                 lookups=(), tables=(), scores=("s",), segments=(), queries=(), as_of=None,
+                 name="t"):
         self.code = np.array([insn(*i) for i in insns], dtype="<i8").tobytes()
         self.consts_f = [float(x) for x in consts_f]
         self.consts_i = [int(x) for x in consts_i]
@@ -26,12 +27,31 @@ class FakeProgram:
         self._tables = list(tables)  # per lookup: dict value → float, plus key None for NULL
         self.scores = list(scores)
         self.segments = list(segments)
+        self.queries = [query(**q) if "size" not in q else q for q in queries]
         self.as_of = as_of
         self.name = name
 
     def eval_lookup(self, t, values):
         f = self._tables[t]
         return [float(f.get(v, f.get("*", np.nan))) for v in values] + [float(f[None])]
+
+
+def query(kind, name="q", slot=0, index=0, edges=(), k=0, per=None, groups=1):
+    """A ``Program.queries`` entry (ARCHITECTURE §6); size follows from kind and edges."""
+    size = {"count": 1, "hist": len(edges) + 2}.get(kind, 0)
+    return {"name": name, "kind": kind, "slot": slot, "size": size, "index": index,
+            "edges": [float(e) for e in edges], "k": k, "per": per, "groups": groups}
+
+
+def run_queries(insns, data, *, run_kw=None, **prog_kw):
+    """Run ``insns`` with :func:`leadscore_fast.runner.run`; return the RunResult."""
+    from leadscore_fast.runner import run as run_program
+
+    if isinstance(data, dict):
+        data = pa.table(data)
+    prog_kw.setdefault("columns", list(data.schema.names))
+    prog_kw.setdefault("scores", [])
+    return run_program(FakeProgram(insns, **prog_kw), data, **(run_kw or {}))
 
 
 def table(**cols) -> pa.Table:

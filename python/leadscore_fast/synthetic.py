@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 __all__ = ["generate_leads", "REFERENCE_MODEL_YAML", "REFERENCE_AS_OF", "INDUSTRIES",
-           "COUNTRIES", "JOB_TITLES", "TECHNOLOGIES"]
+           "COUNTRIES", "JOB_TITLES", "TECHNOLOGIES", "HIGH_CARDINALITY", "email_domains",
+           "utm_campaigns"]
 
 _BLOCK = 1 << 20
 
@@ -221,18 +223,93 @@ def _block(n: int, start: int, seq: np.random.SeedSequence, null_rate: float) ->
     return pa.RecordBatch.from_pydict(cols)
 
 
+# -- optional high-cardinality string columns (``generate_leads(..., high_cardinality=True)``) --
+HIGH_CARDINALITY = 100_000  # distinct values in each pool
+_FREE_DOMAINS = ["gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "icloud.com",
+                 "proton.me", "aol.com", "gmx.de", "mail.ru", "qq.com"]
+_TLDS = [".com", ".io", ".co", ".net", ".de", ".co.uk", ".ai", ".org", ".fr", ".app"]
+_SYLLABLES = ["ac", "me", "nova", "tech", "data", "cloud", "byte", "soft", "lab", "works",
+              "sys", "net", "grid", "core", "flow", "link", "hub", "ware", "logic", "micro"]
+_SOURCES = ["google", "linkedin", "facebook", "newsletter", "partner", "twitter", "bing",
+            "youtube", "capterra", "g2"]
+_THEMES = ["spring_sale", "summer_webinar", "q3_launch", "brand", "retarget", "ebook",
+           "free_trial", "demo_request", "pricing", "competitor", "case_study", "black_friday"]
+
+
+def email_domains() -> list[str]:
+    """The ``email_domain`` value pool: 10 free-mail domains then company domains, all distinct
+    (``HIGH_CARDINALITY`` in all); a pure function, no RNG."""
+    out = list(_FREE_DOMAINS)
+    i = 0
+    while len(out) < HIGH_CARDINALITY:
+        a, b = _SYLLABLES[i % 20], _SYLLABLES[(i // 20) % 20]
+        out.append(f"{a}{b}{i // 400}{_TLDS[(i * 7) % 10]}")
+        i += 1
+    return out
+
+
+def utm_campaigns() -> list[str]:
+    """The ``utm_campaign`` value pool, e.g. ``2026w14_linkedin_spring_sale_00123``."""
+    return [f"{2025 + (i // 5200) % 2}w{(i // 100) % 52 + 1:02d}_{_SOURCES[i % 10]}_"
+            f"{_THEMES[(i // 10) % 12]}_{i:05d}" for i in range(HIGH_CARDINALITY)]
+
+
+_POOLS: dict = {}
+
+
+def _pool(name: str) -> pa.Array:
+    if name not in _POOLS:
+        _POOLS[name] = pa.array(email_domains() if name == "email_domain" else utm_campaigns(),
+                                pa.string())
+    return _POOLS[name]
+
+
+def _zipf_codes(rng: np.random.Generator, n: int, size: int, a: float) -> np.ndarray:
+    """Codes in [0, size) with a power-law head (a few values very common, a long tail):
+    rank = floor(size ** u ** a) - 1 for uniform u, cheap and bounded."""
+    u = rng.random(n)
+    return np.minimum((np.power(float(size), u ** a)).astype(np.int64) - 1, size - 1)
+
+
+def _high_cardinality_columns(n: int, seq: np.random.SeedSequence, null_rate: float) -> dict:
+    """``email_domain`` and ``utm_campaign``: plain (not dictionary-encoded) strings with about
+    ``HIGH_CARDINALITY`` distinct values each, from their own RNG stream (so the other
+    columns do not change)."""
+    rng = np.random.default_rng(seq)
+    out = {}
+    for name, a in (("email_domain", 1.0), ("utm_campaign", 0.5)):
+        codes = _zipf_codes(rng, n, HIGH_CARDINALITY, a)
+        mask = rng.random(n, dtype=np.float32) < null_rate if null_rate > 0 else None
+        values = _pool(name).take(pa.array(codes))
+        if mask is not None and mask.any():
+            values = pa.compute.if_else(pa.array(mask), pa.nulls(n, pa.string()), values)
+        out[name] = values
+    return out
+
+
 def generate_leads(n: int, *, seed: int = 0, null_rate: float = 0.05,
-                   batch_rows: int | None = None) -> pa.Table:
+                   batch_rows: int | None = None, high_cardinality: bool = False) -> pa.Table:
     """``n`` synthetic leads as a Table; ``batch_rows`` caps its record batch size (the data
     does not depend on it). Every column but ``lead_id`` and ``converted`` has about
-    ``null_rate`` NULLs."""
+    ``null_rate`` NULLs.
+
+    ``high_cardinality=True`` appends two plain string columns with ~100,000 distinct values
+    each, ``email_domain`` (power-law: a few free-mail domains dominate) and ``utm_campaign``
+    (flatter); the other columns are the same as without it."""
     if n < 0:
         raise ValueError("n must be >= 0")
     if not 0.0 <= null_rate <= 1.0:
         raise ValueError("null_rate must be within [0, 1]")
     starts = list(range(0, n, _BLOCK)) or [0]
-    make = lambda i: _block(min(_BLOCK, n - starts[i]), starts[i],  # noqa: E731
-                            np.random.SeedSequence([seed, i]), null_rate)
+    def make(i):
+        rows = min(_BLOCK, n - starts[i])
+        batch = _block(rows, starts[i], np.random.SeedSequence([seed, i]), null_rate)
+        if not high_cardinality:
+            return batch
+        extra = _high_cardinality_columns(rows, np.random.SeedSequence([seed, i, 1]), null_rate)
+        return pa.RecordBatch.from_arrays(batch.columns + list(extra.values()),
+                                          batch.schema.names + list(extra))
+
     if len(starts) == 1:
         batches = [make(0)]
     else:  # numpy and Arrow release the GIL for the bulk work; blocks are independent

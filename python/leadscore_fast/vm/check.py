@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from leadscore_fast.vm.opcodes import (
-    ARITH_I, ARITH_IK, CONST_B, CONST_I, INSN_WIDTH, LOOKUP_B, LOOKUP_F, LOOKUP_I, OPCODES,
-    STORE_SCORE,
+    ARITH_I, ARITH_IK, CONST_B, CONST_I, COUNT_IF, HIST, INSN_WIDTH, LOOKUP_B, LOOKUP_F, LOOKUP_I,
+    OPCODES, SEG_MATRIX, STORE_SCORE, TOPK,
 )
 
 # sub-op kinds: number of valid codes (engine/src/opcodes.rs CMP/AOP/FN/MM_NAMES)
@@ -23,7 +23,7 @@ VM_OPCODES = frozenset("""
     CONST_F CONST_I CONST_B I2F ARITH_F ARITH_FK ARITH_KF ARITH_I ARITH_IK MATH_F NEG_I ABS_I
     CMP_F CMP_FK CMP_I CMP_IK AND OR NOT IS_NULL_F IS_NULL_I IS_NULL_B SELECT_F SELECT_I SELECT_B
     MINMAX_F MINMAX_I COALESCE_F COALESCE_I COALESCE_B DECAY ZERO_F RULE RULE_K CLAMP_F
-    STORE_SCORE SEG_SET""".split())
+    STORE_SCORE SEG_SET SEG_MATRIX COUNT_IF STORE_MASK HIST TOPK""".split())
 _LOOKUP_RESULT = {LOOKUP_F: "F", LOOKUP_B: "B", LOOKUP_I: "I"}
 _REG_KIND = {"dF": 0, "aF": 0, "F": 0, "dI": 1, "I": 1, "dB": 2, "B": 2}
 
@@ -52,9 +52,13 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
     columns = program.columns
     lookups = program.lookups
     labels = [list(s["labels"]) for s in program.segments]
+    queries = _check_queries(program, labels)
+    slots = {(q["kind"], int(q["slot"])): q for q in queries if q["kind"] in ("count", "hist")}
+    topks = {int(q["index"]): q for q in queries if q["kind"] == "topk"}
     limits = {
         "col": len(columns), "tab": len(lookups), "kF": len(program.consts_f),
         "kI": len(program.consts_i), "score": len(program.scores), "seg": len(labels),
+        "mask": sum(q["kind"] == "mask" for q in queries), "topk": len(topks),
     }
     for pc, insn in enumerate(code):
         op = int(insn[0])
@@ -74,6 +78,8 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
                 continue
             if v < 0:
                 raise _error(f"{what}: negative" + ("" if optional else "; only optional operands may be -1"))
+            if op == HIST and base == "kF":
+                continue  # a range of edges, checked below (may be empty)
             if base in _REG_KIND:
                 n = n_regs[_REG_KIND[base]]
                 if v >= n:
@@ -88,6 +94,10 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
                 seg = int(insn[1 + kinds.index("seg")])
                 if v >= len(labels[seg]):
                     raise _error(f"{what}: segmentation {seg} has {len(labels[seg])} labels")
+            elif base == "slot":
+                want = "count" if op == COUNT_IF else "hist"
+                if (want, v) not in slots:
+                    raise _error(f"{what}: no {want} query has accumulator slot {v}")
             elif base == "imm":
                 lo, hi = _IMM_RANGE.get(op, (v, v))
                 if not lo <= v <= hi:
@@ -108,7 +118,63 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
             if tab["result"] != want:
                 raise _error(f"{where}: lookup {int(insn[3])} has result {tab['result']!r}, "
                              f"{name} needs {want!r}")
+        if op == SEG_MATRIX:
+            g, a, b, nb = (int(x) for x in insn[1:5])
+            if nb != len(labels[b]) or len(labels[g]) != len(labels[a]) * nb:
+                raise _error(f"{where}: segmentation {g} ({len(labels[g])} labels) is not the "
+                             f"matrix of {a} ({len(labels[a])}) x {b} ({len(labels[b])}, imm {nb})")
+        if op == HIST:
+            q = slots[("hist", int(insn[1]))]
+            first, n_edges = int(insn[3]), int(insn[4])
+            if first < 0 or first + n_edges > len(program.consts_f):
+                raise _error(f"{where}: edges kF {first}..{first + n_edges} outside consts_f "
+                             f"({len(program.consts_f)})")
+            edges = np.asarray(program.consts_f[first:first + n_edges], np.float64)
+            if int(q["size"]) != n_edges + 2:
+                raise _error(f"{where}: {n_edges} edges, but query {q['name']!r} has "
+                             f"{q['size']} slots (edges + 2)")
+            if np.isnan(edges).any() or (np.diff(edges) < 0).any():
+                raise _error(f"{where}: edges must be ascending and not NULL")
+        if op == TOPK:
+            q = topks[int(insn[1])]
+            if (q["per"] is None) != (int(insn[3]) == -1):
+                raise _error(f"{where}: query {q['name']!r} " + (
+                    "has no 'per' segmentation but a group register" if q["per"] is None
+                    else "is per segmentation but has no group register"))
     for t, tab in enumerate(lookups):
         if not 0 <= int(tab["column"]) < len(columns):
             raise _error(f"lookup {t}: column {tab['column']} out of range")
     return code
+
+
+def _check_queries(program, labels) -> list:
+    """``Program.queries`` (absent = none), checked for the layout the runner allocates:
+    accumulator slots that do not overlap, dense mask and top-k indices, sane k and groups."""
+    queries = [dict(q) for q in getattr(program, "queries", None) or []]
+    used: dict[int, str] = {}
+    index = {"mask": [], "topk": []}
+    for q in queries:
+        kind, name = q.get("kind"), q.get("name")
+        if kind in ("count", "hist"):
+            size = 1 if kind == "count" else len(q["edges"]) + 2
+            if int(q["size"]) != size or int(q["slot"]) < 0:
+                raise _error(f"query {name!r}: {kind} needs {size} slots from slot >= 0, "
+                             f"got slot {q['slot']} size {q['size']}")
+            for s in range(int(q["slot"]), int(q["slot"]) + size):
+                if s in used:
+                    raise _error(f"query {name!r}: slot {s} is also used by {used[s]!r}")
+                used[s] = name
+        elif kind in index:
+            index[kind].append(int(q["index"]))
+            if kind == "topk":
+                per = q.get("per")
+                want = 1 if per is None else (len(labels[per]) if 0 <= per < len(labels) else -1)
+                if want < 0 or int(q["groups"]) != want or int(q["k"]) < 0:
+                    raise _error(f"query {name!r}: topk per {per!r} with {q['groups']} groups "
+                                 f"and k {q['k']} does not match the segmentations")
+        else:
+            raise _error(f"query {name!r}: unknown kind {kind!r}")
+    for kind, idx in index.items():
+        if sorted(idx) != list(range(len(idx))):
+            raise _error(f"{kind} query indices must be 0..{len(idx) - 1}, got {sorted(idx)}")
+    return queries

@@ -108,6 +108,17 @@ def has_any_array(arr: pa.Array, values: list[str]) -> pa.BooleanArray:
     return pa.array(hit, type=pa.bool_(), mask=mask)
 
 
+def _fold_dictionary_nulls(idx: pa.Array, dictionary: pa.Array) -> pa.Array:
+    """Indices whose validity also clears rows pointing at a NULL dictionary value, so
+    IS_NULL_COL sees them as NULL (lookups already map such a value like a NULL row)."""
+    codes = idx.fill_null(0).to_numpy(zero_copy_only=False)
+    dnull = dictionary.is_null().to_numpy(zero_copy_only=False)
+    inrange = (codes >= 0) & (codes < len(dnull))  # out-of-range codes stay as they are
+    null = idx.is_null().to_numpy(zero_copy_only=False)
+    null |= inrange & dnull[np.where(inrange, codes, 0)]
+    return pa.array(codes, type=idx.type, mask=null)
+
+
 def bind_array(arr: pa.Array, has_any: list[str] | None = None) -> Binding:
     """Bind one array of one batch. ``has_any`` (for a list<string> column) binds the derived
     boolean ``has_any(arr, *has_any)`` instead of the list itself."""
@@ -140,6 +151,8 @@ def bind_array(arr: pa.Array, has_any: list[str] | None = None) -> Binding:
         return _primitive(arr, PT_DATE64)
     if pat.is_dictionary(t):
         idx = arr.indices  # shares the array's offset and validity
+        if arr.dictionary.null_count:
+            idx = _fold_dictionary_nulls(idx, arr.dictionary)
         return _primitive(idx, _INT_PTYPES[idx.type], arr.dictionary)
     if _is_string(t):
         return bind_array(pc.dictionary_encode(arr))

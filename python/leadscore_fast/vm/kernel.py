@@ -5,7 +5,12 @@ costs once per instruction per chunk and the row loops are tight and SIMD-friend
 (ptype, cmp, aop, fn, mm) are branched on outside the row loops. Registers are chunk-sized
 2-D scratch arrays per kind, allocated once per worker block; blocks of consecutive chunks run
 in parallel (prange). The signature is fixed (typed Lists of uint8 buffers + an int64 meta
-array), so one cached compilation serves every model and schema.
+array), so one cached compilation serves every model and schema: programs without queries
+pass empty query arrays, and materialize=False is a runtime flag, not another compile.
+
+Queries (ARCHITECTURE §6) are fused into the same pass: COUNT_IF/HIST add to per-block int64
+accumulators, STORE_MASK writes a full-length uint8 row, TOPK keeps per-block, per-group
+min-heaps whose root is the k-th best row so far (one comparison rejects most rows).
 
 Value conventions (engine/src/opcodes.rs): float NaN = NULL; int64 + validity byte;
 bool tri-state 0 FALSE / 1 NULL / 2 TRUE.
@@ -34,6 +39,7 @@ from leadscore_fast.vm.opcodes import (  # noqa: E402
     IS_NULL_B, IS_NULL_COL, IS_NULL_F, IS_NULL_I, LOAD_B, LOAD_DAYS, LOAD_F, LOAD_I, LOAD_SCORE,
     LOAD_SEG, LOOKUP_B, LOOKUP_F, LOOKUP_I, MATH_F, MINMAX_F, MINMAX_I, NEG_I, NOT, OR, RULE, RULE_K,
     SEG_SET, SELECT_B, SELECT_F, SELECT_I, STORE_SCORE, ZERO_F,
+    COUNT_IF, HIST, SEG_MATRIX, STORE_MASK, TOPK,
 )
 
 BUF_TYPE = types.Array(types.uint8, 1, "C", readonly=True)
@@ -43,6 +49,10 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 NAN = np.nan
 INF = np.inf
 US_PER_DAY = 86_400_000_000.0
+# Inside the kernel an empty top-k heap entry is (-inf, ROW_EMPTY): it ranks below every real
+# (value, row), even a real -inf, so a heap starts full of sentinels and needs no size counter.
+# Outside (the arrays run() takes and returns) empty is the documented (NaN, -1).
+ROW_EMPTY = np.iinfo(np.int64).max
 
 
 def buffer_list(arrays) -> List:
@@ -485,11 +495,101 @@ def minmax_i(dst, dv, a, va, b, vb, greatest, m):
         dv[i] = p | q
 
 
+# --- queries (ARCHITECTURE §6) -------------------------------------------------------------
+HIST_LINEAR_MAX = 16  # up to this many edges a branch-free count beats a binary search (~5x)
+
+
+@njit(**_OPTS)
+def hist(acc, slot, x, edges, m):
+    """acc[slot] counts NULLs; acc[slot + 1 + j] with j = #edges <= x (edges ascending)."""
+    ne = edges.size
+    if ne <= HIST_LINEAR_MAX:
+        for i in range(m):
+            v = x[i]
+            j = 0
+            for t in range(ne):
+                j += edges[t] <= v
+            acc[slot + 1 + j if v == v else slot] += 1
+    else:
+        for i in range(m):
+            v = x[i]
+            if v != v:
+                acc[slot] += 1
+                continue
+            lo = 0
+            hi = ne
+            while lo < hi:  # first edge > v
+                mid = (lo + hi) >> 1
+                if edges[mid] <= v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            acc[slot + 1 + lo] += 1
+
+
+@njit(**_OPTS)
+def _worse(v1, r1, v2, r2):
+    # ranking: larger value first, then earlier row; "worse" = ranks after
+    return (v1 < v2) | ((v1 == v2) & (r1 > r2))
+
+
+@njit(**_OPTS)
+def _heap_replace_root(hv, hr, k, v, r):
+    """Min-heap (root = worst kept entry): replace the root by (v, r) and sift it down."""
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= k:
+            break
+        if c + 1 < k and _worse(hv[c + 1], hr[c + 1], hv[c], hr[c]):
+            c += 1
+        if not _worse(hv[c], hr[c], v, r):
+            break
+        hv[i] = hv[c]
+        hr[i] = hr[c]
+        i = c
+    hv[i] = v
+    hr[i] = r
+
+
+@njit(**_OPTS)
+def topk(hv, hr, k, groups, x, grp, gv, has_grp, row0, m):
+    """Per group keep the k best (x desc, row asc) of this chunk's rows in heaps hv/hr
+    [groups, >=k]. Rows only increase within a worker block, so a value equal to the root's
+    never displaces it: the common case is one comparison per row."""
+    if k <= 0:
+        return
+    if has_grp:
+        ng = np.uint64(groups)
+        for i in range(m):
+            v = x[i]
+            g = grp[i]
+            # NULL or out-of-range group: skipped (unsigned compare also rejects g < 0)
+            if (gv[i] != 0) & (np.uint64(g) < ng):
+                if v >= hv[g, 0]:  # the fast reject; NaN fails it too
+                    if (v > hv[g, 0]) | (row0 + i < hr[g, 0]):
+                        _heap_replace_root(hv[g], hr[g], k, v, row0 + i)
+    else:
+        h0 = hv[0]
+        r0 = hr[0]
+        for i in range(m):
+            v = x[i]
+            if v >= h0[0]:
+                if (v > h0[0]) | (row0 + i < r0[0]):
+                    _heap_replace_root(h0, r0, k, v, row0 + i)
+
+
 # --- the interpreter -----------------------------------------------------------------------
 @njit(**_OPTS)
 def exec_chunk(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
-               start, m, rf, ri, rv, rb, tmp, tmpf, out_f, out_seg):
-    """Run every instruction over rows [start, start + m) of the batch."""
+               start, m, rf, ri, rv, rb, tmp, tmpf, out_f, out_seg, o, row0, qacc, masks,
+               tk_meta, tk_val, tk_row):
+    """Run every instruction over rows [start, start + m) of the batch.
+
+    Scores and segment codes live at columns [o, o + m) of out_f/out_seg (o = start when they
+    are full-length outputs, 0 for chunk scratch). row0: global row number of row ``start``.
+    qacc/tk_val/tk_row: this worker block's accumulators and top-k heaps.
+    """
     for pc in range(code.shape[0]):
         op = code[pc, 0]
         a0 = code[pc, 1]
@@ -525,13 +625,13 @@ def exec_chunk(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_
                 d[i] = np.int64(x) if ok else 0
                 dv[i] = ok
         elif op == LOAD_SCORE:
-            rf[a0, :m] = out_f[a1, start:start + m]
+            rf[a0, :m] = out_f[a1, o:o + m]
         elif op == LOAD_SEG:
             d = ri[a0]
             dv = rv[a0]
             s = out_seg[a1]
             for i in range(m):
-                x = s[start + i]
+                x = s[o + i]
                 d[i] = x
                 dv[i] = x >= 0
         elif op == CONST_F:
@@ -723,37 +823,79 @@ def exec_chunk(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_
                 x = lo if x < lo else x
                 acc[i] = hi if x > hi else x
         elif op == STORE_SCORE:
-            o = out_f[a0]
+            so = out_f[a0]
             a = rf[a1]
             if a2 != 0:
                 for i in range(m):
                     x = a[i]
-                    o[start + i] = x if x == x else 0.0
+                    so[o + i] = x if x == x else 0.0
             else:
-                o[start:start + m] = a[:m]
+                so[o:o + m] = a[:m]
         elif op == SEG_SET:
-            o = out_seg[a0]
+            so = out_seg[a0]
             lab = np.int32(a2)
             if a1 < 0:
                 for i in range(m):
-                    x = o[start + i]
-                    o[start + i] = lab if x == -1 else x
+                    x = so[o + i]
+                    so[o + i] = lab if x == -1 else x
             else:
                 c = rb[a1]
                 for i in range(m):
-                    x = o[start + i]
-                    o[start + i] = lab if (x == -1) & (c[i] == 2) else x
+                    x = so[o + i]
+                    so[o + i] = lab if (x == -1) & (c[i] == 2) else x
+        elif op == SEG_MATRIX:
+            so = out_seg[a0]
+            sa = out_seg[a1]
+            sb = out_seg[a2]
+            nb = np.int32(a3)
+            for i in range(m):
+                x = sa[o + i]
+                y = sb[o + i]
+                so[o + i] = x * nb + y if (x >= 0) & (y >= 0) else np.int32(-1)
+        elif op == COUNT_IF:
+            c = rb[a1]
+            cnt = 0
+            for i in range(m):
+                cnt += c[i] == 2
+            qacc[a0] += cnt
+        elif op == STORE_MASK:
+            mk = masks[a0]
+            c = rb[a1]
+            for i in range(m):
+                mk[start + i] = c[i] == 2
+        elif op == HIST:
+            hist(qacc, a0, rf[a1], consts_f[a2:a2 + a3], m)
+        elif op == TOPK:
+            g0 = tk_meta[a0, 0]
+            ng = tk_meta[a0, 1]
+            hv = tk_val[g0:g0 + ng]
+            hr = tk_row[g0:g0 + ng]
+            if a2 < 0:
+                topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[0], rv[0], False, row0, m)
+            else:
+                topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[a2], rv[a2], True, row0, m)
         # NOP and anything else: nothing (check.py rejects unknown opcodes)
 
 
 @njit(parallel=True, **_OPTS)
 def run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
-              lut_off, as_of, n, chunk, nblocks, out_f, out_seg):
-    """Run the program over n rows: blocks of consecutive chunks in parallel."""
+              lut_off, as_of, n, chunk, nblocks, out_f, out_seg, materialize, row_base, acc,
+              masks, tk_meta, tk_val, tk_row):
+    """Run the program over n rows: blocks of consecutive chunks in parallel.
+
+    materialize=False: out_f/out_seg are ignored (may be 0 columns wide); scores and segment
+    codes go to per-block chunk scratch. acc[blk], tk_val[blk], tk_row[blk]: per-block query
+    state (the caller sums/merges the blocks).
+    """
     n_chunks = (n + chunk - 1) // chunk
+    n_sc = out_f.shape[0]
+    n_sg = out_seg.shape[0]
     for blk in prange(nblocks):
         c0 = blk * n_chunks // nblocks
         c1 = (blk + 1) * n_chunks // nblocks
+        hv = tk_val[blk]
+        hr = tk_row[blk]
+        _heap_state(hv, hr, -1, NAN, ROW_EMPTY, -INF)
         if c1 > c0:
             rf = np.empty((max(n_f, 1), chunk), np.float64)
             ri = np.empty((max(n_i, 1), chunk), np.int64)
@@ -761,30 +903,82 @@ def run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_
             rb = np.empty((max(n_b, 1), chunk), np.uint8)
             tmp = np.empty(chunk, np.uint8)
             tmpf = np.empty(chunk, np.float64)
+            if materialize:
+                of = out_f
+                og = out_seg
+            else:
+                of = np.empty((n_sc, chunk), np.float64)
+                og = np.empty((n_sg, chunk), np.int32)
             for c in range(c0, c1):
                 start = c * chunk
                 m = min(chunk, n - start)
+                o = start if materialize else 0
+                og[:, o:o + m] = -1  # SEG_SET assigns rows still -1
                 exec_chunk(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b,
-                           lut_off, as_of, start, m, rf, ri, rv, rb, tmp, tmpf, out_f,
-                           out_seg)
+                           lut_off, as_of, start, m, rf, ri, rv, rb, tmp, tmpf, of, og, o,
+                           row_base + start, acc[blk], masks, tk_meta, hv, hr)
+        _heap_state(hv, hr, ROW_EMPTY, -INF, -1, NAN)
+
+
+@njit(**_OPTS)
+def _heap_state(hv, hr, row_from, val_from, row_to, val_to):
+    """Switch the empty-entry marker of a block's top-k heaps (see ROW_EMPTY)."""
+    for g in range(hr.shape[0]):
+        for j in range(hr.shape[1]):
+            if hr[g, j] == row_from:
+                hr[g, j] = row_to
+                hv[g, j] = val_to
+
+
+def max_blocks(threads) -> int:
+    """The most worker blocks run() uses with ``threads`` (size top-k state for this)."""
+    return max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
+
+
+def topk_state(tk_meta, blocks):
+    """Empty top-k heaps for ``blocks`` worker blocks: (float64 NaN, int64 -1) arrays of shape
+    [blocks, total_groups, kmax]; pass them to every run() of one pass so heaps carry over
+    from batch to batch (block b of each batch updates heaps b)."""
+    groups = int((tk_meta[:, 0] + tk_meta[:, 1]).max(initial=0))
+    kmax = int(tk_meta[:, 2].max(initial=0))
+    return (np.full((blocks, groups, kmax), NAN), np.full((blocks, groups, kmax), -1, np.int64))
+
+
+_NO_TOPK = np.zeros((0, 3), np.int64)
 
 
 def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
-        n, out_f, out_seg, *, chunk_rows=4096, threads=1):
-    """Python entry: pick the block count and call the compiled kernel.
+        n, out_f, out_seg, *, chunk_rows=4096, threads=1, materialize=True, row_base=0,
+        n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None):
+    """Python entry: pick the block count, allocate per-block query state, call the kernel.
 
     ``datas``/``valids``: typed Lists from :func:`buffer_list`; ``meta``: int64[n_cols, 3]
     (ptype, offset, has_validity); ``lut_*``: flat lookup tables, table t at
-    ``lut_off[t]:lut_off[t+1]``; ``out_f``/``out_seg`` preallocated (``out_seg`` filled -1).
+    ``lut_off[t]:lut_off[t+1]``; ``out_f`` float64[n_scores, n] / ``out_seg`` int32[n_segs, n]
+    (the kernel fills the codes), or [n_scores, 0] / [n_segs, 0] with ``materialize=False``.
+    Queries: ``n_slots`` accumulators, ``masks`` uint8[n_masks, n] (written), ``tk_meta``
+    int64[n_topk, 3] (first group row, groups, k); ``row_base`` = global row of row 0;
+    ``tk_val``/``tk_row``: top-k heaps from :func:`topk_state` (updated in place; default
+    fresh ones). Returns ``(acc int64[nb, n_slots], tk_val, tk_row)`` with nb worker blocks;
+    top-k entries are unordered, empty ones are (NaN, -1).
     """
     chunk = max(1, int(chunk_rows))
-    n_chunks = (n + chunk - 1) // chunk
-    threads = max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
-    nblocks = max(1, min(threads, n_chunks))
+    threads = max_blocks(threads)
+    nblocks = min(threads, (n + chunk - 1) // chunk)
+    tk_meta = _NO_TOPK if tk_meta is None else np.ascontiguousarray(tk_meta, np.int64)
+    if tk_val is None or tk_row is None:
+        tk_val, tk_row = topk_state(tk_meta, max(nblocks, 1))
+    if tk_val.shape[0] < nblocks:
+        raise ValueError(f"top-k state for {tk_val.shape[0]} blocks, need {nblocks}")
+    acc = np.zeros((nblocks, int(n_slots)), np.int64)
+    if masks is None:
+        masks = np.zeros((0, n), np.uint8)
     if n == 0:
-        return
+        return acc, tk_val, tk_row
     numba.set_num_threads(threads)
     n_f, n_i, n_b = (int(x) for x in n_regs)
     run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
               lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
-              out_f, out_seg)
+              out_f, out_seg, bool(materialize), np.int64(row_base), acc, masks, tk_meta,
+              tk_val, tk_row)
+    return acc, tk_val, tk_row

@@ -1,0 +1,352 @@
+"""``run()``: execute a compiled Program over Arrow data and collect scores, segments and the
+answers of its threshold queries (ARCHITECTURE §6). ``score()`` is built on it.
+
+Data of any accepted shape is normalised once (``_as_batches``) into a schema plus an iterator
+of RecordBatches; each batch is bound column by column (vm/columns.py), lookup tables are built
+from the batch's dictionaries (cached while the dictionary stays equal), and the kernel writes
+the scores, segment codes and masks into preallocated arrays (or, with ``materialize=False``,
+scores and codes into per-worker chunk scratch) and the per-block query state (accumulators,
+top-k heaps) that this module sums and merges.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import sys
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from leadscore_fast.vm import opcodes as _op
+from leadscore_fast.vm.columns import (
+    INT_PTYPES, NUMERIC_PTYPES, PT_NULL, PTYPE_NAMES, TIME_PTYPES, bind_array,
+)
+
+__all__ = ["run", "RunResult", "resolve_as_of"]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+# Which physical types each column-reading opcode accepts (anything else is a SchemaError,
+# raised here because the kernel does no type checks).
+_ACCEPTS = {
+    _op.LOAD_F: NUMERIC_PTYPES | {PT_NULL},
+    _op.LOAD_I: INT_PTYPES | {PT_NULL},
+    _op.LOAD_B: NUMERIC_PTYPES | {PT_NULL},
+    _op.LOAD_DAYS: TIME_PTYPES | {PT_NULL},
+}
+
+
+def _errors():
+    from leadscore_fast import errors  # lazy: needs the Rust extension
+
+    return errors
+
+
+# -- inputs ----------------------------------------------------------------------------------
+def _as_batches(data):
+    """(schema, iterable of RecordBatch) for every accepted input shape."""
+    if isinstance(data, pa.Table):
+        return data.schema, data.to_batches()  # batches with aligned chunk boundaries
+    if isinstance(data, pa.RecordBatch):
+        return data.schema, [data]
+    if isinstance(data, pa.RecordBatchReader):
+        return data.schema, data
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(data, pd.DataFrame):
+        t = pa.Table.from_pandas(data, preserve_index=False)
+        return t.schema, t.to_batches()
+    if hasattr(data, "__arrow_c_stream__"):  # polars, duckdb, nanoarrow, ...
+        reader = pa.RecordBatchReader.from_stream(data)
+        return reader.schema, reader
+    if hasattr(data, "__arrow_c_array__"):
+        batch = pa.record_batch(data)
+        return batch.schema, [batch]
+    raise _errors().DataError(
+        f"cannot score a {type(data).__name__}: expected a pyarrow Table, RecordBatch or "
+        "RecordBatchReader, a pandas DataFrame, or an object with __arrow_c_stream__")
+
+
+def resolve_as_of(as_of, program=None) -> int:
+    """Epoch microseconds (UTC) from: explicit as_of > Program.as_of > now. Naive = UTC."""
+    value = as_of if as_of is not None else getattr(program, "as_of", None)
+    if value is None:
+        value = _dt.datetime.now(_dt.timezone.utc)
+    if isinstance(value, str):
+        try:
+            value = _dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
+        except ValueError:
+            raise _errors().ModelError(
+                f"as_of {value!r} is not an ISO-8601 date or timestamp "
+                "(e.g. 2026-11-01T00:00:00Z)") from None
+    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
+        value = _dt.datetime(value.year, value.month, value.day)
+    if not isinstance(value, _dt.datetime):
+        raise TypeError(f"as_of must be a datetime, date or ISO string, got {value!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    delta = value - _EPOCH  # exact integer arithmetic, no float rounding
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _compile(model, schema):
+    if hasattr(model, "code"):  # already a Program
+        return model
+    from leadscore_fast.compiler import compile as compile_model
+
+    return compile_model(model, schema)
+
+
+def _suggest(name: str, names) -> str:
+    close = difflib.get_close_matches(name, list(names), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _column_index(schema: pa.Schema, name: str) -> int:
+    i = schema.get_field_index(name)
+    if i < 0:
+        if name in schema.names:
+            raise _errors().SchemaError(f"column {name!r} appears more than once in the input")
+        raise _errors().SchemaError(f"unknown column {name!r}{_suggest(name, schema.names)}")
+    return i
+
+
+def _default_threads() -> int:
+    from leadscore_fast.vm import kernel  # noqa: F401  (sets up numba's cache dir first)
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)
+
+
+# -- per-Program state -----------------------------------------------------------------------
+class _Prepared:
+    """What one Program needs across batches: decoded+checked code, the lookup cache and the
+    layout of its query outputs."""
+
+    def __init__(self, program):
+        from leadscore_fast.vm.check import check_program
+
+        self.program = program
+        self.code = np.ascontiguousarray(check_program(program))
+        self.consts_f = np.asarray(program.consts_f, dtype=np.float64).reshape(-1)
+        self.consts_i = np.asarray(program.consts_i, dtype=np.int64).reshape(-1)
+        self.n_regs = tuple(int(x) for x in program.n_regs)
+        self.columns = list(program.columns)
+        self.lookups = list(program.lookups)
+        self.scores = list(program.scores)
+        self.segments = list(program.segments)
+        self.label_arrays = [pa.array(list(s["labels"]), pa.string()) for s in self.segments]
+        self.uses: dict[int, set[int]] = {}  # column → opcodes that read it
+        for insn in self.code:
+            kinds = _op.OPCODES[int(insn[0])][1]
+            if "col" in kinds:
+                self.uses.setdefault(int(insn[1 + kinds.index("col")]), set()).add(int(insn[0]))
+        self.lut_cache: list = [None] * len(self.lookups)  # per table: (dictionary, values)
+        # queries (validated by check_program): accumulator slots, mask rows, top-k tables
+        self.queries = [dict(q) for q in getattr(program, "queries", None) or []]
+        by = {kind: [q for q in self.queries if q["kind"] == kind]
+              for kind in ("count", "hist", "mask", "topk")}
+        self.n_slots = max((int(q["slot"]) + int(q["size"]) for q in by["count"] + by["hist"]),
+                           default=0)
+        self.n_masks = max((int(q["index"]) + 1 for q in by["mask"]), default=0)
+        topks = sorted(by["topk"], key=lambda q: int(q["index"]))
+        self.tk_meta = np.zeros((len(topks), 3), np.int64)  # first group row, groups, k
+        g0 = 0
+        for t, q in enumerate(topks):
+            self.tk_meta[t] = (g0, int(q["groups"]), int(q["k"]))
+            g0 += int(q["groups"])
+
+    def table(self, t: int, dictionary: pa.Array | None) -> np.ndarray:
+        if dictionary is None:  # column not dictionary-coded: no instruction can use table t
+            return np.full(1, np.nan)
+        cached = self.lut_cache[t]
+        if cached is not None and (cached[0] is dictionary or cached[0].equals(dictionary)):
+            return cached[1]
+        values = np.asarray(self.program.eval_lookup(t, dictionary.to_pylist()), np.float64)
+        if values.shape != (len(dictionary) + 1,):
+            raise _errors().ProgramError(
+                f"eval_lookup({t}) returned {values.size} values for a dictionary of "
+                f"{len(dictionary)} (expected {len(dictionary) + 1})")
+        self.lut_cache[t] = (dictionary, values)
+        return values
+
+
+_PREPARED: OrderedDict = OrderedDict()  # id(program) → _Prepared (holds the program alive)
+
+
+def _prepare(program) -> _Prepared:
+    key = id(program)
+    prep = _PREPARED.get(key)
+    if prep is None or prep.program is not program:
+        prep = _Prepared(program)
+        _PREPARED[key] = prep
+        while len(_PREPARED) > 16:
+            _PREPARED.popitem(last=False)
+    _PREPARED.move_to_end(key)
+    return prep
+
+
+# -- one batch -------------------------------------------------------------------------------
+@dataclass
+class _BatchOut:
+    """The kernel's raw output for one batch."""
+    batch: pa.RecordBatch
+    out_f: np.ndarray   # float64[n_scores, n] (0 wide when not materialised)
+    out_seg: np.ndarray  # int32[n_segs, n], -1 = NULL
+    acc: np.ndarray     # int64[n_slots], summed over blocks
+    masks: np.ndarray   # uint8[n_masks, n]
+    tk_val: np.ndarray  # float64[blocks, total_groups, kmax], NaN = empty: the pass's heaps,
+    tk_row: np.ndarray  # int64[...], global rows, -1 = empty     carried over all batches so far
+
+
+def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
+               materialize, row_base, tk_state) -> _BatchOut:
+    from leadscore_fast.vm import kernel
+
+    n = batch.num_rows
+    datas, valids, dicts = [], [], []
+    meta = np.zeros((len(prep.columns), 3), np.int64)
+    for c, spec in enumerate(prep.columns):
+        has_any = spec.get("has_any") if spec.get("kind") == "has_any" else None
+        try:
+            b = bind_array(batch.column(col_idx[c]), has_any)
+        except TypeError as e:
+            raise _errors().SchemaError(f"column {spec['name']!r}: {e}") from None
+        for op in prep.uses.get(c, ()):
+            ok = _ACCEPTS.get(op)
+            if ok is None and "tab" in _op.OPCODES[op][1]:
+                ok = INT_PTYPES if b.dictionary is not None else frozenset()
+            if ok is not None and b.ptype not in ok:
+                raise _errors().SchemaError(
+                    f"column {spec['name']!r} of type {batch.schema.field(col_idx[c]).type} "
+                    f"({PTYPE_NAMES[b.ptype]}) cannot be read by {_op.OPCODES[op][0]}")
+        datas.append(b.data)
+        valids.append(b.valid)
+        dicts.append(b.dictionary)
+        meta[c] = (b.ptype, b.offset, b.valid.size > 0)
+    tables = [prep.table(t, dicts[int(lk["column"])]) for t, lk in enumerate(prep.lookups)]
+    lut_off = np.zeros(len(tables) + 1, np.int64)
+    lut_off[1:] = np.cumsum([len(t) for t in tables]) if tables else []
+    lut_f = np.concatenate(tables) if tables else np.zeros(0, np.float64)
+    lut_b = np.ones(lut_f.size, np.uint8)  # tri-state copies of the "B" tables (NaN → NULL)
+    for t, lk in enumerate(prep.lookups):
+        if lk["result"] == "B":
+            v = lut_f[lut_off[t]:lut_off[t + 1]]
+            lut_b[lut_off[t]:lut_off[t + 1]] = np.where((v == 0) | (v == 2), v, 1)
+    width = n if materialize else 0
+    out_f = np.empty((len(prep.scores), width), np.float64)
+    out_seg = np.empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
+    masks = np.empty((prep.n_masks, n), np.uint8)
+    acc, tk_val, tk_row = kernel.run(
+        prep.code, prep.consts_f, prep.consts_i, prep.n_regs, kernel.buffer_list(datas),
+        kernel.buffer_list(valids), meta, lut_f, lut_b, lut_off, as_of, n, out_f, out_seg,
+        chunk_rows=chunk_rows, threads=threads, materialize=materialize, row_base=row_base,
+        n_slots=prep.n_slots, masks=masks, tk_meta=prep.tk_meta, tk_val=tk_state[0],
+        tk_row=tk_state[1])
+    return _BatchOut(batch, out_f, out_seg, acc.sum(axis=0), masks, tk_val, tk_row)
+
+
+class _Session:
+    """One pass over ``data``: the normalised input, the Program and the run settings, shared
+    by ``run()`` and ``score()``."""
+
+    def __init__(self, model, data, *, as_of, threads, chunk_rows):
+        if chunk_rows is None or int(chunk_rows) < 1:
+            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        self.schema, self._batches = _as_batches(data)
+        self.program = _compile(model, self.schema)
+        self.prep = _prepare(self.program)
+        self.as_of_us = resolve_as_of(as_of, self.program)
+        self.threads = _default_threads() if threads is None else max(1, int(threads))
+        self.chunk_rows = int(chunk_rows)
+        self.col_idx = [_column_index(self.schema, spec["name"]) for spec in self.prep.columns]
+
+    def batches(self, materialize=True):
+        """Yield a :class:`_BatchOut` per input batch (lazily: readers are streamed)."""
+        from leadscore_fast.vm import kernel
+
+        # One set of top-k heaps for the whole pass: restarting them per batch would re-insert
+        # the first k rows of every group in every batch.
+        tk_state = kernel.topk_state(self.prep.tk_meta, kernel.max_blocks(self.threads))
+        row_base = 0
+        for batch in self._batches:
+            yield _run_batch(self.prep, batch, self.col_idx, self.as_of_us, self.threads,
+                             self.chunk_rows, materialize, row_base, tk_state)
+            row_base += batch.num_rows
+
+
+# -- top-k merging ---------------------------------------------------------------------------
+def _best(vals: np.ndarray, rows: np.ndarray, k: int):
+    """The k best of the candidates (value desc, row asc), best first; drops empty entries."""
+    keep = rows >= 0
+    vals, rows = vals[keep], rows[keep]
+    order = np.lexsort((rows, -vals))[:k]  # last key is primary
+    return vals[order], rows[order]
+
+
+def _cat(parts, empty_shape, dtype):
+    """Concatenate per-batch [rows, n] arrays along n (no copy for a single batch)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts, axis=1) if parts else np.zeros(empty_shape, dtype)
+
+
+# -- the public runner -----------------------------------------------------------------------
+@dataclass
+class RunResult:
+    """What :func:`run` returns (ARCHITECTURE §6)."""
+    n_rows: int = 0
+    scores: dict = field(default_factory=dict)    # name → float64 array (materialize=True)
+    segments: dict = field(default_factory=dict)  # name → (int32 codes, -1 = NULL; labels)
+    counts: dict = field(default_factory=dict)    # count query → int
+    hists: dict = field(default_factory=dict)     # hist query → int64 [null, below, bins.., above]
+    masks: dict = field(default_factory=dict)     # mask query → bool array
+    topk: dict = field(default_factory=dict)      # topk query → per group: int64 rows, best first
+    topk_values: dict = field(default_factory=dict)  # topk query → per group: float64 values
+
+
+def run(program, data, *, as_of=None, threads=None, chunk_rows=4096, materialize=True) -> RunResult:
+    """Run ``program`` over ``data`` and answer its queries in the same pass.
+
+    program: a compiled Program (or anything ``score()`` accepts as a model). data: anything
+    ``score()`` accepts; multi-batch input is concatenated and row numbers are global.
+    materialize=False skips the full-length score/segment outputs (``scores``/``segments``
+    stay empty); query answers are the same.
+    """
+    ses = _Session(program, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows)
+    prep = ses.prep
+    out_f, out_seg, masks = [], [], []
+    acc = np.zeros(prep.n_slots, np.int64)
+    n_rows = 0
+    b = None
+    for b in ses.batches(materialize):
+        n_rows += b.batch.num_rows
+        if materialize:
+            out_f.append(b.out_f)
+            out_seg.append(b.out_seg)
+        masks.append(b.masks)
+        acc += b.acc
+
+    res = RunResult(n_rows=n_rows)
+    if materialize:
+        f = _cat(out_f, (len(prep.scores), 0), np.float64)
+        s = _cat(out_seg, (len(prep.segments), 0), np.int32)
+        res.scores = {name: f[i] for i, name in enumerate(prep.scores)}
+        res.segments = {seg["name"]: (s[i], list(seg["labels"]))
+                        for i, seg in enumerate(prep.segments)}
+    mk = _cat(masks, (prep.n_masks, 0), np.uint8)
+    for q in prep.queries:
+        name, kind = q["name"], q["kind"]
+        if kind == "count":
+            res.counts[name] = int(acc[int(q["slot"])])
+        elif kind == "hist":
+            res.hists[name] = acc[int(q["slot"]):int(q["slot"]) + int(q["size"])].copy()
+        elif kind == "mask":
+            res.masks[name] = mk[int(q["index"])].view(np.bool_)
+        elif kind == "topk":  # merge the blocks' heaps
+            g0, ng, k = (int(x) for x in prep.tk_meta[int(q["index"])])
+            best = [_best(b.tk_val[:, g].ravel(), b.tk_row[:, g].ravel(), k) if b is not None
+                    else (np.empty(0), np.empty(0, np.int64)) for g in range(g0, g0 + ng)]
+            res.topk_values[name] = [v for v, _ in best]
+            res.topk[name] = [r for _, r in best]
+    return res

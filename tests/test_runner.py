@@ -1,0 +1,172 @@
+"""The runner (ARCHITECTURE §6) on compiled programs: query answers checked against numpy over
+the materialised score and segment columns; materialize=False, chunking, threads and
+multi-batch input give the same answers."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+pytest.importorskip("leadscore_fast._engine")
+
+import leadscore_fast as lf  # noqa: E402
+from leadscore_fast import _engine, synthetic  # noqa: E402
+from leadscore_fast.runner import RunResult, run  # noqa: E402
+from leadscore_fast.schema import schema_kinds  # noqa: E402
+
+GRADE = {"name": "grade", "line": 0, "cases": [  # 4 labels, NULL below 10
+    {"label": "A", "line": 0, "when": {"text": "fit >= 60", "line": 0, "col": 0}},
+    {"label": "B", "line": 0, "when": {"text": "fit >= 40", "line": 0, "col": 0}},
+    {"label": "C", "line": 0, "when": {"text": "fit >= 25", "line": 0, "col": 0}},
+    {"label": "D", "line": 0, "when": {"text": "fit >= 10", "line": 0, "col": 0}}]}
+MATRIX = {"name": "priority", "line": 0, "matrix": ["tier", "grade"]}
+
+
+def _q(kind, name, text, **kw):
+    return {"kind": kind, "name": name, "expr": {"text": text, "line": 0, "col": 0}, **kw}
+
+
+QUERIES = [
+    _q("count", "hot", "total >= 40 AND tier != 'cold'"),
+    _q("count", "graded", "tier IN ('hot', 'warm') AND grade IS NOT NULL"),
+    _q("count", "ungraded", "grade IS NULL"),
+    _q("hist", "h_total", "total", edges=[0, 10, 20, 40]),
+    _q("hist", "h_fit", "fit", edges=list(range(0, 101, 5))),  # > 16 edges
+    _q("topk", "best", "total", k=50),
+    _q("topk", "best_tier", "total", k=20, per="tier"),
+    _q("topk", "best_prio", "engagement", k=7, per="priority"),
+    _q("mask", "m_fit", "fit > 30"),
+    _q("mask", "m_prio", "priority = 'hot-A' OR engagement < 5"),
+]
+
+
+@pytest.fixture(scope="module")
+def leads():
+    return synthetic.generate_leads(20_000, seed=11)
+
+
+def _program(leads, queries=QUERIES, segments=(GRADE, MATRIX)):
+    d = json.loads(lf.Model.from_yaml_string(synthetic.REFERENCE_MODEL_YAML).to_engine_json())
+    d["segments"] += list(segments)
+    d["queries"] = list(queries)
+    return _engine.compile(json.dumps(d), json.dumps(schema_kinds(leads.schema)))
+
+
+@pytest.fixture(scope="module")
+def program(leads):
+    return _program(leads)
+
+
+@pytest.fixture(scope="module")
+def reference(program, leads) -> RunResult:
+    return run(program, leads, threads=1)
+
+
+def _topk_ref(values, groups, n_groups, k):
+    out = []
+    for g in range(n_groups):
+        rows = np.flatnonzero((groups == g) & ~np.isnan(values))
+        order = np.lexsort((rows, -values[rows]))  # value desc, earlier row first
+        out.append(rows[order][:k].tolist())
+    return out
+
+
+def test_answers_match_numpy(reference):
+    r = reference
+    fit, eng, total = r.scores["fit"], r.scores["engagement"], r.scores["total"]
+    tier, tier_labels = r.segments["tier"]
+    grade, _ = r.segments["grade"]
+    prio, prio_labels = r.segments["priority"]
+    assert tier_labels == ["hot", "warm", "cold"] and r.n_rows == 20_000
+    # the matrix segmentation
+    assert prio_labels == [f"{a}-{b}" for a in tier_labels for b in "ABCD"]
+    want_prio = np.where((tier >= 0) & (grade >= 0), tier * 4 + grade, -1)
+    assert np.array_equal(prio, want_prio) and (prio == -1).any() and (prio >= 0).any()
+
+    assert r.counts["hot"] == int(((total >= 40) & (tier != 2)).sum())
+    assert r.counts["graded"] == int(((tier <= 1) & (grade >= 0)).sum())
+    assert r.counts["ungraded"] == int((grade < 0).sum()) > 0
+    for name, x, edges in [("h_total", total, [0, 10, 20, 40]), ("h_fit", fit, list(range(0, 101, 5)))]:
+        want = np.bincount(np.searchsorted(edges, x, side="right"), minlength=len(edges) + 1)
+        assert r.hists[name].tolist() == [0] + want.tolist()
+        assert r.hists[name].sum() == r.n_rows
+    assert [g.tolist() for g in r.topk["best"]] == _topk_ref(total, np.zeros(len(total)), 1, 50)
+    assert [g.tolist() for g in r.topk["best_tier"]] == _topk_ref(total, tier, 3, 20)
+    assert [g.tolist() for g in r.topk["best_prio"]] == _topk_ref(eng, prio, 12, 7)
+    for name, rows in r.topk.items():
+        for g, vals in zip(rows, r.topk_values[name]):
+            x = eng if name == "best_prio" else total
+            assert np.array_equal(vals, x[g])
+    assert np.array_equal(r.masks["m_fit"], fit > 30)
+    assert np.array_equal(r.masks["m_prio"], (prio == prio_labels.index("hot-A")) | (eng < 5))
+
+
+def _same_answers(a: RunResult, b: RunResult):
+    assert a.n_rows == b.n_rows
+    assert a.counts == b.counts
+    assert a.hists.keys() == b.hists.keys()
+    for k in a.hists:
+        assert np.array_equal(a.hists[k], b.hists[k])
+    assert a.masks.keys() == b.masks.keys()
+    for k in a.masks:
+        assert np.array_equal(a.masks[k], b.masks[k])
+    assert {k: [g.tolist() for g in v] for k, v in a.topk.items()} == \
+        {k: [g.tolist() for g in v] for k, v in b.topk.items()}
+
+
+@pytest.mark.parametrize("chunk_rows, threads", [(4096, 2), (3, 2), (1000, 1), (777, 2)])
+def test_materialize_chunks_threads(program, leads, reference, chunk_rows, threads):
+    for materialize in (True, False):
+        r = run(program, leads, chunk_rows=chunk_rows, threads=threads, materialize=materialize)
+        _same_answers(reference, r)
+        if materialize:
+            for k, v in reference.scores.items():
+                assert np.array_equal(v, r.scores[k], equal_nan=True)
+            for k, (codes, labels) in reference.segments.items():
+                assert np.array_equal(codes, r.segments[k][0]) and labels == r.segments[k][1]
+        else:
+            assert r.scores == {} and r.segments == {}
+
+
+def test_multi_batch_inputs(program, leads, reference):
+    parts = [leads.slice(0, 4999), leads.slice(4999, 1), leads.slice(5000, 9000), leads.slice(14000)]
+    chunked = pa.concat_tables(parts)
+    reader = pa.RecordBatchReader.from_batches(leads.schema, chunked.to_batches())
+    for data, mat in [(chunked, True), (reader, False)]:
+        r = run(program, data, threads=2, chunk_rows=512, materialize=mat)
+        _same_answers(reference, r)
+        if mat:
+            assert np.array_equal(r.scores["total"], reference.scores["total"])
+            assert np.array_equal(r.segments["priority"][0], reference.segments["priority"][0])
+
+
+def test_score_is_built_on_the_runner(program, leads, reference):
+    out = lf.score(program, leads, keep="industry")
+    assert out.column_names == ["fit", "engagement", "total", "tier", "grade", "priority", "industry"]
+    for k, v in reference.scores.items():
+        assert np.array_equal(out.column(k).to_numpy(), v)
+    labels = reference.segments["priority"][1]
+    codes = reference.segments["priority"][0]
+    assert out.column("priority").to_pylist() == [labels[c] if c >= 0 else None for c in codes]
+
+
+def test_run_accepts_models_and_as_of(leads):
+    model = lf.Model.from_yaml_string(synthetic.REFERENCE_MODEL_YAML)
+    r = run(model, leads.slice(0, 100))
+    assert r.counts == {} and set(r.scores) == {"fit", "engagement", "total"}
+    assert np.array_equal(r.scores["total"], lf.score(model, leads.slice(0, 100)).column("total").to_numpy())
+    later = run(model, leads.slice(0, 100), as_of="2030-01-01")
+    assert not np.array_equal(later.scores["engagement"], r.scores["engagement"])
+
+
+def test_queries_without_scores_columns(leads):
+    """A count whose expression only reads input columns, with no matrix segmentations."""
+    p = _program(leads, [_q("count", "big", "company_size >= 1000"),
+                         _q("topk", "rich", "annual_revenue", k=3)], segments=())
+    r = run(p, leads, materialize=False)
+    size = leads.column("company_size").to_numpy(zero_copy_only=False)
+    rev = leads.column("annual_revenue").to_numpy(zero_copy_only=False).astype(float)
+    assert r.counts["big"] == int(np.nansum(size >= 1000))
+    assert r.topk["rich"][0].tolist() == _topk_ref(rev, np.zeros(len(rev)), 1, 3)[0]
