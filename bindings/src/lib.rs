@@ -126,6 +126,13 @@ impl Program {
     fn eval_lookup(&self, t: usize, values: Vec<Option<String>>) -> PyResult<Vec<f64>> {
         engine::eval_lookup(&self.0, t, &values).ok_or_else(|| ProgramError::new_err(format!("no lookup table {t}")))
     }
+    /// Several lookup tables over one dictionary, each as little-endian float64 bytes
+    /// (`len(values) + 1` entries): one conversion of the values, no Python floats.
+    fn eval_lookups<'py>(&self, py: Python<'py>, tables: Vec<usize>, values: Vec<Option<String>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let out = py.detach(|| engine::eval_lookups(&self.0, &tables, &values));
+        let out = out.ok_or_else(|| ProgramError::new_err(format!("no lookup table among {tables:?}")))?;
+        Ok(out.iter().map(|t| PyBytes::new(py, &t.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())).collect())
+    }
     fn disassemble(&self) -> String {
         self.0.disassemble()
     }

@@ -60,6 +60,11 @@ pub fn eval(e: &TExpr, col: &dyn Fn(usize) -> Option<Value>) -> Option<Value> {
             }
             _ => Null,
         },
+        Node::StrIn { e, set, has_null } => match ev(e)? {
+            Str(s) if set.contains(&s) => Bool(true),
+            Str(_) if !*has_null => Bool(false),
+            _ => Null,
+        },
         Node::Lower(a) => map_str(ev(a)?, |s| s.to_lowercase()),
         Node::Upper(a) => map_str(ev(a)?, |s| s.to_uppercase()),
         Node::StartsWith(a, b) => match (ev(a)?, ev(b)?) {

@@ -58,7 +58,7 @@ pub fn fold(e: &mut TExpr) {
     let ty = e.ty;
     let replacement = match &e.node {
         // Strict operators: a NULL operand makes the result NULL.
-        Node::Cast(a) | Node::Math(_, a) | Node::Lower(a) | Node::Upper(a) if is_null(a) => Some(TExpr::null(ty)),
+        Node::Cast(a) | Node::Math(_, a) | Node::Lower(a) | Node::Upper(a) | Node::StrIn { e: a, .. } if is_null(a) => Some(TExpr::null(ty)),
         Node::Arith(_, a, b) | Node::Cmp(_, a, b) | Node::StartsWith(a, b) | Node::Contains(a, b) if is_null(a) || is_null(b) => {
             Some(TExpr::null(ty))
         }

@@ -66,3 +66,8 @@ pub fn eval_lookup(program: &Program, t: usize, values: &[Option<String>]) -> Op
     out.push(one(None));
     Some(out)
 }
+
+/// `eval_lookup` for several tables over the same dictionary (converted once by the caller).
+pub fn eval_lookups(program: &Program, tables: &[usize], values: &[Option<String>]) -> Option<Vec<Vec<f64>>> {
+    tables.iter().map(|t| eval_lookup(program, *t, values)).collect()
+}

@@ -101,6 +101,13 @@ impl Printer<'_> {
             Node::Coalesce(a, b) => format!("coalesce({}, {})", p(a), p(b)),
             Node::Decay(pt, a, h) => format!("({} * pow(0.5, {} / NULLIF({}, 0)))", p(pt), p(a), p(h)),
             Node::Like { e, pat, ci } => format!("({} {} {})", p(e), if *ci { "ILIKE" } else { "LIKE" }, p(pat)),
+            Node::StrIn { e, set, has_null } => {
+                let mut items: Vec<String> = set.iter().map(|v| string_lit(v)).collect();
+                if *has_null {
+                    items.push("NULL".into());
+                }
+                format!("({} IN ({}))", p(e), items.join(", "))
+            }
             Node::Lower(a) => format!("lower({})", p(a)),
             Node::Upper(a) => format!("upper({})", p(a)),
             Node::StartsWith(a, b) => format!("starts_with({}, {})", p(a), p(b)),

@@ -109,6 +109,9 @@ pub enum Node {
     Coalesce(Box<TExpr>, Box<TExpr>),
     Decay(Box<TExpr>, Box<TExpr>, Box<TExpr>),
     // String-domain nodes: they only survive inside lookups and constant folding.
+    /// `e IN ('a', 'b', ...)` over string literals: one set probe per dictionary value
+    /// (an OR chain would cost one comparison per list item). `has_null`: the list holds NULL.
+    StrIn { e: Box<TExpr>, set: std::collections::BTreeSet<String>, has_null: bool },
     Like { e: Box<TExpr>, pat: Box<TExpr>, ci: bool },
     Lower(Box<TExpr>),
     Upper(Box<TExpr>),
@@ -147,7 +150,7 @@ impl TExpr {
         use Node::*;
         match &self.node {
             Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
-            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) => vec![a],
+            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
             Like { e, pat, .. } => vec![e, pat],
@@ -159,7 +162,7 @@ impl TExpr {
         use Node::*;
         match &mut self.node {
             Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
-            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) => vec![a],
+            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
             Like { e, pat, .. } => vec![e, pat],

@@ -157,6 +157,13 @@ impl<'a> Scope<'a> {
             Ast::In { e, list, neg } => {
                 let at = a.pos();
                 let e = self.check(e)?;
+                if e.ty == Type::Str {
+                    if let Some(set) = string_set(list) {
+                        let has_null = list.iter().any(|x| matches!(x, Ast::Lit { v: Lit::Null(()) }));
+                        let node = Node::StrIn { e: boxed(e), set, has_null };
+                        return Ok(negate_if(TExpr::new(Type::Bool, node), *neg));
+                    }
+                }
                 let mut acc: Option<TExpr> = None;
                 for item in list {
                     let item = self.check(item)?;
@@ -347,6 +354,21 @@ impl<'a> Scope<'a> {
             }
         })
     }
+}
+
+/// The strings of an IN list made only of string literals (and NULLs), else None.
+fn string_set(list: &[Ast]) -> Option<std::collections::BTreeSet<String>> {
+    let mut set = std::collections::BTreeSet::new();
+    for item in list {
+        match item {
+            Ast::Lit { v: Lit::Str(s) } => {
+                set.insert(s.clone());
+            }
+            Ast::Lit { v: Lit::Null(()) } => {}
+            _ => return None,
+        }
+    }
+    Some(set)
 }
 
 fn c_pos(a: &Ast, fallback: Pos) -> Pos {

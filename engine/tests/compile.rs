@@ -111,12 +111,21 @@ fn string_predicates_become_one_lookup_per_distinct_subtree() {
         (None, "CASE WHEN \"Lead Source\" = 'web' THEN 5 ELSE 1 END"),
     ]);
     assert_eq!(p.lookups.len(), 3, "{}", p.disassemble());
+    assert!(p.disassemble().contains("StrIn"), "string IN lists become set probes");
     // The CASE is cast to float as a rule's points, so the whole cast becomes the lookup.
     assert_eq!(p.lookups[2].result, Type::Float);
     let t = leadscore_engine::eval_lookup(&p, 1, &[Some("Software".into()), Some("hardware".into())]).unwrap();
     assert_eq!(t, vec![2.0, 0.0, 1.0]);
     let t = leadscore_engine::eval_lookup(&p, 2, &[Some("web".into()), Some("ads".into())]).unwrap();
     assert_eq!(t, vec![5.0, 1.0, 1.0]);
+}
+
+#[test]
+fn string_in_lists_follow_sql_null_rules() {
+    let p = compile(&[(Some("industry IN ('a', NULL)"), "1"), (Some("industry NOT IN ('a', 'b')"), "2")]);
+    let v = |t| leadscore_engine::eval_lookup(&p, t, &[Some("a".into()), Some("c".into())]).unwrap();
+    assert_eq!(v(0), vec![2.0, 1.0, 1.0]); // TRUE, NULL (list holds NULL), NULL row
+    assert_eq!(v(1), vec![0.0, 2.0, 1.0]);
 }
 
 #[test]

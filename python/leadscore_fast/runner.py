@@ -162,13 +162,22 @@ class _Prepared:
         cached = self.lut_cache[t]
         if cached is not None and (cached[0] is dictionary or cached[0].equals(dictionary)):
             return cached[1]
-        values = np.asarray(self.program.eval_lookup(t, dictionary.to_pylist()), np.float64)
-        if values.shape != (len(dictionary) + 1,):
-            raise _errors().ProgramError(
-                f"eval_lookup({t}) returned {values.size} values for a dictionary of "
-                f"{len(dictionary)} (expected {len(dictionary) + 1})")
-        self.lut_cache[t] = (dictionary, values)
-        return values
+        # Every table over this column is filled from one conversion of the dictionary.
+        column = self.lookups[t]["column"]
+        tables = [u for u, lk in enumerate(self.lookups) if lk["column"] == column]
+        values_list = dictionary.to_pylist()
+        if hasattr(self.program, "eval_lookups"):
+            raw = self.program.eval_lookups(tables, values_list)
+        else:  # duck-typed programs (tests) may only have the one-table form
+            raw = [np.asarray(self.program.eval_lookup(u, values_list), np.float64) for u in tables]
+        for u, buf in zip(tables, raw):
+            values = np.frombuffer(buf, np.float64)
+            if values.shape != (len(dictionary) + 1,):
+                raise _errors().ProgramError(
+                    f"eval_lookups({u}) returned {values.size} values for a dictionary of "
+                    f"{len(dictionary)} (expected {len(dictionary) + 1})")
+            self.lut_cache[u] = (dictionary, values)
+        return self.lut_cache[t][1]
 
 
 _PREPARED: OrderedDict = OrderedDict()  # id(program) → _Prepared (holds the program alive)
