@@ -19,6 +19,11 @@ fn float_lit(x: f64) -> String {
     format!("CAST('{x:?}' AS DOUBLE)")
 }
 
+/// NULL where `x` is NaN, evaluating `x` once (DuckDB compares NaN equal to NaN).
+fn nan_to_null(x: &str) -> String {
+    format!("NULLIF({x}, CAST('NaN' AS DOUBLE))")
+}
+
 fn sql_type(t: Type) -> &'static str {
     match t {
         Type::Int => "BIGINT",
@@ -56,7 +61,7 @@ impl Printer<'_> {
                 match col.ty {
                     Type::Int => format!("CAST({name} AS BIGINT)"),
                     // NaN in a float column reads as NULL.
-                    Type::Float => format!("(CASE WHEN isnan(CAST({name} AS DOUBLE)) THEN NULL ELSE CAST({name} AS DOUBLE) END)"),
+                    Type::Float => nan_to_null(&format!("CAST({name} AS DOUBLE)")),
                     _ => name,
                 }
             }
@@ -73,11 +78,19 @@ impl Printer<'_> {
             }
             Node::Lookup(_) => "NULL".into(),
             Node::Cast(a) => format!("CAST({} AS DOUBLE)", p(a)),
-            Node::Arith(op, a, b) => match op {
-                Aop::Div => format!("({} / NULLIF({}, 0))", p(a), p(b)),
-                Aop::Mod => format!("({} % NULLIF({}, 0))", p(a), p(b)),
-                _ => format!("({} {} {})", p(a), op.sql(), p(b)),
-            },
+            Node::Arith(op, a, b) => {
+                let x = match op {
+                    Aop::Div => format!("({} / NULLIF({}, 0))", p(a), p(b)),
+                    Aop::Mod => format!("({} % NULLIF({}, 0))", p(a), p(b)),
+                    _ => format!("({} {} {})", p(a), op.sql(), p(b)),
+                };
+                // NaN (inf - inf, 0 * inf) is NULL in the VM; DuckDB's NaN = NaN makes NULLIF do it.
+                if e.ty == Type::Float {
+                    nan_to_null(&x)
+                } else {
+                    x
+                }
+            }
             Node::Math(f, a) => match f {
                 Fun::Neg => format!("(-{})", p(a)),
                 Fun::Abs => format!("abs({})", p(a)),
@@ -99,7 +112,7 @@ impl Printer<'_> {
             Node::Select(c, a, b) => format!("(CASE WHEN {} THEN {} ELSE {} END)", p(c), p(a), p(b)),
             Node::MinMax(g, a, b) => format!("{}({}, {})", if *g { "greatest" } else { "least" }, p(a), p(b)),
             Node::Coalesce(a, b) => format!("coalesce({}, {})", p(a), p(b)),
-            Node::Decay(pt, a, h) => format!("({} * pow(0.5, {} / NULLIF({}, 0)))", p(pt), p(a), p(h)),
+            Node::Decay(pt, a, h) => nan_to_null(&format!("({} * pow(0.5, {} / NULLIF({}, 0)))", p(pt), p(a), p(h))),
             Node::Like { e, pat, ci } => format!("({} {} {})", p(e), if *ci { "ILIKE" } else { "LIKE" }, p(pat)),
             Node::StrIn { e, set, has_null } => {
                 let mut items: Vec<String> = set.iter().map(|v| string_lit(v)).collect();
