@@ -102,6 +102,20 @@ def test_load_days_timestamps(kw, unit, tz):
     close(got, [2.5, None, 2.25, -2.0])
 
 
+def test_load_days_ns_floors_to_whole_microseconds(kw):
+    # ns -> us by floor division (negatives too: -1500 ns is -2 us), then (as_of - us) / day:
+    # exactly what the DuckDB translation computes (epoch_ns floored to microseconds)
+    as_of_us = 1_793_534_400_000_000  # 2026-11-01T12:00:00Z
+    ns = [-1500, -1000, -1, 0, 1, 999, 1000, 1999, 1_700_000_000_123_456_789,
+          as_of_us * 1000 + 86_400_000_000_999, None]
+    arr = pa.array(ns, pa.timestamp("ns"))
+    got = run([(O.LOAD_DAYS, 0, 0)], {"t": arr}, score_kw=dict(kw, as_of=AS_OF))
+    want = [None if x is None else (as_of_us - x // 1000) / 86_400_000_000.0 for x in ns]
+    assert got == want  # bit-exact, not approximately
+    assert got[0] == (as_of_us + 2) / 86_400_000_000.0
+    assert got[-2] == -1.0
+
+
 def test_load_days_dates_and_as_of_resolution(kw):
     d = [dt.date(2026, 10, 1), None, dt.date(2026, 11, 1)]
     for typ in (pa.date32(), pa.date64()):

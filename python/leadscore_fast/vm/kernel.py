@@ -4,7 +4,10 @@ Vectorized interpretation: every instruction loops over a whole chunk of rows, s
 costs once per instruction per chunk and the row loops are tight and SIMD-friendly. Sub-ops
 (ptype, cmp, aop, fn, mm) are branched on outside the row loops. Registers are chunk-sized
 2-D scratch arrays per kind, allocated once per worker block; blocks of consecutive chunks run
-in parallel (prange). The signature is fixed (typed Lists of uint8 buffers + an int64 meta
+in parallel on Python threads (``run_block`` is nogil and NOT parallel=True: compiling a big
+parallel function costs minutes on a small machine, and every @njit callee is re-optimised
+and re-emitted inside each caller's module, so the call tree is kept two levels deep:
+``run_block`` -> opcode families / load helpers, tiny loops inlined into those). The signature is fixed (typed Lists of uint8 buffers + an int64 meta
 array), so one cached compilation serves every model and schema: programs without queries
 pass empty query arrays, and materialize=False is a runtime flag, not another compile.
 
@@ -25,7 +28,7 @@ import math  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
-from numba import njit, prange, types  # noqa: E402
+from numba import njit, types  # noqa: E402
 from numba.extending import overload  # noqa: E402
 from numba.typed import List  # noqa: E402
 
@@ -99,26 +102,26 @@ def _bits(dst, bm, base, m):
         dst[r] = (bm[j >> 3] >> (j & 7)) & 1
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _cvt_f(dst, src, base, m):
     for i in range(m):
         dst[i] = src[base + i]
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _days(dst, src, base, m, as_of, mult, per_day):
     # integer difference in the column's unit (exact), one float division
     for i in range(m):
         dst[i] = (as_of - src[base + i] * mult) / per_day
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _cvt_i(dst, src, base, m):
     for i in range(m):
         dst[i] = src[base + i]
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _cvt_i_float(dst, dv, src, base, m):
     for i in range(m):
         x = src[base + i]
@@ -127,14 +130,14 @@ def _cvt_i_float(dst, dv, src, base, m):
         dv[i] = dv[i] & np.uint8(ok)
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _cvt_b(dst, src, base, m):
     for i in range(m):
         x = src[base + i]
         dst[i] = 1 if x != x else (2 if x != 0 else 0)
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _mask_f(dst, ok, m):
     for i in range(m):
         dst[i] = dst[i] if ok[i] else NAN
@@ -179,7 +182,11 @@ def load_days(dst, data, valid, ptype, base, m, as_of, tmp):
     if ptype == PT_TS_US:
         _days(dst, data.view(np.int64), base, m, as_of, 1, US_PER_DAY)
     elif ptype == PT_TS_NS:
-        _days(dst, data.view(np.int64), base, m, as_of * 1000, 1, US_PER_DAY * 1000.0)
+        # whole microseconds like every other unit: ns -> us by FLOOR division (-1500 ns is
+        # -2 us), as the DuckDB translation does (epoch_ns floored to us)
+        src = data.view(np.int64)
+        for i in range(m):
+            dst[i] = (as_of - src[base + i] // 1000) / US_PER_DAY
     elif ptype == PT_TS_MS or ptype == PT_DATE64:
         _days(dst, data.view(np.int64), base, m, as_of, 1000, US_PER_DAY)
     elif ptype == PT_TS_S:
@@ -234,14 +241,14 @@ def load_i(dst, dv, data, valid, ptype, base, m):
         dst[:m] = 0
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _bool_bits(dst, bm, base, m):
     _bits(dst, bm, base, m)
     for i in range(m):
         dst[i] = dst[i] << 1  # 0 FALSE / 2 TRUE
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _mask_b(dst, ok, m):
     for i in range(m):
         dst[i] = dst[i] if ok[i] else np.uint8(1)
@@ -271,7 +278,7 @@ def load_b(dst, data, valid, ptype, base, m, tmp):
         _mask_b(dst, tmp, m)
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _isnan_or(dst, src, base, m):
     for i in range(m):
         x = src[base + i]
@@ -295,7 +302,7 @@ def is_null_col(dst, data, valid, ptype, base, m):
         _isnan_or(dst, data.view(np.float32), base, m)
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _gather(dst, codes, base, m, tab):
     last = tab.size - 1
     for i in range(m):
@@ -304,7 +311,7 @@ def _gather(dst, codes, base, m, tab):
         dst[i] = tab[c]
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _gather_null(dst, ok, m, tab):
     nul = tab[tab.size - 1]
     for i in range(m):
@@ -414,7 +421,7 @@ def arith_f(dst, a, b, op, m):
             dst[i] = np.fmod(_at(a, i), y) if y != 0 else NAN
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _trunc_mod(x, y):
     # numba's int % is Python's floor mod; SQL/C truncate (result has the dividend's sign).
     # y == -1 is special-cased: INT64_MIN % -1 traps in hardware.
@@ -527,7 +534,7 @@ def hist(acc, slot, x, edges, m):
             acc[slot + 1 + lo] += 1
 
 
-@njit(**_OPTS)
+@njit(inline="always", **_OPTS)
 def _worse(v1, r1, v2, r2):
     # ranking: larger value first, then earlier row; "worse" = ranks after
     return (v1 < v2) | ((v1 == v2) & (r1 > r2))
@@ -581,343 +588,377 @@ def topk(hv, hr, k, groups, x, grp, gv, has_grp, row0, m):
 
 # --- the interpreter -----------------------------------------------------------------------
 @njit(**_OPTS)
-def exec_chunk(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
-               start, m, rf, ri, rv, rb, tmp, tmpf, out_f, out_seg, o, row0, qacc, masks,
-               tk_meta, tk_val, tk_row):
-    """Run every instruction over rows [start, start + m) of the batch.
+def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+    """misc opcodes over one chunk (see run_block)."""
+    if op == CONST_F:
+        rf[a0, :m] = consts_f[a1]
+    elif op == CONST_I:
+        ri[a0, :m] = consts_i[a1]
+        rv[a0, :m] = 1 if a2 != 0 else 0
+    elif op == CONST_B:
+        rb[a0, :m] = a1
+    elif op == I2F:
+        d = rf[a0]
+        a = ri[a1]
+        va = rv[a1]
+        for i in range(m):
+            d[i] = np.float64(a[i]) if va[i] else NAN
+    elif op == NEG_I or op == ABS_I:
+        d = ri[a0]
+        dv = rv[a0]
+        a = ri[a1]
+        va = rv[a1]
+        if op == NEG_I:
+            for i in range(m):
+                d[i] = -a[i]
+                dv[i] = va[i]
+        else:
+            for i in range(m):
+                d[i] = abs(a[i])
+                dv[i] = va[i]
+    elif op == AND:
+        d = rb[a0]
+        a = rb[a1]
+        b = rb[a2]
+        for i in range(m):
+            d[i] = min(a[i], b[i])
+    elif op == OR:
+        d = rb[a0]
+        a = rb[a1]
+        b = rb[a2]
+        for i in range(m):
+            d[i] = max(a[i], b[i])
+    elif op == NOT:
+        d = rb[a0]
+        a = rb[a1]
+        for i in range(m):
+            d[i] = 2 - a[i]
+    elif op == IS_NULL_F:
+        d = rb[a0]
+        a = rf[a1]
+        for i in range(m):
+            d[i] = 2 if a[i] != a[i] else 0
+    elif op == IS_NULL_I:
+        d = rb[a0]
+        va = rv[a1]
+        for i in range(m):
+            d[i] = (1 - va[i]) << 1
+    elif op == IS_NULL_B:
+        d = rb[a0]
+        a = rb[a1]
+        for i in range(m):
+            d[i] = 2 if a[i] == 1 else 0
+    elif op == SELECT_F:
+        d = rf[a0]
+        c = rb[a1]
+        a = rf[a2]
+        b = rf[a3]
+        for i in range(m):
+            d[i] = a[i] if c[i] == 2 else b[i]
+    elif op == SELECT_I:
+        d = ri[a0]
+        dv = rv[a0]
+        c = rb[a1]
+        a = ri[a2]
+        va = rv[a2]
+        b = ri[a3]
+        vb = rv[a3]
+        for i in range(m):
+            t = c[i] == 2
+            d[i] = a[i] if t else b[i]
+            dv[i] = va[i] if t else vb[i]
+    elif op == SELECT_B:
+        d = rb[a0]
+        c = rb[a1]
+        a = rb[a2]
+        b = rb[a3]
+        for i in range(m):
+            d[i] = a[i] if c[i] == 2 else b[i]
+    elif op == COALESCE_F:
+        d = rf[a0]
+        a = rf[a1]
+        b = rf[a2]
+        for i in range(m):
+            x = a[i]
+            d[i] = x if x == x else b[i]
+    elif op == COALESCE_I:
+        d = ri[a0]
+        dv = rv[a0]
+        a = ri[a1]
+        va = rv[a1]
+        b = ri[a2]
+        vb = rv[a2]
+        for i in range(m):
+            p = va[i]
+            d[i] = a[i] if p else b[i]
+            dv[i] = p | vb[i]
+    elif op == COALESCE_B:
+        d = rb[a0]
+        a = rb[a1]
+        b = rb[a2]
+        for i in range(m):
+            x = a[i]
+            d[i] = x if x != 1 else b[i]
 
-    Scores and segment codes live at columns [o, o + m) of out_f/out_seg (o = start when they
-    are full-length outputs, 0 for chunk scratch). row0: global row number of row ``start``.
-    qacc/tk_val/tk_row: this worker block's accumulators and top-k heaps.
+
+@njit(**_OPTS)
+def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+    """score opcodes over one chunk (see run_block)."""
+    if op == LOAD_SCORE:
+        d = rf[a0]
+        s = of[a1]
+        for i in range(m):
+            d[i] = s[o + i]
+    elif op == LOAD_SEG:
+        d = ri[a0]
+        dv = rv[a0]
+        s = og[a1]
+        for i in range(m):
+            x = s[o + i]
+            d[i] = x
+            dv[i] = x >= 0
+    elif op == DECAY:
+        d = rf[a0]
+        p = rf[a1]
+        age = rf[a2]
+        hl = rf[a3]
+        for i in range(m):
+            h = hl[i]
+            d[i] = p[i] * math.pow(0.5, age[i] / h) if h != 0 else NAN
+    elif op == ZERO_F:
+        rf[a0, :m] = 0.0
+    elif op == RULE:
+        acc = rf[a0]
+        p = rf[a2]
+        lo = consts_f[a3] if a3 >= 0 else -INF
+        hi = consts_f[a4] if a4 >= 0 else INF
+        lo = lo if lo == lo else -INF  # a NULL floor/cap is skipped, like least/greatest
+        hi = hi if hi == hi else INF
+        if a1 < 0:
+            for i in range(m):
+                x = p[i]
+                v = x if x > lo else lo
+                v = v if v < hi else hi
+                acc[i] += v if x == x else 0.0
+        else:
+            c = rb[a1]
+            for i in range(m):
+                x = p[i]
+                v = x if x > lo else lo
+                v = v if v < hi else hi
+                acc[i] += v if (x == x) & (c[i] == 2) else 0.0
+    elif op == RULE_K:
+        acc = rf[a0]
+        k = consts_f[a2]
+        if k == k:
+            if a1 < 0:
+                for i in range(m):
+                    acc[i] += k
+            else:
+                c = rb[a1]
+                for i in range(m):
+                    acc[i] += k if c[i] == 2 else 0.0
+    elif op == CLAMP_F:
+        acc = rf[a0]
+        lo = consts_f[a1]
+        hi = consts_f[a2]
+        lo = lo if lo == lo else -INF
+        hi = hi if hi == hi else INF
+        for i in range(m):
+            x = acc[i]
+            x = lo if x < lo else x
+            acc[i] = hi if x > hi else x
+    elif op == STORE_SCORE:
+        so = of[a0]
+        a = rf[a1]
+        if a2 != 0:
+            for i in range(m):
+                x = a[i]
+                so[o + i] = x if x == x else 0.0
+        else:
+            for i in range(m):
+                so[o + i] = a[i]
+    elif op == SEG_SET:
+        so = og[a0]
+        lab = np.int32(a2)
+        if a1 < 0:
+            for i in range(m):
+                x = so[o + i]
+                so[o + i] = lab if x == -1 else x
+        else:
+            c = rb[a1]
+            for i in range(m):
+                x = so[o + i]
+                so[o + i] = lab if (x == -1) & (c[i] == 2) else x
+    elif op == SEG_MATRIX:
+        so = og[a0]
+        sa = og[a1]
+        sb = og[a2]
+        nb = np.int32(a3)
+        for i in range(m):
+            x = sa[o + i]
+            y = sb[o + i]
+            so[o + i] = x * nb + y if (x >= 0) & (y >= 0) else np.int32(-1)
+
+
+@njit(**_OPTS)
+def _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+    """query opcodes over one chunk (see run_block)."""
+    if op == COUNT_IF:
+        c = rb[a1]
+        cnt = 0
+        for i in range(m):
+            cnt += c[i] == 2
+        qacc[a0] += cnt
+    elif op == STORE_MASK:
+        mk = masks[a0]
+        c = rb[a1]
+        for i in range(m):
+            mk[start + i] = c[i] == 2
+    elif op == HIST:
+        hist(qacc, a0, rf[a1], consts_f[a2:a2 + a3], m)
+    elif op == TOPK:
+        g0 = tk_meta[a0, 0]
+        ng = tk_meta[a0, 1]
+        hv = tk_val[g0:g0 + ng]
+        hr = tk_row[g0:g0 + ng]
+        if a2 < 0:
+            topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[0], rv[0], False, row0, m)
+        else:
+            topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[a2], rv[a2], True, row0, m)
+
+
+@njit(**_OPTS)
+def run_block(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
+              lut_off, as_of, n, chunk, blk, nblocks, out_f, out_seg, materialize, row_base,
+              qacc, masks, tk_meta, tk_val, tk_row):
+    """Run the program over worker block ``blk`` of ``nblocks`` (consecutive chunks).
+
+    materialize=False: out_f/out_seg are ignored (may be 0 columns wide); scores and segment
+    codes go to chunk scratch. qacc/tk_val/tk_row: this block's accumulators and top-k heaps
+    (the caller sums/merges the blocks).
     """
-    for pc in range(code.shape[0]):
-        op = code[pc, 0]
-        a0 = code[pc, 1]
-        a1 = code[pc, 2]
-        a2 = code[pc, 3]
-        a3 = code[pc, 4]
-        a4 = code[pc, 5]
-        if op == LOAD_F:
-            load_f(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m, tmp)
-        elif op == LOAD_I:
-            load_i(ri[a0], rv[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m)
-        elif op == LOAD_B:
-            load_b(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m, tmp)
-        elif op == LOAD_DAYS:
-            load_days(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
-                      as_of, tmp)
-        elif op == IS_NULL_COL:
-            is_null_col(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m)
-        elif op == LOOKUP_F:
-            lookup(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
-                   lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)
-        elif op == LOOKUP_B:
-            lookup(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
-                   lut_b[lut_off[a2]:lut_off[a2 + 1]], tmp)
-        elif op == LOOKUP_I:
-            lookup(tmpf, datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
-                   lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)
-            d = ri[a0]
-            dv = rv[a0]
-            for i in range(m):
-                x = tmpf[i]
-                ok = x == x
-                d[i] = np.int64(x) if ok else 0
-                dv[i] = ok
-        elif op == LOAD_SCORE:
-            rf[a0, :m] = out_f[a1, o:o + m]
-        elif op == LOAD_SEG:
-            d = ri[a0]
-            dv = rv[a0]
-            s = out_seg[a1]
-            for i in range(m):
-                x = s[o + i]
-                d[i] = x
-                dv[i] = x >= 0
-        elif op == CONST_F:
-            rf[a0, :m] = consts_f[a1]
-        elif op == CONST_I:
-            ri[a0, :m] = consts_i[a1]
-            rv[a0, :m] = 1 if a2 != 0 else 0
-        elif op == CONST_B:
-            rb[a0, :m] = a1
-        elif op == I2F:
-            d = rf[a0]
-            a = ri[a1]
-            va = rv[a1]
-            for i in range(m):
-                d[i] = np.float64(a[i]) if va[i] else NAN
-        elif op == ARITH_F:
-            arith_f(rf[a0], rf[a1], rf[a2], a3, m)
-        elif op == ARITH_FK:
-            arith_f(rf[a0], rf[a1], consts_f[a2], a3, m)
-        elif op == ARITH_KF:
-            arith_f(rf[a0], consts_f[a1], rf[a2], a3, m)
-        elif op == ARITH_I:
-            arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
-        elif op == ARITH_IK:
-            arith_i(ri[a0], rv[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
-        elif op == MATH_F:
-            math_f(rf[a0], rf[a1], a2, m)
-        elif op == NEG_I or op == ABS_I:
-            d = ri[a0]
-            dv = rv[a0]
-            a = ri[a1]
-            va = rv[a1]
-            if op == NEG_I:
-                for i in range(m):
-                    d[i] = -a[i]
-                    dv[i] = va[i]
-            else:
-                for i in range(m):
-                    d[i] = abs(a[i])
-                    dv[i] = va[i]
-        elif op == CMP_F:
-            cmp_f(rb[a0], rf[a1], rf[a2], a3, m)
-        elif op == CMP_FK:
-            k = consts_f[a2]
-            if k != k:
-                rb[a0, :m] = 1
-            else:
-                cmp_f(rb[a0], rf[a1], k, a3, m)
-        elif op == CMP_I:
-            cmp_i(rb[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
-        elif op == CMP_IK:
-            cmp_i(rb[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
-        elif op == AND:
-            d = rb[a0]
-            a = rb[a1]
-            b = rb[a2]
-            for i in range(m):
-                d[i] = min(a[i], b[i])
-        elif op == OR:
-            d = rb[a0]
-            a = rb[a1]
-            b = rb[a2]
-            for i in range(m):
-                d[i] = max(a[i], b[i])
-        elif op == NOT:
-            d = rb[a0]
-            a = rb[a1]
-            for i in range(m):
-                d[i] = 2 - a[i]
-        elif op == IS_NULL_F:
-            d = rb[a0]
-            a = rf[a1]
-            for i in range(m):
-                d[i] = 2 if a[i] != a[i] else 0
-        elif op == IS_NULL_I:
-            d = rb[a0]
-            va = rv[a1]
-            for i in range(m):
-                d[i] = (1 - va[i]) << 1
-        elif op == IS_NULL_B:
-            d = rb[a0]
-            a = rb[a1]
-            for i in range(m):
-                d[i] = 2 if a[i] == 1 else 0
-        elif op == SELECT_F:
-            d = rf[a0]
-            c = rb[a1]
-            a = rf[a2]
-            b = rf[a3]
-            for i in range(m):
-                d[i] = a[i] if c[i] == 2 else b[i]
-        elif op == SELECT_I:
-            d = ri[a0]
-            dv = rv[a0]
-            c = rb[a1]
-            a = ri[a2]
-            va = rv[a2]
-            b = ri[a3]
-            vb = rv[a3]
-            for i in range(m):
-                t = c[i] == 2
-                d[i] = a[i] if t else b[i]
-                dv[i] = va[i] if t else vb[i]
-        elif op == SELECT_B:
-            d = rb[a0]
-            c = rb[a1]
-            a = rb[a2]
-            b = rb[a3]
-            for i in range(m):
-                d[i] = a[i] if c[i] == 2 else b[i]
-        elif op == MINMAX_F:
-            minmax_f(rf[a0], rf[a1], rf[a2], a3 != 0, m)
-        elif op == MINMAX_I:
-            minmax_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3 != 0, m)
-        elif op == COALESCE_F:
-            d = rf[a0]
-            a = rf[a1]
-            b = rf[a2]
-            for i in range(m):
-                x = a[i]
-                d[i] = x if x == x else b[i]
-        elif op == COALESCE_I:
-            d = ri[a0]
-            dv = rv[a0]
-            a = ri[a1]
-            va = rv[a1]
-            b = ri[a2]
-            vb = rv[a2]
-            for i in range(m):
-                p = va[i]
-                d[i] = a[i] if p else b[i]
-                dv[i] = p | vb[i]
-        elif op == COALESCE_B:
-            d = rb[a0]
-            a = rb[a1]
-            b = rb[a2]
-            for i in range(m):
-                x = a[i]
-                d[i] = x if x != 1 else b[i]
-        elif op == DECAY:
-            d = rf[a0]
-            p = rf[a1]
-            age = rf[a2]
-            hl = rf[a3]
-            for i in range(m):
-                h = hl[i]
-                d[i] = p[i] * math.pow(0.5, age[i] / h) if h != 0 else NAN
-        elif op == ZERO_F:
-            rf[a0, :m] = 0.0
-        elif op == RULE:
-            acc = rf[a0]
-            p = rf[a2]
-            lo = consts_f[a3] if a3 >= 0 else -INF
-            hi = consts_f[a4] if a4 >= 0 else INF
-            lo = lo if lo == lo else -INF  # a NULL floor/cap is skipped, like least/greatest
-            hi = hi if hi == hi else INF
-            if a1 < 0:
-                for i in range(m):
-                    x = p[i]
-                    v = x if x > lo else lo
-                    v = v if v < hi else hi
-                    acc[i] += v if x == x else 0.0
-            else:
-                c = rb[a1]
-                for i in range(m):
-                    x = p[i]
-                    v = x if x > lo else lo
-                    v = v if v < hi else hi
-                    acc[i] += v if (x == x) & (c[i] == 2) else 0.0
-        elif op == RULE_K:
-            acc = rf[a0]
-            k = consts_f[a2]
-            if k == k:
-                if a1 < 0:
+    n_chunks = (n + chunk - 1) // chunk
+    c0 = blk * n_chunks // nblocks
+    c1 = (blk + 1) * n_chunks // nblocks
+    _heap_state(tk_val, tk_row, -1, NAN, ROW_EMPTY, -INF)
+    if c1 > c0:
+        rf = np.empty((max(n_f, 1), chunk), np.float64)
+        ri = np.empty((max(n_i, 1), chunk), np.int64)
+        rv = np.empty((max(n_i, 1), chunk), np.uint8)
+        rb = np.empty((max(n_b, 1), chunk), np.uint8)
+        tmp = np.empty(chunk, np.uint8)
+        tmpf = np.empty(chunk, np.float64)
+        if materialize:
+            of = out_f
+            og = out_seg
+        else:
+            of = np.empty((out_f.shape[0], chunk), np.float64)
+            og = np.empty((out_seg.shape[0], chunk), np.int32)
+        for c in range(c0, c1):
+            start = c * chunk
+            m = min(chunk, n - start)
+            o = start if materialize else 0
+            og[:, o:o + m] = -1  # SEG_SET assigns rows still -1
+            row0 = row_base + start
+            for pc in range(code.shape[0]):
+                op = code[pc, 0]
+                a0 = code[pc, 1]
+                a1 = code[pc, 2]
+                a2 = code[pc, 3]
+                a3 = code[pc, 4]
+                a4 = code[pc, 5]
+                if op == LOAD_F:
+                    load_f(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m, tmp)
+                elif op == LOAD_I:
+                    load_i(ri[a0], rv[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m)
+                elif op == LOAD_B:
+                    load_b(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m, tmp)
+                elif op == LOAD_DAYS:
+                    load_days(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
+                              as_of, tmp)
+                elif op == IS_NULL_COL:
+                    is_null_col(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m)
+                elif op == LOOKUP_F:
+                    lookup(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
+                           lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)
+                elif op == LOOKUP_B:
+                    lookup(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
+                           lut_b[lut_off[a2]:lut_off[a2 + 1]], tmp)
+                elif op == LOOKUP_I:
+                    lookup(tmpf, datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
+                           lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)
+                    d = ri[a0]
+                    dv = rv[a0]
                     for i in range(m):
-                        acc[i] += k
-                else:
-                    c = rb[a1]
-                    for i in range(m):
-                        acc[i] += k if c[i] == 2 else 0.0
-        elif op == CLAMP_F:
-            acc = rf[a0]
-            lo = consts_f[a1]
-            hi = consts_f[a2]
-            lo = lo if lo == lo else -INF
-            hi = hi if hi == hi else INF
-            for i in range(m):
-                x = acc[i]
-                x = lo if x < lo else x
-                acc[i] = hi if x > hi else x
-        elif op == STORE_SCORE:
-            so = out_f[a0]
-            a = rf[a1]
-            if a2 != 0:
-                for i in range(m):
-                    x = a[i]
-                    so[o + i] = x if x == x else 0.0
-            else:
-                so[o:o + m] = a[:m]
-        elif op == SEG_SET:
-            so = out_seg[a0]
-            lab = np.int32(a2)
-            if a1 < 0:
-                for i in range(m):
-                    x = so[o + i]
-                    so[o + i] = lab if x == -1 else x
-            else:
-                c = rb[a1]
-                for i in range(m):
-                    x = so[o + i]
-                    so[o + i] = lab if (x == -1) & (c[i] == 2) else x
-        elif op == SEG_MATRIX:
-            so = out_seg[a0]
-            sa = out_seg[a1]
-            sb = out_seg[a2]
-            nb = np.int32(a3)
-            for i in range(m):
-                x = sa[o + i]
-                y = sb[o + i]
-                so[o + i] = x * nb + y if (x >= 0) & (y >= 0) else np.int32(-1)
-        elif op == COUNT_IF:
-            c = rb[a1]
-            cnt = 0
-            for i in range(m):
-                cnt += c[i] == 2
-            qacc[a0] += cnt
-        elif op == STORE_MASK:
-            mk = masks[a0]
-            c = rb[a1]
-            for i in range(m):
-                mk[start + i] = c[i] == 2
-        elif op == HIST:
-            hist(qacc, a0, rf[a1], consts_f[a2:a2 + a3], m)
-        elif op == TOPK:
-            g0 = tk_meta[a0, 0]
-            ng = tk_meta[a0, 1]
-            hv = tk_val[g0:g0 + ng]
-            hr = tk_row[g0:g0 + ng]
-            if a2 < 0:
-                topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[0], rv[0], False, row0, m)
-            else:
-                topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[a2], rv[a2], True, row0, m)
-        # NOP and anything else: nothing (check.py rejects unknown opcodes)
+                        x = tmpf[i]
+                        ok = x == x
+                        d[i] = np.int64(x) if ok else 0
+                        dv[i] = ok
+                elif op == ARITH_F:
+                    arith_f(rf[a0], rf[a1], rf[a2], a3, m)
+                elif op == ARITH_FK:
+                    arith_f(rf[a0], rf[a1], consts_f[a2], a3, m)
+                elif op == ARITH_KF:
+                    arith_f(rf[a0], consts_f[a1], rf[a2], a3, m)
+                elif op == ARITH_I:
+                    arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
+                elif op == ARITH_IK:
+                    arith_i(ri[a0], rv[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
+                elif op == MATH_F:
+                    math_f(rf[a0], rf[a1], a2, m)
+                elif op == CMP_F:
+                    cmp_f(rb[a0], rf[a1], rf[a2], a3, m)
+                elif op == CMP_FK:
+                    k = consts_f[a2]
+                    if k != k:
+                        rb[a0, :m] = 1
+                    else:
+                        cmp_f(rb[a0], rf[a1], k, a3, m)
+                elif op == CMP_I:
+                    cmp_i(rb[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
+                elif op == CMP_IK:
+                    cmp_i(rb[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
+                elif op == MINMAX_F:
+                    minmax_f(rf[a0], rf[a1], rf[a2], a3 != 0, m)
+                elif op == MINMAX_I:
+                    minmax_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3 != 0, m)
+                elif op == CONST_F or op == CONST_I or op == CONST_B or op == I2F or op == NEG_I or op == ABS_I or op == AND or op == OR or op == NOT or op == IS_NULL_F or op == IS_NULL_I or op == IS_NULL_B or op == SELECT_F or op == SELECT_I or op == SELECT_B or op == COALESCE_F or op == COALESCE_I or op == COALESCE_B:
+                    _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                elif op == LOAD_SCORE or op == LOAD_SEG or op == DECAY or op == ZERO_F or op == RULE or op == RULE_K or op == CLAMP_F or op == STORE_SCORE or op == SEG_SET or op == SEG_MATRIX:
+                    _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                elif op == COUNT_IF or op == STORE_MASK or op == HIST or op == TOPK:
+                    _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                # NOP and anything else: nothing (check.py rejects unknown opcodes)
+    _heap_state(tk_val, tk_row, ROW_EMPTY, -INF, -1, NAN)
 
 
-@njit(parallel=True, **_OPTS)
+
+
 def run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
               lut_off, as_of, n, chunk, nblocks, out_f, out_seg, materialize, row_base, acc,
               masks, tk_meta, tk_val, tk_row):
-    """Run the program over n rows: blocks of consecutive chunks in parallel.
+    """Run the program over n rows: blocks of consecutive chunks on worker threads."""
+    args = (code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
+            lut_off, as_of, n, chunk)
+    def one(blk):
+        run_block(*args, np.int64(blk), nblocks, out_f, out_seg, materialize, row_base,
+                  acc[blk], masks, tk_meta, tk_val[blk], tk_row[blk])
+    if nblocks == 1:
+        one(0)
+    else:
+        list(_pool(int(nblocks)).map(one, range(int(nblocks))))
 
-    materialize=False: out_f/out_seg are ignored (may be 0 columns wide); scores and segment
-    codes go to per-block chunk scratch. acc[blk], tk_val[blk], tk_row[blk]: per-block query
-    state (the caller sums/merges the blocks).
-    """
-    n_chunks = (n + chunk - 1) // chunk
-    n_sc = out_f.shape[0]
-    n_sg = out_seg.shape[0]
-    for blk in prange(nblocks):
-        c0 = blk * n_chunks // nblocks
-        c1 = (blk + 1) * n_chunks // nblocks
-        hv = tk_val[blk]
-        hr = tk_row[blk]
-        _heap_state(hv, hr, -1, NAN, ROW_EMPTY, -INF)
-        if c1 > c0:
-            rf = np.empty((max(n_f, 1), chunk), np.float64)
-            ri = np.empty((max(n_i, 1), chunk), np.int64)
-            rv = np.empty((max(n_i, 1), chunk), np.uint8)
-            rb = np.empty((max(n_b, 1), chunk), np.uint8)
-            tmp = np.empty(chunk, np.uint8)
-            tmpf = np.empty(chunk, np.float64)
-            if materialize:
-                of = out_f
-                og = out_seg
-            else:
-                of = np.empty((n_sc, chunk), np.float64)
-                og = np.empty((n_sg, chunk), np.int32)
-            for c in range(c0, c1):
-                start = c * chunk
-                m = min(chunk, n - start)
-                o = start if materialize else 0
-                og[:, o:o + m] = -1  # SEG_SET assigns rows still -1
-                exec_chunk(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b,
-                           lut_off, as_of, start, m, rf, ri, rv, rb, tmp, tmpf, of, og, o,
-                           row_base + start, acc[blk], masks, tk_meta, hv, hr)
-        _heap_state(hv, hr, ROW_EMPTY, -INF, -1, NAN)
+
+_POOL = None
+
+
+def _pool(k):
+    global _POOL
+    import concurrent.futures as cf
+    if _POOL is None or _POOL._max_workers < k:
+        _POOL = cf.ThreadPoolExecutor(max_workers=max(k, numba.config.NUMBA_NUM_THREADS))
+    return _POOL
 
 
 @njit(**_OPTS)
@@ -975,7 +1016,6 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
         masks = np.zeros((0, n), np.uint8)
     if n == 0:
         return acc, tk_val, tk_row
-    numba.set_num_threads(threads)
     n_f, n_i, n_b = (int(x) for x in n_regs)
     run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
               lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
