@@ -24,7 +24,7 @@ WORDS = ["software", "Software", "SOFTWARE", "fintech", "retail", "", "a_b", "50
          "soft ware", "ab", "abc", "Ab", "b", "health care", "api", "API"]
 PAT_CHARS = "abSsoftwrex_% "
 
-# (arrow type, kind, magnitude bound of its values)
+# (arrow type, magnitude bound of its values)
 INT_TYPES = [(pa.int8(), 128), (pa.int16(), 32768), (pa.int32(), 10**6), (pa.int64(), 10**6),
              (pa.uint8(), 255), (pa.uint16(), 65535), (pa.uint32(), 10**6), (pa.uint64(), 10**6)]
 TS_UNITS = ["s", "ms", "us", "ns"]
@@ -441,10 +441,10 @@ def models(draw, cols: list[Col], max_scores: int = 4, max_rules: int = 5, depth
                 rules.append(rule)
                 bound += b
             out_scores[name] = {"rules": rules}
-            if draw(_range(0, 2)) == 0:
-                lo = _number(draw)
-                out_scores[name]["range"] = [lo, lo + abs(_number(draw))]
-                bound = max(abs(lo), abs(out_scores[name]["range"][1]))
+        if draw(_range(0, 2)) == 0:  # clamp (a derived score: after NULL → 0)
+            lo = _number(draw)
+            out_scores[name]["range"] = [lo, lo + abs(_number(draw))]
+            bound = max(abs(lo), abs(out_scores[name]["range"][1]))
         scores[name] = min(bound, 1e100)
     segments = {}
     g = ExprGen(draw, cols, scores)

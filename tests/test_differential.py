@@ -116,6 +116,7 @@ NUM_CASES = [
     ("sqrt(-1)", None), ("sqrt(2.25)", 1.5), ("exp(0)", 1.0), ("decay(20, 30, 30)", 10.0),
     ("decay(20, 30, 0)", None), ("decay(20, 60, 30.0)", 5.0), ("abs(-3)", 3.0),
     ("exp(1000) - exp(1000)", None), ("0 * exp(1000)", None),
+    ("coalesce(exp(1000) - exp(1000), 7)", 7.0), ("least(exp(1000) - exp(1000), 3)", 3.0),
 ]
 BOOL_CASES = [
     ("1 NOT IN (2, NULL)", None), ("2 NOT IN (2, NULL)", False), ("1 IN (1, NULL)", True),
@@ -128,7 +129,8 @@ BOOL_CASES = [
     ("'a.c' LIKE 'a.c'", True), ("'abc' LIKE 'a.c'", False), ("'abc' NOT LIKE '%b%'", False),
     ("NULL LIKE 'a%'", None), ("starts_with('abc', 'ab')", True), ("contains('abc', 'bd')", False),
     ("lower('AbC') = 'abc'", True), ("upper('abc') = 'ABC'", True), ("'a' < 'b'", True),
-    ("'B' < 'a'", True),
+    ("'B' < 'a'", True), ("exp(1000) - exp(1000) > 5", None),
+    ("(exp(1000) - exp(1000)) IS NULL", True), ("0 * exp(1000) = 0 * exp(1000)", None),
 ]
 
 
@@ -171,6 +173,19 @@ def test_nan_input_is_null():
     assert_values("coalesce(f, g, 7)", t, [7.0, 1.5, 1.0])
     assert_values("f + g", t, [None, 3.5, None])
     assert_values("f = f", t, [None, True, None], boolean=True)
+
+
+INF_TABLE = pa.table({"f": pa.array([float("inf"), -float("inf"), 1.0])})
+INF_CASES = [  # infinity is a value; the NaN it can produce is NULL
+    ("f - f", [None, None, 0.0], False), ("f * 0", [None, None, 0.0], False),
+    ("coalesce(f - f, 2)", [2.0, 2.0, 0.0], False), ("f > 1e300", [True, False, False], True),
+    ("(f + f) IS NULL", [False, False, False], True), ("f - f > 0", [None, None, False], True),
+]
+
+
+@pytest.mark.parametrize("expr, expected, boolean", INF_CASES)
+def test_infinite_inputs(expr, expected, boolean):
+    assert_values(expr, INF_TABLE, expected, boolean)
 
 
 def test_float32_is_widened_exactly():

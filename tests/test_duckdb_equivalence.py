@@ -14,8 +14,8 @@ pytest.importorskip("leadscore_fast._engine")
 import leadscore_fast as lf  # noqa: E402
 from reference import mismatches, needs_tolerance, table_results  # noqa: E402
 from strategies import cases, examples  # noqa: E402
-from test_differential import (BOOL_CASES, NUM_CASES, ONE, UNICODE_CASES,  # noqa: E402
-                               decode, expr_model, output_names, ref, vm)
+from test_differential import (BOOL_CASES, INF_CASES, INF_TABLE, NUM_CASES, ONE,  # noqa: E402
+                               UNICODE_CASES, decode, expr_model, output_names, ref, vm)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared/data/x_education_leads.csv"
 
@@ -45,6 +45,11 @@ def check_three(model, table, as_of=None):
     bad += [f"vm vs duckdb: {m}" for m in mismatches(got_vm, got_sql, tol)]
     assert not bad, "\n".join(bad) + "\nSQL:\n" + lf.to_sql(model, table.schema, as_of=as_of)
     return want
+
+
+@pytest.mark.parametrize("expr, expected, boolean", INF_CASES)
+def test_duckdb_infinite_inputs(expr, expected, boolean):
+    assert decode(duck(expr_model(expr, boolean), INF_TABLE), boolean) == expected
 
 
 def test_null_inside_a_dictionary():
