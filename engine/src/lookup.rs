@@ -23,13 +23,20 @@ pub fn extract_lookups(m: &mut TModel) -> Result<Vec<LookupDef>> {
     let TModel { scores, segments, columns, queries, .. } = m;
     let mut visit = |e: &mut TExpr, ctx: &str| -> Result<()> {
         replace(e, columns, &mut defs);
-        if let Some(bad) = find_string(e) {
+        if find_string(e).is_some() {
+            let names: Vec<&str> = {
+                let (mut cols, mut opaque) = (Vec::new(), false);
+                e.inputs(&mut cols, &mut opaque);
+                cols.iter().map(|c| columns[*c].name.as_str()).collect()
+            };
             let mut err = CompileError::new(
                 ErrorKind::Type,
-                "string expressions may read one string column at a time (two string columns are compared or combined here)",
+                format!(
+                    "a string value here is computed from several columns ({}); string expressions may read one string column and constants",
+                    names.join(", ")
+                ),
             );
             err.context = ctx.to_string();
-            err.expr = format!("{bad:?}");
             return Err(err);
         }
         Ok(())
@@ -89,15 +96,15 @@ fn replace(e: &mut TExpr, columns: &[crate::typecheck::ColumnRef], defs: &mut Ve
     }
 }
 
-/// A string-typed node that survived: it combines several string columns.
+/// A string-domain node that survived extraction: it reads more than one column.
 fn find_string(e: &TExpr) -> Option<&TExpr> {
     if e.ty == Type::Str && !matches!(e.node, Node::Column(_)) {
         return Some(e);
     }
-    if let Node::Cmp(_, a, _) = &e.node {
-        if a.ty == Type::Str {
-            return Some(e);
-        }
+    match &e.node {
+        Node::Cmp(_, a, _) if a.ty == Type::Str => return Some(e),
+        Node::Like { .. } | Node::StrIn { .. } | Node::StartsWith(..) | Node::Contains(..) => return Some(e),
+        _ => {}
     }
     e.children().into_iter().find_map(find_string)
 }
