@@ -211,29 +211,39 @@ fn compare(op: Cmp, a: &Value, b: &Value) -> Value {
     })
 }
 
-/// SQL LIKE: `%` any sequence, `_` one character, no escape character.
+/// SQL LIKE: `%` any sequence, `_` one character, no escape character. Works on UTF-8 bytes
+/// without allocating: a literal character matches byte for byte, `_` skips one whole character.
 pub fn like(s: &str, pat: &str) -> bool {
-    let s: Vec<char> = s.chars().collect();
-    let p: Vec<char> = pat.chars().collect();
-    // Iterative wildcard matching with backtracking to the last `%`.
+    let (s, p) = (s.as_bytes(), pat.as_bytes());
+    let char_len = |b: u8| match b {
+        0..=0x7F => 1,
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        _ => 2,
+    };
     let (mut i, mut j) = (0usize, 0usize);
+    // Backtracking point: the last `%` and where in `s` it currently resumes.
     let mut star: Option<(usize, usize)> = None;
     while i < s.len() {
-        if j < p.len() && (p[j] == '_' || (p[j] != '%' && p[j] == s[i])) {
-            i += 1;
+        if j < p.len() && p[j] == b'_' {
+            i += char_len(s[i]);
             j += 1;
-        } else if j < p.len() && p[j] == '%' {
+        } else if j < p.len() && p[j] == b'%' {
             star = Some((j, i));
             j += 1;
+        } else if j < p.len() && p[j] == s[i] {
+            i += 1;
+            j += 1;
         } else if let Some((sj, si)) = star {
+            let next = si + char_len(s[si]);
+            star = Some((sj, next));
             j = sj + 1;
-            i = si + 1;
-            star = Some((sj, si + 1));
+            i = next;
         } else {
             return false;
         }
     }
-    while j < p.len() && p[j] == '%' {
+    while j < p.len() && p[j] == b'%' {
         j += 1;
     }
     j == p.len()
@@ -253,6 +263,10 @@ mod tests {
         assert!(!like("abc", "ABC"));
         assert!(like("a%c", "a%c"));
         assert!(like("mississippi", "%iss%ppi"));
+        assert!(like("héllo", "h_llo"));
+        assert!(like("日本語", "_本_"));
+        assert!(!like("日本語", "__"));
+        assert!(like("aé", "%é"));
     }
 
     #[test]

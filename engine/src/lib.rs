@@ -68,6 +68,33 @@ pub fn eval_lookup(program: &Program, t: usize, values: &[Option<String>]) -> Op
 }
 
 /// `eval_lookup` for several tables over the same dictionary (converted once by the caller).
+/// Large dictionaries are split over the machine's cores.
 pub fn eval_lookups(program: &Program, tables: &[usize], values: &[Option<String>]) -> Option<Vec<Vec<f64>>> {
-    tables.iter().map(|t| eval_lookup(program, *t, values)).collect()
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    if workers < 2 || values.len() < 4096 {
+        return tables.iter().map(|t| eval_lookup(program, *t, values)).collect();
+    }
+    let part = values.len().div_ceil(workers);
+    let pieces: Vec<Option<Vec<Vec<f64>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = values
+            .chunks(part)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    // Each piece drops its trailing NULL entry; the whole table gets one at the end.
+                    tables.iter().map(|t| eval_lookup(program, *t, chunk).map(|mut v| { v.pop(); v })).collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("lookup worker")).collect()
+    });
+    let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(values.len() + 1); tables.len()];
+    for piece in pieces {
+        for (table, part) in out.iter_mut().zip(piece?) {
+            table.extend(part);
+        }
+    }
+    for (table, t) in out.iter_mut().zip(tables) {
+        table.push(*eval_lookup(program, *t, &[])?.last()?);
+    }
+    Some(out)
 }

@@ -129,6 +129,18 @@ fn string_in_lists_follow_sql_null_rules() {
 }
 
 #[test]
+fn large_dictionaries_evaluate_in_parallel_to_the_same_tables() {
+    let p = compile(&[(Some("industry LIKE '%7%' OR industry IN ('v1', 'v22')"), "1"), (None, "CASE WHEN industry ILIKE 'V9%' THEN 2 END")]);
+    let values: Vec<Option<String>> = (0..20_000).map(|i| if i % 97 == 0 { None } else { Some(format!("v{i}")) }).collect();
+    let both = leadscore_engine::eval_lookups(&p, &[0, 1], &values).unwrap();
+    for (t, table) in both.iter().enumerate() {
+        assert_eq!(table.len(), values.len() + 1);
+        let one = leadscore_engine::eval_lookup(&p, t, &values).unwrap();
+        assert!(table.iter().zip(&one).all(|(a, b)| a.to_bits() == b.to_bits()));
+    }
+}
+
+#[test]
 fn two_string_columns_are_rejected() {
     for when in ["industry = \"Lead Source\"", "industry LIKE \"Lead Source\"", "contains(industry, \"Lead Source\")"] {
         let e = error(&[(Some(when), "1")]);
