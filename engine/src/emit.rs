@@ -386,7 +386,15 @@ pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
                     em.push(Op::ClampF, &[acc, lo, hi]);
                 }
                 em.push(Op::StoreScore, &[si as i64, acc, 0]);
-                em.release(Kind::F, acc);
+                // Later expressions naming this score read the accumulator (never NULL) instead
+                // of reloading the stored column; it is freed after its last use.
+                let score_ref = key(&TExpr::new(Type::Float, Node::Score(si)));
+                match em.uses.get(&score_ref).copied() {
+                    Some(uses) if uses > 0 => {
+                        em.live.insert(score_ref, (acc, uses));
+                    }
+                    _ => em.release(Kind::F, acc),
+                }
             }
             TScoreBody::Derived(e) => {
                 let r = em.expr(e)?;

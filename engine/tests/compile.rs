@@ -141,6 +141,18 @@ fn large_dictionaries_evaluate_in_parallel_to_the_same_tables() {
 }
 
 #[test]
+fn rule_scores_are_reused_from_their_accumulator() {
+    let m = json!({"name": "m", "scores": [
+        {"name": "a", "rules": [{"name": "r", "points": src("visits")}]},
+        {"name": "t", "expr": src("a * 2 + a")}]});
+    let p = compile_json(&m.to_string(), &schema()).unwrap();
+    assert!(!ops(&p).contains(&Op::LoadScore), "{}", p.disassemble());
+    let m = json!({"name": "m", "scores": [{"name": "d", "expr": src("revenue")}, {"name": "t", "expr": src("d + 1")}]});
+    let p = compile_json(&m.to_string(), &schema()).unwrap();
+    assert!(ops(&p).contains(&Op::LoadScore), "a derived score's NULL becomes 0 only when stored");
+}
+
+#[test]
 fn two_string_columns_are_rejected() {
     for when in ["industry = \"Lead Source\"", "industry LIKE \"Lead Source\"", "contains(industry, \"Lead Source\")"] {
         let e = error(&[(Some(when), "1")]);
