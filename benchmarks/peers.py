@@ -260,25 +260,40 @@ def _dict(arr: pa.DictionaryArray, points: dict[tuple, float]):
     return (*_buf(arr.indices, np.int32), len(values)), table
 
 
-def score_numba(table: pa.Table) -> pa.Table:
+def _reference_inputs(batch: pa.RecordBatch) -> list:
+    """The reference model's inputs for one batch, in the kernels' argument order: dictionary
+    columns as (buffers..., n_values) tuples followed by their points tables, the other columns
+    as buffer tuples. Shared by the numba and Cython kernels."""
+    c = {name: batch.column(name) for name in batch.schema.names}
+    ind, ind_pts = _dict(c["industry"], {tuple(TARGET_INDUSTRIES): 20.0,
+                                         tuple(ADJACENT_INDUSTRIES): 8.0})
+    title, title_pts = _dict(c["job_title"], {tuple(DECISION_MAKERS): 20.0})
+    country, country_pts = _dict(c["country"], {tuple(TARGET_COUNTRIES): 5.0})
+    return [ind, ind_pts, _buf(c["company_size"], np.int32), title, title_pts,
+            _buf(c["annual_revenue"], np.float64), country, country_pts,
+            _buf(c["email_domain_free"], np.uint8), _buf(c["pricing_visits"], np.int16),
+            _buf(c["web_visits"], np.int32), _buf(c["email_opens"], np.int32),
+            _buf(c["webinar_attended"], np.uint8), _buf(c["last_activity_at"], np.int64),
+            _buf(c["unsubscribed"], np.uint8)]
+
+
+def _run_reference(table: pa.Table, kernel, flatten: bool) -> pa.Table:
+    """Run a hand-written reference kernel batch by batch (flatten: pass tuples as arguments)."""
     outs = []
     for batch in table.to_batches():
         n = batch.num_rows
-        c = {name: batch.column(name) for name in batch.schema.names}
-        ind, ind_pts = _dict(c["industry"], {tuple(TARGET_INDUSTRIES): 20.0,
-                                             tuple(ADJACENT_INDUSTRIES): 8.0})
-        title, title_pts = _dict(c["job_title"], {tuple(DECISION_MAKERS): 20.0})
-        country, country_pts = _dict(c["country"], {tuple(TARGET_COUNTRIES): 5.0})
+        args = _reference_inputs(batch)
+        if flatten:
+            args = [x for a in args for x in (a if isinstance(a, tuple) else (a,))]
         fit, eng, total = np.empty(n), np.empty(n), np.empty(n)
         tier = np.empty(n, np.int32)
-        _kernel(n, ind, ind_pts, _buf(c["company_size"], np.int32), title, title_pts,
-                _buf(c["annual_revenue"], np.float64), country, country_pts,
-                _buf(c["email_domain_free"], np.uint8), _buf(c["pricing_visits"], np.int16),
-                _buf(c["web_visits"], np.int32), _buf(c["email_opens"], np.int32),
-                _buf(c["webinar_attended"], np.uint8), _buf(c["last_activity_at"], np.int64),
-                _buf(c["unsubscribed"], np.uint8), AS_OF_US, DECAY_K, fit, eng, total, tier)
+        kernel(n, *args, AS_OF_US, DECAY_K, fit, eng, total, tier)
         outs.append(_output(fit, eng, total, tier))
     return pa.concat_tables(outs) if outs else _output([], [], [], [])
+
+
+def score_numba(table: pa.Table) -> pa.Table:
+    return _run_reference(table, _kernel, flatten=False)
 
 
 # ---------------------------------------------------------------- Polars
@@ -586,25 +601,7 @@ def score_cython(table: pa.Table) -> pa.Table:
     reason = cython_unavailable()
     if reason:
         raise RuntimeError(reason)
-    outs = []
-    for batch in table.to_batches():
-        n = batch.num_rows
-        c = {name: batch.column(name) for name in batch.schema.names}
-        ind, ind_pts = _dict(c["industry"], {tuple(TARGET_INDUSTRIES): 20.0,
-                                             tuple(ADJACENT_INDUSTRIES): 8.0})
-        title, title_pts = _dict(c["job_title"], {tuple(DECISION_MAKERS): 20.0})
-        country, country_pts = _dict(c["country"], {tuple(TARGET_COUNTRIES): 5.0})
-        fit, eng, total = np.empty(n), np.empty(n), np.empty(n)
-        tier = np.empty(n, np.int32)
-        _CYTHON.score(n, *ind, ind_pts, *_buf(c["company_size"], np.int32), *title, title_pts,
-                      *_buf(c["annual_revenue"], np.float64), *country, country_pts,
-                      *_buf(c["email_domain_free"], np.uint8),
-                      *_buf(c["pricing_visits"], np.int16), *_buf(c["web_visits"], np.int32),
-                      *_buf(c["email_opens"], np.int32), *_buf(c["webinar_attended"], np.uint8),
-                      *_buf(c["last_activity_at"], np.int64), *_buf(c["unsubscribed"], np.uint8),
-                      AS_OF_US, DECAY_K, fit, eng, total, tier)
-        outs.append(_output(fit, eng, total, tier))
-    return pa.concat_tables(outs) if outs else _output([], [], [], [])
+    return _run_reference(table, _CYTHON.score, flatten=True)
 
 
 # ---------------------------------------------------------------- memory-read baseline

@@ -271,19 +271,7 @@ def threads_scaling(model, table, runs) -> dict:
     return res
 
 
-COLD_CHILD = """
-import json, sys, time
-t0 = time.perf_counter()
-import leadscore_fast
-from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads
-t1 = time.perf_counter()
-batch = generate_leads(4096, seed=1)
-t2 = time.perf_counter()
-out = leadscore_fast.score(leadscore_fast.Model.from_yaml_string(REFERENCE_MODEL_YAML), batch)
-t3 = time.perf_counter()
-assert out.num_rows == 4096
-print(json.dumps({"import_s": t1 - t0, "first_score_s": t3 - t2, "total_s": t3 - t2 + t1 - t0}))
-"""
+COLD_CHILD = peers.COLD_START  # the same child script the cold-start benchmark runs
 
 
 def _child(code_or_args, cache_dir) -> tuple[float, str]:
