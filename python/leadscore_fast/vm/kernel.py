@@ -79,27 +79,37 @@ def _ov_at(x, i):
 
 
 # --- column loads --------------------------------------------------------------------------
-@njit(**_OPTS)
-def _bits(dst, bm, base, m):
-    """Expand bits base..base+m of an Arrow bitmap into bytes 0/1."""
+def _byte_table(one: int) -> np.ndarray:
+    """Each bitmap byte value → the 8 bytes (0 or ``one``, low bit first) it expands to."""
+    return np.array([sum(((b >> j) & 1) * one << (8 * j) for j in range(8)) for b in range(256)],
+                    np.uint64)
+
+
+# Global arrays are compile-time constants to numba: byte-aligned bitmaps expand with one
+# table load and one 8-byte store per 8 rows instead of 8 shift/mask/store steps.
+_BYTE_TO_01 = _byte_table(1)
+_BYTE_TO_02 = _byte_table(2)
+
+
+@njit(inline="always", **_OPTS)
+def _expand(dst, bm, base, m, table, one):
+    """dst[r] = one if bit base+r of the Arrow bitmap bm is set else 0, for r < m."""
     i = 0
-    if (base & 7) == 0:  # byte-aligned: 8 rows per bitmap byte, unrolled
+    if (base & 7) == 0 and (dst.size & 7) == 0:
         b0 = base >> 3
+        d64 = dst.view(np.uint64)
         for k in range(m >> 3):
-            byte = bm[b0 + k]
-            j = k << 3
-            dst[j] = byte & 1
-            dst[j + 1] = (byte >> 1) & 1
-            dst[j + 2] = (byte >> 2) & 1
-            dst[j + 3] = (byte >> 3) & 1
-            dst[j + 4] = (byte >> 4) & 1
-            dst[j + 5] = (byte >> 5) & 1
-            dst[j + 6] = (byte >> 6) & 1
-            dst[j + 7] = (byte >> 7) & 1
+            d64[k] = table[bm[b0 + k]]
         i = m & ~7
     for r in range(i, m):
         j = base + r
-        dst[r] = (bm[j >> 3] >> (j & 7)) & 1
+        dst[r] = ((bm[j >> 3] >> (j & 7)) & 1) * one
+
+
+@njit(**_OPTS)
+def _bits(dst, bm, base, m):
+    """Expand bits base..base+m of an Arrow bitmap into bytes 0/1."""
+    _expand(dst, bm, base, m, _BYTE_TO_01, np.uint8(1))
 
 
 @njit(inline="always", **_OPTS)
@@ -233,7 +243,7 @@ def load_i(dst, dv, data, valid, ptype, base, m):
     elif ptype == PT_F32:
         _cvt_i_float(dst, dv, data.view(np.float32), base, m)
     elif ptype == PT_BOOL:
-        tmp = np.empty(m, np.uint8)
+        tmp = np.empty((m + 7) & ~7, np.uint8)  # a multiple of 8: see _expand
         _bits(tmp, data, base, m)
         _cvt_i(dst, tmp, 0, m)
     else:
@@ -243,9 +253,7 @@ def load_i(dst, dv, data, valid, ptype, base, m):
 
 @njit(inline="always", **_OPTS)
 def _bool_bits(dst, bm, base, m):
-    _bits(dst, bm, base, m)
-    for i in range(m):
-        dst[i] = dst[i] << 1  # 0 FALSE / 2 TRUE
+    _expand(dst, bm, base, m, _BYTE_TO_02, np.uint8(2))  # 0 FALSE / 2 TRUE
 
 
 @njit(inline="always", **_OPTS)
@@ -843,12 +851,13 @@ def run_block(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_
     c1 = (blk + 1) * n_chunks // nblocks
     _heap_state(tk_val, tk_row, -1, NAN, ROW_EMPTY, -INF)
     if c1 > c0:
-        rf = np.empty((max(n_f, 1), chunk), np.float64)
-        ri = np.empty((max(n_i, 1), chunk), np.int64)
-        rv = np.empty((max(n_i, 1), chunk), np.uint8)
-        rb = np.empty((max(n_b, 1), chunk), np.uint8)
-        tmp = np.empty(chunk, np.uint8)
-        tmpf = np.empty(chunk, np.float64)
+        width = (chunk + 7) & ~7  # byte rows a multiple of 8 wide: see _expand
+        rf = np.empty((max(n_f, 1), width), np.float64)
+        ri = np.empty((max(n_i, 1), width), np.int64)
+        rv = np.empty((max(n_i, 1), width), np.uint8)
+        rb = np.empty((max(n_b, 1), width), np.uint8)
+        tmp = np.empty(width, np.uint8)
+        tmpf = np.empty(width, np.float64)
         if materialize:
             of = out_f
             og = out_seg
