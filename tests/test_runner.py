@@ -170,3 +170,32 @@ def test_queries_without_scores_columns(leads):
     rev = leads.column("annual_revenue").to_numpy(zero_copy_only=False).astype(float)
     assert r.counts["big"] == int(np.nansum(size >= 1000))
     assert r.topk["rich"][0].tolist() == _topk_ref(rev, np.zeros(len(rev)), 1, 3)[0]
+
+
+@pytest.mark.parametrize("chunk_rows,threads", [(3, 1), (4096, 2)])
+def test_score_output_validity_from_kernel_null_counts(chunk_rows, threads):
+    """score() builds validity only for outputs the kernel counted NULLs in: a rule score that
+    is inf + -inf (NaN) and a segmentation without a default are NULL exactly there, and
+    outputs without NULLs have no validity bitmap."""
+    model = lf.Model.from_yaml_string("""
+name: nulls
+scores:
+  s:
+    rules:
+      - {name: up, points: x * 2e307}
+      - {name: down, points: -x * 2e307}
+  t: {expr: x}
+segments:
+  band:
+    - {name: high, when: x >= 5}
+  always:
+    - {name: all}
+""")
+    x = pa.array([1, 10, None, 7, 2, 10, 3], pa.int64())
+    out = lf.score(model, pa.table({"x": x}), chunk_rows=chunk_rows, threads=threads)
+    assert out.column("s").to_pylist() == [0.0, None, 0.0, 0.0, 0.0, None, 0.0]
+    assert out.column("band").to_pylist() == [None, "high", None, "high", None, "high", None]
+    assert out.column("t").to_pylist() == [1.0, 10.0, 0.0, 7.0, 2.0, 10.0, 3.0]
+    for name in ("t", "always"):
+        assert out.column(name).null_count == 0
+        assert out.column(name).chunk(0).buffers()[0] is None

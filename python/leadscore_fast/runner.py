@@ -206,6 +206,7 @@ class _BatchOut:
     masks: np.ndarray   # uint8[n_masks, n]
     tk_val: np.ndarray  # float64[blocks, total_groups, kmax], NaN = empty: the pass's heaps,
     tk_row: np.ndarray  # int64[...], global rows, -1 = empty     carried over all batches so far
+    nulls: np.ndarray   # int64[n_scores + n_segs]: NULLs written per score, then per segment
 
 
 def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
@@ -246,13 +247,14 @@ def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, 
     out_f = np.empty((len(prep.scores), width), np.float64)
     out_seg = np.empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
     masks = np.empty((prep.n_masks, n), np.uint8)
+    nulls = np.zeros(len(prep.scores) + len(prep.segments), np.int64)
     acc, tk_val, tk_row = kernel.run(
         prep.code, prep.consts_f, prep.consts_i, prep.n_regs, kernel.buffer_list(datas),
         kernel.buffer_list(valids), meta, lut_f, lut_b, lut_off, as_of, n, out_f, out_seg,
         chunk_rows=chunk_rows, threads=threads, materialize=materialize, row_base=row_base,
         n_slots=prep.n_slots, masks=masks, tk_meta=prep.tk_meta, tk_val=tk_state[0],
-        tk_row=tk_state[1])
-    return _BatchOut(batch, out_f, out_seg, acc.sum(axis=0), masks, tk_val, tk_row)
+        tk_row=tk_state[1], nulls=nulls)
+    return _BatchOut(batch, out_f, out_seg, acc.sum(axis=0), masks, tk_val, tk_row, nulls)
 
 
 class _Session:

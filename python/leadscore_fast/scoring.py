@@ -17,14 +17,17 @@ __all__ = ["score", "resolve_as_of"]
 
 
 def _record_batch(prep, out, keep_idx, out_schema) -> pa.RecordBatch:
+    # The kernel counted the NULLs it wrote: rows without any are wrapped as they are (no
+    # extra pass over the output to find there is nothing to mask).
+    n_scores = len(out.out_f)
     cols = []
-    for row in out.out_f:
-        nulls = np.isnan(row)
-        cols.append(pa.array(row, mask=nulls) if nulls.any() else pa.array(row))
-    for row, labels in zip(out.out_seg, prep.label_arrays):
-        nulls = row < 0
-        idx = pa.array(row, mask=nulls) if nulls.any() else pa.array(row)
-        cols.append(pa.DictionaryArray.from_arrays(idx, labels))
+    for s, row in enumerate(out.out_f):
+        cols.append(pa.array(row, mask=np.isnan(row)) if out.nulls[s] else pa.array(row))
+    for g, (row, labels) in enumerate(zip(out.out_seg, prep.label_arrays)):
+        idx = pa.array(row, mask=row < 0) if out.nulls[n_scores + g] else pa.array(row)
+        # safe=False: the kernel only writes label codes (or -1 under the mask); skip the
+        # bounds pass over every index
+        cols.append(pa.DictionaryArray.from_arrays(idx, labels, safe=False))
     cols.extend(out.batch.column(i) for i in keep_idx)
     return pa.RecordBatch.from_arrays(cols, schema=out_schema)
 

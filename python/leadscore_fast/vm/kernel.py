@@ -783,9 +783,13 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
             for i in range(m):
                 x = a[i]
                 so[o + i] = x if x == x else 0.0
-        else:
+        else:  # count the NULLs (NaN) so the caller needs no extra pass to build a validity
+            nulls = 0
             for i in range(m):
-                so[o + i] = a[i]
+                x = a[i]
+                so[o + i] = x
+                nulls += x != x
+            qacc[qacc.size - of.shape[0] - og.shape[0] + a0] += nulls
     elif op == SEG_SET:
         so = og[a0]
         lab = np.int32(a2)
@@ -939,6 +943,14 @@ def run_block(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_
                 elif op == COUNT_IF or op == STORE_MASK or op == HIST or op == TOPK:
                     _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
                 # NOP and anything else: nothing (check.py rejects unknown opcodes)
+            if materialize:  # NULL segment codes, counted while the chunk is in cache
+                g0 = qacc.size - og.shape[0]
+                for g in range(og.shape[0]):
+                    sg = og[g]
+                    nulls = 0
+                    for i in range(m):
+                        nulls += sg[o + i] < 0
+                    qacc[g0 + g] += nulls
     _heap_state(tk_val, tk_row, ROW_EMPTY, -INF, -1, NAN)
 
 
@@ -999,7 +1011,7 @@ _NO_TOPK = np.zeros((0, 3), np.int64)
 
 def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
         n, out_f, out_seg, *, chunk_rows=4096, threads=1, materialize=True, row_base=0,
-        n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None):
+        n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None):
     """Python entry: pick the block count, allocate per-block query state, call the kernel.
 
     ``datas``/``valids``: typed Lists from :func:`buffer_list`; ``meta``: int64[n_cols, 3]
@@ -1010,7 +1022,10 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
     int64[n_topk, 3] (first group row, groups, k); ``row_base`` = global row of row 0;
     ``tk_val``/``tk_row``: top-k heaps from :func:`topk_state` (updated in place; default
     fresh ones). Returns ``(acc int64[nb, n_slots], tk_val, tk_row)`` with nb worker blocks;
-    top-k entries are unordered, empty ones are (NaN, -1).
+    top-k entries are unordered, empty ones are (NaN, -1). ``nulls`` (int64[n_scores +
+    n_segs], optional) receives the number of NULL values written per score, then per
+    segmentation (segments only counted with ``materialize``; scores stored with
+    NULL-to-zero count 0).
     """
     chunk = max(1, int(chunk_rows))
     threads = max_blocks(threads)
@@ -1020,14 +1035,17 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
         tk_val, tk_row = topk_state(tk_meta, max(nblocks, 1))
     if tk_val.shape[0] < nblocks:
         raise ValueError(f"top-k state for {tk_val.shape[0]} blocks, need {nblocks}")
-    acc = np.zeros((nblocks, int(n_slots)), np.int64)
+    # Each block's accumulator row: the query slots, then NULL counts per score and segment.
+    n_slots = int(n_slots)
+    acc = np.zeros((nblocks, n_slots + out_f.shape[0] + out_seg.shape[0]), np.int64)
     if masks is None:
         masks = np.zeros((0, n), np.uint8)
-    if n == 0:
-        return acc, tk_val, tk_row
-    n_f, n_i, n_b = (int(x) for x in n_regs)
-    run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
-              lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
-              out_f, out_seg, bool(materialize), np.int64(row_base), acc, masks, tk_meta,
-              tk_val, tk_row)
-    return acc, tk_val, tk_row
+    if n > 0:
+        n_f, n_i, n_b = (int(x) for x in n_regs)
+        run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
+                  lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
+                  out_f, out_seg, bool(materialize), np.int64(row_base), acc, masks, tk_meta,
+                  tk_val, tk_row)
+    if nulls is not None:
+        nulls[:] = acc[:, n_slots:].sum(axis=0)
+    return acc[:, :n_slots], tk_val, tk_row
