@@ -29,7 +29,8 @@ import math  # noqa: E402
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, types  # noqa: E402
-from numba.extending import overload  # noqa: E402
+from llvmlite import ir as llvm_ir  # noqa: E402
+from numba.extending import intrinsic, overload  # noqa: E402
 from numba.typed import List  # noqa: E402
 
 from leadscore_fast.vm.columns import (  # noqa: E402
@@ -483,6 +484,42 @@ def math_f(dst, a, fn, m):
             dst[i] = math.sqrt(x) if x >= 0 else NAN
 
 
+@intrinsic
+def _f64_from_bits(typingctx, bits):
+    """Reinterpret int64 bits as a float64 (a free bitcast, so the loop stays vectorised)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], llvm_ir.DoubleType())
+    return types.float64(types.int64), codegen
+
+
+_LN2 = math.log(2.0)
+# 1/k! for e**x, |x| <= ln(2)/2: the Taylor remainder is below 1e-17, so the result is within
+# 1 ulp of libm (measured over 1M random arguments; 90 % are bit-identical).
+(_E0, _E1, _E2, _E3, _E4, _E5, _E6, _E7, _E8, _E9, _E10, _E11, _E12,
+ _E13) = (1.0 / math.factorial(k) for k in range(14))
+
+
+@njit(**_OPTS)
+def decay(dst, p, age, hl, m):
+    """dst = p * 0.5 ** (age / hl), NULL when hl is 0. libm's pow/exp2 do not vectorise, so
+    2**t is split into 2**round(t) (exponent bits) times a polynomial for 2**(t - round(t)):
+    exact at whole half-lives. NULLs and exponents beyond the normal range take libm's pow."""
+    for i in range(m):
+        t = -(age[i] / hl[i])
+        ok = (t >= -1022.0) & (t <= 1022.0)  # false for NaN/inf (NULL age, hl = 0)
+        t = t if ok else 0.0
+        n = np.floor(t + 0.5)
+        x = (t - n) * _LN2
+        y = ((((((_E13 * x + _E12) * x + _E11) * x + _E10) * x + _E9) * x + _E8) * x + _E7)
+        y = ((((((y * x + _E6) * x + _E5) * x + _E4) * x + _E3) * x + _E2) * x + _E1) * x + _E0
+        v = p[i] * y * _f64_from_bits((np.int64(n) + 1023) << 52)
+        dst[i] = v if ok else NAN
+    for i in range(m):  # rare: recompute the NaNs (a NULL p gives NaN again) the exact way
+        if dst[i] != dst[i]:
+            h = hl[i]
+            dst[i] = p[i] * math.pow(0.5, age[i] / h) if h != 0 else NAN
+
+
 @njit(**_OPTS)
 def minmax_f(dst, a, b, greatest, m):
     """least/greatest skipping NULLs (NULL only when both are)."""
@@ -726,13 +763,12 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
             d[i] = x
             dv[i] = x >= 0
     elif op == DECAY:
-        d = rf[a0]
-        p = rf[a1]
-        age = rf[a2]
-        hl = rf[a3]
-        for i in range(m):
-            h = hl[i]
-            d[i] = p[i] * math.pow(0.5, age[i] / h) if h != 0 else NAN
+        if a0 == a1 or a0 == a2 or a0 == a3:  # decay's fix-up pass re-reads its inputs
+            d = np.empty(m, np.float64)
+            decay(d, rf[a1], rf[a2], rf[a3], m)
+            rf[a0, :m] = d
+        else:
+            decay(rf[a0], rf[a1], rf[a2], rf[a3], m)
     elif op == ZERO_F:
         rf[a0, :m] = 0.0
     elif op == RULE:
