@@ -209,6 +209,15 @@ class _BatchOut:
     nulls: np.ndarray   # int64[n_scores + n_segs]: NULLs written per score, then per segment
 
 
+def _arrow_empty(shape, dtype) -> np.ndarray:
+    """An uninitialised array in Arrow's memory pool (64-byte aligned). Its allocator keeps
+    freed pages mapped, so scoring again does not pay the kernel's page faults and zeroing
+    for every output byte, as fresh numpy memory does (measured 2x on 240 MB)."""
+    count = int(np.prod(shape))
+    buf = pa.allocate_buffer(max(count * np.dtype(dtype).itemsize, 1))
+    return np.frombuffer(buf, dtype, count=count).reshape(shape)
+
+
 def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
                materialize, row_base, tk_state) -> _BatchOut:
     from leadscore_fast.vm import kernel
@@ -244,9 +253,9 @@ def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, 
             v = lut_f[lut_off[t]:lut_off[t + 1]]
             lut_b[lut_off[t]:lut_off[t + 1]] = np.where((v == 0) | (v == 2), v, 1)
     width = n if materialize else 0
-    out_f = np.empty((len(prep.scores), width), np.float64)
-    out_seg = np.empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
-    masks = np.empty((prep.n_masks, n), np.uint8)
+    out_f = _arrow_empty((len(prep.scores), width), np.float64)
+    out_seg = _arrow_empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
+    masks = _arrow_empty((prep.n_masks, n), np.uint8)
     nulls = np.zeros(len(prep.scores) + len(prep.segments), np.int64)
     acc, tk_val, tk_row = kernel.run(
         prep.code, prep.consts_f, prep.consts_i, prep.n_regs, kernel.buffer_list(datas),
