@@ -169,6 +169,23 @@ def test_lookup_f_b(kw, typ):
     assert got == [0.0, 10.0, 15.0, -1.0]
 
 
+@pytest.mark.parametrize("idx", [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(),
+                                 pa.uint16(), pa.uint32(), pa.uint64()])
+def test_lookup_out_of_range_codes_read_null(kw, idx):
+    """Codes outside the dictionary (negative, = its size, the index type's extremes) read the
+    NULL entry, whatever the index type (one unsigned compare covers both ends)."""
+    info = np.iinfo(idx.to_pandas_dtype())
+    codes = [0, 1, 2, -1, 3, int(info.max), int(info.min), 1]
+    codes = [c for c in codes if info.min <= c <= info.max]
+    arr = pa.DictionaryArray.from_arrays(pa.array(codes, idx), pa.array(["a", "b", "c"]),
+                                         safe=False)
+    tf = {"a": 1.0, "b": 2.0, "c": 3.0, None: -9.0}
+    want = [{0: 1.0, 1: 2.0, 2: 3.0}.get(c, -9.0) for c in codes]
+    got = run([(O.LOOKUP_F, 0, 0, 0)], {"x": arr}, lookups=[{"column": 0, "result": "F"}],
+              tables=[tf], score_kw=kw)
+    assert got == want
+
+
 def test_lookup_chunked_dictionaries_differ(kw):
     ch = pa.chunked_array([pa.array(["a", "b", None]), pa.array(["c", "a"]), pa.array(["b", "b"])])
     t = pa.table({"x": ch})
