@@ -6,7 +6,7 @@ use leadscore_engine as engine;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyCapsule, PyCapsuleMethods, PyDict, PyList};
 
 create_exception!(_engine, LeadscoreError, PyException, "Base class of every leadscore_fast error.");
 create_exception!(_engine, ModelError, LeadscoreError, "The model is malformed.");
@@ -126,12 +126,28 @@ impl Program {
     fn eval_lookup(&self, t: usize, values: Vec<Option<String>>) -> PyResult<Vec<f64>> {
         engine::eval_lookup(&self.0, t, &values).ok_or_else(|| ProgramError::new_err(format!("no lookup table {t}")))
     }
-    /// Several lookup tables over one dictionary, each as little-endian float64 bytes
-    /// (`len(values) + 1` entries): one conversion of the values, no Python floats.
+    /// Several lookup tables over one dictionary, each as float64 bytes (`len(values) + 1`
+    /// entries): one conversion of the values, no Python floats.
     fn eval_lookups<'py>(&self, py: Python<'py>, tables: Vec<usize>, values: Vec<Option<String>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
         let out = py.detach(|| engine::eval_lookups(&self.0, &tables, &values));
         let out = out.ok_or_else(|| ProgramError::new_err(format!("no lookup table among {tables:?}")))?;
-        Ok(out.iter().map(|t| PyBytes::new(py, &t.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())).collect())
+        Ok(out.iter().map(|t| f64_bytes(py, t)).collect())
+    }
+    /// `eval_lookups` over a string or large_string Arrow array (any object with
+    /// `__arrow_c_array__`, e.g. a pyarrow dictionary), read in place: no Python strings.
+    fn eval_lookups_arrow<'py>(&self, py: Python<'py>, tables: Vec<usize>, values: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        if !values.hasattr("__arrow_c_array__")? {
+            return Err(pyo3::exceptions::PyTypeError::new_err("expected an Arrow array (an object with __arrow_c_array__)"));
+        }
+        let (schema, array): (Bound<'py, PyCapsule>, Bound<'py, PyCapsule>) = values.call_method0("__arrow_c_array__")?.extract()?;
+        let schema = schema.pointer_checked(Some(c"arrow_schema"))?.cast::<FfiSchema>();
+        let array = array.pointer_checked(Some(c"arrow_array"))?.cast::<FfiArray>();
+        // SAFETY: the capsules (alive until this function returns) own an exported, unreleased
+        // ArrowSchema/ArrowArray; the buffer lengths follow from the C data interface spec.
+        let strings = unsafe { arrow_strings(schema.as_ref(), array.as_ref()) }.map_err(pyo3::exceptions::PyTypeError::new_err)?;
+        let out = py.detach(|| engine::eval_lookups_on(&self.0, &tables, &strings));
+        let out = out.ok_or_else(|| ProgramError::new_err(format!("no lookup table among {tables:?}")))?;
+        Ok(out.iter().map(|t| f64_bytes(py, t)).collect())
     }
     fn disassemble(&self) -> String {
         self.0.disassemble()
@@ -142,6 +158,74 @@ impl Program {
     fn __repr__(&self) -> String {
         format!("<Program {:?}: {} instructions, {} scores, {} segmentations>", self.0.name, self.0.code.len(), self.0.scores.len(), self.0.segments.len())
     }
+}
+
+fn f64_bytes<'py>(py: Python<'py>, t: &[f64]) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &t.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>())
+}
+
+/// The Arrow C data interface structs (https://arrow.apache.org/docs/format/CDataInterface.html).
+#[repr(C)]
+struct FfiSchema {
+    format: *const std::ffi::c_char,
+    name: *const std::ffi::c_char,
+    metadata: *const std::ffi::c_char,
+    flags: i64,
+    n_children: i64,
+    children: *mut *mut FfiSchema,
+    dictionary: *mut FfiSchema,
+    release: Option<unsafe extern "C" fn(*mut FfiSchema)>,
+    private_data: *mut std::ffi::c_void,
+}
+
+#[repr(C)]
+struct FfiArray {
+    length: i64,
+    null_count: i64,
+    offset: i64,
+    n_buffers: i64,
+    n_children: i64,
+    buffers: *mut *const std::ffi::c_void,
+    children: *mut *mut FfiArray,
+    dictionary: *mut FfiArray,
+    release: Option<unsafe extern "C" fn(*mut FfiArray)>,
+    private_data: *mut std::ffi::c_void,
+}
+
+/// A utf8 ("u") or large_utf8 ("U") array's buffers as `ArrowStrings` (which checks offsets
+/// and UTF-8). Buffer sizes are not part of the interface: offsets hold offset+length+1
+/// entries, the bitmap offset+length bits, the data up to the last offset.
+unsafe fn arrow_strings<'a>(schema: &'a FfiSchema, array: &'a FfiArray) -> Result<engine::strings::ArrowStrings<'a>, String> {
+    if schema.release.is_none() || array.release.is_none() {
+        return Err("the Arrow array was already released".into());
+    }
+    let format = std::ffi::CStr::from_ptr(schema.format).to_bytes();
+    let wide = match format {
+        b"u" => false,
+        b"U" => true,
+        f => return Err(format!("expected a string or large_string array, got Arrow format {:?}", String::from_utf8_lossy(f))),
+    };
+    if array.n_buffers != 3 || array.length < 0 || array.offset < 0 {
+        return Err("malformed Arrow string array".into());
+    }
+    let (offset, len) = (array.offset as usize, array.length as usize);
+    let bufs = std::slice::from_raw_parts(array.buffers, 3);
+    let width = if wide { 8 } else { 4 };
+    if len == 0 || bufs[1].is_null() {
+        return engine::strings::ArrowStrings::new(&[], wide, &[], None, 0, 0).map_err(|e| e.to_string());
+    }
+    let offsets = std::slice::from_raw_parts(bufs[1] as *const u8, (offset + len + 1) * width);
+    let last = if wide {
+        i64::from_le_bytes(offsets[(offset + len) * 8..][..8].try_into().unwrap())
+    } else {
+        i32::from_le_bytes(offsets[(offset + len) * 4..][..4].try_into().unwrap()) as i64
+    };
+    if last < 0 || (last > 0 && bufs[2].is_null()) {
+        return Err("malformed Arrow string array".into());
+    }
+    let data: &[u8] = if last == 0 { &[] } else { std::slice::from_raw_parts(bufs[2] as *const u8, last as usize) };
+    let validity = (array.null_count != 0 && !bufs[0].is_null()).then(|| std::slice::from_raw_parts(bufs[0] as *const u8, (offset + len).div_ceil(8)));
+    engine::strings::ArrowStrings::new(offsets, wide, data, validity, offset, len)
 }
 
 #[pyfunction]

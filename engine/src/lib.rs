@@ -15,6 +15,8 @@ pub mod opcodes;
 pub mod parse;
 pub mod program;
 pub mod sql;
+pub mod strings;
+pub mod strpred;
 pub mod tir;
 pub mod typecheck;
 pub mod types;
@@ -48,12 +50,36 @@ pub fn to_sql_json(model_json: &str, schema_json: &str, relation: &str, as_of_us
 /// Evaluate lookup table `t` of `program` for each dictionary value, plus one entry for a NULL
 /// row at the end. Booleans come back as 0.0 FALSE / 1.0 NULL / 2.0 TRUE, numbers with NaN = NULL.
 pub fn eval_lookup(program: &Program, t: usize, values: &[Option<String>]) -> Option<Vec<f64>> {
-    use tir::Value;
-    let def = program.lookups.get(t)?;
-    let one = |v: Option<&String>| -> f64 {
-        let bound = v.map(|s| Value::Str(s.clone())).unwrap_or(Value::Null);
-        let out = eval::eval(&def.expr, &|c| if c == def.column { Some(bound.clone()) } else { None });
-        match out {
+    eval_lookups_on(program, &[t], values).map(|mut v| v.pop().unwrap())
+}
+
+/// `eval_lookup` for several tables over the same dictionary (converted once by the caller).
+pub fn eval_lookups(program: &Program, tables: &[usize], values: &[Option<String>]) -> Option<Vec<Vec<f64>>> {
+    eval_lookups_on(program, tables, values)
+}
+
+/// One table's evaluator: the compiled fast path (strpred) or the generic evaluator.
+enum Filler<'a> {
+    Fast(Box<strpred::Compiled>),
+    Generic(&'a lookup::LookupDef),
+}
+
+impl Filler<'_> {
+    fn new(def: &lookup::LookupDef) -> Filler<'_> {
+        match strpred::Compiled::compile(&def.expr, def.column, def.result) {
+            Some(c) => Filler::Fast(Box::new(c)),
+            None => Filler::Generic(def),
+        }
+    }
+
+    fn one(&self, v: Option<&str>, scratch: &mut strpred::Scratch) -> f64 {
+        use tir::Value;
+        let def = match self {
+            Filler::Fast(c) => return c.eval(v, scratch),
+            Filler::Generic(def) => def,
+        };
+        let bound = v.map(|s| Value::Str(s.to_owned())).unwrap_or(Value::Null);
+        match eval::eval(&def.expr, &|c| if c == def.column { Some(bound.clone()) } else { None }) {
             Some(Value::Bool(true)) => 2.0,
             Some(Value::Bool(false)) => 0.0,
             Some(Value::Int(i)) => i as f64,
@@ -61,40 +87,191 @@ pub fn eval_lookup(program: &Program, t: usize, values: &[Option<String>]) -> Op
             _ if def.result == types::Type::Bool => 1.0,
             _ => f64::NAN,
         }
+    }
+
+    /// Entries for values `lo..lo + out.len()`.
+    fn fill(&self, values: &(impl strings::Strings + ?Sized), lo: usize, out: &mut [f64]) {
+        let mut scratch = strpred::Scratch::default();
+        if let (Filler::Fast(c), Some(needle), Some(data)) = (self, self.needle(), values.data()) {
+            if search_fill(c, &needle, values, data, lo, out, &mut scratch) {
+                return;
+            }
+        }
+        for (k, slot) in out.iter_mut().enumerate() {
+            *slot = self.one(values.get(lo + k), &mut scratch);
+        }
+    }
+}
+
+impl Filler<'_> {
+    fn needle(&self) -> Option<strpred::Needle<'_>> {
+        match self {
+            Filler::Fast(c) => c.needle(),
+            Filler::Generic(_) => None,
+        }
+    }
+}
+
+/// `fill` for a single LIKE/contains table over values stored back to back:
+/// search the whole buffer for the pattern's literal (one SIMD pass instead of a search per
+/// short value) and evaluate only the values holding an occurrence; the rest are FALSE.
+/// With case maps this needs an ASCII buffer (mapped in a copy, lengths unchanged); returns
+/// false (nothing done) otherwise.
+fn search_fill(
+    c: &strpred::Compiled,
+    needle: &strpred::Needle,
+    values: &(impl strings::Strings + ?Sized),
+    data: &[u8],
+    lo: usize,
+    out: &mut [f64],
+    sc: &mut strpred::Scratch,
+) -> bool {
+    let n = out.len();
+    if n == 0 {
+        return true;
+    }
+    let (start, end) = (values.span(lo).0, values.span(lo + n - 1).1);
+    let mapped: Vec<u8>;
+    let hay: &[u8] = if needle.has_case_map() {
+        if !data[start..end].is_ascii() {
+            return false;
+        }
+        let mut m = data[start..end].to_vec();
+        needle.map_ascii(&mut m);
+        mapped = m;
+        &mapped
+    } else {
+        &data[start..end]
     };
-    let mut out: Vec<f64> = values.iter().map(|v| one(v.as_ref())).collect();
-    out.push(one(None));
+    let null_entry = c.eval(None, sc);
+    for (k, slot) in out.iter_mut().enumerate() {
+        *slot = if values.get(lo + k).is_none() { null_entry } else { 0.0 };
+    }
+    let m = needle.finder.needle().len();
+    let (mut pos, mut i) = (0usize, 0usize);
+    while let Some(q) = needle.finder.find(&hay[pos..]).map(|q| q + pos) {
+        // The first value ending at or after the occurrence's end.
+        while i < n && values.span(lo + i).1 - start < q + m {
+            i += 1;
+        }
+        if i == n {
+            break;
+        }
+        let (a, b) = (values.span(lo + i).0 - start, values.span(lo + i).1 - start);
+        if a <= q {
+            // Inside value i: evaluate it fully, go on after it.
+            if let Some(v) = values.get(lo + i) {
+                out[i] = c.eval(Some(v), sc);
+            }
+            pos = b;
+            i += 1;
+        } else {
+            pos = a; // straddles a boundary: go on from value i's start
+        }
+    }
+    true
+}
+
+/// Lookup tables `tables` over `values` (a Python list's strings or Arrow buffers), each with
+/// `values.len() + 1` entries (the last one for NULL rows). Large dictionaries are split over
+/// the machine's cores.
+pub fn eval_lookups_on(program: &Program, tables: &[usize], values: &(impl strings::Strings + ?Sized)) -> Option<Vec<Vec<f64>>> {
+    let fillers: Vec<Filler> = tables.iter().map(|t| program.lookups.get(*t).map(Filler::new)).collect::<Option<_>>()?;
+    let n = values.len();
+    let mut out: Vec<Vec<f64>> = vec![vec![0.0; n + 1]; tables.len()];
+    for (f, table) in fillers.iter().zip(out.iter_mut()) {
+        table[n] = f.one(None, &mut strpred::Scratch::default());
+    }
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    if workers < 2 || n < 4096 {
+        for (f, table) in fillers.iter().zip(out.iter_mut()) {
+            f.fill(values, 0, &mut table[..n]);
+        }
+        return Some(out);
+    }
+    // One piece of every table per worker.
+    let part = n.div_ceil(workers);
+    let mut pieces: Vec<Vec<&mut [f64]>> = (0..workers).map(|_| Vec::with_capacity(tables.len())).collect();
+    for table in out.iter_mut() {
+        for (w, chunk) in table[..n].chunks_mut(part).enumerate() {
+            pieces[w].push(chunk);
+        }
+    }
+    let fillers = &fillers;
+    std::thread::scope(|scope| {
+        for (w, piece) in pieces.into_iter().enumerate() {
+            scope.spawn(move || {
+                for (f, chunk) in fillers.iter().zip(piece) {
+                    f.fill(values, w * part, chunk);
+                }
+            });
+        }
+    });
     Some(out)
 }
 
-/// `eval_lookup` for several tables over the same dictionary (converted once by the caller).
-/// Large dictionaries are split over the machine's cores.
-pub fn eval_lookups(program: &Program, tables: &[usize], values: &[Option<String>]) -> Option<Vec<Vec<f64>>> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
-    if workers < 2 || values.len() < 4096 {
-        return tables.iter().map(|t| eval_lookup(program, *t, values)).collect();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tir::{Node, TExpr, Value};
+    use types::Type;
+
+    /// Arrow buffers (32-bit offsets, validity) for `values`.
+    fn arrow(values: &[Option<String>]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+        let (mut offs, mut data, mut valid) = (0i32.to_le_bytes().to_vec(), vec![], vec![0u8; values.len().div_ceil(8)]);
+        for (i, v) in values.iter().enumerate() {
+            if let Some(v) = v {
+                data.extend(v.as_bytes());
+                valid[i / 8] |= 1 << (i % 8);
+            }
+            offs.extend((data.len() as i32).to_le_bytes());
+        }
+        (offs, data, valid)
     }
-    let part = values.len().div_ceil(workers);
-    let pieces: Vec<Option<Vec<Vec<f64>>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = values
-            .chunks(part)
-            .map(|chunk| {
-                scope.spawn(move || {
-                    // Each piece drops its trailing NULL entry; the whole table gets one at the end.
-                    tables.iter().map(|t| eval_lookup(program, *t, chunk).map(|mut v| { v.pop(); v })).collect()
-                })
-            })
+
+    #[test]
+    fn buffer_search_matches_value_by_value() {
+        // Occurrences that straddle value boundaries, overlap, repeat; empty values, NULLs,
+        // ASCII and non-ASCII chunks; enough values for the parallel split.
+        let words = ["aa", "a", "", "xa", "aab", "ba", "AA", "Aa", "ab_c", "abc", "é", "éa", "K", "\u{212A}", "k", "abab", "data", "DATA"];
+        let values: Vec<Option<String>> = (0..9000)
+            .map(|i| if i % 7 == 3 { None } else { Some(format!("{}{}", words[i % words.len()], words[(i / words.len()) % words.len()])) })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("lookup worker")).collect()
-    });
-    let mut out: Vec<Vec<f64>> = vec![Vec::with_capacity(values.len() + 1); tables.len()];
-    for piece in pieces {
-        for (table, part) in out.iter_mut().zip(piece?) {
-            table.extend(part);
+        let ascii: Vec<Option<String>> = values.iter().map(|v| v.as_ref().map(|s| s.replace(['é', '\u{212A}'], "e"))).collect();
+        let col = || Box::new(TExpr::new(Type::Str, Node::Column(0)));
+        let lit = |s: &str| Box::new(TExpr::konst(Type::Str, Value::Str(s.into())));
+        let mut lookups = vec![];
+        for p in ["%aa%", "%a_a%", "a%", "%ab", "%abab%", "%k%", "%K%", "%é%", "da%", "%b_c%", "aa"] {
+            for ci in [false, true] {
+                lookups.push(TExpr::new(Type::Bool, Node::Like { e: col(), pat: lit(p), ci }));
+            }
+        }
+        lookups.push(TExpr::new(Type::Bool, Node::Contains(col(), lit("aa"))));
+        lookups.push(TExpr::new(Type::Bool, Node::StartsWith(col(), lit("ab"))));
+        lookups.push(TExpr::new(Type::Bool, Node::Contains(Box::new(TExpr::new(Type::Str, Node::Upper(col()))), lit("AB"))));
+        let program = Program {
+            lookups: lookups.into_iter().map(|expr| lookup::LookupDef { column: 0, result: Type::Bool, expr }).collect(),
+            ..Default::default()
+        };
+        let tables: Vec<usize> = (0..program.lookups.len()).collect();
+        for vals in [&values, &ascii] {
+            let (offs, data, valid) = arrow(vals);
+            for (lo, n) in [(0, vals.len()), (5, 100), (17, 4500)] {
+                let a = strings::ArrowStrings::new(&offs, false, &data, Some(&valid), lo, n).unwrap();
+                let got = eval_lookups_on(&program, &tables, &a).unwrap();
+                let want = eval_lookups(&program, &tables, &vals[lo..lo + n]).unwrap();
+                for (t, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(g, w, "table {t} on values {lo}..{}", lo + n);
+                }
+                // ... and the generic evaluator agrees on the whole table.
+                for (t, w) in want.iter().enumerate() {
+                    let def = &program.lookups[t];
+                    let generic = Filler::Generic(def);
+                    let mut sc = strpred::Scratch::default();
+                    let slow: Vec<f64> = vals[lo..lo + n].iter().map(|v| v.as_deref()).chain([None]).map(|v| generic.one(v, &mut sc)).collect();
+                    assert_eq!(w, &slow, "table {t}");
+                }
+            }
         }
     }
-    for (table, t) in out.iter_mut().zip(tables) {
-        table.push(*eval_lookup(program, *t, &[])?.last()?);
-    }
-    Some(out)
 }

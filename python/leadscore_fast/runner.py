@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from leadscore_fast.vm import opcodes as _op
 from leadscore_fast.vm.columns import (
-    INT_PTYPES, NUMERIC_PTYPES, PT_NULL, PTYPE_NAMES, TIME_PTYPES, bind_array,
+    INT_PTYPES, NUMERIC_PTYPES, PT_NULL, PTYPE_NAMES, TIME_PTYPES, bind_array, encode_strings,
 )
 
 __all__ = ["run", "RunResult", "resolve_as_of"]
@@ -35,6 +35,13 @@ _ACCEPTS = {
     _op.LOAD_B: NUMERIC_PTYPES | {PT_NULL},
     _op.LOAD_DAYS: TIME_PTYPES | {PT_NULL},
 }
+
+
+_PARALLEL_ENCODE_ROWS = 65_536  # below this, encoding on threads costs more than it saves
+
+
+def _is_string(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 def _errors():
@@ -165,10 +172,16 @@ class _Prepared:
         # Every table over this column is filled from one conversion of the dictionary.
         column = self.lookups[t]["column"]
         tables = [u for u, lk in enumerate(self.lookups) if lk["column"] == column]
-        values_list = dictionary.to_pylist()
-        if hasattr(self.program, "eval_lookups"):
-            raw = self.program.eval_lookups(tables, values_list)
+        if hasattr(self.program, "eval_lookups_arrow") and _is_string(dictionary.type):
+            values_arr = dictionary
+            if pa.types.is_string_view(values_arr.type):
+                values_arr = values_arr.cast(pa.string())
+            # Read in place through the Arrow C data interface: no Python strings.
+            raw = self.program.eval_lookups_arrow(tables, values_arr)
+        elif hasattr(self.program, "eval_lookups"):
+            raw = self.program.eval_lookups(tables, dictionary.to_pylist())
         else:  # duck-typed programs (tests) may only have the one-table form
+            values_list = dictionary.to_pylist()
             raw = [np.asarray(self.program.eval_lookup(u, values_list), np.float64) for u in tables]
         for u, buf in zip(tables, raw):
             values = np.frombuffer(buf, np.float64)
@@ -225,10 +238,17 @@ def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, 
     n = batch.num_rows
     datas, valids, dicts = [], [], []
     meta = np.zeros((len(prep.columns), 3), np.int64)
+    arrays = [batch.column(col_idx[c]) for c in range(len(prep.columns))]
+    # Plain string columns are dictionary-encoded per batch; big ones all at once, on threads.
+    plain = [c for c, spec in enumerate(prep.columns) if spec.get("kind") != "has_any"
+             and len(arrays[c]) >= _PARALLEL_ENCODE_ROWS and _is_string(arrays[c].type)]
+    if len(plain) >= 2:
+        for c, enc in zip(plain, encode_strings([arrays[c] for c in plain])):
+            arrays[c] = enc
     for c, spec in enumerate(prep.columns):
         has_any = spec.get("has_any") if spec.get("kind") == "has_any" else None
         try:
-            b = bind_array(batch.column(col_idx[c]), has_any)
+            b = bind_array(arrays[c], has_any)
         except TypeError as e:
             raise _errors().SchemaError(f"column {spec['name']!r}: {e}") from None
         for op in prep.uses.get(c, ()):
