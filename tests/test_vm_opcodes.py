@@ -186,6 +186,28 @@ def test_lookup_out_of_range_codes_read_null(kw, idx):
     assert got == want
 
 
+@pytest.mark.parametrize("typ", ["string", "dict8", "dict32", "dictu16", "dict64"])
+def test_lookup_rule_k_is_lookup_b_then_rule_k(kw, typ):
+    """The fused LOOKUP_RULE_K adds k exactly where LOOKUP_B + RULE_K would: TRUE entries, the
+    NULL entry for NULL rows, nothing for a NULL constant; sliced input too."""
+    arr = pa.array(STRS, pa.string())
+    if typ.startswith("dict"):
+        idx = {"dict8": pa.int8(), "dict32": pa.int32(), "dictu16": pa.uint16(),
+               "dict64": pa.int64()}[typ]
+        arr = arr.dictionary_encode().cast(pa.dictionary(idx, pa.string()))
+    tb = {"software": 2.0, "retail": 0.0, "*": 1.0, None: 2.0}  # NULL rows count as TRUE
+    kwp = dict(lookups=[{"column": 0, "result": "B"}], tables=[tb], consts_f=[1.5, 7.0, NAN])
+    for data in (arr, arr.slice(1, 5)):
+        d = {"ind": data}
+        for k in (0, 2):
+            fused = run([(O.CONST_F, 0, 1), (O.LOOKUP_RULE_K, 0, 0, 0, k)], d, score_kw=kw, **kwp)
+            pair = run([(O.CONST_F, 0, 1), (O.LOOKUP_B, 1, 0, 0), (O.RULE_K, 0, 1, k)], d,
+                       score_kw=kw, **kwp)
+            assert fused == pair
+        want = [8.5 if v in ("software", None) else 7.0 for v in data.to_pylist()]
+        assert run([(O.CONST_F, 0, 1), (O.LOOKUP_RULE_K, 0, 0, 0, 0)], d, score_kw=kw, **kwp) == want
+
+
 def test_lookup_chunked_dictionaries_differ(kw):
     ch = pa.chunked_array([pa.array(["a", "b", None]), pa.array(["c", "a"]), pa.array(["b", "b"])])
     t = pa.table({"x": ch})

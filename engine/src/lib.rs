@@ -9,6 +9,7 @@ pub mod emit;
 pub mod error;
 pub mod eval;
 pub mod fold;
+pub mod fuse;
 pub mod lookup;
 pub mod model;
 pub mod opcodes;
@@ -30,7 +31,9 @@ pub fn compile(spec: &ModelSpec, schema: &Schema) -> Result<Program> {
     let mut typed = check::check_model(spec, schema)?; // parse + typecheck every expression
     fold::fold_model(&mut typed); // constant folding, NULL propagation, boolean identities
     let lookups = lookup::extract_lookups(&mut typed)?; // string subtrees → dictionary tables
-    emit::emit_program(&typed, lookups) // CSE + register allocation + bytecode
+    let mut program = emit::emit_program(&typed, lookups)?; // CSE + register allocation + bytecode
+    fuse::fuse(&mut program); // superinstructions
+    Ok(program)
 }
 
 /// Compile from the engine JSON (docs/ARCHITECTURE.md §1).

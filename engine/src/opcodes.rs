@@ -106,6 +106,7 @@ opcodes! {
     50 StoreMask  "STORE_MASK" ["mask", "B"]                   "mask[row] = 1 where cond is TRUE, else 0";
     51 Hist       "HIST"       ["slot", "F", "kF", "imm"]      "j = #edges <= x (edges = consts_f[kF..kF+imm]); acc[slot + 1 + j] += 1, acc[slot] += 1 for NULL";
     52 TopK       "TOPK"       ["topk", "F", "I?"]             "keep the k largest x per group (group = I, -1 = one group); ties keep the earlier row; NULL x or group skipped";
+    53 LookupRuleK "LOOKUP_RULE_K" ["aF", "col", "tab", "kF"] "acc += constant where the tri-state table at the dictionary code is TRUE (LOOKUP_B + RULE_K fused)";
 }
 
 impl Op {

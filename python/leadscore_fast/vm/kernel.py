@@ -43,7 +43,7 @@ from leadscore_fast.vm.opcodes import (  # noqa: E402
     IS_NULL_B, IS_NULL_COL, IS_NULL_F, IS_NULL_I, LOAD_B, LOAD_DAYS, LOAD_F, LOAD_I, LOAD_SCORE,
     LOAD_SEG, LOOKUP_B, LOOKUP_F, LOOKUP_I, MATH_F, MINMAX_F, MINMAX_I, NEG_I, NOT, OR, RULE, RULE_K,
     SEG_SET, SELECT_B, SELECT_F, SELECT_I, STORE_SCORE, ZERO_F,
-    COUNT_IF, HIST, SEG_MATRIX, STORE_MASK, TOPK,
+    COUNT_IF, HIST, LOOKUP_RULE_K, SEG_MATRIX, STORE_MASK, TOPK,
 )
 
 BUF_TYPE = types.Array(types.uint8, 1, "C", readonly=True)
@@ -359,6 +359,27 @@ def lookup(dst, data, valid, ptype, base, m, tab, tmp):
     if valid.size:
         _bits(tmp, valid, base, m)
         _gather_null(dst, tmp, m, tab)
+
+
+@njit(**_OPTS)
+def lookup_rule_k(acc, data, valid, ptype, base, m, tab, k, tmp, tmpb):
+    """acc += k where tri-state tab[code] is TRUE (LOOKUP_B + RULE_K fused). int32 codes, the
+    Arrow default, take one pass; other index types go through ``lookup``."""
+    if ptype == PT_I32:
+        if valid.size:
+            _bits(tmp, valid, base, m)
+        else:
+            tmp[:m] = 1
+        codes = data.view(np.int32)
+        last = np.uint32(tab.size - 1)
+        for i in range(m):
+            c = np.uint32(np.int32(codes[base + i]))
+            c = c if (c < last) & (tmp[i] != 0) else last  # NULL rows read the NULL entry
+            acc[i] += k if tab[c] == 2 else 0.0
+    else:
+        lookup(tmpb, data, valid, ptype, base, m, tab, tmp)
+        for i in range(m):
+            acc[i] += k if tmpb[i] == 2 else 0.0
 
 
 # --- comparisons ---------------------------------------------------------------------------
@@ -904,6 +925,7 @@ def run_block(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_
         rv = np.empty((max(n_i, 1), width), np.uint8)
         rb = np.empty((max(n_b, 1), width), np.uint8)
         tmp = np.empty(width, np.uint8)
+        tmpb = np.empty(width, np.uint8)
         tmpf = np.empty(width, np.float64)
         # Segment codes are built in chunk scratch and copied out once: SEG_SET's
         # read-modify-write passes straight on the output measured 5x slower.
@@ -939,6 +961,12 @@ def run_block(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_
                 elif op == LOOKUP_B:
                     lookup(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
                            lut_b[lut_off[a2]:lut_off[a2 + 1]], tmp)
+                elif op == LOOKUP_RULE_K:
+                    k = consts_f[a3]
+                    if k == k:  # a NULL constant adds nothing, as in RULE_K
+                        lookup_rule_k(rf[a0], datas[a1], valids[a1], meta[a1, 0],
+                                      meta[a1, 1] + start, m,
+                                      lut_b[lut_off[a2]:lut_off[a2 + 1]], k, tmp, tmpb)
                 elif op == LOOKUP_I:
                     lookup(tmpf, datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
                            lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)

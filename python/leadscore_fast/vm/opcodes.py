@@ -55,6 +55,7 @@ COUNT_IF = 49  # slot B: acc[slot] += rows where cond is TRUE
 STORE_MASK = 50  # mask B: mask[row] = 1 where cond is TRUE, else 0
 HIST = 51  # slot F kF imm: j = #edges <= x (edges = consts_f[kF..kF+imm]); acc[slot + 1 + j] += 1, acc[slot] += 1 for NULL
 TOPK = 52  # topk F I?: keep the k largest x per group (group = I, -1 = one group); ties keep the earlier row; NULL x or group skipped
+LOOKUP_RULE_K = 53  # aF col tab kF: acc += constant where the tri-state table at the dictionary code is TRUE (LOOKUP_B + RULE_K fused)
 
 OPCODES = {
     0: ('NOP', ()),
@@ -110,4 +111,5 @@ OPCODES = {
     50: ('STORE_MASK', ('mask', 'B')),
     51: ('HIST', ('slot', 'F', 'kF', 'imm')),
     52: ('TOPK', ('topk', 'F', 'I?')),
+    53: ('LOOKUP_RULE_K', ('aF', 'col', 'tab', 'kF')),
 }
