@@ -7,9 +7,10 @@ costs once per instruction per chunk and the row loops are tight and SIMD-friend
 in parallel on Python threads (``run_block`` is nogil and NOT parallel=True: compiling a big
 parallel function costs minutes on a small machine, and every @njit callee is re-optimised
 and re-emitted inside each caller's module, so the call tree is kept two levels deep:
-``run_block`` -> opcode families / load helpers, tiny loops inlined into those). The signature is fixed (typed Lists of uint8 buffers + an int64 meta
-array), so one cached compilation serves every model and schema: programs without queries
-pass empty query arrays, and materialize=False is a runtime flag, not another compile.
+``run_block`` -> opcode families / load helpers, tiny loops inlined into those). The signature
+is fixed ((address, size) rows of uint8 buffers + an int64 meta array), so one cached
+compilation serves every model and schema: programs without queries pass empty query arrays,
+and materialize=False is a runtime flag, not another compile.
 
 Queries (ARCHITECTURE §6) are fused into the same pass: COUNT_IF/HIST add to per-block int64
 accumulators, STORE_MASK writes a full-length uint8 row, TOPK keeps per-block, per-group
@@ -25,13 +26,15 @@ from leadscore_fast.vm.cache import ensure_cache_dir
 ensure_cache_dir()  # before numba is imported
 
 import math  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
 from numba import njit, types  # noqa: E402
 from llvmlite import ir as llvm_ir  # noqa: E402
-from numba.extending import intrinsic, overload  # noqa: E402
-from numba.typed import List  # noqa: E402
+from numba.core import cgutils  # noqa: E402
+from numba.extending import intrinsic  # noqa: E402
+from numba.np.arrayobj import load_item, make_array  # noqa: E402
 
 from leadscore_fast.vm.columns import (  # noqa: E402
     PT_BOOL, PT_DATE32, PT_DATE64, PT_F32, PT_F64, PT_I8, PT_I16, PT_I32, PT_I64, PT_NULL,
@@ -50,6 +53,9 @@ BUF_TYPE = types.Array(types.uint8, 1, "C", readonly=True)
 # error_model="numpy": division by zero yields inf/NaN instead of raising, and keeps loops
 # free of exception checks (vectorizable). No fastmath: NaN is our NULL.
 _OPTS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
+# Callees are only ever called from run_block, whose cached machine code already contains
+# them: skip their own cache entry and Python/C entry wrappers (cold compile time).
+_SUB = dict(_OPTS, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 NAN = np.nan
 INF = np.inf
 US_PER_DAY = 86_400_000_000.0
@@ -59,24 +65,78 @@ US_PER_DAY = 86_400_000_000.0
 ROW_EMPTY = np.iinfo(np.int64).max
 
 
-def buffer_list(arrays) -> List:
-    """A numba typed List of read-only uint8 buffers (the kernel's fixed column type)."""
-    out = List.empty_list(BUF_TYPE)
-    for a in arrays:
-        out.append(a)
-    return out
+class Buffers(NamedTuple):
+    """Column buffers as the kernel takes them: ``where`` int64[n, 2] = (address, bytes) of
+    each read-only uint8 buffer; ``arrays`` keeps those alive while the kernel reads them."""
+    where: np.ndarray
+    arrays: list
+
+
+def buffer_list(arrays) -> Buffers:
+    """The kernel's column buffers (1-D contiguous uint8 arrays). Raw addresses, not a numba
+    typed List: building and indexing one compiles several helpers on a cold start."""
+    arrays = list(arrays)
+    where = np.empty((len(arrays), 2), np.int64)
+    for k, a in enumerate(arrays):
+        if a.dtype != np.uint8 or a.ndim != 1 or not a.flags.c_contiguous:
+            raise TypeError(f"column buffer {k}: expected a contiguous 1-D uint8 array")
+        where[k] = a.__array_interface__["data"][0], a.size
+    return Buffers(where, arrays)
+
+
+@intrinsic
+def _buf(typingctx, addr, n):
+    """The read-only uint8 array of n bytes at addr (a Buffers row); borrowed, no refcount."""
+    def codegen(context, builder, sig, args):
+        out = make_array(BUF_TYPE)(context, builder)
+        one = context.get_constant(types.intp, 1)
+        context.populate_array(out, data=builder.inttoptr(args[0], out.data.type),
+                               shape=cgutils.pack_array(builder, [args[1]]),
+                               strides=cgutils.pack_array(builder, [one]), itemsize=one,
+                               meminfo=None)
+        return out._getvalue()
+
+    return BUF_TYPE(types.int64, types.int64), codegen
 
 
 # --- scalar-or-array access: lets one helper serve register and constant operands ---------
-def _at(x, i):
-    return x[i]
-
-
-@overload(_at, inline="always")
-def _ov_at(x, i):
+@intrinsic
+def _at(typingctx, x, i):
+    """x[i] for a register row, x itself for a scalar constant. An intrinsic, emitted in place:
+    an @overload compiled a helper per type and re-typed it at every use (cold start)."""
     if isinstance(x, types.Array):
-        return lambda x, i: x[i]
-    return lambda x, i: x
+        def codegen(context, builder, sig, args):
+            ary = make_array(x)(context, builder, args[0])
+            ptr = cgutils.get_item_pointer(context, builder, x, ary, [args[1]])
+            return load_item(context, builder, x, ptr)
+
+        return x.dtype(x, i), codegen
+    return types.unliteral(x)(x, i), lambda context, builder, sig, args: args[0]
+
+
+# --- reinterpreting a byte buffer ----------------------------------------------------------
+@intrinsic
+def _view(typingctx, a, dt):
+    """a.view(dt) for a 1-D C uint8 buffer: built inline. numba's own .view compiles a checking
+    helper per (buffer, dtype) pair, ~0.1 s each of cold start; our buffers are whole items
+    (columns.py trims them), so the new length is just nbytes // itemsize."""
+    ret = a.copy(dtype=dt.dtype)
+
+    def codegen(context, builder, sig, args):
+        src = make_array(sig.args[0])(context, builder, args[0])
+        out = make_array(ret)(context, builder)
+        size = context.get_constant(types.intp, context.get_abi_sizeof(
+            context.get_data_type(ret.dtype)))
+        n = builder.udiv(src.nitems, size)
+        context.populate_array(out, data=builder.bitcast(src.data, out.data.type),
+                               shape=cgutils.pack_array(builder, [n]),
+                               strides=cgutils.pack_array(builder, [size]),
+                               itemsize=size, meminfo=src.meminfo, parent=src.parent)
+        # a new reference to the same buffer
+        context.nrt.incref(builder, ret, out._getvalue())
+        return out._getvalue()
+
+    return ret(a, dt), codegen
 
 
 # --- column loads --------------------------------------------------------------------------
@@ -92,12 +152,14 @@ _BYTE_TO_01 = _byte_table(1)
 _BYTE_TO_02 = _byte_table(2)
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _expand(dst, bm, base, m, table, one):
     """dst[r] = one if bit base+r of the Arrow bitmap bm is set else 0, for r < m."""
     i = 0
     if (base & 7) == 0 and (dst.size & 7) == 0:
         b0 = base >> 3
+        # numba's .view here, not _view: with it LLVM keeps this table loop scalar; vectorized
+        # into gathers it made the whole kernel ~5% slower
         d64 = dst.view(np.uint64)
         for k in range(m >> 3):
             d64[k] = table[bm[b0 + k]]
@@ -107,32 +169,37 @@ def _expand(dst, bm, base, m, table, one):
         dst[r] = ((bm[j >> 3] >> (j & 7)) & 1) * one
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def _bits(dst, bm, base, m):
     """Expand bits base..base+m of an Arrow bitmap into bytes 0/1."""
     _expand(dst, bm, base, m, _BYTE_TO_01, np.uint8(1))
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
+def _bit(bm, j):
+    return (bm[j >> 3] >> (j & 7)) & 1
+
+
+@njit(inline="always", **_SUB)
 def _cvt_f(dst, src, base, m):
     for i in range(m):
         dst[i] = src[base + i]
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _days(dst, src, base, m, as_of, mult, per_day):
     # integer difference in the column's unit (exact), one float division
     for i in range(m):
         dst[i] = (as_of - src[base + i] * mult) / per_day
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _cvt_i(dst, src, base, m):
     for i in range(m):
         dst[i] = src[base + i]
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _cvt_i_float(dst, dv, src, base, m):
     for i in range(m):
         x = src[base + i]
@@ -141,177 +208,178 @@ def _cvt_i_float(dst, dv, src, base, m):
         dv[i] = dv[i] & np.uint8(ok)
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _cvt_b(dst, src, base, m):
     for i in range(m):
         x = src[base + i]
         dst[i] = 1 if x != x else (2 if x != 0 else 0)
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _mask_f(dst, ok, m):
     for i in range(m):
         dst[i] = dst[i] if ok[i] else NAN
 
 
-@njit(**_OPTS)
-def load_f(dst, data, valid, ptype, base, m, tmp):
+@njit(inline="always", **_SUB)
+def _is_int(ptype):
+    return _wide_codes(ptype) or ptype == PT_I32 or ptype == PT_U32
+
+
+@njit(inline="always", **_SUB)
+def _wide_codes(ptype):
+    # rarer dictionary index types: run_block widens them with load_i first (one more pass,
+    # but one gather loop instead of one per type to compile); U64 wraps negative: NULL
+    return ptype == PT_I8 or ptype == PT_I16 or ptype == PT_I64 or ptype == PT_U8 \
+        or ptype == PT_U16 or ptype == PT_U64
+
+
+@njit(**_SUB)
+def load_f(dst, data, has_valid, ok, ptype, base, m):
     if ptype == PT_F64:
-        _cvt_f(dst, data.view(np.float64), base, m)
+        _cvt_f(dst, _view(data, np.float64), base, m)
     elif ptype == PT_F32:
-        _cvt_f(dst, data.view(np.float32), base, m)
+        _cvt_f(dst, _view(data, np.float32), base, m)
     elif ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
             or ptype == PT_TS_NS or ptype == PT_DATE64:
-        _cvt_f(dst, data.view(np.int64), base, m)
+        _cvt_f(dst, _view(data, np.int64), base, m)
     elif ptype == PT_I32 or ptype == PT_DATE32:
-        _cvt_f(dst, data.view(np.int32), base, m)
+        _cvt_f(dst, _view(data, np.int32), base, m)
     elif ptype == PT_I16:
-        _cvt_f(dst, data.view(np.int16), base, m)
+        _cvt_f(dst, _view(data, np.int16), base, m)
     elif ptype == PT_I8:
-        _cvt_f(dst, data.view(np.int8), base, m)
+        _cvt_f(dst, _view(data, np.int8), base, m)
     elif ptype == PT_U8:
         _cvt_f(dst, data, base, m)
     elif ptype == PT_U16:
-        _cvt_f(dst, data.view(np.uint16), base, m)
+        _cvt_f(dst, _view(data, np.uint16), base, m)
     elif ptype == PT_U32:
-        _cvt_f(dst, data.view(np.uint32), base, m)
+        _cvt_f(dst, _view(data, np.uint32), base, m)
     elif ptype == PT_U64:
-        _cvt_f(dst, data.view(np.uint64), base, m)
-    elif ptype == PT_BOOL:
-        _bits(tmp, data, base, m)
-        _cvt_f(dst, tmp, 0, m)
+        _cvt_f(dst, _view(data, np.uint64), base, m)
+    elif ptype == PT_BOOL:  # rare: bit by bit
+        for i in range(m):
+            dst[i] = _bit(data, base + i)
     else:  # null / unsupported: all NULL
         dst[:m] = NAN
         return
-    if valid.size:
-        _bits(tmp, valid, base, m)
-        _mask_f(dst, tmp, m)
+    if has_valid:
+        _mask_f(dst, ok, m)
 
 
-@njit(**_OPTS)
-def load_days(dst, data, valid, ptype, base, m, as_of, tmp):
+@njit(**_SUB)
+def load_days(dst, data, has_valid, ok, ptype, base, m, as_of):
     if ptype == PT_TS_US:
-        _days(dst, data.view(np.int64), base, m, as_of, 1, US_PER_DAY)
+        _days(dst, _view(data, np.int64), base, m, as_of, 1, US_PER_DAY)
     elif ptype == PT_TS_NS:
         # whole microseconds like every other unit: ns -> us by FLOOR division (-1500 ns is
         # -2 us), as the DuckDB translation does (epoch_ns floored to us)
-        src = data.view(np.int64)
+        src = _view(data, np.int64)
         for i in range(m):
             dst[i] = (as_of - src[base + i] // 1000) / US_PER_DAY
     elif ptype == PT_TS_MS or ptype == PT_DATE64:
-        _days(dst, data.view(np.int64), base, m, as_of, 1000, US_PER_DAY)
+        _days(dst, _view(data, np.int64), base, m, as_of, 1000, US_PER_DAY)
     elif ptype == PT_TS_S:
-        _days(dst, data.view(np.int64), base, m, as_of, 1_000_000, US_PER_DAY)
+        _days(dst, _view(data, np.int64), base, m, as_of, 1_000_000, US_PER_DAY)
     elif ptype == PT_DATE32:
-        _days(dst, data.view(np.int32), base, m, as_of, 86_400_000_000, US_PER_DAY)
+        _days(dst, _view(data, np.int32), base, m, as_of, 86_400_000_000, US_PER_DAY)
     else:
         dst[:m] = NAN
         return
-    if valid.size:
-        _bits(tmp, valid, base, m)
-        _mask_f(dst, tmp, m)
+    if has_valid:
+        _mask_f(dst, ok, m)
 
 
-@njit(**_OPTS)
-def load_i(dst, dv, data, valid, ptype, base, m):
+@njit(**_SUB)
+def load_i(dst, dv, data, has_valid, ptype, base, m):
+    """dv: the column's validity bytes, already expanded by run_block when has_valid."""
     if ptype == PT_NULL:
         dv[:m] = 0
         dst[:m] = 0
         return
-    if valid.size:
-        _bits(dv, valid, base, m)
-    else:
+    if not has_valid:
         dv[:m] = 1
     if ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
             or ptype == PT_TS_NS or ptype == PT_DATE64:
-        _cvt_i(dst, data.view(np.int64), base, m)
+        _cvt_i(dst, _view(data, np.int64), base, m)
     elif ptype == PT_I32 or ptype == PT_DATE32:
-        _cvt_i(dst, data.view(np.int32), base, m)
+        _cvt_i(dst, _view(data, np.int32), base, m)
     elif ptype == PT_I16:
-        _cvt_i(dst, data.view(np.int16), base, m)
+        _cvt_i(dst, _view(data, np.int16), base, m)
     elif ptype == PT_I8:
-        _cvt_i(dst, data.view(np.int8), base, m)
+        _cvt_i(dst, _view(data, np.int8), base, m)
     elif ptype == PT_U8:
         _cvt_i(dst, data, base, m)
     elif ptype == PT_U16:
-        _cvt_i(dst, data.view(np.uint16), base, m)
+        _cvt_i(dst, _view(data, np.uint16), base, m)
     elif ptype == PT_U32:
-        _cvt_i(dst, data.view(np.uint32), base, m)
+        _cvt_i(dst, _view(data, np.uint32), base, m)
     elif ptype == PT_U64:
-        _cvt_i(dst, data.view(np.int64), base, m)  # wraps above 2**63-1
+        _cvt_i(dst, _view(data, np.int64), base, m)  # wraps above 2**63-1
     elif ptype == PT_F64:
-        _cvt_i_float(dst, dv, data.view(np.float64), base, m)
+        _cvt_i_float(dst, dv, _view(data, np.float64), base, m)
     elif ptype == PT_F32:
-        _cvt_i_float(dst, dv, data.view(np.float32), base, m)
-    elif ptype == PT_BOOL:
-        tmp = np.empty((m + 7) & ~7, np.uint8)  # a multiple of 8: see _expand
-        _bits(tmp, data, base, m)
-        _cvt_i(dst, tmp, 0, m)
+        _cvt_i_float(dst, dv, _view(data, np.float32), base, m)
+    elif ptype == PT_BOOL:  # rare: bit by bit
+        for i in range(m):
+            dst[i] = _bit(data, base + i)
     else:
         dv[:m] = 0
         dst[:m] = 0
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _bool_bits(dst, bm, base, m):
     _expand(dst, bm, base, m, _BYTE_TO_02, np.uint8(2))  # 0 FALSE / 2 TRUE
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _mask_b(dst, ok, m):
     for i in range(m):
         dst[i] = dst[i] if ok[i] else np.uint8(1)
 
 
-@njit(**_OPTS)
-def load_b(dst, data, valid, ptype, base, m, tmp):
+@njit(**_SUB)
+def load_b(dst, data, has_valid, ok, ptype, base, m, tmpi):
     if ptype == PT_BOOL:
         _bool_bits(dst, data, base, m)
     elif ptype == PT_F64:
-        _cvt_b(dst, data.view(np.float64), base, m)
+        _cvt_b(dst, _view(data, np.float64), base, m)
     elif ptype == PT_F32:
-        _cvt_b(dst, data.view(np.float32), base, m)
-    elif ptype == PT_I64 or ptype == PT_U64:
-        _cvt_b(dst, data.view(np.int64), base, m)
-    elif ptype == PT_I32 or ptype == PT_U32:
-        _cvt_b(dst, data.view(np.int32), base, m)
-    elif ptype == PT_I16 or ptype == PT_U16:
-        _cvt_b(dst, data.view(np.int16), base, m)
-    elif ptype == PT_I8 or ptype == PT_U8:
-        _cvt_b(dst, data, base, m)
+        _cvt_b(dst, _view(data, np.float32), base, m)
+    elif _is_int(ptype):  # rare: run_block has widened them into tmpi (one loop, not four)
+        _cvt_b(dst, tmpi, 0, m)
     else:
         dst[:m] = 1
         return
-    if valid.size:
-        _bits(tmp, valid, base, m)
-        _mask_b(dst, tmp, m)
+    if has_valid:
+        _mask_b(dst, ok, m)
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _isnan_or(dst, src, base, m):
     for i in range(m):
         x = src[base + i]
         dst[i] = 2 if x != x else dst[i]
 
 
-@njit(**_OPTS)
-def is_null_col(dst, data, valid, ptype, base, m):
+@njit(**_SUB)
+def is_null_col(dst, data, has_valid, ok, ptype, base, m):
     if ptype == PT_NULL:
         dst[:m] = 2
         return
-    if valid.size:
-        _bits(dst, valid, base, m)
+    if has_valid:
         for i in range(m):
-            dst[i] = (1 - dst[i]) << 1
+            dst[i] = (1 - ok[i]) << 1
     else:
         dst[:m] = 0
     if ptype == PT_F64:  # NaN in a float column reads as NULL
-        _isnan_or(dst, data.view(np.float64), base, m)
+        _isnan_or(dst, _view(data, np.float64), base, m)
     elif ptype == PT_F32:
-        _isnan_or(dst, data.view(np.float32), base, m)
+        _isnan_or(dst, _view(data, np.float32), base, m)
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _gather(dst, codes, base, m, tab):
     # Out-of-range codes (possible under NULL slots) read the NULL entry. One unsigned compare
     # covers both ends (a negative code wraps to >= 2**31): measured 2x faster than two.
@@ -321,7 +389,7 @@ def _gather(dst, codes, base, m, tab):
         dst[i] = tab[c if c < last else last]
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _gather64(dst, codes, base, m, tab):
     last = np.uint64(tab.size - 1)
     for i in range(m):
@@ -329,114 +397,93 @@ def _gather64(dst, codes, base, m, tab):
         dst[i] = tab[c if c < last else last]
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _gather_null(dst, ok, m, tab):
     nul = tab[tab.size - 1]
     for i in range(m):
         dst[i] = dst[i] if ok[i] else nul
 
 
-@njit(**_OPTS)
-def lookup(dst, data, valid, ptype, base, m, tab, tmp):
+@njit(**_SUB)
+def lookup(dst, data, has_valid, ok, ptype, base, m, tab, tmpi):
     """dst[i] = tab[code[i]], tab's last entry for NULL rows (float or tri-state tables)."""
-    if ptype == PT_I32:
-        _gather(dst, data.view(np.int32), base, m, tab)
-    elif ptype == PT_I8:
-        _gather(dst, data.view(np.int8), base, m, tab)
-    elif ptype == PT_I16:
-        _gather(dst, data.view(np.int16), base, m, tab)
-    elif ptype == PT_I64 or ptype == PT_U64:
-        _gather64(dst, data.view(np.uint64), base, m, tab)
-    elif ptype == PT_U8:
-        _gather(dst, data, base, m, tab)
-    elif ptype == PT_U16:
-        _gather(dst, data.view(np.uint16), base, m, tab)
-    elif ptype == PT_U32:
-        _gather(dst, data.view(np.uint32), base, m, tab)
+    if ptype == PT_I32:  # pyarrow's dictionary indices
+        _gather(dst, _view(data, np.int32), base, m, tab)
+    elif ptype == PT_U32:  # polars' categoricals
+        _gather(dst, _view(data, np.uint32), base, m, tab)
+    elif _wide_codes(ptype):  # run_block has widened them into tmpi, validity in ok
+        _gather64(dst, tmpi, 0, m, tab)
+        _gather_null(dst, ok, m, tab)
+        return
     else:
         dst[:m] = tab[tab.size - 1]
         return
-    if valid.size:
-        _bits(tmp, valid, base, m)
-        _gather_null(dst, tmp, m, tab)
+    if has_valid:
+        _gather_null(dst, ok, m, tab)
 
 
-@njit(**_OPTS)
-def lookup_rule_k(acc, data, valid, ptype, base, m, tab, k, tmp, tmpb):
+@njit(**_SUB)
+def lookup_rule_k(acc, data, has_valid, ok, ptype, base, m, tab, k, tmpb, tmpi):
     """acc += k where tri-state tab[code] is TRUE (LOOKUP_B + RULE_K fused). int32 codes, the
     Arrow default, take one pass; other index types go through ``lookup``."""
     if ptype == PT_I32:
-        if valid.size:
-            _bits(tmp, valid, base, m)
-        else:
-            tmp[:m] = 1
-        codes = data.view(np.int32)
+        if not has_valid:
+            ok[:m] = 1
+        codes = _view(data, np.int32)
         last = np.uint32(tab.size - 1)
         for i in range(m):
-            c = np.uint32(np.int32(codes[base + i]))
-            c = c if (c < last) & (tmp[i] != 0) else last  # NULL rows read the NULL entry
+            c = np.uint32(codes[base + i])
+            c = c if (c < last) & (ok[i] != 0) else last  # NULL rows read the NULL entry
             acc[i] += k if tab[c] == 2 else 0.0
     else:
-        lookup(tmpb, data, valid, ptype, base, m, tab, tmp)
+        lookup(tmpb, data, has_valid, ok, ptype, base, m, tab, tmpi)
         for i in range(m):
             acc[i] += k if tmpb[i] == 2 else 0.0
 
 
 # --- comparisons ---------------------------------------------------------------------------
-@njit(**_OPTS)
+@njit(inline="always", **_SUB)
+def _cmp_flip(op):
+    # != >= > are the negations of == < <=: NOT of a tri-state 0/2 is ^ 2 (NULL stays 1), so
+    # three loops per signature serve all six ops (half the code to compile)
+    return np.uint8(2) if (op == 1) | (op >= 4) else np.uint8(0)
+
+
+@njit(**_SUB)
 def cmp_f(dst, a, b, op, m):
     """b: register row or scalar constant. NaN on either side gives NULL (1)."""
-    if op == 0:
+    f = _cmp_flip(op)
+    if op <= 1:  # == !=
         for i in range(m):
             x = a[i]; y = _at(b, i)  # noqa: E702
-            dst[i] = 1 if (x != x) | (y != y) else (2 if x == y else 0)
-    elif op == 1:
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x == y else 0) ^ f
+    elif (op == 2) | (op == 5):  # < >=
         for i in range(m):
             x = a[i]; y = _at(b, i)  # noqa: E702
-            dst[i] = 1 if (x != x) | (y != y) else (2 if x != y else 0)
-    elif op == 2:
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x < y else 0) ^ f
+    else:  # <= >
         for i in range(m):
             x = a[i]; y = _at(b, i)  # noqa: E702
-            dst[i] = 1 if (x != x) | (y != y) else (2 if x < y else 0)
-    elif op == 3:
-        for i in range(m):
-            x = a[i]; y = _at(b, i)  # noqa: E702
-            dst[i] = 1 if (x != x) | (y != y) else (2 if x <= y else 0)
-    elif op == 4:
-        for i in range(m):
-            x = a[i]; y = _at(b, i)  # noqa: E702
-            dst[i] = 1 if (x != x) | (y != y) else (2 if x > y else 0)
-    else:
-        for i in range(m):
-            x = a[i]; y = _at(b, i)  # noqa: E702
-            dst[i] = 1 if (x != x) | (y != y) else (2 if x >= y else 0)
+            dst[i] = 1 if (x != x) | (y != y) else (2 if x <= y else 0) ^ f
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def cmp_i(dst, a, va, b, vb, op, m):
     """Exact int64 comparison; b/vb: register rows or scalars."""
-    if op == 0:
+    f = _cmp_flip(op)
+    if op <= 1:
         for i in range(m):
-            dst[i] = (2 if a[i] == _at(b, i) else 0) if va[i] & _at(vb, i) else 1
-    elif op == 1:
+            dst[i] = ((2 if a[i] == _at(b, i) else 0) ^ f) if va[i] & _at(vb, i) else 1
+    elif (op == 2) | (op == 5):
         for i in range(m):
-            dst[i] = (2 if a[i] != _at(b, i) else 0) if va[i] & _at(vb, i) else 1
-    elif op == 2:
-        for i in range(m):
-            dst[i] = (2 if a[i] < _at(b, i) else 0) if va[i] & _at(vb, i) else 1
-    elif op == 3:
-        for i in range(m):
-            dst[i] = (2 if a[i] <= _at(b, i) else 0) if va[i] & _at(vb, i) else 1
-    elif op == 4:
-        for i in range(m):
-            dst[i] = (2 if a[i] > _at(b, i) else 0) if va[i] & _at(vb, i) else 1
+            dst[i] = ((2 if a[i] < _at(b, i) else 0) ^ f) if va[i] & _at(vb, i) else 1
     else:
         for i in range(m):
-            dst[i] = (2 if a[i] >= _at(b, i) else 0) if va[i] & _at(vb, i) else 1
+            dst[i] = ((2 if a[i] <= _at(b, i) else 0) ^ f) if va[i] & _at(vb, i) else 1
 
 
 # --- arithmetic ----------------------------------------------------------------------------
-@njit(**_OPTS)
+@njit(**_SUB)
 def arith_f(dst, a, b, op, m):
     """a, b: register rows or scalars. / and % by zero give NULL; % truncates (fmod)."""
     if op == 0:
@@ -458,7 +505,7 @@ def arith_f(dst, a, b, op, m):
             dst[i] = np.fmod(_at(a, i), y) if y != 0 else NAN
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _trunc_mod(x, y):
     # numba's int % is Python's floor mod; SQL/C truncate (result has the dividend's sign).
     # y == -1 is special-cased: INT64_MIN % -1 traps in hardware.
@@ -469,7 +516,7 @@ def _trunc_mod(x, y):
     return r
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def arith_i(dst, dv, a, va, b, vb, op, m):
     """int64 + - * (wrapping) and truncating %; b/vb: register rows or scalars."""
     if op == 0:
@@ -491,7 +538,7 @@ def arith_i(dst, dv, a, va, b, vb, op, m):
             dv[i] = va[i] & _at(vb, i) & np.uint8(y != 0)
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def math_f(dst, a, fn, m):
     if fn == 0:
         for i in range(m):
@@ -527,7 +574,7 @@ _LN2 = math.log(2.0)
  _E13) = (1.0 / math.factorial(k) for k in range(14))
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def decay(dst, p, age, hl, m):
     """dst = p * 0.5 ** (age / hl), NULL when hl is 0. libm's pow/exp2 do not vectorise, so
     2**t is split into 2**round(t) (exponent bits) times a polynomial for 2**(t - round(t)):
@@ -548,7 +595,7 @@ def decay(dst, p, age, hl, m):
             dst[i] = p[i] * math.pow(0.5, age[i] / h) if h != 0 else NAN
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def minmax_f(dst, a, b, greatest, m):
     """least/greatest skipping NULLs (NULL only when both are)."""
     if greatest:
@@ -565,7 +612,7 @@ def minmax_f(dst, a, b, greatest, m):
             dst[i] = x if y != y else r
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def minmax_i(dst, dv, a, va, b, vb, greatest, m):
     for i in range(m):
         x = a[i]; y = b[i]; p = va[i]; q = vb[i]  # noqa: E702
@@ -579,7 +626,7 @@ def minmax_i(dst, dv, a, va, b, vb, greatest, m):
 HIST_LINEAR_MAX = 16  # up to this many edges a branch-free count beats a binary search (~5x)
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def hist(acc, slot, x, edges, m):
     """acc[slot] counts NULLs; acc[slot + 1 + j] with j = #edges <= x (edges ascending)."""
     ne = edges.size
@@ -607,13 +654,13 @@ def hist(acc, slot, x, edges, m):
             acc[slot + 1 + lo] += 1
 
 
-@njit(inline="always", **_OPTS)
+@njit(inline="always", **_SUB)
 def _worse(v1, r1, v2, r2):
     # ranking: larger value first, then earlier row; "worse" = ranks after
     return (v1 < v2) | ((v1 == v2) & (r1 > r2))
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def _heap_replace_root(hv, hr, k, v, r):
     """Min-heap (root = worst kept entry): replace the root by (v, r) and sift it down."""
     i = 0
@@ -632,7 +679,7 @@ def _heap_replace_root(hv, hr, k, v, r):
     hr[i] = r
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def topk(hv, hr, k, groups, x, grp, gv, has_grp, row0, m):
     """Per group keep the k best (x desc, row asc) of this chunk's rows in heaps hv/hr
     [groups, >=k]. Rows only increase within a worker block, so a value equal to the root's
@@ -660,7 +707,7 @@ def topk(hv, hr, k, groups, x, grp, gv, has_grp, row0, m):
 
 
 # --- the interpreter -----------------------------------------------------------------------
-@njit(**_OPTS)
+@njit(**_SUB)
 def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
     """misc opcodes over one chunk (see run_block)."""
     if op == CONST_F:
@@ -694,13 +741,17 @@ def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts
         a = rb[a1]
         b = rb[a2]
         for i in range(m):
-            d[i] = min(a[i], b[i])
+            x = a[i]
+            y = b[i]
+            d[i] = x if x < y else y  # min()/max() would compile a helper each
     elif op == OR:
         d = rb[a0]
         a = rb[a1]
         b = rb[a2]
         for i in range(m):
-            d[i] = max(a[i], b[i])
+            x = a[i]
+            y = b[i]
+            d[i] = x if x > y else y
     elif op == NOT:
         d = rb[a0]
         a = rb[a1]
@@ -774,7 +825,7 @@ def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts
             d[i] = x if x != 1 else b[i]
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
     """score opcodes over one chunk (see run_block)."""
     if op == LOAD_SCORE:
@@ -877,7 +928,7 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
             so[i] = x * nb + y if (x >= 0) & (y >= 0) else np.int32(-1)
 
 
-@njit(**_OPTS)
+@njit(**_SUB)
 def _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
     """query opcodes over one chunk (see run_block)."""
     if op == COUNT_IF:
@@ -898,42 +949,29 @@ def _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
         ng = tk_meta[a0, 1]
         hv = tk_val[g0:g0 + ng]
         hr = tk_row[g0:g0 + ng]
-        if a2 < 0:
-            topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[0], rv[0], False, row0, m)
-        else:
-            topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[a2], rv[a2], True, row0, m)
+        g = a2 if a2 > 0 else 0  # a2 < 0: ungrouped (one call site: one compiled topk)
+        topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[g], rv[g], a2 >= 0, row0, m)
 
 
 @njit(**_OPTS)
-def run_block(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
-              lut_off, as_of, n, chunk, blk, nblocks, out_f, out_seg, materialize, row_base,
-              qacc, masks, tk_meta, tk_val, tk_row):
+def run_block(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n,
+              chunk, blk, nblocks, of, og, out_seg, materialize, row_base, qacc, masks, tk_meta,
+              tk_val, tk_row, rf, ri, rv, rb, tmp, tmpb, tmpf, tmpi):
     """Run the program over worker block ``blk`` of ``nblocks`` (consecutive chunks).
 
-    materialize=False: out_f/out_seg are ignored (may be 0 columns wide); scores and segment
-    codes go to chunk scratch. qacc/tk_val/tk_row: this block's accumulators and top-k heaps
-    (the caller sums/merges the blocks).
+    of: the score outputs (materialize=True) or chunk-wide scratch for them. og: chunk-wide
+    scratch for the segment codes, copied to out_seg per chunk when materializing (SEG_SET's
+    read-modify-write passes straight on the output measured 5x slower).
+    qacc/tk_val/tk_row: this block's accumulators and top-k heaps (the caller sums/merges the
+    blocks). rf/ri/rv/rb: registers, tmp/tmpb/tmpf/tmpi: scratch rows (see _scratch).
     """
     n_chunks = (n + chunk - 1) // chunk
     c0 = blk * n_chunks // nblocks
     c1 = (blk + 1) * n_chunks // nblocks
-    _heap_state(tk_val, tk_row, -1, NAN, ROW_EMPTY, -INF)
     if c1 > c0:
-        width = (chunk + 7) & ~7  # byte rows a multiple of 8 wide: see _expand
-        rf = np.empty((max(n_f, 1), width), np.float64)
-        ri = np.empty((max(n_i, 1), width), np.int64)
-        rv = np.empty((max(n_i, 1), width), np.uint8)
-        rb = np.empty((max(n_b, 1), width), np.uint8)
-        tmp = np.empty(width, np.uint8)
-        tmpb = np.empty(width, np.uint8)
-        tmpf = np.empty(width, np.float64)
-        # Segment codes are built in chunk scratch and copied out once: SEG_SET's
-        # read-modify-write passes straight on the output measured 5x slower.
-        og = np.empty((out_seg.shape[0], width), np.int32)
-        of = out_f if materialize else np.empty((out_f.shape[0], chunk), np.float64)
         for c in range(c0, c1):
             start = c * chunk
-            m = min(chunk, n - start)
+            m = chunk if chunk < n - start else n - start
             o = start if materialize else 0  # where this chunk's scores are in ``of``
             og[:, :m] = -1  # SEG_SET assigns rows still -1
             row0 = row_base + start
@@ -944,45 +982,63 @@ def run_block(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_
                 a2 = code[pc, 3]
                 a3 = code[pc, 4]
                 a4 = code[pc, 5]
-                if op == LOAD_F:
-                    load_f(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m, tmp)
-                elif op == LOAD_I:
-                    load_i(ri[a0], rv[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m)
-                elif op == LOAD_B:
-                    load_b(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m, tmp)
-                elif op == LOAD_DAYS:
-                    load_days(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
-                              as_of, tmp)
-                elif op == IS_NULL_COL:
-                    is_null_col(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m)
-                elif op == LOOKUP_F:
-                    lookup(rf[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
-                           lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)
-                elif op == LOOKUP_B:
-                    lookup(rb[a0], datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
-                           lut_b[lut_off[a2]:lut_off[a2 + 1]], tmp)
-                elif op == LOOKUP_RULE_K:
-                    k = consts_f[a3]
-                    if k == k:  # a NULL constant adds nothing, as in RULE_K
-                        lookup_rule_k(rf[a0], datas[a1], valids[a1], meta[a1, 0],
-                                      meta[a1, 1] + start, m,
-                                      lut_b[lut_off[a2]:lut_off[a2 + 1]], k, tmp, tmpb)
-                elif op == LOOKUP_I:
-                    lookup(tmpf, datas[a1], valids[a1], meta[a1, 0], meta[a1, 1] + start, m,
-                           lut_f[lut_off[a2]:lut_off[a2 + 1]], tmp)
-                    d = ri[a0]
-                    dv = rv[a0]
-                    for i in range(m):
-                        x = tmpf[i]
-                        ok = x == x
-                        d[i] = np.int64(x) if ok else 0
-                        dv[i] = ok
+                if op == LOAD_F or op == LOAD_I or op == LOAD_B or op == LOAD_DAYS \
+                        or op == IS_NULL_COL or op == LOOKUP_F or op == LOOKUP_B or op == LOOKUP_I \
+                        or op == LOOKUP_RULE_K:
+                    # column a1, read here once rather than at every call site; its validity
+                    # bits expanded here too (one _bits in the compiled code, not one per
+                    # helper), into the LOAD_I validity register or else tmp
+                    data = _buf(datas[a1, 0], datas[a1, 1])
+                    valid = _buf(valids[a1, 0], valids[a1, 1])
+                    pt = meta[a1, 0]
+                    base = meta[a1, 1] + start
+                    has_valid = valid.size > 0
+                    ok = rv[a0] if op == LOAD_I else tmp
+                    if has_valid:
+                        _bits(ok, valid, base, m)
+                    if op == LOAD_F:
+                        load_f(rf[a0], data, has_valid, ok, pt, base, m)
+                    elif op == LOAD_I:
+                        load_i(ri[a0], ok, data, has_valid, pt, base, m)
+                    elif op == LOAD_B:
+                        if _is_int(pt):  # widened here: keeps load_i out of load_b's code
+                            load_i(tmpi, ok, data, has_valid, pt, base, m)
+                        load_b(rb[a0], data, has_valid, ok, pt, base, m, tmpi)
+                    elif op == LOAD_DAYS:
+                        load_days(rf[a0], data, has_valid, ok, pt, base, m, as_of)
+                    elif op == IS_NULL_COL:
+                        is_null_col(rb[a0], data, has_valid, ok, pt, base, m)
+                    else:  # LOOKUP_F / LOOKUP_B / LOOKUP_I
+                        t0 = lut_off[a2]
+                        t1 = lut_off[a2 + 1]
+                        if _wide_codes(pt):  # widened here: keeps load_i out of lookup's code
+                            load_i(tmpi, ok, data, has_valid, pt, base, m)
+                        if op == LOOKUP_F:
+                            lookup(rf[a0], data, has_valid, ok, pt, base, m, lut_f[t0:t1], tmpi)
+                        elif op == LOOKUP_B:
+                            lookup(rb[a0], data, has_valid, ok, pt, base, m, lut_b[t0:t1], tmpi)
+                        elif op == LOOKUP_RULE_K:
+                            k = consts_f[a3]
+                            if k == k:  # a NULL constant adds nothing, as in RULE_K
+                                lookup_rule_k(rf[a0], data, has_valid, ok, pt, base, m,
+                                              lut_b[t0:t1], k, tmpb, tmpi)
+                        else:
+                            lookup(tmpf, data, has_valid, ok, pt, base, m, lut_f[t0:t1], tmpi)
+                            d = ri[a0]
+                            dv = rv[a0]
+                            for i in range(m):
+                                x = tmpf[i]
+                                ok = x == x
+                                d[i] = np.int64(x) if ok else 0
+                                dv[i] = ok
                 elif op == ARITH_F:
                     arith_f(rf[a0], rf[a1], rf[a2], a3, m)
                 elif op == ARITH_FK:
                     arith_f(rf[a0], rf[a1], consts_f[a2], a3, m)
                 elif op == ARITH_KF:
-                    arith_f(rf[a0], consts_f[a1], rf[a2], a3, m)
+                    # rare (k - x, k / x): the constant as a row, not a third arith_f to compile
+                    tmpf[:m] = consts_f[a1]
+                    arith_f(rf[a0], tmpf, rf[a2], a3, m)
                 elif op == ARITH_I:
                     arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
                 elif op == ARITH_IK:
@@ -1023,24 +1079,45 @@ def run_block(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_
                         dst[start + i] = x
                         nulls += x < 0
                     qacc[g0 + g] += nulls
-    _heap_state(tk_val, tk_row, ROW_EMPTY, -INF, -1, NAN)
 
 
+
+
+def _scratch(n_f, n_i, n_b, chunk):
+    """One worker block's registers and scratch rows. Allocated here, not in the kernel: every
+    np.empty signature there is one more helper to compile on a cold start."""
+    width = (chunk + 7) & ~7  # byte rows a multiple of 8 wide: see _expand
+    return (np.empty((max(n_f, 1), width)), np.empty((max(n_i, 1), width), np.int64),
+            np.empty((max(n_i, 1), width), np.uint8), np.empty((max(n_b, 1), width), np.uint8),
+            np.empty(width, np.uint8), np.empty(width, np.uint8), np.empty(width),
+            np.empty(width, np.int64))
 
 
 def run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
               lut_off, as_of, n, chunk, nblocks, out_f, out_seg, materialize, row_base, acc,
               masks, tk_meta, tk_val, tk_row):
-    """Run the program over n rows: blocks of consecutive chunks on worker threads."""
-    args = (code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
-            lut_off, as_of, n, chunk)
+    """Run the program over n rows: blocks of consecutive chunks on worker threads.
+
+    materialize=False: out_f/out_seg are ignored (may be 0 columns wide); scores and segment
+    codes go to per-block chunk scratch."""
+    args = (code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n,
+            chunk)
+
     def one(blk):
-        run_block(*args, np.int64(blk), nblocks, out_f, out_seg, materialize, row_base,
-                  acc[blk], masks, tk_meta, tk_val[blk], tk_row[blk])
-    if nblocks == 1:
-        one(0)
-    else:
-        list(_pool(int(nblocks)).map(one, range(int(nblocks))))
+        of = out_f if materialize else np.empty((out_f.shape[0], int(chunk)))
+        og = np.empty((out_seg.shape[0], (int(chunk) + 7) & ~7), np.int32)
+        run_block(*args, np.int64(blk), nblocks, of, og, out_seg, materialize, row_base,
+                  acc[blk], masks, tk_meta, tk_val[blk], tk_row[blk],
+                  *_scratch(n_f, n_i, n_b, int(chunk)))
+
+    _heap_state(tk_val, tk_row, True)
+    try:
+        if nblocks == 1:
+            one(0)
+        else:
+            list(_pool(int(nblocks)).map(one, range(int(nblocks))))
+    finally:
+        _heap_state(tk_val, tk_row, False)
 
 
 _POOL = None
@@ -1054,14 +1131,13 @@ def _pool(k):
     return _POOL
 
 
-@njit(**_OPTS)
-def _heap_state(hv, hr, row_from, val_from, row_to, val_to):
-    """Switch the empty-entry marker of a block's top-k heaps (see ROW_EMPTY)."""
-    for g in range(hr.shape[0]):
-        for j in range(hr.shape[1]):
-            if hr[g, j] == row_from:
-                hr[g, j] = row_to
-                hv[g, j] = val_to
+def _heap_state(tk_val, tk_row, to_kernel):
+    """Switch the empty-entry marker of the top-k heaps (see ROW_EMPTY). In numpy, around the
+    kernel call: a jitted helper would be one more function to compile on a cold start."""
+    row_from, row_to = (-1, ROW_EMPTY) if to_kernel else (ROW_EMPTY, -1)
+    empty = tk_row == row_from
+    tk_row[empty] = row_to
+    tk_val[empty] = -INF if to_kernel else NAN
 
 
 def max_blocks(threads) -> int:
@@ -1086,7 +1162,7 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
         n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None):
     """Python entry: pick the block count, allocate per-block query state, call the kernel.
 
-    ``datas``/``valids``: typed Lists from :func:`buffer_list`; ``meta``: int64[n_cols, 3]
+    ``datas``/``valids``: :class:`Buffers` from :func:`buffer_list`; ``meta``: int64[n_cols, 3]
     (ptype, offset, has_validity); ``lut_*``: flat lookup tables, table t at
     ``lut_off[t]:lut_off[t+1]``; ``out_f`` float64[n_scores, n] / ``out_seg`` int32[n_segs, n]
     (the kernel fills the codes), or [n_scores, 0] / [n_segs, 0] with ``materialize=False``.
@@ -1114,10 +1190,11 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
         masks = np.zeros((0, n), np.uint8)
     if n > 0:
         n_f, n_i, n_b = (int(x) for x in n_regs)
-        run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
-                  lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
-                  out_f, out_seg, bool(materialize), np.int64(row_base), acc, masks, tk_meta,
-                  tk_val, tk_row)
+        # datas/valids stay referenced (alive) until the kernel returns
+        run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas.where, valids.where, meta,
+                  lut_f, lut_b, lut_off, np.int64(as_of), np.int64(n), np.int64(chunk),
+                  np.int64(nblocks), out_f, out_seg, bool(materialize), np.int64(row_base), acc,
+                  masks, tk_meta, tk_val, tk_row)
     if nulls is not None:
         nulls[:] = acc[:, n_slots:].sum(axis=0)
     return acc[:, :n_slots], tk_val, tk_row
