@@ -88,11 +88,20 @@ def check_all(peers_: dict, spec: W.Spec, rows: int) -> None:
     log(f"  {spec.name}: {len(peers_) - 1} peers agree with leadscore on {rows:,} rows")
 
 
+# Pause before each timed run: Polars' and DuckDB's worker threads keep spinning for a while
+# after a query returns, and measured 30-40 % off whichever peer ran right after them.
+SETTLE_S = 0.3
+
+
 def interleaved(peers_: dict, runs: int) -> dict:
     times = {name: [] for name in peers_}
-    for _ in range(runs):
-        for name, p in peers_.items():
+    names = list(peers_)
+    for r in range(runs):
+        k = r % len(names)  # rotate the order: no peer always runs right after the same one
+        for name in names[k:] + names[:k]:
+            p = peers_[name]
             gc.collect()
+            time.sleep(SETTLE_S)
             t = time.perf_counter()
             p.fn()
             times[name].append((time.perf_counter() - t) * p.scale)
