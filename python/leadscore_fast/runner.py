@@ -164,8 +164,10 @@ class _Prepared:
             g0 += int(q["groups"])
 
     def table(self, t: int, dictionary: pa.Array | None) -> np.ndarray:
+        """Table t over ``dictionary`` (+ the NULL entry): float64 values, or for a "B" lookup
+        the uint8 tri-state the kernel reads (0 FALSE, 1 NULL, 2 TRUE)."""
         if dictionary is None:  # column not dictionary-coded: no instruction can use table t
-            return np.full(1, np.nan)
+            return np.ones(1, np.uint8) if self.lookups[t]["result"] == "B" else np.full(1, np.nan)
         cached = self.lut_cache[t]
         if cached is not None and (cached[0] is dictionary or cached[0].equals(dictionary)):
             return cached[1]
@@ -189,6 +191,8 @@ class _Prepared:
                 raise _errors().ProgramError(
                     f"eval_lookups({u}) returned {values.size} values for a dictionary of "
                     f"{len(dictionary)} (expected {len(dictionary) + 1})")
+            if self.lookups[u]["result"] == "B":  # anything but 0.0 / 2.0 reads as NULL
+                values = np.where((values == 0) | (values == 2), values, 1).astype(np.uint8)
             self.lut_cache[u] = (dictionary, values)
         return self.lut_cache[t][1]
 
@@ -266,12 +270,11 @@ def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, 
     tables = [prep.table(t, dicts[int(lk["column"])]) for t, lk in enumerate(prep.lookups)]
     lut_off = np.zeros(len(tables) + 1, np.int64)
     lut_off[1:] = np.cumsum([len(t) for t in tables]) if tables else []
-    lut_f = np.concatenate(tables) if tables else np.zeros(0, np.float64)
-    lut_b = np.ones(lut_f.size, np.uint8)  # tri-state copies of the "B" tables (NaN → NULL)
-    for t, lk in enumerate(prep.lookups):
-        if lk["result"] == "B":
-            v = lut_f[lut_off[t]:lut_off[t + 1]]
-            lut_b[lut_off[t]:lut_off[t + 1]] = np.where((v == 0) | (v == 2), v, 1)
+    # One layout (lut_off) for both flat arrays: "B" tables fill lut_b, the others lut_f.
+    lut_f = np.empty(int(lut_off[-1]), np.float64)
+    lut_b = np.empty(int(lut_off[-1]), np.uint8)
+    for t, values in enumerate(tables):
+        (lut_b if values.dtype == np.uint8 else lut_f)[lut_off[t]:lut_off[t + 1]] = values
     width = n if materialize else 0
     out_f = _arrow_empty((len(prep.scores), width), np.float64)
     out_seg = _arrow_empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
