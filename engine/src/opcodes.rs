@@ -93,7 +93,7 @@ opcodes! {
     37 CoalesceF  "COALESCE_F" ["dF", "F", "F"]                "first non-NULL";
     38 CoalesceI  "COALESCE_I" ["dI", "I", "I"]                "first non-NULL";
     39 CoalesceB  "COALESCE_B" ["dB", "B", "B"]                "first non-NULL";
-    40 Decay      "DECAY"      ["dF", "F", "F", "F"]           "points * 0.5 ^ (age / half_life); half_life 0 gives NULL";
+    40 Decay      "DECAY"      ["dF", "F", "F", "F"]           "points * 0.5 ^ (age / half_life); half_life 0 gives NULL; dF differs from the operands (the VM re-reads them)";
     41 ZeroF      "ZERO_F"     ["dF"]                          "fill with 0.0 (a score accumulator)";
     42 Rule       "RULE"       ["aF", "B?", "F", "kF?", "kF?"] "acc += least(greatest(points, floor), cap) where cond is TRUE and points not NULL";
     43 RuleK      "RULE_K"     ["aF", "B?", "kF"]              "acc += constant where cond is TRUE";

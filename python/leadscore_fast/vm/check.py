@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from leadscore_fast.vm.opcodes import (
-    ARITH_I, ARITH_IK, CONST_B, CONST_I, COUNT_IF, HIST, INSN_WIDTH, LOOKUP_B, LOOKUP_F, LOOKUP_I,
+    ARITH_I, ARITH_IK, CONST_B, CONST_I, COUNT_IF, DECAY, HIST, INSN_WIDTH, LOOKUP_B, LOOKUP_F, LOOKUP_I,
     LOOKUP_RULE_K, OPCODES, SEG_MATRIX, STORE_SCORE, TOPK,
 )
 
@@ -118,6 +118,8 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
             if tab["result"] != want:
                 raise _error(f"{where}: lookup {int(insn[3])} has result {tab['result']!r}, "
                              f"{name} needs {want!r}")
+        if op == DECAY and int(insn[1]) in (int(insn[2]), int(insn[3]), int(insn[4])):
+            raise _error(f"{where}: the destination register must differ from the operands")
         if op == SEG_MATRIX:
             g, a, b, nb = (int(x) for x in insn[1:5])
             if nb != len(labels[b]) or len(labels[g]) != len(labels[a]) * nb:

@@ -841,13 +841,8 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
             x = s[i]
             d[i] = x
             dv[i] = x >= 0
-    elif op == DECAY:
-        if a0 == a1 or a0 == a2 or a0 == a3:  # decay's fix-up pass re-reads its inputs
-            d = np.empty(m, np.float64)
-            decay(d, rf[a1], rf[a2], rf[a3], m)
-            rf[a0, :m] = d
-        else:
-            decay(rf[a0], rf[a1], rf[a2], rf[a3], m)
+    elif op == DECAY:  # check.py guarantees dst is not an operand (decay re-reads them)
+        decay(rf[a0], rf[a1], rf[a2], rf[a3], m)
     elif op == ZERO_F:
         rf[a0, :m] = 0.0
     elif op == RULE:

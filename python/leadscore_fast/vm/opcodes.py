@@ -42,7 +42,7 @@ MINMAX_I = 36  # dI I I mm: least/greatest skipping NULLs
 COALESCE_F = 37  # dF F F: first non-NULL
 COALESCE_I = 38  # dI I I: first non-NULL
 COALESCE_B = 39  # dB B B: first non-NULL
-DECAY = 40  # dF F F F: points * 0.5 ^ (age / half_life); half_life 0 gives NULL
+DECAY = 40  # dF F F F: points * 0.5 ^ (age / half_life); half_life 0 gives NULL; dF differs from the operands (the VM re-reads them)
 ZERO_F = 41  # dF: fill with 0.0 (a score accumulator)
 RULE = 42  # aF B? F kF? kF?: acc += least(greatest(points, floor), cap) where cond is TRUE and points not NULL
 RULE_K = 43  # aF B? kF: acc += constant where cond is TRUE
