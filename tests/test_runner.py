@@ -199,3 +199,25 @@ segments:
     for name in ("t", "always"):
         assert out.column(name).null_count == 0
         assert out.column(name).chunk(0).buffers()[0] is None
+
+
+def test_derived_scores_read_by_later_expressions_see_null_as_zero():
+    """A derived score is 0 where its expression is NULL, also for the expressions that read
+    it (the compiler reuses its register, zeroed in place, or reloads the stored column)."""
+    model = lf.Model.from_yaml_string("""
+name: derived
+scores:
+  d: {expr: x}
+  t: {expr: d + 1}
+  u: {expr: d + x}
+segments:
+  g:
+    - {name: zero, when: d = 0}
+    - {name: other}
+""")
+    x = pa.array([2.0, None, 0.0, None], pa.float64())
+    out = lf.score(model, pa.table({"x": x}), chunk_rows=3)
+    assert out.column("d").to_pylist() == [2.0, 0.0, 0.0, 0.0]
+    assert out.column("t").to_pylist() == [3.0, 1.0, 1.0, 1.0]
+    assert out.column("u").to_pylist() == [4.0, 0.0, 0.0, 0.0]  # d + NULL is NULL, stored as 0
+    assert out.column("g").to_pylist() == ["other", "zero", "zero", "zero"]

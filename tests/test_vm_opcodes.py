@@ -522,6 +522,19 @@ def test_rule_and_store(kw):
     assert got == [6.5, 1.5, 1.5, 1.5, 51.5, -48.5]
 
 
+def test_store_score_null_to_zero_modes(kw):
+    """imm 0 stores NULL as NULL, imm 1 as 0, imm 2 as 0 and zeroes the register too (the
+    compiler's way to let later references read a derived score without LOAD_SCORE)."""
+    d = {"x": floats([1.5, None, -2.0])}
+    prog = [(O.LOAD_F, 0, 0), (O.STORE_SCORE, 0, 0, 0), (O.STORE_SCORE, 1, 0, 1),
+            (O.STORE_SCORE, 2, 0, 2), (O.STORE_SCORE, 3, 0, 0)]
+    res = run(prog, d, out="raw", scores=["keep", "zero", "zero_reg", "after"], score_kw=kw)
+    assert res.column("keep").to_pylist() == [1.5, None, -2.0]
+    assert res.column("zero").to_pylist() == [1.5, 0.0, -2.0]
+    assert res.column("zero_reg").to_pylist() == [1.5, 0.0, -2.0]
+    assert res.column("after").to_pylist() == [1.5, 0.0, -2.0]  # the register was zeroed
+
+
 def test_rule_k_clamp(kw):
     d = {"c": pa.array([T, F, N, T])}
     ld = [(O.LOAD_B, 0, 0), (O.ZERO_F, 0)]
@@ -670,7 +683,7 @@ def test_lookup_i(kw):
     ([(O.MATH_F, 0, 0, 5)], {}, "unknown fn code"),
     ([(O.SEG_SET, 0, -1, 2)], {"segments": [{"name": "g", "labels": ["a", "b"]}]}, "has 2 labels"),
     ([(O.SEG_SET, 1, -1, 0)], {"segments": [{"name": "g", "labels": ["a"]}]}, r"\(seg\) = 1"),
-    ([(O.STORE_SCORE, 0, 0, 2)], {}, "immediate outside 0..1"),
+    ([(O.STORE_SCORE, 0, 0, 3)], {}, "immediate outside 0..2"),
     ([(O.CONST_B, 0, 3)], {}, "immediate outside 0..2"),
     ([(O.LOOKUP_F, 0, 0, 0)], {"lookups": [{"column": 0, "result": "B"}]}, "needs 'F'"),
     ([(O.NOT, 0, 0, 5)], {}, "unused operand must be 0"),

@@ -398,8 +398,20 @@ pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
             }
             TScoreBody::Derived(e) => {
                 let r = em.expr(e)?;
-                em.push(Op::StoreScore, &[si as i64, r, 1]);
-                em.done(e);
+                let score_ref = key(&TExpr::new(Type::Float, Node::Score(si)));
+                let later = em.uses.get(&score_ref).copied().unwrap_or(0);
+                let k = key(e);
+                let last_use = matches!(em.live.get(&k), Some((_, 1)));
+                if later > 0 && last_use && kind(e.ty) == Kind::F {
+                    // Nothing else needs this register: the store zeroes its NULLs in place
+                    // and later references read it instead of reloading the stored column.
+                    em.push(Op::StoreScore, &[si as i64, r, 2]);
+                    em.live.remove(&k);
+                    em.live.insert(score_ref, (r, later));
+                } else {
+                    em.push(Op::StoreScore, &[si as i64, r, 1]);
+                    em.done(e);
+                }
             }
         }
     }

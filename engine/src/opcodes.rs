@@ -98,7 +98,7 @@ opcodes! {
     42 Rule       "RULE"       ["aF", "B?", "F", "kF?", "kF?"] "acc += least(greatest(points, floor), cap) where cond is TRUE and points not NULL";
     43 RuleK      "RULE_K"     ["aF", "B?", "kF"]              "acc += constant where cond is TRUE";
     44 ClampF     "CLAMP_F"    ["aF", "kF", "kF"]              "clamp to [lo, hi] (a score's range)";
-    45 StoreScore "STORE_SCORE" ["score", "F", "imm"]          "write a score; imm 1 turns NULL into 0";
+    45 StoreScore "STORE_SCORE" ["score", "F", "imm"]          "write a score; imm 1 turns NULL into 0, imm 2 also in the register";
     46 SegSet     "SEG_SET"    ["seg", "B?", "label"]          "first match wins: label rows still unassigned where cond is TRUE";
     47 LookupI    "LOOKUP_I"   ["dI", "col", "tab"]            "int table (stored as float64, NaN = NULL) indexed by dictionary code; the last entry is for NULL";
     48 SegMatrix  "SEG_MATRIX" ["seg", "seg", "seg", "imm"]    "code = a * imm + b (imm = labels of b); NULL where either is NULL";

@@ -147,9 +147,16 @@ fn rule_scores_are_reused_from_their_accumulator() {
         {"name": "t", "expr": src("a * 2 + a")}]});
     let p = compile_json(&m.to_string(), &schema()).unwrap();
     assert!(!ops(&p).contains(&Op::LoadScore), "{}", p.disassemble());
+    // A derived score's register is reused when nothing else needs it: the store zeroes its
+    // NULLs in place (imm 2) ...
     let m = json!({"name": "m", "scores": [{"name": "d", "expr": src("revenue")}, {"name": "t", "expr": src("d + 1")}]});
     let p = compile_json(&m.to_string(), &schema()).unwrap();
-    assert!(ops(&p).contains(&Op::LoadScore), "a derived score's NULL becomes 0 only when stored");
+    assert!(!ops(&p).contains(&Op::LoadScore), "{}", p.disassemble());
+    assert!(p.code.iter().any(|i| i[0] == Op::StoreScore as i64 && i[3] == 2), "{}", p.disassemble());
+    // ... but not when the expression's register is still needed as it is (NULL stays NULL).
+    let m = json!({"name": "m", "scores": [{"name": "d", "expr": src("revenue")}, {"name": "t", "expr": src("d + revenue")}]});
+    let p = compile_json(&m.to_string(), &schema()).unwrap();
+    assert!(ops(&p).contains(&Op::LoadScore), "{}", p.disassemble());
 }
 
 #[test]

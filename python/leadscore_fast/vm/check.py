@@ -15,7 +15,7 @@ from leadscore_fast.vm.opcodes import (
 # sub-op kinds: number of valid codes (engine/src/opcodes.rs CMP/AOP/FN/MM_NAMES)
 _SUBOP_COUNT = {"cmp": 6, "aop": 5, "fn": 5, "mm": 2}
 # immediates with a fixed range, per opcode
-_IMM_RANGE = {CONST_I: (0, 1), CONST_B: (0, 2), STORE_SCORE: (0, 1)}
+_IMM_RANGE = {CONST_I: (0, 1), CONST_B: (0, 2), STORE_SCORE: (0, 2)}
 # Opcodes the numba kernel implements (vm/kernel.py); an opcode added to the Rust table but not
 # yet to the kernel is rejected here rather than silently skipped.
 VM_OPCODES = frozenset("""

@@ -889,7 +889,13 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
     elif op == STORE_SCORE:
         so = of[a0]
         a = rf[a1]
-        if a2 != 0:
+        if a2 == 2:  # the register's NULLs become 0 too (later references read it)
+            for i in range(m):
+                x = a[i]
+                x = x if x == x else 0.0
+                so[o + i] = x
+                a[i] = x
+        elif a2 != 0:
             for i in range(m):
                 x = a[i]
                 so[o + i] = x if x == x else 0.0

@@ -47,7 +47,7 @@ ZERO_F = 41  # dF: fill with 0.0 (a score accumulator)
 RULE = 42  # aF B? F kF? kF?: acc += least(greatest(points, floor), cap) where cond is TRUE and points not NULL
 RULE_K = 43  # aF B? kF: acc += constant where cond is TRUE
 CLAMP_F = 44  # aF kF kF: clamp to [lo, hi] (a score's range)
-STORE_SCORE = 45  # score F imm: write a score; imm 1 turns NULL into 0
+STORE_SCORE = 45  # score F imm: write a score; imm 1 turns NULL into 0, imm 2 also in the register
 SEG_SET = 46  # seg B? label: first match wins: label rows still unassigned where cond is TRUE
 LOOKUP_I = 47  # dI col tab: int table (stored as float64, NaN = NULL) indexed by dictionary code; the last entry is for NULL
 SEG_MATRIX = 48  # seg seg seg imm: code = a * imm + b (imm = labels of b); NULL where either is NULL
