@@ -32,7 +32,7 @@ def _record_batch(prep, out, keep_idx, out_schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=out_schema)
 
 
-def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=4096, stream=False):
+def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, stream=False):
     """Score ``data`` with ``model``.
 
     model: a Model, a path to a YAML model, a dict in the YAML layout, or a compiled Program.
@@ -40,6 +40,7 @@ def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=4096, 
     ``__arrow_c_stream__`` (polars, duckdb relations, ...).
     keep: input column name(s) to carry into the output after the scores and segments.
     as_of: datetime/date/ISO string for days_since; default the model's as_of, else now (UTC).
+    chunk_rows: rows per VM chunk (default ``runner.DEFAULT_CHUNK_ROWS``); threads: default all cores.
     Returns a pyarrow Table (a RecordBatchReader with ``stream=True``): one float64 column per
     score, one dictionary<int32, string> column per segmentation, then the ``keep`` columns.
     """

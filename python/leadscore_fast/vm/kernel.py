@@ -1183,7 +1183,7 @@ _NO_TOPK = np.zeros((0, 3), np.int64)
 
 
 def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
-        n, out_f, out_seg, *, chunk_rows=4096, threads=1, materialize=True, row_base=0,
+        n, out_f, out_seg, *, chunk_rows=8192, threads=1, materialize=True, row_base=0,
         n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None):
     """Python entry: pick the block count, allocate per-block query state, call the kernel.
 
