@@ -221,3 +221,21 @@ segments:
     assert out.column("t").to_pylist() == [3.0, 1.0, 1.0, 1.0]
     assert out.column("u").to_pylist() == [4.0, 0.0, 0.0, 0.0]  # d + NULL is NULL, stored as 0
     assert out.column("g").to_pylist() == ["other", "zero", "zero", "zero"]
+
+
+def test_block_count_follows_threads_and_topk_size():
+    """Several blocks per thread (taken one at a time), but one per thread when every block
+    would hold big top-k heaps; and a big top_k gives the same answer as a small one."""
+    from leadscore_fast.vm import kernel
+
+    assert kernel.max_blocks(1) == 1
+    workers = kernel._workers(2)
+    if workers > 1:
+        assert kernel.max_blocks(2) == workers * kernel.BLOCKS_PER_THREAD
+        assert kernel.max_blocks(2, kernel.TOPK_ENTRIES_MAX) == workers
+    leads = synthetic.generate_leads(30_000, seed=3)
+    model = lf.Model.from_yaml_string(synthetic.REFERENCE_MODEL_YAML)
+    small = lf.top_k(model, leads, 100, by="total", threads=2)
+    big = lf.top_k(model, leads, 200_000, by="total", threads=2)
+    assert big.num_rows == 30_000
+    assert big.slice(0, 100).equals(small)

@@ -316,7 +316,8 @@ class _Session:
 
         # One set of top-k heaps for the whole pass: restarting them per batch would re-insert
         # the first k rows of every group in every batch.
-        tk_state = kernel.topk_state(self.prep.tk_meta, kernel.max_blocks(self.threads))
+        blocks = kernel.max_blocks(self.threads, kernel.topk_entries(self.prep.tk_meta))
+        tk_state = kernel.topk_state(self.prep.tk_meta, blocks)
         row_base = 0
         for batch in self._batches:
             yield _run_batch(self.prep, batch, self.col_idx, self.as_of_us, self.threads,

@@ -1164,10 +1164,25 @@ def _workers(threads) -> int:
     return max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
 
 
-def max_blocks(threads) -> int:
-    """The most worker blocks run() uses with ``threads`` (size top-k state for this)."""
+# Every block keeps its own top-k heaps: past this many heap entries in all (groups x k over
+# the queries, times the blocks) a program gets one block per thread, so that a top_k of a
+# million rows does not hold 16 copies of its heaps.
+TOPK_ENTRIES_MAX = 1 << 20
+
+
+def max_blocks(threads, topk_entries=0) -> int:
+    """The most worker blocks run() uses with ``threads`` for a program whose top-k heaps have
+    ``topk_entries`` entries (size top-k state for this)."""
     workers = _workers(threads)
-    return 1 if workers == 1 else workers * BLOCKS_PER_THREAD
+    if workers == 1:
+        return 1
+    per = BLOCKS_PER_THREAD if topk_entries * workers * BLOCKS_PER_THREAD <= TOPK_ENTRIES_MAX else 1
+    return workers * per
+
+
+def topk_entries(tk_meta) -> int:
+    """Heap entries one block keeps for the top-k queries described by ``tk_meta``."""
+    return int((np.asarray(tk_meta)[:, 1] * np.asarray(tk_meta)[:, 2]).sum()) if len(tk_meta) else 0
 
 
 def topk_state(tk_meta, blocks):
@@ -1202,8 +1217,8 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
     """
     chunk = max(1, int(chunk_rows))
     workers = _workers(threads)
-    nblocks = min(max_blocks(threads), (n + chunk - 1) // chunk)
     tk_meta = _NO_TOPK if tk_meta is None else np.ascontiguousarray(tk_meta, np.int64)
+    nblocks = min(max_blocks(threads, topk_entries(tk_meta)), (n + chunk - 1) // chunk)
     if tk_val is None or tk_row is None:
         tk_val, tk_row = topk_state(tk_meta, max(nblocks, 1))
     if tk_val.shape[0] < nblocks:
