@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from leadscore_fast.schema import is_string
 from leadscore_fast.vm import opcodes as _op
 from leadscore_fast.vm.columns import (
     INT_PTYPES, NUMERIC_PTYPES, PT_NULL, PTYPE_NAMES, TIME_PTYPES, bind_array, encode_strings,
@@ -35,13 +36,6 @@ _ACCEPTS = {
     _op.LOAD_B: NUMERIC_PTYPES | {PT_NULL},
     _op.LOAD_DAYS: TIME_PTYPES | {PT_NULL},
 }
-
-
-_PARALLEL_ENCODE_ROWS = 65_536  # below this, encoding on threads costs more than it saves
-
-
-def _is_string(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 # Rows per chunk: every instruction loops over this many rows. 8192 measured 3-6 % faster than
@@ -179,7 +173,7 @@ class _Prepared:
         # Every table over this column is filled from one conversion of the dictionary.
         column = self.lookups[t]["column"]
         tables = [u for u, lk in enumerate(self.lookups) if lk["column"] == column]
-        if hasattr(self.program, "eval_lookups_arrow") and _is_string(dictionary.type):
+        if hasattr(self.program, "eval_lookups_arrow") and is_string(dictionary.type):
             values_arr = dictionary
             if pa.types.is_string_view(values_arr.type):
                 values_arr = values_arr.cast(pa.string())
@@ -248,12 +242,11 @@ def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, 
     datas, valids, dicts = [], [], []
     meta = np.zeros((len(prep.columns), 3), np.int64)
     arrays = [batch.column(col_idx[c]) for c in range(len(prep.columns))]
-    # Plain string columns are dictionary-encoded per batch; big ones all at once, on threads.
-    plain = [c for c, spec in enumerate(prep.columns) if spec.get("kind") != "has_any"
-             and len(arrays[c]) >= _PARALLEL_ENCODE_ROWS and _is_string(arrays[c].type)]
-    if len(plain) >= 2:
-        for c, enc in zip(plain, encode_strings([arrays[c] for c in plain])):
-            arrays[c] = enc
+    # Plain string columns are dictionary-encoded per batch, all at once (big ones on threads).
+    plain = [c for c, spec in enumerate(prep.columns)
+             if spec.get("kind") != "has_any" and is_string(arrays[c].type)]
+    for c, enc in zip(plain, encode_strings([arrays[c] for c in plain])):
+        arrays[c] = enc
     for c, spec in enumerate(prep.columns):
         has_any = spec.get("has_any") if spec.get("kind") == "has_any" else None
         try:

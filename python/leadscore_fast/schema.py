@@ -5,7 +5,8 @@ import pyarrow as pa
 import pyarrow.types as pat
 
 
-def _is_string(t: pa.DataType) -> bool:
+def is_string(t: pa.DataType) -> bool:
+    """Plain (not dictionary-encoded) string: utf8, large_utf8 or string_view."""
     return pat.is_string(t) or pat.is_large_string(t) or pat.is_string_view(t)
 
 
@@ -18,13 +19,13 @@ def kind_of(arrow_type: pa.DataType) -> str:
         return "float"
     if pat.is_boolean(t):
         return "bool"
-    if _is_string(t) or (pat.is_dictionary(t) and _is_string(t.value_type)):
+    if is_string(t) or (pat.is_dictionary(t) and is_string(t.value_type)):
         return "string"
     if pat.is_timestamp(t):
         return "timestamp"
     if pat.is_date(t):
         return "date"
-    if (pat.is_list(t) or pat.is_large_list(t)) and _is_string(t.value_type):
+    if (pat.is_list(t) or pat.is_large_list(t)) and is_string(t.value_type):
         return "list_string"
     return "other"
 

@@ -17,6 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.types as pat
 
+from leadscore_fast.schema import is_string
+
 # Physical type codes. numba freezes these module globals as constants in the kernel.
 PT_F64 = 0
 PT_F32 = 1
@@ -81,10 +83,6 @@ def _valid(arr: pa.Array) -> np.ndarray:
     return _view(arr.buffers()[0], 1)
 
 
-def _is_string(t: pa.DataType) -> bool:
-    return pat.is_string(t) or pat.is_large_string(t) or pat.is_string_view(t)
-
-
 def _primitive(arr: pa.Array, ptype: int, dictionary=None) -> Binding:
     data = _view(arr.buffers()[1], ITEMSIZE[ptype])
     return Binding(data, _valid(arr), arr.offset, ptype, dictionary)
@@ -130,7 +128,7 @@ def bind_array(arr: pa.Array, has_any: list[str] | None = None) -> Binding:
     if isinstance(t, pa.BaseExtensionType):
         return bind_array(arr.storage, has_any)
     if has_any is not None:
-        if not ((pat.is_list(t) or pat.is_large_list(t)) and _is_string(t.value_type)):
+        if not ((pat.is_list(t) or pat.is_large_list(t)) and is_string(t.value_type)):
             raise TypeError(f"has_any needs a list<string> column, got {t}")
         return bind_array(has_any_array(arr, has_any))
     if t in _INT_PTYPES:
@@ -154,7 +152,7 @@ def bind_array(arr: pa.Array, has_any: list[str] | None = None) -> Binding:
         if arr.dictionary.null_count:
             idx = _fold_dictionary_nulls(idx, arr.dictionary)
         return _primitive(idx, _INT_PTYPES[idx.type], arr.dictionary)
-    if _is_string(t):
+    if is_string(t):
         return bind_array(pc.dictionary_encode(arr))
     if pat.is_null(t):
         return Binding(EMPTY, EMPTY, 0, PT_NULL, None)
@@ -162,6 +160,7 @@ def bind_array(arr: pa.Array, has_any: list[str] | None = None) -> Binding:
 
 
 _ENCODE_POOL = None
+_PARALLEL_ENCODE_ROWS = 65_536  # below this, encoding on threads costs more than it saves
 
 
 def encode_strings(arrays: list) -> list:
@@ -169,7 +168,7 @@ def encode_strings(arrays: list) -> list:
     big ones (Arrow releases the GIL): encoding high-cardinality columns is the costliest part
     of binding a batch. Same results as encoding them one by one."""
     global _ENCODE_POOL
-    if len(arrays) < 2:
+    if sum(len(a) >= _PARALLEL_ENCODE_ROWS for a in arrays) < 2:
         return [pc.dictionary_encode(a) for a in arrays]
     if _ENCODE_POOL is None:
         import os

@@ -182,7 +182,8 @@ def _bit(bm, j):
 
 
 @njit(inline="always", **_SUB)
-def _cvt_f(dst, src, base, m):
+def _cvt(dst, src, base, m):
+    """dst[:m] = src[base:base+m], converted to dst's type (float64 or int64 registers)."""
     for i in range(m):
         dst[i] = src[base + i]
 
@@ -192,12 +193,6 @@ def _days(dst, src, base, m, as_of, mult, per_day):
     # integer difference in the column's unit (exact), one float division
     for i in range(m):
         dst[i] = (as_of - src[base + i] * mult) / per_day
-
-
-@njit(inline="always", **_SUB)
-def _cvt_i(dst, src, base, m):
-    for i in range(m):
-        dst[i] = src[base + i]
 
 
 @njit(inline="always", **_SUB)
@@ -238,26 +233,26 @@ def _wide_codes(ptype):
 @njit(**_SUB)
 def load_f(dst, data, has_valid, ok, ptype, base, m):
     if ptype == PT_F64:
-        _cvt_f(dst, _view(data, np.float64), base, m)
+        _cvt(dst, _view(data, np.float64), base, m)
     elif ptype == PT_F32:
-        _cvt_f(dst, _view(data, np.float32), base, m)
+        _cvt(dst, _view(data, np.float32), base, m)
     elif ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
             or ptype == PT_TS_NS or ptype == PT_DATE64:
-        _cvt_f(dst, _view(data, np.int64), base, m)
+        _cvt(dst, _view(data, np.int64), base, m)
     elif ptype == PT_I32 or ptype == PT_DATE32:
-        _cvt_f(dst, _view(data, np.int32), base, m)
+        _cvt(dst, _view(data, np.int32), base, m)
     elif ptype == PT_I16:
-        _cvt_f(dst, _view(data, np.int16), base, m)
+        _cvt(dst, _view(data, np.int16), base, m)
     elif ptype == PT_I8:
-        _cvt_f(dst, _view(data, np.int8), base, m)
+        _cvt(dst, _view(data, np.int8), base, m)
     elif ptype == PT_U8:
-        _cvt_f(dst, data, base, m)
+        _cvt(dst, data, base, m)
     elif ptype == PT_U16:
-        _cvt_f(dst, _view(data, np.uint16), base, m)
+        _cvt(dst, _view(data, np.uint16), base, m)
     elif ptype == PT_U32:
-        _cvt_f(dst, _view(data, np.uint32), base, m)
+        _cvt(dst, _view(data, np.uint32), base, m)
     elif ptype == PT_U64:
-        _cvt_f(dst, _view(data, np.uint64), base, m)
+        _cvt(dst, _view(data, np.uint64), base, m)
     elif ptype == PT_BOOL:  # rare: bit by bit
         for i in range(m):
             dst[i] = _bit(data, base + i)
@@ -302,21 +297,21 @@ def load_i(dst, dv, data, has_valid, ptype, base, m):
         dv[:m] = 1
     if ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
             or ptype == PT_TS_NS or ptype == PT_DATE64:
-        _cvt_i(dst, _view(data, np.int64), base, m)
+        _cvt(dst, _view(data, np.int64), base, m)
     elif ptype == PT_I32 or ptype == PT_DATE32:
-        _cvt_i(dst, _view(data, np.int32), base, m)
+        _cvt(dst, _view(data, np.int32), base, m)
     elif ptype == PT_I16:
-        _cvt_i(dst, _view(data, np.int16), base, m)
+        _cvt(dst, _view(data, np.int16), base, m)
     elif ptype == PT_I8:
-        _cvt_i(dst, _view(data, np.int8), base, m)
+        _cvt(dst, _view(data, np.int8), base, m)
     elif ptype == PT_U8:
-        _cvt_i(dst, data, base, m)
+        _cvt(dst, data, base, m)
     elif ptype == PT_U16:
-        _cvt_i(dst, _view(data, np.uint16), base, m)
+        _cvt(dst, _view(data, np.uint16), base, m)
     elif ptype == PT_U32:
-        _cvt_i(dst, _view(data, np.uint32), base, m)
+        _cvt(dst, _view(data, np.uint32), base, m)
     elif ptype == PT_U64:
-        _cvt_i(dst, _view(data, np.int64), base, m)  # wraps above 2**63-1
+        _cvt(dst, _view(data, np.int64), base, m)  # wraps above 2**63-1
     elif ptype == PT_F64:
         _cvt_i_float(dst, dv, _view(data, np.float64), base, m)
     elif ptype == PT_F32:
@@ -1182,7 +1177,8 @@ def max_blocks(threads, topk_entries=0) -> int:
 
 def topk_entries(tk_meta) -> int:
     """Heap entries one block keeps for the top-k queries described by ``tk_meta``."""
-    return int((np.asarray(tk_meta)[:, 1] * np.asarray(tk_meta)[:, 2]).sum()) if len(tk_meta) else 0
+    meta = np.asarray(tk_meta, np.int64).reshape(-1, 3)
+    return int((meta[:, 1] * meta[:, 2]).sum())
 
 
 def topk_state(tk_meta, blocks):
