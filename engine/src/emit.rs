@@ -344,6 +344,9 @@ pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
 
     // Walk 2: emit.
     for (si, s) in m.scores.iter().enumerate() {
+        // How later expressions refer to this score, and how many of them do.
+        let score_ref = key(&TExpr::new(Type::Float, Node::Score(si)));
+        let later = em.uses.get(&score_ref).copied().unwrap_or(0);
         match &s.body {
             TScoreBody::Rules { rules, range } => {
                 let acc = em.alloc(Kind::F);
@@ -388,18 +391,14 @@ pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
                 em.push(Op::StoreScore, &[si as i64, acc, 0]);
                 // Later expressions naming this score read the accumulator (never NULL) instead
                 // of reloading the stored column; it is freed after its last use.
-                let score_ref = key(&TExpr::new(Type::Float, Node::Score(si)));
-                match em.uses.get(&score_ref).copied() {
-                    Some(uses) if uses > 0 => {
-                        em.live.insert(score_ref, (acc, uses));
-                    }
-                    _ => em.release(Kind::F, acc),
+                if later > 0 {
+                    em.live.insert(score_ref, (acc, later));
+                } else {
+                    em.release(Kind::F, acc);
                 }
             }
             TScoreBody::Derived(e) => {
                 let r = em.expr(e)?;
-                let score_ref = key(&TExpr::new(Type::Float, Node::Score(si)));
-                let later = em.uses.get(&score_ref).copied().unwrap_or(0);
                 let k = key(e);
                 let last_use = matches!(em.live.get(&k), Some((_, 1)));
                 if later > 0 && last_use && kind(e.ty) == Kind::F {
