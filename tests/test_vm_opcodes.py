@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from leadscore_fast.vm import opcodes as O
-from vm_harness import FakeProgram, run
+from leadscore_fast.vm.opcodes import INSN_WIDTH
+from vm_harness import FakeProgram, insn, run
 
 N = None
 NAN = float("nan")
@@ -18,8 +19,15 @@ T, F = True, False
 I64_MAX, I64_MIN = 2**63 - 1, -(2**63)
 
 
-@pytest.fixture(params=[(4096, 1), (3, 1), (3, 2), (1, 2)], ids=lambda p: f"chunk{p[0]}-thr{p[1]}")
-def kw(request):
+@pytest.fixture(params=[(4096, 1, ""), (3, 1, ""), (3, 2, ""), (1, 2, ""), (5, 2, "full")],
+                ids=lambda p: f"chunk{p[0]}-thr{p[1]}{'-' + p[2] if p[2] else ''}")
+def kw(request, monkeypatch):
+    """Score settings; the "full" case runs every program, core-only ones too, with
+    run_block_full (the other cases pick the variant the program needs)."""
+    if request.param[2] == "full":
+        from leadscore_fast.vm import kernel
+
+        monkeypatch.setattr(kernel, "needs_full", lambda code: True)
     return {"chunk_rows": request.param[0], "threads": request.param[1]}
 
 
@@ -1015,3 +1023,40 @@ def test_is_null_col_null_inside_a_dictionary(kw):
                                        pa.array(["a", None, "b"]))
     assert run([(O.IS_NULL_COL, 0, 0)], {"w": d}, out="b", score_kw=kw) == [F, T, F, T, T, F]
     assert run([(O.IS_NULL_COL, 0, 0)], {"w": d.slice(1)}, out="b", score_kw=kw) == [T, F, T, T, F]
+
+
+# -- kernel variants (vm/kernel.py CORE_OPCODES) -------------------------------------------------
+def test_core_variant_covers_core_opcodes_only():
+    from leadscore_fast.vm import kernel
+
+    code = np.array([insn(O.LOAD_F, 0, 0), insn(O.STORE_SCORE, 0, 0, 0)], np.int64)
+    assert not kernel.needs_full(code)
+    for name, _ in O.OPCODES.values():
+        op = getattr(O, name)
+        code = np.array([insn(O.LOAD_F, 0, 0), insn(op)], np.int64)
+        assert kernel.needs_full(code) == (op not in kernel.CORE_OPCODES), name
+    # the reference model, the cold-start benchmark's program, is core-only
+    pytest.importorskip("leadscore_fast._engine")
+    import leadscore_fast as lf
+    from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads
+
+    prog = lf.compile(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), generate_leads(10).schema)
+    assert not kernel.needs_full(np.frombuffer(prog.code, "<i8").reshape(-1, INSN_WIDTH))
+
+
+def test_core_and_full_variants_agree_on_the_reference_model():
+    pytest.importorskip("leadscore_fast._engine")
+    import leadscore_fast as lf
+    from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads
+    from leadscore_fast.vm import kernel
+
+    leads = generate_leads(30_000, seed=3)
+    model = lf.Model.from_yaml_string(REFERENCE_MODEL_YAML)
+    core = lf.score(model, leads, chunk_rows=1000, threads=2)
+    orig = kernel.needs_full
+    try:
+        kernel.needs_full = lambda code: True
+        full = lf.score(model, leads, chunk_rows=1000, threads=2)
+    finally:
+        kernel.needs_full = orig
+    assert core.equals(full)

@@ -45,7 +45,8 @@ from leadscore_fast.vm.opcodes import (  # noqa: E402
     ABS_I, AND, ARITH_F, ARITH_FK, ARITH_I, ARITH_IK, ARITH_KF, CLAMP_F, CMP_F, CMP_FK, CMP_I,
     CMP_IK, COALESCE_B, COALESCE_F, COALESCE_I, CONST_B, CONST_F, CONST_I, DECAY, I2F,
     IS_NULL_B, IS_NULL_COL, IS_NULL_F, IS_NULL_I, LOAD_B, LOAD_DAYS, LOAD_F, LOAD_I, LOAD_SCORE,
-    LOAD_SEG, LOOKUP_B, LOOKUP_F, LOOKUP_I, MATH_F, MINMAX_F, MINMAX_I, NEG_I, NOT, OR, RULE, RULE_K,
+    LOAD_SEG, LOOKUP_B, LOOKUP_F, LOOKUP_I, MATH_F, MINMAX_F, MINMAX_I, NEG_I, NOP, NOT, OR, RULE,
+    RULE_K,
     SEG_SET, SELECT_B, SELECT_F, SELECT_I, STORE_SCORE, ZERO_F,
     COUNT_IF, HIST, LOOKUP_RULE_K, SEG_MATRIX, STORE_MASK, TOPK,
 )
@@ -196,15 +197,6 @@ def _days(dst, src, base, m, as_of, mult, per_day):
 
 
 @njit(inline="always", **_SUB)
-def _cvt_i_float(dst, dv, src, base, m):
-    for i in range(m):
-        x = src[base + i]
-        ok = x == x
-        dst[i] = np.int64(x) if ok else 0
-        dv[i] = dv[i] & np.uint8(ok)
-
-
-@njit(inline="always", **_SUB)
 def _cvt_b(dst, src, base, m):
     for i in range(m):
         x = src[base + i]
@@ -312,14 +304,7 @@ def load_i(dst, dv, data, has_valid, ptype, base, m):
         _cvt(dst, _view(data, np.uint32), base, m)
     elif ptype == PT_U64:
         _cvt(dst, _view(data, np.int64), base, m)  # wraps above 2**63-1
-    elif ptype == PT_F64:
-        _cvt_i_float(dst, dv, _view(data, np.float64), base, m)
-    elif ptype == PT_F32:
-        _cvt_i_float(dst, dv, _view(data, np.float32), base, m)
-    elif ptype == PT_BOOL:  # rare: bit by bit
-        for i in range(m):
-            dst[i] = _bit(data, base + i)
-    else:
+    else:  # never reached: the runner only lets integer columns reach load_i
         dv[:m] = 0
         dst[:m] = 0
 
@@ -719,19 +704,6 @@ def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts
         va = rv[a1]
         for i in range(m):
             d[i] = np.float64(a[i]) if va[i] else NAN
-    elif op == NEG_I or op == ABS_I:
-        d = ri[a0]
-        dv = rv[a0]
-        a = ri[a1]
-        va = rv[a1]
-        if op == NEG_I:
-            for i in range(m):
-                d[i] = -a[i]
-                dv[i] = va[i]
-        else:
-            for i in range(m):
-                d[i] = abs(a[i])
-                dv[i] = va[i]
     elif op == AND:
         d = rb[a0]
         a = rb[a1]
@@ -768,6 +740,24 @@ def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts
         a = rb[a1]
         for i in range(m):
             d[i] = 2 if a[i] == 1 else 0
+
+
+@njit(**_SUB)
+def _exec_ext(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+    """The rarer register opcodes over one chunk (only in run_block_full)."""
+    if op == NEG_I or op == ABS_I:
+        d = ri[a0]
+        dv = rv[a0]
+        a = ri[a1]
+        va = rv[a1]
+        if op == NEG_I:
+            for i in range(m):
+                d[i] = -a[i]
+                dv[i] = va[i]
+        else:
+            for i in range(m):
+                d[i] = abs(a[i])
+                dv[i] = va[i]
     elif op == SELECT_F:
         d = rf[a0]
         c = rb[a1]
@@ -819,12 +809,7 @@ def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts
         for i in range(m):
             x = a[i]
             d[i] = x if x != 1 else b[i]
-
-
-@njit(**_SUB)
-def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
-    """score opcodes over one chunk (see run_block)."""
-    if op == LOAD_SCORE:
+    elif op == LOAD_SCORE:
         d = rf[a0]
         s = of[a1]
         for i in range(m):
@@ -837,7 +822,21 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
             x = s[i]
             d[i] = x
             dv[i] = x >= 0
-    elif op == DECAY:  # check.py guarantees dst is not an operand (decay re-reads them)
+    elif op == SEG_MATRIX:
+        so = og[a0]
+        sa = og[a1]
+        sb = og[a2]
+        nb = np.int32(a3)
+        for i in range(m):
+            x = sa[i]
+            y = sb[i]
+            so[i] = x * nb + y if (x >= 0) & (y >= 0) else np.int32(-1)
+
+
+@njit(**_SUB)
+def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+    """score opcodes over one chunk (see run_block)."""
+    if op == DECAY:  # check.py guarantees dst is not an operand (decay re-reads them)
         decay(rf[a0], rf[a1], rf[a2], rf[a3], m)
     elif op == ZERO_F:
         rf[a0, :m] = 0.0
@@ -914,15 +913,6 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
             for i in range(m):
                 x = so[i]
                 so[i] = lab if (x == -1) & (c[i] == 2) else x
-    elif op == SEG_MATRIX:
-        so = og[a0]
-        sa = og[a1]
-        sb = og[a2]
-        nb = np.int32(a3)
-        for i in range(m):
-            x = sa[i]
-            y = sb[i]
-            so[i] = x * nb + y if (x >= 0) & (y >= 0) else np.int32(-1)
 
 
 @njit(**_SUB)
@@ -950,134 +940,166 @@ def _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
         topk(hv, hr, tk_meta[a0, 2], ng, rf[a1], ri[g], rv[g], a2 >= 0, row0, m)
 
 
-@njit(**_OPTS)
-def run_block(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n,
-              chunk, blk, nblocks, of, og, out_seg, materialize, row_base, qacc, masks, tk_meta,
-              tk_val, tk_row, rf, ri, rv, rb, tmp, tmpb, tmpf, tmpi):
-    """Run the program over worker block ``blk`` of ``nblocks`` (consecutive chunks).
+def _make_run_block(full: bool):
+    """run_block, compiled in two variants (see CORE_OPCODES). ``full`` is a closure
+    constant: numba prunes the ``elif full:`` branches of the core variant before typing, so
+    a first score of a core-only program never compiles the rarer opcodes' helpers."""
 
-    of: the score outputs (materialize=True) or chunk-wide scratch for them. og: chunk-wide
-    scratch for the segment codes, copied to out_seg per chunk when materializing (SEG_SET's
-    read-modify-write passes straight on the output measured 5x slower).
-    qacc/tk_val/tk_row: this block's accumulators and top-k heaps (the caller sums/merges the
-    blocks). rf/ri/rv/rb: registers, tmp/tmpb/tmpf/tmpi: scratch rows (see _scratch).
-    """
-    n_chunks = (n + chunk - 1) // chunk
-    c0 = blk * n_chunks // nblocks
-    c1 = (blk + 1) * n_chunks // nblocks
-    if c1 > c0:
-        for c in range(c0, c1):
-            start = c * chunk
-            m = chunk if chunk < n - start else n - start
-            o = start if materialize else 0  # where this chunk's scores are in ``of``
-            og[:, :m] = -1  # SEG_SET assigns rows still -1
-            row0 = row_base + start
-            for pc in range(code.shape[0]):
-                op = code[pc, 0]
-                a0 = code[pc, 1]
-                a1 = code[pc, 2]
-                a2 = code[pc, 3]
-                a3 = code[pc, 4]
-                a4 = code[pc, 5]
-                if op == LOAD_F or op == LOAD_I or op == LOAD_B or op == LOAD_DAYS \
-                        or op == IS_NULL_COL or op == LOOKUP_F or op == LOOKUP_B or op == LOOKUP_I \
-                        or op == LOOKUP_RULE_K:
-                    # column a1, read here once rather than at every call site; its validity
-                    # bits expanded here too (one _bits in the compiled code, not one per
-                    # helper), into the LOAD_I validity register or else tmp
-                    data = _buf(datas[a1, 0], datas[a1, 1])
-                    valid = _buf(valids[a1, 0], valids[a1, 1])
-                    pt = meta[a1, 0]
-                    base = meta[a1, 1] + start
-                    has_valid = valid.size > 0
-                    ok = rv[a0] if op == LOAD_I else tmp
-                    if has_valid:
-                        _bits(ok, valid, base, m)
-                    if op == LOAD_F:
-                        load_f(rf[a0], data, has_valid, ok, pt, base, m)
-                    elif op == LOAD_I:
-                        load_i(ri[a0], ok, data, has_valid, pt, base, m)
-                    elif op == LOAD_B:
-                        if _is_int(pt):  # widened here: keeps load_i out of load_b's code
-                            load_i(tmpi, ok, data, has_valid, pt, base, m)
-                        load_b(rb[a0], data, has_valid, ok, pt, base, m, tmpi)
-                    elif op == LOAD_DAYS:
-                        load_days(rf[a0], data, has_valid, ok, pt, base, m, as_of)
-                    elif op == IS_NULL_COL:
-                        is_null_col(rb[a0], data, has_valid, ok, pt, base, m)
-                    else:  # LOOKUP_F / LOOKUP_B / LOOKUP_I
-                        t0 = lut_off[a2]
-                        t1 = lut_off[a2 + 1]
-                        if _wide_codes(pt):  # widened here: keeps load_i out of lookup's code
-                            load_i(tmpi, ok, data, has_valid, pt, base, m)
-                        if op == LOOKUP_F:
-                            lookup(rf[a0], data, has_valid, ok, pt, base, m, lut_f[t0:t1], tmpi)
-                        elif op == LOOKUP_B:
-                            lookup(rb[a0], data, has_valid, ok, pt, base, m, lut_b[t0:t1], tmpi)
-                        elif op == LOOKUP_RULE_K:
-                            k = consts_f[a3]
-                            if k == k:  # a NULL constant adds nothing, as in RULE_K
-                                lookup_rule_k(rf[a0], data, has_valid, ok, pt, base, m,
-                                              lut_b[t0:t1], k, tmpb, tmpi)
+    def run_block(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n,
+                  chunk, blk, nblocks, of, og, out_seg, materialize, row_base, qacc, masks, tk_meta,
+                  tk_val, tk_row, rf, ri, rv, rb, tmp, tmpb, tmpf, tmpi):
+        """Run the program over worker block ``blk`` of ``nblocks`` (consecutive chunks).
+
+        of: the score outputs (materialize=True) or chunk-wide scratch for them. og: chunk-wide
+        scratch for the segment codes, copied to out_seg per chunk when materializing (SEG_SET's
+        read-modify-write passes straight on the output measured 5x slower).
+        qacc/tk_val/tk_row: this block's accumulators and top-k heaps (the caller sums/merges the
+        blocks). rf/ri/rv/rb: registers, tmp/tmpb/tmpf/tmpi: scratch rows (see _scratch).
+        """
+        n_chunks = (n + chunk - 1) // chunk
+        c0 = blk * n_chunks // nblocks
+        c1 = (blk + 1) * n_chunks // nblocks
+        if c1 > c0:
+            for c in range(c0, c1):
+                start = c * chunk
+                m = chunk if chunk < n - start else n - start
+                o = start if materialize else 0  # where this chunk's scores are in ``of``
+                og[:, :m] = -1  # SEG_SET assigns rows still -1
+                row0 = row_base + start
+                for pc in range(code.shape[0]):
+                    op = code[pc, 0]
+                    a0 = code[pc, 1]
+                    a1 = code[pc, 2]
+                    a2 = code[pc, 3]
+                    a3 = code[pc, 4]
+                    a4 = code[pc, 5]
+                    if op == LOAD_F or op == LOAD_I or op == LOAD_B or op == LOAD_DAYS \
+                            or op == IS_NULL_COL or op == LOOKUP_F or op == LOOKUP_B or op == LOOKUP_I \
+                            or op == LOOKUP_RULE_K:
+                        # column a1, read here once rather than at every call site; its validity
+                        # bits expanded here too (one _bits in the compiled code, not one per
+                        # helper), into the LOAD_I validity register or else tmp
+                        data = _buf(datas[a1, 0], datas[a1, 1])
+                        valid = _buf(valids[a1, 0], valids[a1, 1])
+                        pt = meta[a1, 0]
+                        base = meta[a1, 1] + start
+                        has_valid = valid.size > 0
+                        ok = rv[a0] if op == LOAD_I else tmp
+                        if has_valid:
+                            _bits(ok, valid, base, m)
+                        if op == LOAD_F:
+                            load_f(rf[a0], data, has_valid, ok, pt, base, m)
+                        elif op == LOAD_I:
+                            load_i(ri[a0], ok, data, has_valid, pt, base, m)
+                        elif op == LOAD_B:
+                            if _is_int(pt):  # widened here: keeps load_i out of load_b's code
+                                load_i(tmpi, ok, data, has_valid, pt, base, m)
+                            load_b(rb[a0], data, has_valid, ok, pt, base, m, tmpi)
+                        elif op == LOAD_DAYS:
+                            load_days(rf[a0], data, has_valid, ok, pt, base, m, as_of)
+                        elif op == LOOKUP_B or op == LOOKUP_RULE_K:
+                            t0 = lut_off[a2]
+                            t1 = lut_off[a2 + 1]
+                            if _wide_codes(pt):  # widened here: keeps load_i out of lookup's code
+                                load_i(tmpi, ok, data, has_valid, pt, base, m)
+                            if op == LOOKUP_B:
+                                lookup(rb[a0], data, has_valid, ok, pt, base, m, lut_b[t0:t1], tmpi)
+                            else:
+                                k = consts_f[a3]
+                                if k == k:  # a NULL constant adds nothing, as in RULE_K
+                                    lookup_rule_k(rf[a0], data, has_valid, ok, pt, base, m,
+                                                  lut_b[t0:t1], k, tmpb, tmpi)
+                        elif full:  # IS_NULL_COL / LOOKUP_F / LOOKUP_I: run_block_full only
+                            if op == IS_NULL_COL:
+                                is_null_col(rb[a0], data, has_valid, ok, pt, base, m)
+                            else:
+                                t0 = lut_off[a2]
+                                t1 = lut_off[a2 + 1]
+                                if _wide_codes(pt):
+                                    load_i(tmpi, ok, data, has_valid, pt, base, m)
+                                if op == LOOKUP_F:
+                                    lookup(rf[a0], data, has_valid, ok, pt, base, m, lut_f[t0:t1], tmpi)
+                                else:  # LOOKUP_I
+                                    lookup(tmpf, data, has_valid, ok, pt, base, m, lut_f[t0:t1], tmpi)
+                                    d = ri[a0]
+                                    dv = rv[a0]
+                                    for i in range(m):
+                                        x = tmpf[i]
+                                        ok = x == x
+                                        d[i] = np.int64(x) if ok else 0
+                                        dv[i] = ok
+                    elif op == ARITH_F:
+                        arith_f(rf[a0], rf[a1], rf[a2], a3, m)
+                    elif op == ARITH_FK:
+                        arith_f(rf[a0], rf[a1], consts_f[a2], a3, m)
+                    elif op == ARITH_KF:
+                        # rare (k - x, k / x): the constant as a row, not a third arith_f to compile
+                        tmpf[:m] = consts_f[a1]
+                        arith_f(rf[a0], tmpf, rf[a2], a3, m)
+                    elif op == ARITH_IK:
+                        arith_i(ri[a0], rv[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
+                    elif op == CMP_FK:
+                        k = consts_f[a2]
+                        if k != k:
+                            rb[a0, :m] = 1
                         else:
-                            lookup(tmpf, data, has_valid, ok, pt, base, m, lut_f[t0:t1], tmpi)
-                            d = ri[a0]
-                            dv = rv[a0]
-                            for i in range(m):
-                                x = tmpf[i]
-                                ok = x == x
-                                d[i] = np.int64(x) if ok else 0
-                                dv[i] = ok
-                elif op == ARITH_F:
-                    arith_f(rf[a0], rf[a1], rf[a2], a3, m)
-                elif op == ARITH_FK:
-                    arith_f(rf[a0], rf[a1], consts_f[a2], a3, m)
-                elif op == ARITH_KF:
-                    # rare (k - x, k / x): the constant as a row, not a third arith_f to compile
-                    tmpf[:m] = consts_f[a1]
-                    arith_f(rf[a0], tmpf, rf[a2], a3, m)
-                elif op == ARITH_I:
-                    arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
-                elif op == ARITH_IK:
-                    arith_i(ri[a0], rv[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
-                elif op == MATH_F:
-                    math_f(rf[a0], rf[a1], a2, m)
-                elif op == CMP_F:
-                    cmp_f(rb[a0], rf[a1], rf[a2], a3, m)
-                elif op == CMP_FK:
-                    k = consts_f[a2]
-                    if k != k:
-                        rb[a0, :m] = 1
-                    else:
-                        cmp_f(rb[a0], rf[a1], k, a3, m)
-                elif op == CMP_I:
-                    cmp_i(rb[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
-                elif op == CMP_IK:
-                    cmp_i(rb[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
-                elif op == MINMAX_F:
-                    minmax_f(rf[a0], rf[a1], rf[a2], a3 != 0, m)
-                elif op == MINMAX_I:
-                    minmax_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3 != 0, m)
-                elif op == CONST_F or op == CONST_I or op == CONST_B or op == I2F or op == NEG_I or op == ABS_I or op == AND or op == OR or op == NOT or op == IS_NULL_F or op == IS_NULL_I or op == IS_NULL_B or op == SELECT_F or op == SELECT_I or op == SELECT_B or op == COALESCE_F or op == COALESCE_I or op == COALESCE_B:
-                    _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
-                elif op == LOAD_SCORE or op == LOAD_SEG or op == DECAY or op == ZERO_F or op == RULE or op == RULE_K or op == CLAMP_F or op == STORE_SCORE or op == SEG_SET or op == SEG_MATRIX:
-                    _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
-                elif op == COUNT_IF or op == STORE_MASK or op == HIST or op == TOPK:
-                    _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
-                # NOP and anything else: nothing (check.py rejects unknown opcodes)
-            if materialize:  # copy the codes out, counting NULLs while they are in cache
-                g0 = qacc.size - og.shape[0]
-                for g in range(og.shape[0]):
-                    sg = og[g]
-                    dst = out_seg[g]
-                    nulls = 0
-                    for i in range(m):
-                        x = sg[i]
-                        dst[start + i] = x
-                        nulls += x < 0
-                    qacc[g0 + g] += nulls
+                            cmp_f(rb[a0], rf[a1], k, a3, m)
+                    elif op == CMP_IK:
+                        cmp_i(rb[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
+                    elif op == CONST_F or op == CONST_I or op == CONST_B or op == I2F or op == AND or op == OR or op == NOT or op == IS_NULL_F or op == IS_NULL_I or op == IS_NULL_B:
+                        _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                    elif op == DECAY or op == ZERO_F or op == RULE or op == RULE_K or op == CLAMP_F or op == STORE_SCORE or op == SEG_SET:
+                        _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                    elif full:  # the rarer opcodes: run_block_full only
+                        if op == ARITH_I:
+                            arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
+                        elif op == MATH_F:
+                            math_f(rf[a0], rf[a1], a2, m)
+                        elif op == CMP_F:
+                            cmp_f(rb[a0], rf[a1], rf[a2], a3, m)
+                        elif op == CMP_I:
+                            cmp_i(rb[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
+                        elif op == MINMAX_F:
+                            minmax_f(rf[a0], rf[a1], rf[a2], a3 != 0, m)
+                        elif op == MINMAX_I:
+                            minmax_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3 != 0, m)
+                        elif op == NEG_I or op == ABS_I or op == SELECT_F or op == SELECT_I or op == SELECT_B or op == COALESCE_F or op == COALESCE_I or op == COALESCE_B or op == LOAD_SCORE or op == LOAD_SEG or op == SEG_MATRIX:
+                            _exec_ext(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                        elif op == COUNT_IF or op == STORE_MASK or op == HIST or op == TOPK:
+                            _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                    # NOP and anything else: nothing (check.py rejects unknown opcodes)
+                if materialize:  # copy the codes out, counting NULLs while they are in cache
+                    g0 = qacc.size - og.shape[0]
+                    for g in range(og.shape[0]):
+                        sg = og[g]
+                        dst = out_seg[g]
+                        nulls = 0
+                        for i in range(m):
+                            x = sg[i]
+                            dst[start + i] = x
+                            nulls += x < 0
+                        qacc[g0 + g] += nulls
+
+    run_block.__name__ = run_block.__qualname__ = "run_block_full" if full else "run_block_core"
+    return njit(**_OPTS)(run_block)
 
 
+# Opcodes the core variant runs: what scoring models commonly compile to. Queries and the rarer
+# operations (int-int arithmetic and comparisons, math, least/greatest, CASE, COALESCE,
+# negation, float/int lookups, IS NULL on a column, reading scores/segments back, segment
+# matrices) are in run_block_full, compiled the first time a program needs one: a cold first
+# score of a core-only model compiles about a third less.
+CORE_OPCODES = frozenset({
+    NOP, LOAD_F, LOAD_I, LOAD_B, LOAD_DAYS, LOOKUP_B, LOOKUP_RULE_K, CONST_F, CONST_I, CONST_B,
+    I2F, ARITH_F, ARITH_FK, ARITH_KF, ARITH_IK, CMP_FK, CMP_IK, AND, OR, NOT, IS_NULL_F,
+    IS_NULL_I, IS_NULL_B, DECAY, ZERO_F, RULE, RULE_K, CLAMP_F, STORE_SCORE, SEG_SET})
+run_block_core = _make_run_block(False)
+run_block_full = _make_run_block(True)
+
+
+def needs_full(code) -> bool:
+    """Whether the program ``code`` (int64[n, INSN_WIDTH]) uses an opcode outside CORE_OPCODES."""
+    return any(int(op) not in CORE_OPCODES for op in np.unique(code[:, 0]))
 
 
 def _scratch(n_f, n_i, n_b, chunk):
@@ -1092,9 +1114,9 @@ def _scratch(n_f, n_i, n_b, chunk):
 
 def run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
               lut_off, as_of, n, chunk, nblocks, out_f, out_seg, materialize, row_base, acc,
-              masks, tk_meta, tk_val, tk_row, workers=1):
+              masks, tk_meta, tk_val, tk_row, workers=1, full=True):
     """Run the program over n rows: ``nblocks`` blocks of consecutive chunks, taken one at a
-    time by ``workers`` threads.
+    time by ``workers`` threads, with run_block_full or (full=False) run_block_core.
 
     materialize=False: out_f/out_seg are ignored (may be 0 columns wide); scores and segment
     codes go to per-block chunk scratch."""
@@ -1102,6 +1124,7 @@ def run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_
             chunk)
     blocks = iter(range(int(nblocks)))
     lock = threading.Lock()
+    run_block = run_block_full if full else run_block_core
 
     def worker():
         # registers and scratch once per worker thread, reused for every block it takes
@@ -1195,7 +1218,7 @@ _NO_TOPK = np.zeros((0, 3), np.int64)
 
 def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
         n, out_f, out_seg, *, chunk_rows=8192, threads=1, materialize=True, row_base=0,
-        n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None):
+        n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None, full=None):
     """Python entry: pick the block count, allocate per-block query state, call the kernel.
 
     ``datas``/``valids``: :class:`Buffers` from :func:`buffer_list`; ``meta``: int64[n_cols, 3]
@@ -1209,7 +1232,8 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
     top-k entries are unordered, empty ones are (NaN, -1). ``nulls`` (int64[n_scores +
     n_segs], optional) receives the number of NULL values written per score, then per
     segmentation (segments only counted with ``materialize``; scores stored with
-    NULL-to-zero count 0).
+    NULL-to-zero count 0). ``full``: run with run_block_full even when the program is
+    core-only (default: only when it needs it, see CORE_OPCODES).
     """
     chunk = max(1, int(chunk_rows))
     workers = _workers(threads)
@@ -1230,7 +1254,8 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
         run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas.where, valids.where, meta,
                   lut_f, lut_b, lut_off, np.int64(as_of), np.int64(n), np.int64(chunk),
                   np.int64(nblocks), out_f, out_seg, bool(materialize), np.int64(row_base), acc,
-                  masks, tk_meta, tk_val, tk_row, workers=workers)
+                  masks, tk_meta, tk_val, tk_row, workers=workers,
+                  full=needs_full(code) if full is None else bool(full))
     if nulls is not None:
         nulls[:] = acc[:, n_slots:].sum(axis=0)
     return acc[:, :n_slots], tk_val, tk_row
