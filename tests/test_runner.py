@@ -239,3 +239,38 @@ def test_block_count_follows_threads_and_topk_size():
     big = lf.top_k(model, leads, 200_000, by="total", threads=2)
     assert big.num_rows == 30_000
     assert big.slice(0, 100).equals(small)
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 3])
+def test_batches_started_ahead_give_the_same_answers(program, leads, reference, monkeypatch,
+                                                     ahead):
+    """The next batches start on the worker threads before this one's output is taken
+    (runner.BATCHES_AHEAD): answers and outputs do not change, queries included."""
+    from leadscore_fast import runner
+
+    monkeypatch.setattr(runner, "BATCHES_AHEAD", ahead)
+    chunked = pa.Table.from_batches(leads.to_batches(max_chunksize=1500))
+    for threads in (1, 2):
+        r = run(program, chunked, threads=threads, chunk_rows=256)
+        _same_answers(reference, r)
+        assert np.array_equal(r.scores["total"], reference.scores["total"])
+    out = lf.score(program, chunked, threads=2, chunk_rows=256)
+    assert [b.num_rows for b in out.to_batches()] == [b.num_rows for b in chunked.to_batches()]
+    assert np.array_equal(out.column("total").to_numpy(), reference.scores["total"])
+
+
+def test_an_error_in_a_worker_reaches_the_caller_and_the_pool_survives(leads, monkeypatch):
+    from leadscore_fast.vm import kernel
+
+    model = lf.Model.from_yaml_string(synthetic.REFERENCE_MODEL_YAML)
+    chunked = pa.Table.from_batches(leads.slice(0, 6000).to_batches(max_chunksize=1000))
+    want = lf.score(model, chunked, threads=2, chunk_rows=256)
+
+    def broken(*args):
+        raise FloatingPointError("worker failed")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(kernel, "run_block_core", broken)
+        with pytest.raises(FloatingPointError, match="worker failed"):
+            lf.score(model, chunked, threads=2, chunk_rows=256)
+    assert lf.score(model, chunked, threads=2, chunk_rows=256).equals(want)

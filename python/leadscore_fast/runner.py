@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import sys
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +41,8 @@ _ACCEPTS = {
 # Rows per chunk: every instruction loops over this many rows. 8192 measured 3-6 % faster than
 # 4096 on the reference model (2 cores, 10M rows); the registers (~0.6 MB) still fit in L2.
 DEFAULT_CHUNK_ROWS = 8192
+# Batches started ahead of the one whose output is being taken (see _Session.batches).
+BATCHES_AHEAD = 1
 
 
 def _errors():
@@ -234,8 +236,10 @@ def _arrow_empty(shape, dtype) -> np.ndarray:
     return np.frombuffer(buf, dtype, count=count).reshape(shape)
 
 
-def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
-               materialize, row_base, tk_state) -> _BatchOut:
+def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
+                 materialize, row_base, tk_state):
+    """Bind the batch's columns and start the kernel on it; returns a function that waits for
+    the kernel and gives the :class:`_BatchOut`."""
     from leadscore_fast.vm import kernel
 
     n = batch.num_rows
@@ -278,13 +282,17 @@ def _run_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, 
     out_seg = _arrow_empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
     masks = _arrow_empty((prep.n_masks, n), np.uint8)
     nulls = np.zeros(len(prep.scores) + len(prep.segments), np.int64)
-    acc, tk_val, tk_row = kernel.run(
+    pending = kernel.start(
         prep.code, prep.consts_f, prep.consts_i, prep.n_regs, kernel.buffer_list(datas),
         kernel.buffer_list(valids), meta, lut_f, lut_b, lut_off, as_of, n, out_f, out_seg,
         chunk_rows=chunk_rows, threads=threads, materialize=materialize, row_base=row_base,
         n_slots=prep.n_slots, masks=masks, tk_meta=prep.tk_meta, tk_val=tk_state[0],
         tk_row=tk_state[1], nulls=nulls)
-    return _BatchOut(batch, out_f, out_seg, acc.sum(axis=0), masks, tk_val, tk_row, nulls)
+
+    def finish() -> _BatchOut:
+        acc, tk_val, tk_row = pending.result()
+        return _BatchOut(batch, out_f, out_seg, acc.sum(axis=0), masks, tk_val, tk_row, nulls)
+    return finish
 
 
 class _Session:
@@ -311,11 +319,22 @@ class _Session:
         # the first k rows of every group in every batch.
         blocks = kernel.max_blocks(self.threads, kernel.topk_entries(self.prep.tk_meta))
         tk_state = kernel.topk_state(self.prep.tk_meta, blocks)
+        # The next batch is bound and started before this one's result is taken: the worker
+        # threads go straight on to its blocks (no idle tail per batch) while this thread
+        # prepares batches and the caller consumes outputs. Not with top-k queries, whose
+        # heaps are shared by all batches of the pass.
+        ahead = 0 if len(self.prep.tk_meta) else BATCHES_AHEAD
+        pending: deque = deque()
         row_base = 0
         for batch in self._batches:
-            yield _run_batch(self.prep, batch, self.col_idx, self.as_of_us, self.threads,
-                             self.chunk_rows, materialize, row_base, tk_state)
+            pending.append(_start_batch(self.prep, batch, self.col_idx, self.as_of_us,
+                                        self.threads, self.chunk_rows, materialize, row_base,
+                                        tk_state))
             row_base += batch.num_rows
+            while len(pending) > ahead:
+                yield pending.popleft()()
+        while pending:
+            yield pending.popleft()()
 
 
 # -- top-k merging ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from leadscore_fast.vm.cache import ensure_cache_dir
 ensure_cache_dir()  # before numba is imported
 
 import math  # noqa: E402
+import queue  # noqa: E402
 import threading  # noqa: E402
 from typing import NamedTuple  # noqa: E402
 
@@ -689,7 +690,7 @@ def topk(hv, hr, k, groups, x, grp, gv, has_grp, row0, m):
 
 # --- the interpreter -----------------------------------------------------------------------
 @njit(**_SUB)
-def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+def _exec_misc(op, a0, a1, a2, m, rf, ri, rv, rb, consts_f, consts_i):
     """misc opcodes over one chunk (see run_block)."""
     if op == CONST_F:
         rf[a0, :m] = consts_f[a1]
@@ -743,7 +744,7 @@ def _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts
 
 
 @njit(**_SUB)
-def _exec_ext(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+def _exec_ext(op, a0, a1, a2, a3, m, o, rf, ri, rv, rb, of, og):
     """The rarer register opcodes over one chunk (only in run_block_full)."""
     if op == NEG_I or op == ABS_I:
         d = ri[a0]
@@ -834,7 +835,7 @@ def _exec_ext(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_
 
 
 @njit(**_SUB)
-def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+def _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc):
     """score opcodes over one chunk (see run_block)."""
     if op == DECAY:  # check.py guarantees dst is not an operand (decay re-reads them)
         decay(rf[a0], rf[a1], rf[a2], rf[a3], m)
@@ -916,7 +917,7 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, const
 
 
 @njit(**_SUB)
-def _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row):
+def _exec_query(op, a0, a1, a2, a3, m, start, row0, rf, ri, rv, rb, consts_f, qacc, masks, tk_meta, tk_val, tk_row):
     """query opcodes over one chunk (see run_block)."""
     if op == COUNT_IF:
         c = rb[a1]
@@ -1047,9 +1048,9 @@ def _make_run_block(full: bool):
                     elif op == CMP_IK:
                         cmp_i(rb[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
                     elif op == CONST_F or op == CONST_I or op == CONST_B or op == I2F or op == AND or op == OR or op == NOT or op == IS_NULL_F or op == IS_NULL_I or op == IS_NULL_B:
-                        _exec_misc(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                        _exec_misc(op, a0, a1, a2, m, rf, ri, rv, rb, consts_f, consts_i)
                     elif op == DECAY or op == ZERO_F or op == RULE or op == RULE_K or op == CLAMP_F or op == STORE_SCORE or op == SEG_SET:
-                        _exec_score(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                        _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc)
                     elif full:  # the rarer opcodes: run_block_full only
                         if op == ARITH_I:
                             arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
@@ -1064,9 +1065,9 @@ def _make_run_block(full: bool):
                         elif op == MINMAX_I:
                             minmax_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3 != 0, m)
                         elif op == NEG_I or op == ABS_I or op == SELECT_F or op == SELECT_I or op == SELECT_B or op == COALESCE_F or op == COALESCE_I or op == COALESCE_B or op == LOAD_SCORE or op == LOAD_SEG or op == SEG_MATRIX:
-                            _exec_ext(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                            _exec_ext(op, a0, a1, a2, a3, m, o, rf, ri, rv, rb, of, og)
                         elif op == COUNT_IF or op == STORE_MASK or op == HIST or op == TOPK:
-                            _exec_query(op, a0, a1, a2, a3, a4, m, start, o, row0, rf, ri, rv, rb, consts_f, consts_i, of, og, qacc, masks, tk_meta, tk_val, tk_row)
+                            _exec_query(op, a0, a1, a2, a3, m, start, row0, rf, ri, rv, rb, consts_f, qacc, masks, tk_meta, tk_val, tk_row)
                     # NOP and anything else: nothing (check.py rejects unknown opcodes)
                 if materialize:  # copy the codes out, counting NULLs while they are in cache
                     g0 = qacc.size - og.shape[0]
@@ -1112,54 +1113,122 @@ def _scratch(n_f, n_i, n_b, chunk):
             np.empty(width, np.int64))
 
 
-def run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
-              lut_off, as_of, n, chunk, nblocks, out_f, out_seg, materialize, row_base, acc,
-              masks, tk_meta, tk_val, tk_row, workers=1, full=True):
-    """Run the program over n rows: ``nblocks`` blocks of consecutive chunks, taken one at a
-    time by ``workers`` threads, with run_block_full or (full=False) run_block_core.
+class _Batch:
+    """One batch in flight: its kernel arguments, blocks still to run, and the first error."""
+
+    def __init__(self, run_block, args, tail, nblocks, scratch_key, out_f, materialize, acc,
+                 tk_val, tk_row):
+        self.run_block, self.args, self.tail = run_block, args, tail
+        self.scratch_key, self.out_f, self.materialize = scratch_key, out_f, materialize
+        self.acc, self.tk_val, self.tk_row = acc, tk_val, tk_row
+        self.nblocks = self.remaining = int(nblocks)
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error = None
+
+    def run_one(self, blk, scratch_cache):
+        try:
+            if self.error is None:
+                of, og, scratch = _worker_scratch(scratch_cache, self.scratch_key)
+                if self.materialize:
+                    of = self.out_f
+                out_seg, materialize, row_base, masks, tk_meta = self.tail
+                self.run_block(*self.args, np.int64(blk), np.int64(self.nblocks), of,
+                               og, out_seg, materialize, row_base, self.acc[blk], masks,
+                               tk_meta, self.tk_val[blk], self.tk_row[blk], *scratch)
+        except BaseException as e:  # re-raised by wait(), in the caller's thread
+            self.error = e
+        finally:
+            with self.lock:
+                self.remaining -= 1
+                if self.remaining == 0:
+                    self.done.set()
+
+    def wait(self):
+        self.done.wait()
+        _heap_state(self.tk_val, self.tk_row, False)
+        if self.error is not None:
+            raise self.error
+
+
+def _worker_scratch(cache, key):
+    """A worker thread's chunk scratch (score/segment rows, registers) for ``key``, allocated
+    once per thread and shape and reused for every block it runs."""
+    got = cache.get(key)
+    if got is None:
+        if len(cache) > 8:  # many different programs: do not keep them all
+            cache.clear()
+        n_scores, n_segs, n_f, n_i, n_b, chunk = key
+        width = (chunk + 7) & ~7
+        got = (np.empty((n_scores, chunk)), np.empty((n_segs, width), np.int32),
+               _scratch(n_f, n_i, n_b, chunk))
+        cache[key] = got
+    return got
+
+
+class _Pool:
+    """Persistent worker threads taking (batch, block) pairs in submission order, so the
+    blocks of the next batch start while the last ones of this batch finish: no thread
+    idles at a batch boundary, and the caller prepares the next batch meanwhile."""
+
+    def __init__(self, workers):
+        self.queue = queue.SimpleQueue()
+        self.threads = [threading.Thread(target=self._work, daemon=True, name=f"leadscore-vm-{i}")
+                        for i in range(workers)]
+        for t in self.threads:
+            t.start()
+
+    def _work(self):
+        cache = {}
+        while True:
+            batch, blk = self.queue.get()
+            batch.run_one(blk, cache)
+
+    def submit(self, batch, nblocks):
+        for blk in range(int(nblocks)):
+            self.queue.put((batch, blk))
+
+
+_POOLS: dict = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(workers) -> _Pool:
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = _Pool(workers)
+        return pool
+
+
+_CALLER_SCRATCH = threading.local()  # scratch of threads that run their batch themselves
+
+
+def start_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
+                lut_off, as_of, n, chunk, nblocks, out_f, out_seg, materialize, row_base, acc,
+                masks, tk_meta, tk_val, tk_row, workers=1, full=True) -> _Batch:
+    """Start running the program over n rows: ``nblocks`` blocks of consecutive chunks, run
+    by ``workers`` pool threads (or, with one worker or block, right here) with
+    run_block_full or (full=False) run_block_core. ``wait()`` on the result.
 
     materialize=False: out_f/out_seg are ignored (may be 0 columns wide); scores and segment
     codes go to per-block chunk scratch."""
     args = (code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n,
             chunk)
-    blocks = iter(range(int(nblocks)))
-    lock = threading.Lock()
-    run_block = run_block_full if full else run_block_core
-
-    def worker():
-        # registers and scratch once per worker thread, reused for every block it takes
-        of = out_f if materialize else np.empty((out_f.shape[0], int(chunk)))
-        og = np.empty((out_seg.shape[0], (int(chunk) + 7) & ~7), np.int32)
-        scratch = _scratch(n_f, n_i, n_b, int(chunk))
-        while True:
-            with lock:
-                blk = next(blocks, None)
-            if blk is None:
-                return
-            run_block(*args, np.int64(blk), nblocks, of, og, out_seg, materialize, row_base,
-                      acc[blk], masks, tk_meta, tk_val[blk], tk_row[blk], *scratch)
-
+    tail = (out_seg, materialize, row_base, masks, tk_meta)
+    key = (int(out_f.shape[0]), int(out_seg.shape[0]), int(n_f), int(n_i), int(n_b), int(chunk))
+    batch = _Batch(run_block_full if full else run_block_core, args, tail, nblocks, key, out_f,
+                   materialize, acc, tk_val, tk_row)
     _heap_state(tk_val, tk_row, True)
-    try:
-        if workers == 1 or nblocks == 1:
-            worker()
-        else:
-            futures = [_pool(workers).submit(worker) for _ in range(min(workers, int(nblocks)))]
-            for f in futures:
-                f.result()
-    finally:
-        _heap_state(tk_val, tk_row, False)
-
-
-_POOL = None
-
-
-def _pool(k):
-    global _POOL
-    import concurrent.futures as cf
-    if _POOL is None or _POOL._max_workers < k:
-        _POOL = cf.ThreadPoolExecutor(max_workers=max(k, numba.config.NUMBA_NUM_THREADS))
-    return _POOL
+    if workers == 1 or nblocks == 1:
+        cache = getattr(_CALLER_SCRATCH, "cache", None)
+        if cache is None:
+            cache = _CALLER_SCRATCH.cache = {}
+        for blk in range(int(nblocks)):
+            batch.run_one(blk, cache)
+    else:
+        _pool(workers).submit(batch, nblocks)
+    return batch
 
 
 def _heap_state(tk_val, tk_row, to_kernel):
@@ -1216,10 +1285,12 @@ def topk_state(tk_meta, blocks):
 _NO_TOPK = np.zeros((0, 3), np.int64)
 
 
-def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
+def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
         n, out_f, out_seg, *, chunk_rows=8192, threads=1, materialize=True, row_base=0,
         n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None, full=None):
-    """Python entry: pick the block count, allocate per-block query state, call the kernel.
+    """Python entry: pick the block count, allocate per-block query state, start the kernel;
+    ``.result()`` on the returned :class:`Pending` waits for it (see :func:`run`). Batches
+    started before the previous one's result run back to back on the worker threads.
 
     ``datas``/``valids``: :class:`Buffers` from :func:`buffer_list`; ``meta``: int64[n_cols, 3]
     (ptype, offset, has_validity); ``lut_*``: flat lookup tables, table t at
@@ -1228,8 +1299,9 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
     Queries: ``n_slots`` accumulators, ``masks`` uint8[n_masks, n] (written), ``tk_meta``
     int64[n_topk, 3] (first group row, groups, k); ``row_base`` = global row of row 0;
     ``tk_val``/``tk_row``: top-k heaps from :func:`topk_state` (updated in place; default
-    fresh ones). Returns ``(acc int64[nb, n_slots], tk_val, tk_row)`` with nb worker blocks;
-    top-k entries are unordered, empty ones are (NaN, -1). ``nulls`` (int64[n_scores +
+    fresh ones; batches sharing them must not be in flight together). ``result()`` returns
+    ``(acc int64[nb, n_slots], tk_val, tk_row)`` with nb worker blocks; top-k entries are
+    unordered, empty ones are (NaN, -1). ``nulls`` (int64[n_scores +
     n_segs], optional) receives the number of NULL values written per score, then per
     segmentation (segments only counted with ``materialize``; scores stored with
     NULL-to-zero count 0). ``full``: run with run_block_full even when the program is
@@ -1248,14 +1320,35 @@ def run(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut
     acc = np.zeros((nblocks, n_slots + out_f.shape[0] + out_seg.shape[0]), np.int64)
     if masks is None:
         masks = np.zeros((0, n), np.uint8)
+    batch = None
     if n > 0:
         n_f, n_i, n_b = (int(x) for x in n_regs)
-        # datas/valids stay referenced (alive) until the kernel returns
-        run_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas.where, valids.where, meta,
-                  lut_f, lut_b, lut_off, np.int64(as_of), np.int64(n), np.int64(chunk),
-                  np.int64(nblocks), out_f, out_seg, bool(materialize), np.int64(row_base), acc,
-                  masks, tk_meta, tk_val, tk_row, workers=workers,
-                  full=needs_full(code) if full is None else bool(full))
-    if nulls is not None:
-        nulls[:] = acc[:, n_slots:].sum(axis=0)
-    return acc[:, :n_slots], tk_val, tk_row
+        batch = start_batch(
+            code, consts_f, consts_i, n_f, n_i, n_b, datas.where, valids.where, meta, lut_f,
+            lut_b, lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
+            out_f, out_seg, bool(materialize), np.int64(row_base), acc, masks, tk_meta, tk_val,
+            tk_row, workers=workers, full=needs_full(code) if full is None else bool(full))
+    # datas/valids (the column buffers) stay referenced, alive, until the result is taken
+    return Pending(batch, (datas, valids), acc, n_slots, tk_val, tk_row, nulls)
+
+
+class Pending:
+    """A started :func:`start`: ``result()`` waits for its blocks and returns ``(acc
+    int64[nb, n_slots], tk_val, tk_row)``, filling ``nulls`` if given."""
+
+    def __init__(self, batch, keep, acc, n_slots, tk_val, tk_row, nulls):
+        self.batch, self.keep, self.acc, self.n_slots = batch, keep, acc, n_slots
+        self.tk_val, self.tk_row, self.nulls = tk_val, tk_row, nulls
+
+    def result(self):
+        if self.batch is not None:
+            self.batch.wait()
+            self.batch = self.keep = None
+        if self.nulls is not None:
+            self.nulls[:] = self.acc[:, self.n_slots:].sum(axis=0)
+        return self.acc[:, :self.n_slots], self.tk_val, self.tk_row
+
+
+def run(*args, **kwargs):
+    """Run the program over n rows and wait: ``start(...).result()``, same arguments."""
+    return start(*args, **kwargs).result()
