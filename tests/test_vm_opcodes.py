@@ -216,6 +216,21 @@ def test_lookup_rule_k_is_lookup_b_then_rule_k(kw, typ):
         assert run([(O.CONST_F, 0, 1), (O.LOOKUP_RULE_K, 0, 0, 0, 0)], d, score_kw=kw, **kwp) == want
 
 
+def test_lookup_rule_k_points_tables_per_instruction_and_batch(kw):
+    """The runner gives every LOOKUP_RULE_K its own points table (k per instruction, two over
+    one tri-state table here), rebuilt when a batch brings another dictionary."""
+    ch = pa.chunked_array([pa.array(["a", "b", None]).dictionary_encode(),
+                           pa.array(["c", "a"]).dictionary_encode(),
+                           pa.array(["b", "b", "a"]).dictionary_encode()])
+    kwp = dict(lookups=[{"column": 0, "result": "B"}, {"column": 0, "result": "B"}],
+               tables=[{"a": 2.0, "b": 0.0, "c": 2.0, None: 1.0},
+                       {"a": 0.0, "b": 2.0, "c": 1.0, None: 2.0}],
+               consts_f=[0.0, 10.0, 1.0, -0.5])
+    got = run([(O.CONST_F, 0, 0), (O.LOOKUP_RULE_K, 0, 0, 0, 1), (O.LOOKUP_RULE_K, 0, 0, 0, 2),
+               (O.LOOKUP_RULE_K, 0, 0, 1, 3)], pa.table({"x": ch}), score_kw=kw, **kwp)
+    assert got == [11.0, -0.5, -0.5, 11.0, 11.0, -0.5, -0.5, 11.0]
+
+
 def test_lookup_chunked_dictionaries_differ(kw):
     ch = pa.chunked_array([pa.array(["a", "b", None]), pa.array(["c", "a"]), pa.array(["b", "b"])])
     t = pa.table({"x": ch})

@@ -135,7 +135,7 @@ class _Prepared:
         from leadscore_fast.vm.check import check_program
 
         self.program = program
-        self.code = np.ascontiguousarray(check_program(program))
+        self.code = np.array(check_program(program), dtype=np.int64, order="C")  # a copy
         self.consts_f = np.asarray(program.consts_f, dtype=np.float64).reshape(-1)
         self.consts_i = np.asarray(program.consts_i, dtype=np.int64).reshape(-1)
         self.n_regs = tuple(int(x) for x in program.n_regs)
@@ -150,6 +150,14 @@ class _Prepared:
             if "col" in kinds:
                 self.uses.setdefault(int(insn[1 + kinds.index("col")]), set()).add(int(insn[0]))
         self.lut_cache: list = [None] * len(self.lookups)  # per table: (dictionary, values)
+        # LOOKUP_RULE_K adds a float table of its points (k where its tri-state table is TRUE,
+        # else 0.0; the NULL entry 0.0), built per batch after the lookup tables: one gather
+        # and add per row, no compare and select, and a float64 gather vectorises where a
+        # uint8 one does not. Its tab operand is rewritten to that table's index.
+        self.points: list = []  # per such instruction: [tri-state table, kF, cache]
+        for pc in np.flatnonzero(self.code[:, 0] == _op.LOOKUP_RULE_K):
+            self.points.append([int(self.code[pc, 3]), int(self.code[pc, 4]), None])
+            self.code[pc, 3] = len(self.lookups) + len(self.points) - 1
         # queries (validated by check_program): accumulator slots, mask rows, top-k tables
         self.queries = [dict(q) for q in getattr(program, "queries", None) or []]
         by = {kind: [q for q in self.queries if q["kind"] == kind]
@@ -196,6 +204,14 @@ class _Prepared:
                 values = np.where((values == 0) | (values == 2), values, 1).astype(np.uint8)
             self.lut_cache[u] = (dictionary, values)
         return self.lut_cache[t][1]
+
+
+    def points_table(self, j: int, tri: np.ndarray) -> np.ndarray:
+        """Points table j (see ``points``) over tri-state table ``tri``."""
+        entry = self.points[j]
+        if entry[2] is None or entry[2][0] is not tri:
+            entry[2] = (tri, np.where(tri == 2, self.consts_f[entry[1]], 0.0))
+        return entry[2][1]
 
 
 _PREPARED: OrderedDict = OrderedDict()  # id(program) → _Prepared (holds the program alive)
@@ -270,6 +286,7 @@ def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads
         dicts.append(b.dictionary)
         meta[c] = (b.ptype, b.offset, b.valid.size > 0)
     tables = [prep.table(t, dicts[int(lk["column"])]) for t, lk in enumerate(prep.lookups)]
+    tables += [prep.points_table(j, tables[t]) for j, (t, _k, _c) in enumerate(prep.points)]
     lut_off = np.zeros(len(tables) + 1, np.int64)
     lut_off[1:] = np.cumsum([len(t) for t in tables]) if tables else []
     # One layout (lut_off) for both flat arrays: "B" tables fill lut_b, the others lut_f.

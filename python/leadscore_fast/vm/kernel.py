@@ -405,25 +405,27 @@ def lookup(dst, data, has_valid, ok, ptype, base, m, tab, tmpi):
 
 
 @njit(**_SUB)
-def lookup_rule_k(acc, data, has_valid, ok, ptype, base, m, tab, k, tmpb, tmpi):
-    """acc += k where tri-state tab[code] is TRUE (LOOKUP_B + RULE_K fused). int32 codes, the
-    Arrow default, take one pass; other index types go through ``lookup``."""
-    if ptype == PT_I32:
-        if not has_valid:
-            ok[:m] = 1
-        codes = _view(data, np.int32)
-        last = np.uint32(tab.size - 1)
+def lookup_rule_k(acc, data, has_valid, ok, ptype, base, m, points, tmpi):
+    """acc += points[code]: the runner's float table of the rule's points (k where the
+    tri-state table is TRUE, else 0.0; last entry, for NULL, 0.0). int32/uint32 codes, the
+    Arrow and Polars defaults, are read in place; other index types come widened in tmpi."""
+    if not has_valid:
+        ok[:m] = 1
+    if ptype == PT_I32 or ptype == PT_U32:
+        codes = _view(data, np.uint32)  # a negative int32 wraps past the table: NULL entry
+        last = np.uint32(points.size - 1)
         for i in range(m):
-            c = np.uint32(codes[base + i])
-            c = c if (c < last) & (ok[i] != 0) else last  # NULL rows read the NULL entry
-            acc[i] += k if tab[c] == 2 else 0.0
+            c = codes[base + i]
+            c = c if (c < last) & (ok[i] != 0) else last
+            acc[i] += points[c]
     else:
-        lookup(tmpb, data, has_valid, ok, ptype, base, m, tab, tmpi)
+        last64 = np.uint64(points.size - 1)
         for i in range(m):
-            acc[i] += k if tmpb[i] == 2 else 0.0
+            c = np.uint64(tmpi[i])
+            c = c if (c < last64) & (ok[i] != 0) else last64
+            acc[i] += points[c]
 
 
-# --- comparisons ---------------------------------------------------------------------------
 @njit(inline="always", **_SUB)
 def _cmp_flip(op):
     # != >= > are the negations of == < <=: NOT of a tri-state 0/2 is ^ 2 (NULL stays 1), so
@@ -549,6 +551,15 @@ def _f64_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _fma(typingctx, a, b, c):
+    """a * b + c with one rounding (llvm.fma: one vfmadd per 4/8 rows once vectorised; numba
+    never contracts a * b + c itself, as that would change results)."""
+    def codegen(context, builder, signature, args):
+        return builder.fma(*args)
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
 _LN2 = math.log(2.0)
 # 1/k! for e**x, |x| <= ln(2)/2: the Taylor remainder is below 1e-17, so the result is within
 # 1 ulp of libm (measured over 1M random arguments; 90 % are bit-identical).
@@ -567,8 +578,10 @@ def decay(dst, p, age, hl, m):
         t = t if ok else 0.0
         n = np.floor(t + 0.5)
         x = (t - n) * _LN2
-        y = ((((((_E13 * x + _E12) * x + _E11) * x + _E10) * x + _E9) * x + _E8) * x + _E7)
-        y = ((((((y * x + _E6) * x + _E5) * x + _E4) * x + _E3) * x + _E2) * x + _E1) * x + _E0
+        y = _fma(_fma(_fma(_fma(_fma(_fma(_E13, x, _E12), x, _E11), x, _E10), x, _E9), x, _E8),
+                 x, _E7)
+        y = _fma(_fma(_fma(_fma(_fma(_fma(_fma(y, x, _E6), x, _E5), x, _E4), x, _E3), x, _E2),
+                      x, _E1), x, _E0)
         v = p[i] * y * _f64_from_bits((np.int64(n) + 1023) << 52)
         dst[i] = v if ok else NAN
     for i in range(m):  # rare: recompute the NaNs (a NULL p gives NaN again) the exact way
@@ -1009,7 +1022,7 @@ def _make_run_block(full: bool):
                                 k = consts_f[a3]
                                 if k == k:  # a NULL constant adds nothing, as in RULE_K
                                     lookup_rule_k(rf[a0], data, has_valid, ok, pt, base, m,
-                                                  lut_b[t0:t1], k, tmpb, tmpi)
+                                                  lut_f[t0:t1], tmpi)
                         elif full:  # IS_NULL_COL / LOOKUP_F / LOOKUP_I: run_block_full only
                             if op == IS_NULL_COL:
                                 is_null_col(rb[a0], data, has_valid, ok, pt, base, m)
