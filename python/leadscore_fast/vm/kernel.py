@@ -165,11 +165,11 @@ def _expand(dst, bm, base, m, table, one):
         # into gathers it made the whole kernel ~5% slower
         d64 = dst.view(np.uint64)
         for k in range(m >> 3):
-            d64[k] = table[bm[b0 + k]]
+            d64[k] = table[bm[np.uint64(b0 + k)]]
         i = m & ~7
     for r in range(i, m):
         j = base + r
-        dst[r] = ((bm[j >> 3] >> (j & 7)) & 1) * one
+        dst[r] = ((bm[np.uint64(j >> 3)] >> (j & 7)) & 1) * one
 
 
 @njit(**_SUB)
@@ -180,27 +180,27 @@ def _bits(dst, bm, base, m):
 
 @njit(inline="always", **_SUB)
 def _bit(bm, j):
-    return (bm[j >> 3] >> (j & 7)) & 1
+    return (bm[np.uint64(j >> 3)] >> (j & 7)) & 1
 
 
 @njit(inline="always", **_SUB)
 def _cvt(dst, src, base, m):
     """dst[:m] = src[base:base+m], converted to dst's type (float64 or int64 registers)."""
     for i in range(m):
-        dst[i] = src[base + i]
+        dst[i] = src[np.uint64(base + i)]
 
 
 @njit(inline="always", **_SUB)
 def _days(dst, src, base, m, as_of, mult, per_day):
     # integer difference in the column's unit (exact), one float division
     for i in range(m):
-        dst[i] = (as_of - src[base + i] * mult) / per_day
+        dst[i] = (as_of - src[np.uint64(base + i)] * mult) / per_day
 
 
 @njit(inline="always", **_SUB)
 def _cvt_b(dst, src, base, m):
     for i in range(m):
-        x = src[base + i]
+        x = src[np.uint64(base + i)]
         dst[i] = 1 if x != x else (2 if x != 0 else 0)
 
 
@@ -265,7 +265,7 @@ def load_days(dst, data, has_valid, ok, ptype, base, m, as_of):
         # -2 us), as the DuckDB translation does (epoch_ns floored to us)
         src = _view(data, np.int64)
         for i in range(m):
-            dst[i] = (as_of - src[base + i] // 1000) / US_PER_DAY
+            dst[i] = (as_of - src[np.uint64(base + i)] // 1000) / US_PER_DAY
     elif ptype == PT_TS_MS or ptype == PT_DATE64:
         _days(dst, _view(data, np.int64), base, m, as_of, 1000, US_PER_DAY)
     elif ptype == PT_TS_S:
@@ -341,7 +341,7 @@ def load_b(dst, data, has_valid, ok, ptype, base, m, tmpi):
 @njit(inline="always", **_SUB)
 def _isnan_or(dst, src, base, m):
     for i in range(m):
-        x = src[base + i]
+        x = src[np.uint64(base + i)]
         dst[i] = 2 if x != x else dst[i]
 
 
@@ -367,7 +367,7 @@ def _gather(dst, codes, base, m, tab):
     # covers both ends (a negative code wraps to >= 2**31): measured 2x faster than two.
     last = np.uint32(tab.size - 1)
     for i in range(m):
-        c = np.uint32(np.int32(codes[base + i]))
+        c = np.uint32(np.int32(codes[np.uint64(base + i)]))
         dst[i] = tab[c if c < last else last]
 
 
@@ -375,7 +375,7 @@ def _gather(dst, codes, base, m, tab):
 def _gather64(dst, codes, base, m, tab):
     last = np.uint64(tab.size - 1)
     for i in range(m):
-        c = np.uint64(codes[base + i])
+        c = np.uint64(codes[np.uint64(base + i)])
         dst[i] = tab[c if c < last else last]
 
 
@@ -415,7 +415,7 @@ def lookup_rule_k(acc, data, has_valid, ok, ptype, base, m, points, tmpi):
         codes = _view(data, np.uint32)  # a negative int32 wraps past the table: NULL entry
         last = np.uint32(points.size - 1)
         for i in range(m):
-            c = codes[base + i]
+            c = codes[np.uint64(base + i)]
             c = c if (c < last) & (ok[i] != 0) else last
             acc[i] += points[c]
     else:
@@ -827,7 +827,7 @@ def _exec_ext(op, a0, a1, a2, a3, m, o, rf, ri, rv, rb, of, og):
         d = rf[a0]
         s = of[a1]
         for i in range(m):
-            d[i] = s[o + i]
+            d[i] = s[np.uint64(o + i)]
     elif op == LOAD_SEG:
         d = ri[a0]
         dv = rv[a0]
@@ -902,17 +902,17 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc):
             for i in range(m):
                 x = a[i]
                 x = x if x == x else 0.0
-                so[o + i] = x
+                so[np.uint64(o + i)] = x
                 a[i] = x
         elif a2 != 0:
             for i in range(m):
                 x = a[i]
-                so[o + i] = x if x == x else 0.0
+                so[np.uint64(o + i)] = x if x == x else 0.0
         else:  # count the NULLs (NaN) so the caller needs no extra pass to build a validity
             nulls = 0
             for i in range(m):
                 x = a[i]
-                so[o + i] = x
+                so[np.uint64(o + i)] = x
                 nulls += x != x
             qacc[qacc.size - of.shape[0] - og.shape[0] + a0] += nulls
     elif op == SEG_SET:
@@ -942,7 +942,7 @@ def _exec_query(op, a0, a1, a2, a3, m, start, row0, rf, ri, rv, rb, consts_f, qa
         mk = masks[a0]
         c = rb[a1]
         for i in range(m):
-            mk[start + i] = c[i] == 2
+            mk[np.uint64(start + i)] = c[i] == 2
     elif op == HIST:
         hist(qacc, a0, rf[a1], consts_f[a2:a2 + a3], m)
     elif op == TOPK:
@@ -1090,7 +1090,7 @@ def _make_run_block(full: bool):
                         nulls = 0
                         for i in range(m):
                             x = sg[i]
-                            dst[start + i] = x
+                            dst[np.uint64(start + i)] = x
                             nulls += x < 0
                         qacc[g0 + g] += nulls
 
