@@ -27,7 +27,7 @@ def kw(request, monkeypatch):
     if request.param[2] == "full":
         from leadscore_fast.vm import kernel
 
-        monkeypatch.setattr(kernel, "needs_full", lambda code: True)
+        monkeypatch.setattr(kernel, "needs_full", lambda *a: True)
     return {"chunk_rows": request.param[0], "threads": request.param[1]}
 
 
@@ -1050,13 +1050,29 @@ def test_core_variant_covers_core_opcodes_only():
         op = getattr(O, name)
         code = np.array([insn(O.LOAD_F, 0, 0), insn(op)], np.int64)
         assert kernel.needs_full(code) == (op not in kernel.CORE_OPCODES), name
+    # ... and core column opcodes over the physical types they read (CORE_READS)
+    from leadscore_fast.vm import columns as C
+
+    code = np.array([insn(O.LOAD_F, 0, 0), insn(O.LOAD_B, 0, 1), insn(O.LOOKUP_B, 1, 2, 0)],
+                    np.int64)
+    meta = np.array([[C.PT_F64, 0, 0], [C.PT_BOOL, 0, 0], [C.PT_I32, 0, 0]], np.int64)
+    assert not kernel.needs_full(code, meta)
+    for col, pt in [(0, C.PT_I8), (0, C.PT_U32), (0, C.PT_BOOL), (1, C.PT_F64), (1, C.PT_I32),
+                    (2, C.PT_I8), (2, C.PT_I64)]:
+        other = meta.copy()
+        other[col, 0] = pt
+        assert kernel.needs_full(code, other), (col, pt)
     # the reference model, the cold-start benchmark's program, is core-only
     pytest.importorskip("leadscore_fast._engine")
     import leadscore_fast as lf
     from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads
 
-    prog = lf.compile(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), generate_leads(10).schema)
-    assert not kernel.needs_full(np.frombuffer(prog.code, "<i8").reshape(-1, INSN_WIDTH))
+    leads = generate_leads(10)
+    prog = lf.compile(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), leads.schema)
+    code = np.frombuffer(prog.code, "<i8").reshape(-1, INSN_WIDTH)
+    meta = np.array([[C.bind_array(leads.column(c["name"]).chunk(0), None).ptype, 0, 0]
+                     for c in prog.columns], np.int64)
+    assert not kernel.needs_full(code, meta)
 
 
 def test_core_and_full_variants_agree_on_the_reference_model():
@@ -1070,7 +1086,7 @@ def test_core_and_full_variants_agree_on_the_reference_model():
     core = lf.score(model, leads, chunk_rows=1000, threads=2)
     orig = kernel.needs_full
     try:
-        kernel.needs_full = lambda code: True
+        kernel.needs_full = lambda *a: True
         full = lf.score(model, leads, chunk_rows=1000, threads=2)
     finally:
         kernel.needs_full = orig

@@ -224,39 +224,6 @@ def _wide_codes(ptype):
 
 
 @njit(**_SUB)
-def load_f(dst, data, has_valid, ok, ptype, base, m):
-    if ptype == PT_F64:
-        _cvt(dst, _view(data, np.float64), base, m)
-    elif ptype == PT_F32:
-        _cvt(dst, _view(data, np.float32), base, m)
-    elif ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
-            or ptype == PT_TS_NS or ptype == PT_DATE64:
-        _cvt(dst, _view(data, np.int64), base, m)
-    elif ptype == PT_I32 or ptype == PT_DATE32:
-        _cvt(dst, _view(data, np.int32), base, m)
-    elif ptype == PT_I16:
-        _cvt(dst, _view(data, np.int16), base, m)
-    elif ptype == PT_I8:
-        _cvt(dst, _view(data, np.int8), base, m)
-    elif ptype == PT_U8:
-        _cvt(dst, data, base, m)
-    elif ptype == PT_U16:
-        _cvt(dst, _view(data, np.uint16), base, m)
-    elif ptype == PT_U32:
-        _cvt(dst, _view(data, np.uint32), base, m)
-    elif ptype == PT_U64:
-        _cvt(dst, _view(data, np.uint64), base, m)
-    elif ptype == PT_BOOL:  # rare: bit by bit
-        for i in range(m):
-            dst[i] = _bit(data, base + i)
-    else:  # null / unsupported: all NULL
-        dst[:m] = NAN
-        return
-    if has_valid:
-        _mask_f(dst, ok, m)
-
-
-@njit(**_SUB)
 def load_days(dst, data, has_valid, ok, ptype, base, m, as_of):
     if ptype == PT_TS_US:
         _days(dst, _view(data, np.int64), base, m, as_of, 1, US_PER_DAY)
@@ -279,37 +246,6 @@ def load_days(dst, data, has_valid, ok, ptype, base, m, as_of):
         _mask_f(dst, ok, m)
 
 
-@njit(**_SUB)
-def load_i(dst, dv, data, has_valid, ptype, base, m):
-    """dv: the column's validity bytes, already expanded by run_block when has_valid."""
-    if ptype == PT_NULL:
-        dv[:m] = 0
-        dst[:m] = 0
-        return
-    if not has_valid:
-        dv[:m] = 1
-    if ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
-            or ptype == PT_TS_NS or ptype == PT_DATE64:
-        _cvt(dst, _view(data, np.int64), base, m)
-    elif ptype == PT_I32 or ptype == PT_DATE32:
-        _cvt(dst, _view(data, np.int32), base, m)
-    elif ptype == PT_I16:
-        _cvt(dst, _view(data, np.int16), base, m)
-    elif ptype == PT_I8:
-        _cvt(dst, _view(data, np.int8), base, m)
-    elif ptype == PT_U8:
-        _cvt(dst, data, base, m)
-    elif ptype == PT_U16:
-        _cvt(dst, _view(data, np.uint16), base, m)
-    elif ptype == PT_U32:
-        _cvt(dst, _view(data, np.uint32), base, m)
-    elif ptype == PT_U64:
-        _cvt(dst, _view(data, np.int64), base, m)  # wraps above 2**63-1
-    else:  # never reached: the runner only lets integer columns reach load_i
-        dv[:m] = 0
-        dst[:m] = 0
-
-
 @njit(inline="always", **_SUB)
 def _bool_bits(dst, bm, base, m):
     _expand(dst, bm, base, m, _BYTE_TO_02, np.uint8(2))  # 0 FALSE / 2 TRUE
@@ -321,21 +257,95 @@ def _mask_b(dst, ok, m):
         dst[i] = dst[i] if ok[i] else np.uint8(1)
 
 
-@njit(**_SUB)
-def load_b(dst, data, has_valid, ok, ptype, base, m, tmpi):
-    if ptype == PT_BOOL:
-        _bool_bits(dst, data, base, m)
-    elif ptype == PT_F64:
-        _cvt_b(dst, _view(data, np.float64), base, m)
-    elif ptype == PT_F32:
-        _cvt_b(dst, _view(data, np.float32), base, m)
-    elif _is_int(ptype):  # rare: run_block has widened them into tmpi (one loop, not four)
-        _cvt_b(dst, tmpi, 0, m)
-    else:
-        dst[:m] = 1
-        return
-    if has_valid:
-        _mask_b(dst, ok, m)
+def _make_loads(full: bool):
+    """load_f / load_i / load_b for one run_block variant: the core ones read the common
+    physical types (CORE_READS), the full ones every type; ``full`` is a closure constant,
+    pruned like run_block's."""
+
+    @njit(**_SUB)
+    def load_f(dst, data, has_valid, ok, ptype, base, m):
+        if ptype == PT_F64:
+            _cvt(dst, _view(data, np.float64), base, m)
+        elif ptype == PT_F32:
+            _cvt(dst, _view(data, np.float32), base, m)
+        elif ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
+                or ptype == PT_TS_NS or ptype == PT_DATE64:
+            _cvt(dst, _view(data, np.int64), base, m)
+        elif ptype == PT_I32 or ptype == PT_DATE32:
+            _cvt(dst, _view(data, np.int32), base, m)
+        elif ptype == PT_I16:
+            _cvt(dst, _view(data, np.int16), base, m)
+        elif full and (ptype == PT_I8 or ptype == PT_U8 or ptype == PT_U16 or ptype == PT_U32
+                       or ptype == PT_U64 or ptype == PT_BOOL):
+            if ptype == PT_I8:
+                _cvt(dst, _view(data, np.int8), base, m)
+            elif ptype == PT_U8:
+                _cvt(dst, data, base, m)
+            elif ptype == PT_U16:
+                _cvt(dst, _view(data, np.uint16), base, m)
+            elif ptype == PT_U32:
+                _cvt(dst, _view(data, np.uint32), base, m)
+            elif ptype == PT_U64:
+                _cvt(dst, _view(data, np.uint64), base, m)
+            else:  # PT_BOOL, rare: bit by bit
+                for i in range(m):
+                    dst[i] = _bit(data, base + i)
+        else:  # null / unsupported: all NULL
+            dst[:m] = NAN
+            return
+        if has_valid:
+            _mask_f(dst, ok, m)
+
+    @njit(**_SUB)
+    def load_i(dst, dv, data, has_valid, ptype, base, m):
+        """dv: the column's validity bytes, already expanded by run_block when has_valid."""
+        if ptype == PT_NULL:
+            dv[:m] = 0
+            dst[:m] = 0
+            return
+        if not has_valid:
+            dv[:m] = 1
+        if ptype == PT_I64 or ptype == PT_TS_S or ptype == PT_TS_MS or ptype == PT_TS_US \
+                or ptype == PT_TS_NS or ptype == PT_DATE64:
+            _cvt(dst, _view(data, np.int64), base, m)
+        elif ptype == PT_I32 or ptype == PT_DATE32:
+            _cvt(dst, _view(data, np.int32), base, m)
+        elif ptype == PT_I16:
+            _cvt(dst, _view(data, np.int16), base, m)
+        elif full and (ptype == PT_I8 or ptype == PT_U8 or ptype == PT_U16 or ptype == PT_U32
+                       or ptype == PT_U64):
+            if ptype == PT_I8:
+                _cvt(dst, _view(data, np.int8), base, m)
+            elif ptype == PT_U8:
+                _cvt(dst, data, base, m)
+            elif ptype == PT_U16:
+                _cvt(dst, _view(data, np.uint16), base, m)
+            elif ptype == PT_U32:
+                _cvt(dst, _view(data, np.uint32), base, m)
+            else:
+                _cvt(dst, _view(data, np.int64), base, m)  # U64 wraps above 2**63-1
+        else:  # never reached: the runner only lets integer columns reach load_i
+            dv[:m] = 0
+            dst[:m] = 0
+
+    @njit(**_SUB)
+    def load_b(dst, data, has_valid, ok, ptype, base, m, tmpi):
+        if ptype == PT_BOOL:
+            _bool_bits(dst, data, base, m)
+        elif full and (ptype == PT_F64 or ptype == PT_F32 or _is_int(ptype)):
+            if ptype == PT_F64:
+                _cvt_b(dst, _view(data, np.float64), base, m)
+            elif ptype == PT_F32:
+                _cvt_b(dst, _view(data, np.float32), base, m)
+            else:  # ints: run_block has widened them into tmpi (one loop, not four)
+                _cvt_b(dst, tmpi, 0, m)
+        else:
+            dst[:m] = 1
+            return
+        if has_valid:
+            _mask_b(dst, ok, m)
+
+    return load_f, load_i, load_b
 
 
 @njit(inline="always", **_SUB)
@@ -958,6 +968,7 @@ def _make_run_block(full: bool):
     """run_block, compiled in two variants (see CORE_OPCODES). ``full`` is a closure
     constant: numba prunes the ``elif full:`` branches of the core variant before typing, so
     a first score of a core-only program never compiles the rarer opcodes' helpers."""
+    load_f, load_i, load_b = _make_loads(full)
 
     def run_block(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n,
                   chunk, blk, nblocks, of, og, out_seg, materialize, row_base, qacc, masks, tk_meta,
@@ -1006,16 +1017,18 @@ def _make_run_block(full: bool):
                         elif op == LOAD_I:
                             load_i(ri[a0], ok, data, has_valid, pt, base, m)
                         elif op == LOAD_B:
-                            if _is_int(pt):  # widened here: keeps load_i out of load_b's code
-                                load_i(tmpi, ok, data, has_valid, pt, base, m)
+                            if full:  # ints widened here: keeps load_i out of load_b's code
+                                if _is_int(pt):
+                                    load_i(tmpi, ok, data, has_valid, pt, base, m)
                             load_b(rb[a0], data, has_valid, ok, pt, base, m, tmpi)
                         elif op == LOAD_DAYS:
                             load_days(rf[a0], data, has_valid, ok, pt, base, m, as_of)
                         elif op == LOOKUP_B or op == LOOKUP_RULE_K:
                             t0 = lut_off[a2]
                             t1 = lut_off[a2 + 1]
-                            if _wide_codes(pt):  # widened here: keeps load_i out of lookup's code
-                                load_i(tmpi, ok, data, has_valid, pt, base, m)
+                            if full:  # other index types widened here, not in lookup's code
+                                if _wide_codes(pt):
+                                    load_i(tmpi, ok, data, has_valid, pt, base, m)
                             if op == LOOKUP_B:
                                 lookup(rb[a0], data, has_valid, ok, pt, base, m, lut_b[t0:t1], tmpi)
                             else:
@@ -1111,9 +1124,34 @@ run_block_core = _make_run_block(False)
 run_block_full = _make_run_block(True)
 
 
-def needs_full(code) -> bool:
-    """Whether the program ``code`` (int64[n, INSN_WIDTH]) uses an opcode outside CORE_OPCODES."""
-    return any(int(op) not in CORE_OPCODES for op in np.unique(code[:, 0]))
+# The physical types (vm/columns.py) each core column opcode reads; the others (int8, the
+# unsigned ints, bool as a number, numbers as bool, dictionary codes other than int32/uint32)
+# are read by run_block_full.
+_TIME = (PT_TS_S, PT_TS_MS, PT_TS_US, PT_TS_NS, PT_DATE32, PT_DATE64)
+CORE_READS = {
+    LOAD_F: (PT_F64, PT_F32, PT_I64, PT_I32, PT_I16, PT_NULL) + _TIME,
+    LOAD_I: (PT_I64, PT_I32, PT_I16, PT_NULL) + _TIME,
+    LOAD_B: (PT_BOOL, PT_NULL),
+    LOAD_DAYS: (PT_NULL,) + _TIME,
+    LOOKUP_B: (PT_I32, PT_U32),
+    LOOKUP_RULE_K: (PT_I32, PT_U32),
+}
+_CORE_READ = np.zeros((max(CORE_OPCODES) + 1, 32), np.bool_)
+for _op, _pts in CORE_READS.items():
+    _CORE_READ[_op, list(_pts)] = True
+
+
+def needs_full(code, meta=None) -> bool:
+    """Whether the program ``code`` (int64[n, INSN_WIDTH]) needs run_block_full: an opcode
+    outside CORE_OPCODES, or (with the batch's column ``meta``) a column of a type its core
+    opcode does not read (CORE_READS)."""
+    ops = code[:, 0]
+    if any(int(op) not in CORE_OPCODES for op in np.unique(ops)):
+        return True
+    if meta is None:
+        return False
+    reads = np.isin(ops, list(CORE_READS))
+    return not _CORE_READ[ops[reads], meta[code[reads, 2], 0]].all()
 
 
 def _scratch(n_f, n_i, n_b, chunk):
@@ -1340,7 +1378,7 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
             code, consts_f, consts_i, n_f, n_i, n_b, datas.where, valids.where, meta, lut_f,
             lut_b, lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
             out_f, out_seg, bool(materialize), np.int64(row_base), acc, masks, tk_meta, tk_val,
-            tk_row, workers=workers, full=needs_full(code) if full is None else bool(full))
+            tk_row, workers=workers, full=needs_full(code, meta) if full is None else bool(full))
     # datas/valids (the column buffers) stay referenced, alive, until the result is taken
     return Pending(batch, (datas, valids), acc, n_slots, tk_val, tk_row, nulls)
 
