@@ -348,6 +348,10 @@ def _make_loads(full: bool):
     return load_f, load_i, load_b
 
 
+load_f_core, load_i_core, load_b_core = _make_loads(False)
+load_f_full, load_i_full, load_b_full = _make_loads(True)
+
+
 @njit(inline="always", **_SUB)
 def _isnan_or(dst, src, base, m):
     for i in range(m):
@@ -967,8 +971,9 @@ def _exec_query(op, a0, a1, a2, a3, m, start, row0, rf, ri, rv, rb, consts_f, qa
 def _make_run_block(full: bool):
     """run_block, compiled in two variants (see CORE_OPCODES). ``full`` is a closure
     constant: numba prunes the ``elif full:`` branches of the core variant before typing, so
-    a first score of a core-only program never compiles the rarer opcodes' helpers."""
-    load_f, load_i, load_b = _make_loads(full)
+    a first score of a core-only program never compiles the rarer opcodes' helpers. The
+    closure must hold nothing but ``full``: numba keys the on-disk cache on the closure's
+    contents, and a function object there would change the key in every process."""
 
     def run_block(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n,
                   chunk, blk, nblocks, of, og, out_seg, materialize, row_base, qacc, masks, tk_meta,
@@ -1013,14 +1018,22 @@ def _make_run_block(full: bool):
                         if has_valid:
                             _bits(ok, valid, base, m)
                         if op == LOAD_F:
-                            load_f(rf[a0], data, has_valid, ok, pt, base, m)
+                            if full:
+                                load_f_full(rf[a0], data, has_valid, ok, pt, base, m)
+                            else:
+                                load_f_core(rf[a0], data, has_valid, ok, pt, base, m)
                         elif op == LOAD_I:
-                            load_i(ri[a0], ok, data, has_valid, pt, base, m)
+                            if full:
+                                load_i_full(ri[a0], ok, data, has_valid, pt, base, m)
+                            else:
+                                load_i_core(ri[a0], ok, data, has_valid, pt, base, m)
                         elif op == LOAD_B:
                             if full:  # ints widened here: keeps load_i out of load_b's code
                                 if _is_int(pt):
-                                    load_i(tmpi, ok, data, has_valid, pt, base, m)
-                            load_b(rb[a0], data, has_valid, ok, pt, base, m, tmpi)
+                                    load_i_full(tmpi, ok, data, has_valid, pt, base, m)
+                                load_b_full(rb[a0], data, has_valid, ok, pt, base, m, tmpi)
+                            else:
+                                load_b_core(rb[a0], data, has_valid, ok, pt, base, m, tmpi)
                         elif op == LOAD_DAYS:
                             load_days(rf[a0], data, has_valid, ok, pt, base, m, as_of)
                         elif op == LOOKUP_B or op == LOOKUP_RULE_K:
@@ -1028,7 +1041,7 @@ def _make_run_block(full: bool):
                             t1 = lut_off[a2 + 1]
                             if full:  # other index types widened here, not in lookup's code
                                 if _wide_codes(pt):
-                                    load_i(tmpi, ok, data, has_valid, pt, base, m)
+                                    load_i_full(tmpi, ok, data, has_valid, pt, base, m)
                             if op == LOOKUP_B:
                                 lookup(rb[a0], data, has_valid, ok, pt, base, m, lut_b[t0:t1], tmpi)
                             else:
@@ -1043,7 +1056,7 @@ def _make_run_block(full: bool):
                                 t0 = lut_off[a2]
                                 t1 = lut_off[a2 + 1]
                                 if _wide_codes(pt):
-                                    load_i(tmpi, ok, data, has_valid, pt, base, m)
+                                    load_i_full(tmpi, ok, data, has_valid, pt, base, m)
                                 if op == LOOKUP_F:
                                     lookup(rf[a0], data, has_valid, ok, pt, base, m, lut_f[t0:t1], tmpi)
                                 else:  # LOOKUP_I
