@@ -216,9 +216,14 @@ def test_lookup_rule_k_is_lookup_b_then_rule_k(kw, typ):
         assert run([(O.CONST_F, 0, 1), (O.LOOKUP_RULE_K, 0, 0, 0, 0)], d, score_kw=kw, **kwp) == want
 
 
-def test_lookup_rule_k_points_tables_per_instruction_and_batch(kw):
+@pytest.mark.parametrize("points_max", [8192, 0])
+def test_lookup_rule_k_points_tables_per_instruction_and_batch(kw, points_max, monkeypatch):
     """The runner gives every LOOKUP_RULE_K its own points table (k per instruction, two over
-    one tri-state table here), rebuilt when a batch brings another dictionary."""
+    one tri-state table here), rebuilt when a batch brings another dictionary; over a
+    dictionary bigger than POINTS_TABLE_MAX the kernel reads the tri-state table instead."""
+    from leadscore_fast import runner
+
+    monkeypatch.setattr(runner, "POINTS_TABLE_MAX", points_max)
     ch = pa.chunked_array([pa.array(["a", "b", None]).dictionary_encode(),
                            pa.array(["c", "a"]).dictionary_encode(),
                            pa.array(["b", "b", "a"]).dictionary_encode()])

@@ -43,6 +43,10 @@ _ACCEPTS = {
 DEFAULT_CHUNK_ROWS = 8192
 # Batches started ahead of the one whose output is being taken (see _Session.batches).
 BATCHES_AHEAD = 1
+# Dictionaries up to this size give LOOKUP_RULE_K a float points table (64 KiB, cache
+# resident); over bigger ones a gather into it missed the cache: 2x slower than the uint8
+# tri-state table on ~100k distinct values.
+POINTS_TABLE_MAX = 8192
 
 
 def _errors():
@@ -150,14 +154,14 @@ class _Prepared:
             if "col" in kinds:
                 self.uses.setdefault(int(insn[1 + kinds.index("col")]), set()).add(int(insn[0]))
         self.lut_cache: list = [None] * len(self.lookups)  # per table: (dictionary, values)
-        # LOOKUP_RULE_K adds a float table of its points (k where its tri-state table is TRUE,
-        # else 0.0; the NULL entry 0.0), built per batch after the lookup tables: one gather
-        # and add per row, no compare and select, and a float64 gather vectorises where a
-        # uint8 one does not. Its tab operand is rewritten to that table's index.
+        # Each LOOKUP_RULE_K gets a float table of its points (k where its tri-state table is
+        # TRUE, else 0.0; the NULL entry 0.0), laid out per batch after the lookup tables, for
+        # the kernel to add points[code] (see kernel.lookup_rule_k). Its unused last operand
+        # becomes 1 + that table's index; the table is empty for big dictionaries.
         self.points: list = []  # per such instruction: [tri-state table, kF, cache]
         for pc in np.flatnonzero(self.code[:, 0] == _op.LOOKUP_RULE_K):
             self.points.append([int(self.code[pc, 3]), int(self.code[pc, 4]), None])
-            self.code[pc, 3] = len(self.lookups) + len(self.points) - 1
+            self.code[pc, 5] = len(self.lookups) + len(self.points)
         # queries (validated by check_program): accumulator slots, mask rows, top-k tables
         self.queries = [dict(q) for q in getattr(program, "queries", None) or []]
         by = {kind: [q for q in self.queries if q["kind"] == kind]
@@ -207,10 +211,13 @@ class _Prepared:
 
 
     def points_table(self, j: int, tri: np.ndarray) -> np.ndarray:
-        """Points table j (see ``points``) over tri-state table ``tri``."""
+        """Points table j (see ``points``) over tri-state table ``tri``; empty past
+        POINTS_TABLE_MAX entries."""
         entry = self.points[j]
         if entry[2] is None or entry[2][0] is not tri:
-            entry[2] = (tri, np.where(tri == 2, self.consts_f[entry[1]], 0.0))
+            points = (np.where(tri == 2, self.consts_f[entry[1]], 0.0)
+                      if tri.size <= POINTS_TABLE_MAX else np.empty(0))
+            entry[2] = (tri, points)
         return entry[2][1]
 
 

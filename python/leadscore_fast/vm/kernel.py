@@ -419,25 +419,41 @@ def lookup(dst, data, has_valid, ok, ptype, base, m, tab, tmpi):
 
 
 @njit(**_SUB)
-def lookup_rule_k(acc, data, has_valid, ok, ptype, base, m, points, tmpi):
-    """acc += points[code]: the runner's float table of the rule's points (k where the
-    tri-state table is TRUE, else 0.0; last entry, for NULL, 0.0). int32/uint32 codes, the
-    Arrow and Polars defaults, are read in place; other index types come widened in tmpi."""
+def lookup_rule_k(acc, data, has_valid, ok, ptype, base, m, tri, points, k, tmpi):
+    """acc += k where the tri-state table ``tri`` is TRUE at the dictionary code. With a
+    non-empty ``points`` (the runner's float table: k where TRUE, else 0.0; its last entry,
+    for NULL, 0.0) it adds points[code] instead: no compare and select per row, and a float64
+    gather vectorises where a uint8 one does not. The runner builds it for small dictionaries
+    only (POINTS_TABLE_MAX): over a big one the 8x larger table misses the cache. int32/uint32
+    codes, the Arrow and Polars defaults, are read in place; other types come widened in tmpi."""
     if not has_valid:
         ok[:m] = 1
-    if ptype == PT_I32 or ptype == PT_U32:
-        codes = _view(data, np.uint32)  # a negative int32 wraps past the table: NULL entry
+    narrow = ptype == PT_I32 or ptype == PT_U32
+    codes = _view(data, np.uint32)  # a negative int32 wraps past the table: NULL entry
+    if points.size > 0:
         last = np.uint32(points.size - 1)
-        for i in range(m):
-            c = codes[np.uint64(base + i)]
-            c = c if (c < last) & (ok[i] != 0) else last
-            acc[i] += points[c]
+        if narrow:
+            for i in range(m):
+                c = codes[np.uint64(base + i)]
+                c = c if (c < last) & (ok[i] != 0) else last
+                acc[i] += points[c]
+        else:
+            for i in range(m):
+                c = np.uint64(tmpi[i])
+                c = c if (c < last) & (ok[i] != 0) else last
+                acc[i] += points[c]
     else:
-        last64 = np.uint64(points.size - 1)
-        for i in range(m):
-            c = np.uint64(tmpi[i])
-            c = c if (c < last64) & (ok[i] != 0) else last64
-            acc[i] += points[c]
+        last = np.uint32(tri.size - 1)
+        if narrow:
+            for i in range(m):
+                c = codes[np.uint64(base + i)]
+                c = c if (c < last) & (ok[i] != 0) else last
+                acc[i] += k if tri[c] == 2 else 0.0
+        else:
+            for i in range(m):
+                c = np.uint64(tmpi[i])
+                c = c if (c < last) & (ok[i] != 0) else last
+                acc[i] += k if tri[c] == 2 else 0.0
 
 
 @njit(inline="always", **_SUB)
@@ -1047,8 +1063,11 @@ def _make_run_block(full: bool):
                             else:
                                 k = consts_f[a3]
                                 if k == k:  # a NULL constant adds nothing, as in RULE_K
+                                    # a4 = 1 + the runner's points table, 0 = none
+                                    p0 = lut_off[a4 - 1] if a4 > 0 else 0
+                                    p1 = lut_off[a4] if a4 > 0 else 0
                                     lookup_rule_k(rf[a0], data, has_valid, ok, pt, base, m,
-                                                  lut_f[t0:t1], tmpi)
+                                                  lut_b[t0:t1], lut_f[p0:p1], k, tmpi)
                         elif full:  # IS_NULL_COL / LOOKUP_F / LOOKUP_I: run_block_full only
                             if op == IS_NULL_COL:
                                 is_null_col(rb[a0], data, has_valid, ok, pt, base, m)
