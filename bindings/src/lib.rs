@@ -144,7 +144,7 @@ impl Program {
         let array = array.pointer_checked(Some(c"arrow_array"))?.cast::<FfiArray>();
         // SAFETY: the capsules (alive until this function returns) own an exported, unreleased
         // ArrowSchema/ArrowArray; the buffer lengths follow from the C data interface spec.
-        let strings = unsafe { arrow_strings(schema.as_ref(), array.as_ref()) }.map_err(pyo3::exceptions::PyTypeError::new_err)?;
+        let strings = unsafe { arrow_strings(schema.as_ref(), array.as_ref(), true) }.map_err(pyo3::exceptions::PyTypeError::new_err)?;
         let out = py.detach(|| engine::eval_lookups_on(&self.0, &tables, &strings));
         let out = out.ok_or_else(|| ProgramError::new_err(format!("no lookup table among {tables:?}")))?;
         Ok(out.iter().map(|t| f64_bytes(py, t)).collect())
@@ -158,6 +158,11 @@ impl Program {
     fn __repr__(&self) -> String {
         format!("<Program {:?}: {} instructions, {} scores, {} segmentations>", self.0.name, self.0.code.len(), self.0.scores.len(), self.0.segments.len())
     }
+}
+
+fn i32_bytes<'py>(py: Python<'py>, v: &[i32]) -> Bound<'py, PyBytes> {
+    // SAFETY: an i32 slice viewed as its bytes, in native order as Arrow buffers are.
+    PyBytes::new(py, unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) })
 }
 
 fn f64_bytes<'py>(py: Python<'py>, t: &[f64]) -> Bound<'py, PyBytes> {
@@ -195,7 +200,7 @@ struct FfiArray {
 /// A utf8 ("u") or large_utf8 ("U") array's buffers as `ArrowStrings` (which checks offsets
 /// and UTF-8). Buffer sizes are not part of the interface: offsets hold offset+length+1
 /// entries, the bitmap offset+length bits, the data up to the last offset.
-unsafe fn arrow_strings<'a>(schema: &'a FfiSchema, array: &'a FfiArray) -> Result<engine::strings::ArrowStrings<'a>, String> {
+unsafe fn arrow_strings<'a>(schema: &'a FfiSchema, array: &'a FfiArray, check_utf8: bool) -> Result<engine::strings::ArrowStrings<'a>, String> {
     if schema.release.is_none() || array.release.is_none() {
         return Err("the Arrow array was already released".into());
     }
@@ -225,7 +230,11 @@ unsafe fn arrow_strings<'a>(schema: &'a FfiSchema, array: &'a FfiArray) -> Resul
     }
     let data: &[u8] = if last == 0 { &[] } else { std::slice::from_raw_parts(bufs[2] as *const u8, last as usize) };
     let validity = (array.null_count != 0 && !bufs[0].is_null()).then(|| std::slice::from_raw_parts(bufs[0] as *const u8, (offset + len).div_ceil(8)));
-    engine::strings::ArrowStrings::new(offsets, wide, data, validity, offset, len)
+    if check_utf8 {
+        engine::strings::ArrowStrings::new(offsets, wide, data, validity, offset, len)
+    } else {
+        engine::strings::ArrowStrings::new_bytes(offsets, wide, data, validity, offset, len)
+    }
 }
 
 #[pyfunction]
@@ -247,6 +256,24 @@ fn parse_expr(text: &str) -> PyResult<String> {
 #[pyo3(signature = (model_json, schema_json, relation, as_of_us, include_input=false))]
 fn to_sql(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, include_input: bool) -> PyResult<String> {
     engine::to_sql_json(model_json, schema_json, relation, as_of_us, include_input).map_err(to_py)
+}
+
+/// Dictionary-encode a string or large_string Arrow array (any object with
+/// `__arrow_c_array__`), read in place, without the GIL: `(codes, offsets, data)` as bytes
+/// (int32 codes, 0 for NULL rows; the dictionary's int32 offsets and character data), or None
+/// when the dictionary would not fit 32-bit offsets.
+#[pyfunction]
+fn encode_strings<'py>(py: Python<'py>, values: &Bound<'py, PyAny>) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
+    if !values.hasattr("__arrow_c_array__")? {
+        return Err(pyo3::exceptions::PyTypeError::new_err("expected an Arrow array (an object with __arrow_c_array__)"));
+    }
+    let (schema, array): (Bound<'py, PyCapsule>, Bound<'py, PyCapsule>) = values.call_method0("__arrow_c_array__")?.extract()?;
+    let schema = schema.pointer_checked(Some(c"arrow_schema"))?.cast::<FfiSchema>();
+    let array = array.pointer_checked(Some(c"arrow_array"))?.cast::<FfiArray>();
+    // SAFETY: as in eval_lookups_arrow. Values are hashed as bytes: no UTF-8 check needed.
+    let strings = unsafe { arrow_strings(schema.as_ref(), array.as_ref(), false) }.map_err(pyo3::exceptions::PyTypeError::new_err)?;
+    let encoded = py.detach(|| engine::encode::encode(&strings));
+    Ok(encoded.map(|e| (i32_bytes(py, &e.codes), i32_bytes(py, &e.offsets), PyBytes::new(py, &e.data))))
 }
 
 /// The opcode table: (code, name, operand kinds, doc) per opcode.
@@ -271,5 +298,6 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_expr, m)?)?;
     m.add_function(wrap_pyfunction!(to_sql, m)?)?;
     m.add_function(wrap_pyfunction!(opcode_table, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_strings, m)?)?;
     Ok(())
 }

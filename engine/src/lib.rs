@@ -6,6 +6,7 @@
 pub mod ast;
 pub mod check;
 pub mod emit;
+pub mod encode;
 pub mod error;
 pub mod eval;
 pub mod fold;

@@ -17,6 +17,10 @@ pub trait Strings: Sync {
     fn span(&self, _i: usize) -> (usize, usize) {
         (0, 0)
     }
+    /// Whether value `i` is not NULL (with `data`/`span`: without making a `&str`).
+    fn is_valid(&self, i: usize) -> bool {
+        self.get(i).is_some()
+    }
 }
 
 impl Strings for [Option<String>] {
@@ -39,6 +43,7 @@ pub struct ArrowStrings<'a> {
     validity: Option<&'a [u8]>,
     offset: usize,
     len: usize,
+    utf8_checked: bool,
 }
 
 impl<'a> ArrowStrings<'a> {
@@ -50,6 +55,31 @@ impl<'a> ArrowStrings<'a> {
         offset: usize,
         len: usize,
     ) -> Result<ArrowStrings<'a>, String> {
+        Self::checked(offsets, wide, data, validity, offset, len, true)
+    }
+
+    /// As `new`, but only the offsets are checked, not that each value is UTF-8: for readers
+    /// of bytes (`data`/`span`, e.g. the dictionary encoder); `get` then checks per value.
+    pub fn new_bytes(
+        offsets: &'a [u8],
+        wide: bool,
+        data: &'a [u8],
+        validity: Option<&'a [u8]>,
+        offset: usize,
+        len: usize,
+    ) -> Result<ArrowStrings<'a>, String> {
+        Self::checked(offsets, wide, data, validity, offset, len, false)
+    }
+
+    fn checked(
+        offsets: &'a [u8],
+        wide: bool,
+        data: &'a [u8],
+        validity: Option<&'a [u8]>,
+        offset: usize,
+        len: usize,
+        utf8_checked: bool,
+    ) -> Result<ArrowStrings<'a>, String> {
         let width = if wide { 8 } else { 4 };
         let end = offset.checked_add(len).ok_or("array length overflows")?;
         if len > 0 && offsets.len() < (end + 1) * width {
@@ -60,13 +90,13 @@ impl<'a> ArrowStrings<'a> {
                 return Err("validity bitmap is too short".into());
             }
         }
-        let s = ArrowStrings { offsets, wide, data, validity, offset, len };
+        let s = ArrowStrings { offsets, wide, data, validity, offset, len, utf8_checked };
         for i in 0..len {
             let (lo, hi) = (s.off(offset + i), s.off(offset + i + 1));
             if lo < 0 || hi < lo || (i > 0 && lo < s.off(offset + i - 1)) || hi as u64 > data.len() as u64 {
                 return Err(format!("invalid string offsets {lo}..{hi} at value {i}"));
             }
-            if s.valid(i) {
+            if utf8_checked && s.valid(i) {
                 std::str::from_utf8(&data[lo as usize..hi as usize]).map_err(|e| format!("value {i} is not UTF-8: {e}"))?;
             }
         }
@@ -99,6 +129,9 @@ impl Strings for ArrowStrings<'_> {
             return None;
         }
         let (lo, hi) = (self.off(self.offset + i) as usize, self.off(self.offset + i + 1) as usize);
+        if !self.utf8_checked {
+            return std::str::from_utf8(&self.data[lo..hi]).ok();
+        }
         // SAFETY: `new` checked that this range is in bounds and valid UTF-8.
         Some(unsafe { std::str::from_utf8_unchecked(&self.data[lo..hi]) })
     }
@@ -108,6 +141,10 @@ impl Strings for ArrowStrings<'_> {
     #[inline]
     fn span(&self, i: usize) -> (usize, usize) {
         (self.off(self.offset + i) as usize, self.off(self.offset + i + 1) as usize)
+    }
+    #[inline]
+    fn is_valid(&self, i: usize) -> bool {
+        self.valid(i)
     }
 }
 

@@ -163,20 +163,47 @@ _ENCODE_POOL = None
 _PARALLEL_ENCODE_ROWS = 65_536  # below this, encoding on threads costs more than it saves
 
 
+def encode_string_array(arr: pa.Array) -> pa.DictionaryArray:
+    """Dictionary-encode one plain string array (int32 codes, distinct values in order of
+    first appearance): the engine's encoder for string/large_string, which hashes the bytes in
+    place without the GIL (2-3x faster than ``pc.dictionary_encode`` on ~100k distinct
+    values); Arrow's otherwise."""
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        try:
+            from leadscore_fast import _engine
+        except ImportError:  # the VM also runs without the Rust extension (tests)
+            _engine = None
+        out = _engine.encode_strings(arr) if hasattr(_engine, "encode_strings") else None
+        if out is not None:
+            codes, offsets, data = out
+            if arr.null_count == 0:
+                validity = None
+            elif arr.offset == 0:
+                validity = arr.buffers()[0]
+            else:  # the codes start at the slice's first row: a bitmap that does too
+                validity = pc.is_valid(arr).buffers()[1]
+            indices = pa.Array.from_buffers(pa.int32(), len(arr), [validity, pa.py_buffer(codes)],
+                                            null_count=arr.null_count)
+            values = pa.Array.from_buffers(pa.string(), len(offsets) // 4 - 1,
+                                           [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+            return pa.DictionaryArray.from_arrays(indices, values, safe=False)
+    return pc.dictionary_encode(arr)
+
+
 def encode_strings(arrays: list) -> list:
-    """``pc.dictionary_encode`` of each plain string array, on threads when there are several
-    big ones (Arrow releases the GIL): encoding high-cardinality columns is the costliest part
-    of binding a batch. Same results as encoding them one by one."""
+    """:func:`encode_string_array` of each plain string array, on threads when there are
+    several big ones (both encoders release the GIL): encoding high-cardinality columns is the
+    costliest part of binding a batch. Same results as encoding them one by one."""
     global _ENCODE_POOL
     if sum(len(a) >= _PARALLEL_ENCODE_ROWS for a in arrays) < 2:
-        return [pc.dictionary_encode(a) for a in arrays]
+        return [encode_string_array(a) for a in arrays]
     if _ENCODE_POOL is None:
         import os
         from concurrent.futures import ThreadPoolExecutor
 
         _ENCODE_POOL = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)),
                                           thread_name_prefix="leadscore-encode")
-    return list(_ENCODE_POOL.map(pc.dictionary_encode, arrays))
+    return list(_ENCODE_POOL.map(encode_string_array, arrays))
 
 
 def bind_chunked(arr: pa.ChunkedArray | pa.Array, has_any: list[str] | None = None) -> list[Binding]:
