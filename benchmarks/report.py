@@ -299,13 +299,21 @@ def _child(code_or_args, cache_dir) -> tuple[float, str]:
     return wall, proc.stdout.strip().splitlines()[-1]
 
 
-def cold_start(warm_runs: int = 3) -> dict:
-    """Fresh interpreters with a temporary NUMBA_CACHE_DIR: empty (compiles every kernel),
-    then warm (loads them); and `python -m leadscore_fast.warmup` filling an empty cache."""
+def cold_start(cold_runs: int = 3, warm_runs: int = 3) -> dict:
+    """Fresh interpreters with a temporary NUMBA_CACHE_DIR: empty (compiles the kernel; the
+    median of ``cold_runs``, each with a new empty cache), then warm (loads it); and
+    `python -m leadscore_fast.warmup` filling an empty cache."""
     res = {}
+    cold = []
+    for _ in range(cold_runs - 1):
+        with tempfile.TemporaryDirectory(prefix="ls-numba-") as d:
+            wall, line = _child(COLD_CHILD, d)
+            cold.append(dict(json.loads(line), wall_s=wall))
     with tempfile.TemporaryDirectory(prefix="ls-numba-") as d:
         wall, line = _child(COLD_CHILD, d)
-        res["empty cache"] = dict(json.loads(line), wall_s=wall)
+        cold.append(dict(json.loads(line), wall_s=wall))
+        res["empty cache"] = {k: median(c[k] for c in cold) for k in cold[0]}
+        res["empty cache"]["runs_total_s"] = [c["total_s"] for c in cold]
         log(f"  cold start, empty cache: {res['empty cache']}")
         warm = [dict(json.loads(_child(COLD_CHILD, d)[1])) for _ in range(warm_runs)]
         res["warm cache"] = {k: median(w[k] for w in warm) for k in warm[0]}
@@ -569,8 +577,10 @@ def targets(R) -> list[tuple[str, str, str, bool | None]]:
     cold = R.get("cold", {})
     if cold:
         first = cold["empty cache"]["total_s"]
-        out.append(("cold start, empty numba cache: import + first score (s)", f"{first:.1f}",
-                    "< 10 s", first < 10))
+        runs = cold["empty cache"].get("runs_total_s", [first])
+        out.append(("cold start, empty numba cache: import + first score (s)",
+                    f"{first:.1f} (runs {', '.join(f'{r:.1f}' for r in runs)})", "< 10 s",
+                    first < 10))
         warm = cold["warm cache"]["total_s"]
         out.append(("cold start, warm cache: import + first score (s)", f"{warm:.2f}",
                     "(info)", None))

@@ -878,7 +878,7 @@ def _exec_ext(op, a0, a1, a2, a3, m, o, rf, ri, rv, rb, of, og):
 
 
 @njit(**_SUB)
-def _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc):
+def _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc, true_b):
     """score opcodes over one chunk (see run_block)."""
     if op == DECAY:  # check.py guarantees dst is not an operand (decay re-reads them)
         decay(rf[a0], rf[a1], rf[a2], rf[a3], m)
@@ -891,30 +891,19 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc):
         hi = consts_f[a4] if a4 >= 0 else INF
         lo = lo if lo == lo else -INF  # a NULL floor/cap is skipped, like least/greatest
         hi = hi if hi == hi else INF
-        if a1 < 0:
-            for i in range(m):
-                x = p[i]
-                v = x if x > lo else lo
-                v = v if v < hi else hi
-                acc[i] += v if x == x else 0.0
-        else:
-            c = rb[a1]
-            for i in range(m):
-                x = p[i]
-                v = x if x > lo else lo
-                v = v if v < hi else hi
-                acc[i] += v if (x == x) & (c[i] == 2) else 0.0
+        c = rb[a1] if a1 >= 0 else true_b  # no condition: an all-TRUE row (one loop to compile)
+        for i in range(m):
+            x = p[i]
+            v = x if x > lo else lo
+            v = v if v < hi else hi
+            acc[i] += v if (x == x) & (c[i] == 2) else 0.0
     elif op == RULE_K:
         acc = rf[a0]
         k = consts_f[a2]
         if k == k:
-            if a1 < 0:
-                for i in range(m):
-                    acc[i] += k
-            else:
-                c = rb[a1]
-                for i in range(m):
-                    acc[i] += k if c[i] == 2 else 0.0
+            c = rb[a1] if a1 >= 0 else true_b
+            for i in range(m):
+                acc[i] += k if c[i] == 2 else 0.0
     elif op == CLAMP_F:
         acc = rf[a0]
         lo = consts_f[a1]
@@ -948,15 +937,10 @@ def _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc):
     elif op == SEG_SET:
         so = og[a0]
         lab = np.int32(a2)
-        if a1 < 0:
-            for i in range(m):
-                x = so[i]
-                so[i] = lab if x == -1 else x
-        else:
-            c = rb[a1]
-            for i in range(m):
-                x = so[i]
-                so[i] = lab if (x == -1) & (c[i] == 2) else x
+        c = rb[a1] if a1 >= 0 else true_b
+        for i in range(m):
+            x = so[i]
+            so[i] = lab if (x == -1) & (c[i] == 2) else x
 
 
 @njit(**_SUB)
@@ -993,14 +977,15 @@ def _make_run_block(full: bool):
 
     def run_block(code, consts_f, consts_i, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n,
                   chunk, blk, nblocks, of, og, out_seg, materialize, row_base, qacc, masks, tk_meta,
-                  tk_val, tk_row, rf, ri, rv, rb, tmp, tmpb, tmpf, tmpi):
+                  tk_val, tk_row, rf, ri, rv, rb, tmp, tmpb, tmpf, tmpi, true_b):
         """Run the program over worker block ``blk`` of ``nblocks`` (consecutive chunks).
 
         of: the score outputs (materialize=True) or chunk-wide scratch for them. og: chunk-wide
         scratch for the segment codes, copied to out_seg per chunk when materializing (SEG_SET's
         read-modify-write passes straight on the output measured 5x slower).
         qacc/tk_val/tk_row: this block's accumulators and top-k heaps (the caller sums/merges the
-        blocks). rf/ri/rv/rb: registers, tmp/tmpb/tmpf/tmpi: scratch rows (see _scratch).
+        blocks). rf/ri/rv/rb: registers, tmp/tmpb/tmpf/tmpi: scratch rows, true_b: an all-TRUE row
+        (see _scratch).
         """
         n_chunks = (n + chunk - 1) // chunk
         c0 = blk * n_chunks // nblocks
@@ -1108,7 +1093,7 @@ def _make_run_block(full: bool):
                     elif op == CONST_F or op == CONST_I or op == CONST_B or op == I2F or op == AND or op == OR or op == NOT or op == IS_NULL_F or op == IS_NULL_I or op == IS_NULL_B:
                         _exec_misc(op, a0, a1, a2, m, rf, ri, rv, rb, consts_f, consts_i)
                     elif op == DECAY or op == ZERO_F or op == RULE or op == RULE_K or op == CLAMP_F or op == STORE_SCORE or op == SEG_SET:
-                        _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc)
+                        _exec_score(op, a0, a1, a2, a3, a4, m, o, rf, rb, consts_f, of, og, qacc, true_b)
                     elif full:  # the rarer opcodes: run_block_full only
                         if op == ARITH_I:
                             arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
@@ -1193,7 +1178,7 @@ def _scratch(n_f, n_i, n_b, chunk):
     return (np.empty((max(n_f, 1), width)), np.empty((max(n_i, 1), width), np.int64),
             np.empty((max(n_i, 1), width), np.uint8), np.empty((max(n_b, 1), width), np.uint8),
             np.empty(width, np.uint8), np.empty(width, np.uint8), np.empty(width),
-            np.empty(width, np.int64))
+            np.empty(width, np.int64), np.full(width, 2, np.uint8))
 
 
 class _Batch:
