@@ -136,16 +136,7 @@ impl Program {
     /// `eval_lookups` over a string or large_string Arrow array (any object with
     /// `__arrow_c_array__`, e.g. a pyarrow dictionary), read in place: no Python strings.
     fn eval_lookups_arrow<'py>(&self, py: Python<'py>, tables: Vec<usize>, values: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
-        if !values.hasattr("__arrow_c_array__")? {
-            return Err(pyo3::exceptions::PyTypeError::new_err("expected an Arrow array (an object with __arrow_c_array__)"));
-        }
-        let (schema, array): (Bound<'py, PyCapsule>, Bound<'py, PyCapsule>) = values.call_method0("__arrow_c_array__")?.extract()?;
-        let schema = schema.pointer_checked(Some(c"arrow_schema"))?.cast::<FfiSchema>();
-        let array = array.pointer_checked(Some(c"arrow_array"))?.cast::<FfiArray>();
-        // SAFETY: the capsules (alive until this function returns) own an exported, unreleased
-        // ArrowSchema/ArrowArray; the buffer lengths follow from the C data interface spec.
-        let strings = unsafe { arrow_strings(schema.as_ref(), array.as_ref(), true) }.map_err(pyo3::exceptions::PyTypeError::new_err)?;
-        let out = py.detach(|| engine::eval_lookups_on(&self.0, &tables, &strings));
+        let out = with_arrow_strings(values, true, |strings| py.detach(|| engine::eval_lookups_on(&self.0, &tables, strings)))?;
         let out = out.ok_or_else(|| ProgramError::new_err(format!("no lookup table among {tables:?}")))?;
         Ok(out.iter().map(|t| f64_bytes(py, t)).collect())
     }
@@ -264,16 +255,24 @@ fn to_sql(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, in
 /// when the dictionary would not fit 32-bit offsets.
 #[pyfunction]
 fn encode_strings<'py>(py: Python<'py>, values: &Bound<'py, PyAny>) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
+    // values are hashed as bytes: no UTF-8 check needed
+    let encoded = with_arrow_strings(values, false, |strings| py.detach(|| engine::encode::encode(strings)))?;
+    Ok(encoded.map(|e| (i32_bytes(py, &e.codes), i32_bytes(py, &e.offsets), PyBytes::new(py, &e.data))))
+}
+
+/// Call `f` on a string or large_string Arrow array (any object with `__arrow_c_array__`,
+/// e.g. a pyarrow array or dictionary), read in place while its exported capsules are alive.
+fn with_arrow_strings<R>(values: &Bound<'_, PyAny>, check_utf8: bool, f: impl FnOnce(&engine::strings::ArrowStrings) -> R) -> PyResult<R> {
     if !values.hasattr("__arrow_c_array__")? {
         return Err(pyo3::exceptions::PyTypeError::new_err("expected an Arrow array (an object with __arrow_c_array__)"));
     }
-    let (schema, array): (Bound<'py, PyCapsule>, Bound<'py, PyCapsule>) = values.call_method0("__arrow_c_array__")?.extract()?;
+    let (schema, array): (Bound<'_, PyCapsule>, Bound<'_, PyCapsule>) = values.call_method0("__arrow_c_array__")?.extract()?;
     let schema = schema.pointer_checked(Some(c"arrow_schema"))?.cast::<FfiSchema>();
     let array = array.pointer_checked(Some(c"arrow_array"))?.cast::<FfiArray>();
-    // SAFETY: as in eval_lookups_arrow. Values are hashed as bytes: no UTF-8 check needed.
-    let strings = unsafe { arrow_strings(schema.as_ref(), array.as_ref(), false) }.map_err(pyo3::exceptions::PyTypeError::new_err)?;
-    let encoded = py.detach(|| engine::encode::encode(&strings));
-    Ok(encoded.map(|e| (i32_bytes(py, &e.codes), i32_bytes(py, &e.offsets), PyBytes::new(py, &e.data))))
+    // SAFETY: the capsules (alive until this function returns) own an exported, unreleased
+    // ArrowSchema/ArrowArray; the buffer lengths follow from the C data interface spec.
+    let strings = unsafe { arrow_strings(schema.as_ref(), array.as_ref(), check_utf8) }.map_err(pyo3::exceptions::PyTypeError::new_err)?;
+    Ok(f(&strings))
 }
 
 /// The opcode table: (code, name, operand kinds, doc) per opcode.

@@ -55,7 +55,7 @@ impl<'a> ArrowStrings<'a> {
         offset: usize,
         len: usize,
     ) -> Result<ArrowStrings<'a>, String> {
-        Self::checked(offsets, wide, data, validity, offset, len, true)
+        Self::new_bytes(offsets, wide, data, validity, offset, len)?.check_utf8()
     }
 
     /// As `new`, but only the offsets are checked, not that each value is UTF-8: for readers
@@ -68,18 +68,6 @@ impl<'a> ArrowStrings<'a> {
         offset: usize,
         len: usize,
     ) -> Result<ArrowStrings<'a>, String> {
-        Self::checked(offsets, wide, data, validity, offset, len, false)
-    }
-
-    fn checked(
-        offsets: &'a [u8],
-        wide: bool,
-        data: &'a [u8],
-        validity: Option<&'a [u8]>,
-        offset: usize,
-        len: usize,
-        utf8_checked: bool,
-    ) -> Result<ArrowStrings<'a>, String> {
         let width = if wide { 8 } else { 4 };
         let end = offset.checked_add(len).ok_or("array length overflows")?;
         if len > 0 && offsets.len() < (end + 1) * width {
@@ -90,17 +78,26 @@ impl<'a> ArrowStrings<'a> {
                 return Err("validity bitmap is too short".into());
             }
         }
-        let s = ArrowStrings { offsets, wide, data, validity, offset, len, utf8_checked };
+        let s = ArrowStrings { offsets, wide, data, validity, offset, len, utf8_checked: false };
         for i in 0..len {
             let (lo, hi) = (s.off(offset + i), s.off(offset + i + 1));
             if lo < 0 || hi < lo || (i > 0 && lo < s.off(offset + i - 1)) || hi as u64 > data.len() as u64 {
                 return Err(format!("invalid string offsets {lo}..{hi} at value {i}"));
             }
-            if utf8_checked && s.valid(i) {
-                std::str::from_utf8(&data[lo as usize..hi as usize]).map_err(|e| format!("value {i} is not UTF-8: {e}"))?;
-            }
         }
         Ok(s)
+    }
+
+    /// Check once that every non-NULL value is UTF-8, so that `get` need not.
+    fn check_utf8(mut self) -> Result<ArrowStrings<'a>, String> {
+        for i in 0..self.len {
+            if self.valid(i) {
+                let (lo, hi) = self.span(i);
+                std::str::from_utf8(&self.data[lo..hi]).map_err(|e| format!("value {i} is not UTF-8: {e}"))?;
+            }
+        }
+        self.utf8_checked = true;
+        Ok(self)
     }
 
     #[inline]
