@@ -250,13 +250,14 @@ fn to_sql(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, in
 }
 
 /// Dictionary-encode a string or large_string Arrow array (any object with
-/// `__arrow_c_array__`), read in place, without the GIL: `(codes, offsets, data)` as bytes
-/// (int32 codes, 0 for NULL rows; the dictionary's int32 offsets and character data), or None
-/// when the dictionary would not fit 32-bit offsets.
+/// `__arrow_c_array__`), read in place, without the GIL, on up to `threads` threads:
+/// `(codes, offsets, data)` as bytes (int32 codes, 0 for NULL rows; the dictionary's int32
+/// offsets and character data), or None when the dictionary would not fit 32-bit offsets.
 #[pyfunction]
-fn encode_strings<'py>(py: Python<'py>, values: &Bound<'py, PyAny>) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
+#[pyo3(signature = (values, threads=1))]
+fn encode_strings<'py>(py: Python<'py>, values: &Bound<'py, PyAny>, threads: usize) -> PyResult<Option<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)>> {
     // values are hashed as bytes: no UTF-8 check needed
-    let encoded = with_arrow_strings(values, false, |strings| py.detach(|| engine::encode::encode(strings)))?;
+    let encoded = with_arrow_strings(values, false, |strings| py.detach(|| engine::encode::encode_parallel(strings, threads)))?;
     Ok(encoded.map(|e| (i32_bytes(py, &e.codes), i32_bytes(py, &e.offsets), PyBytes::new(py, &e.data))))
 }
 
