@@ -274,3 +274,25 @@ def test_an_error_in_a_worker_reaches_the_caller_and_the_pool_survives(leads, mo
         with pytest.raises(FloatingPointError, match="worker failed"):
             lf.score(model, chunked, threads=2, chunk_rows=256)
     assert lf.score(model, chunked, threads=2, chunk_rows=256).equals(want)
+
+
+def test_programs_are_kept_by_model_and_schema_content(leads):
+    """score(model, ...) again compiles nothing: same model content and schema, same Program
+    (and its prepared lookup tables); another model or schema gets its own."""
+    from leadscore_fast import runner
+
+    yaml = synthetic.REFERENCE_MODEL_YAML
+    first = runner._compile(lf.Model.from_yaml_string(yaml), leads.schema)
+    assert runner._compile(lf.Model.from_yaml_string(yaml), leads.schema) is first
+    other = lf.Model.from_yaml_string(yaml.replace("points: 20", "points: 21", 1))
+    assert runner._compile(other, leads.schema) is not first
+    # the schema counts by its column kinds: int32 or int64 compile alike, a new column does not
+    wider = leads.schema.set(leads.schema.get_field_index("company_size"),
+                             pa.field("company_size", pa.int64()))
+    assert runner._compile(lf.Model.from_yaml_string(yaml), wider) is first
+    more = leads.schema.append(pa.field("extra", pa.string()))
+    assert runner._compile(lf.Model.from_yaml_string(yaml), more) is not first
+    batch = leads.slice(0, 500)
+    assert lf.score(other, batch).equals(lf.score(other, batch))
+    assert not lf.score(other, batch).column("fit").equals(
+        lf.score(lf.Model.from_yaml_string(yaml), batch).column("fit"))

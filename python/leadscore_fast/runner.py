@@ -101,12 +101,27 @@ def resolve_as_of(as_of, program=None) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+_COMPILED: OrderedDict = OrderedDict()  # (model JSON, schema JSON) -> Program, most recent last
+
+
 def _compile(model, schema):
+    """The Program for ``model`` over ``schema``. Programs are kept by the model's and the
+    schema's content (the last 16), so scoring one model batch after batch, or call after call,
+    compiles it once and keeps its prepared state (lookup tables over unchanged dictionaries)."""
     if hasattr(model, "code"):  # already a Program
         return model
-    from leadscore_fast.compiler import compile as compile_model
+    from leadscore_fast import _engine
+    from leadscore_fast.compiler import _schema_json, as_model
 
-    return compile_model(model, schema)
+    m = as_model(model)
+    key = (m.to_engine_json(), _schema_json(schema))
+    program = _COMPILED.get(key)
+    if program is None:
+        program = _COMPILED[key] = _engine.compile(*key)
+        while len(_COMPILED) > 16:
+            _COMPILED.popitem(last=False)
+    _COMPILED.move_to_end(key)
+    return program
 
 
 def _suggest(name: str, names) -> str:
