@@ -3,14 +3,15 @@
 Vectorized interpretation: every instruction loops over a whole chunk of rows, so dispatch
 costs once per instruction per chunk and the row loops are tight and SIMD-friendly. Sub-ops
 (ptype, cmp, aop, fn, mm) are branched on outside the row loops. Registers are chunk-sized
-2-D scratch arrays per kind, allocated once per worker block; blocks of consecutive chunks run
-in parallel on Python threads (``run_block`` is nogil and NOT parallel=True: compiling a big
-parallel function costs minutes on a small machine, and every @njit callee is re-optimised
-and re-emitted inside each caller's module, so the call tree is kept two levels deep:
-``run_block`` -> opcode families / load helpers, tiny loops inlined into those). The signature
-is fixed ((address, size) rows of uint8 buffers + an int64 meta array), so one cached
-compilation serves every model and schema: programs without queries pass empty query arrays,
-and materialize=False is a runtime flag, not another compile.
+2-D scratch arrays per kind, allocated once per worker thread; blocks of consecutive chunks run
+in parallel on a pool of persistent Python threads (``run_block`` is nogil and NOT
+parallel=True: compiling a big parallel function costs minutes on a small machine, and every
+@njit callee is re-optimised and re-emitted inside each caller's module, so the call tree is
+kept two levels deep: ``run_block`` -> opcode families / load helpers, tiny loops inlined into
+those). The signature is fixed ((address, size) rows of uint8 buffers + an int64 meta array),
+so two cached compilations (``run_block_core`` for the common opcodes and column types,
+``run_block_full`` for all) serve every model and schema: programs without queries pass empty
+query arrays, and materialize=False is a runtime flag, not another compile.
 
 Queries (ARCHITECTURE §6) are fused into the same pass: COUNT_IF/HIST add to per-block int64
 accumulators, STORE_MASK writes a full-length uint8 row, TOPK keeps per-block, per-group
