@@ -110,14 +110,13 @@ def _compile(model, schema):
     compiles it once and keeps its prepared state (lookup tables over unchanged dictionaries)."""
     if hasattr(model, "code"):  # already a Program
         return model
-    from leadscore_fast import _engine
     from leadscore_fast.compiler import _schema_json, as_model
+    from leadscore_fast.compiler import compile as compile_model
 
-    m = as_model(model)
-    key = (m.to_engine_json(), _schema_json(schema))
+    key = (as_model(model).to_engine_json(), _schema_json(schema))
     program = _COMPILED.get(key)
     if program is None:
-        program = _COMPILED[key] = _engine.compile(*key)
+        program = _COMPILED[key] = compile_model(model, schema)
         while len(_COMPILED) > 16:
             _COMPILED.popitem(last=False)
     _COMPILED.move_to_end(key)

@@ -1185,10 +1185,9 @@ def _scratch(n_f, n_i, n_b, chunk):
 class _Batch:
     """One batch in flight: its kernel arguments, blocks still to run, and the first error."""
 
-    def __init__(self, run_block, args, tail, nblocks, scratch_key, out_f, materialize, acc,
-                 tk_val, tk_row):
+    def __init__(self, run_block, args, tail, nblocks, scratch_key, out_f, acc, tk_val, tk_row):
         self.run_block, self.args, self.tail = run_block, args, tail
-        self.scratch_key, self.out_f, self.materialize = scratch_key, out_f, materialize
+        self.scratch_key, self.out_f = scratch_key, out_f
         self.acc, self.tk_val, self.tk_row = acc, tk_val, tk_row
         self.nblocks = self.remaining = int(nblocks)
         self.lock = threading.Lock()
@@ -1199,9 +1198,9 @@ class _Batch:
         try:
             if self.error is None:
                 of, og, scratch = _worker_scratch(scratch_cache, self.scratch_key)
-                if self.materialize:
-                    of = self.out_f
                 out_seg, materialize, row_base, masks, tk_meta = self.tail
+                if materialize:
+                    of = self.out_f
                 self.run_block(*self.args, np.int64(blk), np.int64(self.nblocks), of,
                                og, out_seg, materialize, row_base, self.acc[blk], masks,
                                tk_meta, self.tk_val[blk], self.tk_row[blk], *scratch)
@@ -1287,7 +1286,7 @@ def start_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lu
     tail = (out_seg, materialize, row_base, masks, tk_meta)
     key = (int(out_f.shape[0]), int(out_seg.shape[0]), int(n_f), int(n_i), int(n_b), int(chunk))
     batch = _Batch(run_block_full if full else run_block_core, args, tail, nblocks, key, out_f,
-                   materialize, acc, tk_val, tk_row)
+                   acc, tk_val, tk_row)
     _heap_state(tk_val, tk_row, True)
     if workers == 1 or nblocks == 1:
         cache = getattr(_CALLER_SCRATCH, "cache", None)
