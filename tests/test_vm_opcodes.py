@@ -19,11 +19,17 @@ T, F = True, False
 I64_MAX, I64_MIN = 2**63 - 1, -(2**63)
 
 
-@pytest.fixture(params=[(4096, 1, ""), (3, 1, ""), (3, 2, ""), (1, 2, ""), (5, 2, "full")],
+@pytest.fixture(params=[(4096, 1, ""), (3, 1, ""), (3, 2, ""), (1, 2, ""), (5, 2, "full"),
+                        (4096, 1, "fused"), (3, 2, "fused")],
                 ids=lambda p: f"chunk{p[0]}-thr{p[1]}{'-' + p[2] if p[2] else ''}")
 def kw(request, monkeypatch):
-    """Score settings; the "full" case runs every program, core-only ones too, with
-    run_block_full (the other cases pick the variant the program needs)."""
+    """Score settings. The plain cases run the interpreter with the variant the program
+    needs; "full" runs every program, core-only ones too, with run_block_full; "fused" runs a
+    fused kernel (vm/fused.py) wherever the program allows one, from its first row."""
+    if request.param[2] == "fused":
+        monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
+    else:
+        monkeypatch.setenv("LEADSCORE_FUSED", "0")
     if request.param[2] == "full":
         from leadscore_fast.vm import kernel
 

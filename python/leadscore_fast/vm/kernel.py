@@ -39,6 +39,7 @@ from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 from numba.np.arrayobj import load_item, make_array  # noqa: E402
 
+from leadscore_fast.vm import fused as _fused  # noqa: E402
 from leadscore_fast.vm.columns import (  # noqa: E402
     PT_BOOL, PT_DATE32, PT_DATE64, PT_F32, PT_F64, PT_I8, PT_I16, PT_I32, PT_I64, PT_NULL,
     PT_TS_MS, PT_TS_NS, PT_TS_S, PT_TS_US, PT_U8, PT_U16, PT_U32, PT_U64,
@@ -1355,7 +1356,8 @@ _NO_TOPK = np.zeros((0, 3), np.int64)
 
 def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
         n, out_f, out_seg, *, chunk_rows=8192, threads=1, materialize=True, row_base=0,
-        n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None, full=None):
+        n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None, full=None,
+        fused=None):
     """Python entry: pick the block count, allocate per-block query state, start the kernel;
     ``.result()`` on the returned :class:`Pending` waits for it (see :func:`run`). Batches
     started before the previous one's result run back to back on the worker threads.
@@ -1373,8 +1375,12 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
     n_segs], optional) receives the number of NULL values written per score, then per
     segmentation (segments only counted with ``materialize``; scores stored with
     NULL-to-zero count 0). ``full``: run with run_block_full even when the program is
-    core-only (default: only when it needs it, see CORE_OPCODES).
+    core-only (default: only when it needs it, see CORE_OPCODES). ``fused``: None (default)
+    runs a fused kernel (vm/fused.py) when the program and batch allow one and fused kernels
+    are enabled; False always interprets; ``full`` forces the interpreter too.
     """
+    if full is not None:
+        fused = False
     chunk = max(1, int(chunk_rows))
     workers = _workers(threads)
     tk_meta = _NO_TOPK if tk_meta is None else np.ascontiguousarray(tk_meta, np.int64)
@@ -1389,7 +1395,26 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
     if masks is None:
         masks = np.zeros((0, n), np.uint8)
     batch = None
-    if n > 0:
+    fk = None
+    if n > 0 and fused is not False and materialize and n_slots == 0 and masks.shape[0] == 0 \
+            and tk_meta.shape[0] == 0 and _fused.enabled() and _fused.fusable(code):
+        lay = _fused.layout(code, meta, lut_off)
+        if lay is not None:
+            fk = _fused_kernel(code, consts_f, consts_i, out_f.shape[0], out_seg.shape[0], lay,
+                               len(lut_off) - 1, n)
+    if fk is not None:
+        fchunk = min(chunk, _fused.CHUNK)
+        args = fk.args(datas.where, valids.where, meta, lut_b, lut_f, lut_off, as_of, n,
+                       out_f, out_seg, fchunk)
+        # the kernel reads these through raw addresses: the batch holds them alive
+        keep = (lut_f, lut_b, out_f, out_seg, datas, valids)
+        batch = _FusedBatch(fk, args, keep, n, fchunk, nblocks, acc)
+        if workers == 1 or nblocks == 1:
+            for blk in range(nblocks):
+                batch.run_one(blk, _caller_scratch())
+        else:
+            _pool(workers).submit(batch, nblocks)
+    elif n > 0:
         n_f, n_i, n_b = (int(x) for x in n_regs)
         batch = start_batch(
             code, consts_f, consts_i, n_f, n_i, n_b, datas.where, valids.where, meta, lut_f,
@@ -1398,6 +1423,61 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
             tk_row, workers=workers, full=needs_full(code, meta) if full is None else bool(full))
     # datas/valids (the column buffers) stay referenced, alive, until the result is taken
     return Pending(batch, (datas, valids), acc, n_slots, tk_val, tk_row, nulls)
+
+
+def _fused_kernel(code, consts_f, consts_i, n_scores, n_segs, lay, n_tabs, rows):
+    """The fused kernel for this program and layout, or None: not hot yet, or outside what
+    the generator covers (the program is interpreted then)."""
+    try:
+        return _fused.kernel(code, consts_f, consts_i, n_scores, n_segs, lay, n_tabs, rows)
+    except _fused.NotFusable:
+        return None
+
+
+class _FusedBatch:
+    """A batch run by a fused kernel: block b is rows of whole fused chunks, like _Batch."""
+
+    def __init__(self, fk, args, keep, n, chunk, nblocks, acc):
+        self.fk, self.args, self.keep, self.n, self.acc = fk, args, keep, n, acc
+        self.chunk = chunk
+        self.nblocks = self.remaining = int(nblocks)
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error = None
+
+    def run_one(self, blk, scratch_cache):
+        try:
+            if self.error is None:
+                size = self.fk.scratch_bytes(self.chunk)
+                scratch = scratch_cache.get(("fused", size))
+                if scratch is None:
+                    scratch = scratch_cache[("fused", size)] = np.empty(size, np.uint8)
+                chunk = self.chunk
+                chunks = (self.n + chunk - 1) // chunk
+                r0 = min(blk * chunks // self.nblocks * chunk, self.n)
+                r1 = min((blk + 1) * chunks // self.nblocks * chunk, self.n)
+                if r1 > r0:
+                    self.fk.run(self.args, scratch, self.acc[blk], r0, r1)
+        except BaseException as e:  # re-raised by wait(), in the caller's thread
+            self.error = e
+        finally:
+            with self.lock:
+                self.remaining -= 1
+                if self.remaining == 0:
+                    self.done.set()
+
+    def wait(self):
+        self.done.wait()
+        self.keep = None
+        if self.error is not None:
+            raise self.error
+
+
+def _caller_scratch():
+    cache = getattr(_CALLER_SCRATCH, "cache", None)
+    if cache is None:
+        cache = _CALLER_SCRATCH.cache = {}
+    return cache
 
 
 class Pending:

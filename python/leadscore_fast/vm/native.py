@@ -1,0 +1,126 @@
+"""LLVM IR → machine code for the fused kernels (vm/fused.py), with an on-disk object cache.
+
+llvmlite is already here (numba is built on it). A module is optimised at -O3 for this CPU
+(loop and SLP vectorisation on), emitted as an object file, and stored under a key made of the
+program and layout, the generator's source, the CPU and llvmlite's version: a later process
+loads the object instead of running LLVM again (and without generating the IR at all). Writes are atomic (temporary file + rename), so two processes filling the cache at
+once cannot leave half a file; an unreadable or unwritable cache only costs the compile.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+
+from leadscore_fast.vm.cache import ensure_cache_dir, user_cache_dir
+
+_LOCK = threading.Lock()
+_STATE: dict = {}
+_ENGINES: list = []  # every loaded object stays mapped for the life of the process
+
+
+def _target_machine():
+    tm = _STATE.get("tm")
+    if tm is None:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+        tm = llvm.Target.from_default_triple().create_target_machine(
+            cpu=cpu, features=features, opt=3)
+        _STATE.update(tm=tm, cpu=f"{llvm.get_default_triple()} {cpu} {features}")
+    return tm
+
+
+def cache_dir() -> Path:
+    """Where fused kernels are cached: beside numba's cache (``NUMBA_CACHE_DIR`` or the
+    per-user cache directory), in ``fused/``."""
+    base = ensure_cache_dir()
+    root = Path(base) if base else user_cache_dir()
+    return root.parent / "fused" if root.name == "numba" else root / "fused"
+
+
+_SOURCES = ("fused.py", "native.py")  # the generator: its text is part of every key
+
+
+def key(*parts: bytes) -> str:
+    """A cache key for a kernel: ``parts`` (the program and layout) plus what its machine
+    code depends on besides: the generator's source, llvmlite's version and this CPU."""
+    _target_machine()
+    source = _STATE.get("source")
+    if source is None:
+        here = Path(__file__).resolve().parent
+        source = _STATE["source"] = hashlib.sha256(
+            b"".join((here / name).read_bytes() for name in _SOURCES)).digest()
+    h = hashlib.sha256(source)
+    for part in (llvmlite.__version__.encode(), _STATE["cpu"].encode(), *parts):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return h.hexdigest()[:40]
+
+
+def _compile_object(ir_text: str) -> bytes:
+    tm = _target_machine()
+    mod = llvm.parse_assembly(ir_text)
+    mod.verify()
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return tm.emit_object(mod)
+
+
+_MAGIC = b"LSFK1"
+
+
+def _read(path: Path) -> bytes | None:
+    """The cached object, or None when absent or damaged (its checksum guards the loader,
+    which is not built to read arbitrary bytes)."""
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    head, digest, obj = raw[:5], raw[5:37], raw[37:]
+    if head != _MAGIC or hashlib.sha256(obj).digest() != digest:
+        return None
+    return obj
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".o")
+        with os.fdopen(fd, "wb") as f:
+            f.write(_MAGIC + hashlib.sha256(data).digest() + data)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # read-only or full disk: the kernel still runs, compiled again next process
+
+
+def load(key: str, make_ir, symbol: str, *, compile: bool = True) -> tuple[int, bool] | None:
+    """The address of ``symbol`` in the kernel cached under ``key`` (see :func:`key`), and
+    whether it came from the disk cache; compiled from ``make_ir()`` when not cached and
+    ``compile`` is set, else None."""
+    with _LOCK:
+        tm = _target_machine()
+        path = cache_dir() / f"{key}.o"
+        obj = _read(path)
+        cached = obj is not None
+        if obj is None:
+            if not compile:
+                return None
+            obj = _compile_object(make_ir())
+            _write_atomic(path, obj)
+        ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+        ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        ee.finalize_object()
+        addr = ee.get_function_address(symbol)
+        if not addr:
+            raise RuntimeError(f"fused kernel: symbol {symbol} not found after compiling")
+        _ENGINES.append(ee)
+        return addr, cached

@@ -1,0 +1,249 @@
+"""Fused kernels (vm/fused.py, vm/native.py): the same bits as the interpreter, on generated
+models and data and on the cases that take their own code paths (bitmaps at any offset, DECAY
+beyond the vectorised range, big dictionaries, nulls); when a program fuses; the disk cache."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+pytest.importorskip("leadscore_fast._engine")
+import leadscore_fast as lf  # noqa: E402
+from leadscore_fast import synthetic  # noqa: E402
+from leadscore_fast.vm import fused, kernel  # noqa: E402
+from strategies import cases, examples  # noqa: E402
+
+REFERENCE = synthetic.REFERENCE_MODEL_YAML
+
+
+def assert_identical(got: pa.Table, want: pa.Table) -> None:
+    """Same columns, same NULLs, and the same bits in every non-NULL value (0.0 vs -0.0 and
+    last-bit rounding differences fail)."""
+    assert got.column_names == want.column_names
+    for name in want.column_names:
+        g, w = got[name].combine_chunks(), want[name].combine_chunks()
+        assert g.type == w.type, name
+        assert g.is_null().equals(w.is_null()), f"{name}: NULLs differ"
+        if pa.types.is_floating(w.type):
+            gv = g.fill_null(0.0).to_numpy().view(np.int64)
+            wv = w.fill_null(0.0).to_numpy().view(np.int64)
+            bad = np.flatnonzero(gv != wv)
+            assert bad.size == 0, (f"{name}: {bad.size} rows differ, first {bad[:3]}: "
+                                   f"{g.to_numpy()[bad[:3]]} vs {w.to_numpy()[bad[:3]]}")
+        else:
+            assert g.equals(w), name
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Fuse from the first row; yields a list that counts fused kernel runs."""
+    monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
+    monkeypatch.delenv("LEADSCORE_FUSED", raising=False)
+    calls = []
+    real = fused.Kernel.run
+
+    def counting(self, *args):
+        calls.append(args[3:])
+        return real(self, *args)
+
+    monkeypatch.setattr(fused.Kernel, "run", counting)
+    return calls
+
+
+def interpreted(model, data, **kw) -> pa.Table:
+    old = os.environ.get("LEADSCORE_FUSED")
+    os.environ["LEADSCORE_FUSED"] = "0"
+    try:
+        return lf.score(model, data, **kw)
+    finally:
+        if old is None:
+            del os.environ["LEADSCORE_FUSED"]
+        else:
+            os.environ["LEADSCORE_FUSED"] = old
+
+
+# ---- property: generated models and data ------------------------------------------------------
+
+@examples(0.5)
+@given(cases(), st.sampled_from([1, 2]))
+def test_fused_kernels_give_the_interpreters_bits(case, threads):
+    os.environ["LEADSCORE_FUSE_AFTER_ROWS"] = "0"
+    try:
+        got = lf.score(case.model, case.table, as_of=case.as_of, chunk_rows=case.chunk_rows,
+                       threads=threads)
+    finally:
+        del os.environ["LEADSCORE_FUSE_AFTER_ROWS"]
+    want = interpreted(case.model, case.table, as_of=case.as_of, chunk_rows=case.chunk_rows,
+                       threads=threads)
+    assert_identical(got, want)
+
+
+# ---- hand-picked ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("null_rate", [0.0, 0.05, 0.5])
+def test_reference_model_fuses_and_matches(fused_calls, null_rate):
+    model = lf.Model.from_yaml_string(REFERENCE)
+    leads = synthetic.generate_leads(30_000, seed=3, null_rate=null_rate)
+    got = lf.score(model, leads, threads=2)
+    assert fused_calls, "the reference model should run fused"
+    assert_identical(got, interpreted(model, leads, threads=2))
+
+
+@pytest.mark.parametrize("offset", [1, 3, 8, 13])
+def test_sliced_batches_read_bitmaps_at_any_bit_offset(fused_calls, offset):
+    model = lf.Model.from_yaml_string(REFERENCE)
+    leads = synthetic.generate_leads(5_000, seed=4, null_rate=0.3).slice(offset, 4_000)
+    batches = pa.Table.from_batches(leads.to_batches(max_chunksize=777))
+    got = lf.score(model, batches, chunk_rows=100, threads=2)
+    assert fused_calls
+    assert_identical(got, interpreted(model, batches, chunk_rows=100, threads=2))
+
+
+def test_decay_beyond_the_vectorised_range_takes_the_exact_path(fused_calls):
+    """Ages over 1022 half-lives (and negative ones: future dates) leave 2**t's vectorised
+    range: the chunk is re-run with libm's pow, as the interpreter does."""
+    model = {"name": "d", "as_of": "2026-01-01T00:00:00Z", "scores": {"s": {"rules": [
+        {"name": "r", "points": "decay(points, days_since(at), half_life)"}]}}}
+    day = 86_400_000_000
+    as_of = 1_767_225_600_000_000  # 2026-01-01 in microseconds
+    us = [0, -10**15, 10**15, None, as_of - 5 * day, as_of + 3000 * day, as_of - 7 * day]
+    hl = [1.0, 0.01, 0.5, 3.0, 0.0, 1.0, 7.0]
+    table = pa.table({
+        "at": pa.array(us * 50, pa.timestamp("us", tz="UTC")),
+        "points": pa.array([10.0, 1e300, -3.0, 7.0, 2.0, 1.0, 8.0] * 50),
+        "half_life": pa.array(hl * 50)})
+    got = lf.score(model, table, chunk_rows=64)
+    assert fused_calls
+    assert_identical(got, interpreted(model, table, chunk_rows=64))
+    values = got["s"].to_pylist()
+    assert values[:3] == [0.0, 0.0, 0.0]  # 2**-(over 1022): 0, through pow
+    assert values[3:5] == [0.0, 0.0]  # NULL age, half-life 0: NULL points add nothing
+    assert values[5] == float("inf")  # 2**3000, a future date
+    assert values[6] == 4.0  # one half-life, inside the vectorised range
+
+
+def test_big_dictionaries_use_the_tri_state_tables(fused_calls):
+    """Past runner.POINTS_TABLE_MAX values LOOKUP_RULE_K reads the tri-state table: another
+    layout, another kernel."""
+    from leadscore_fast import runner
+
+    n_values = runner.POINTS_TABLE_MAX + 500
+    values = pa.array([f"v{i}" for i in range(n_values)])
+    rows = np.arange(20_000)
+    col = pa.DictionaryArray.from_arrays(
+        pa.array(rows * 7919 % n_values, pa.int32(), mask=rows % 11 == 0), values)
+    model = {"name": "big", "scores": {"s": {"rules": [
+        {"name": "a", "when": "tag IN ('v1', 'v8000', 'v9000')", "points": 4},
+        {"name": "b", "when": "tag LIKE 'v9%'", "points": 2.5}]}}}
+    table = pa.table({"tag": col})
+    got = lf.score(model, table, threads=2)
+    assert fused_calls
+    assert_identical(got, interpreted(model, table, threads=2))
+
+
+def test_case_math_and_lookups_fuse_too(fused_calls):
+    model = {"name": "case", "scores": {"s": {"rules": [
+        {"name": "r", "points": "CASE WHEN x > 1 THEN ln(x) ELSE sqrt(x) END"},
+        {"name": "c", "points": "COALESCE(x, -1) + greatest(x, 3)"}]}}}
+    table = pa.table({"x": pa.array([0.5, 2.0, None, 10.0])})
+    got = lf.score(model, table)
+    assert fused_calls
+    assert got["s"].to_pylist() == pytest.approx(
+        [np.sqrt(0.5) + 3.5, np.log(2.0) + 5.0, -1.0 + 3.0, np.log(10.0) + 20.0])
+    assert_identical(got, interpreted(model, table))
+
+
+def test_queries_are_interpreted(fused_calls):
+    """Queries keep per-block state (counters, heaps, masks): the interpreter runs them."""
+    model = lf.Model.from_yaml_string(REFERENCE)
+    leads = synthetic.generate_leads(2_000, seed=2)
+    best = lf.top_k(model, leads, 5, by="total")
+    assert best.num_rows == 5
+    # the top-k pass over 2,000 rows is interpreted; only scoring the 5 winners may fuse
+    assert all(r1 - r0 <= 5 for r0, r1 in fused_calls)
+
+
+def test_a_program_fuses_once_it_is_hot(monkeypatch):
+    """Interpreted until it has been asked for LEADSCORE_FUSE_AFTER_ROWS rows, then fused."""
+    monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "1000")
+    model = lf.Model.from_yaml_string(REFERENCE.replace("points: 15\n", "points: 15.25\n", 1))
+    leads = synthetic.generate_leads(600, seed=5)
+    started = []
+    real = kernel._FusedBatch.__init__
+    monkeypatch.setattr(kernel._FusedBatch, "__init__",
+                        lambda self, *a: (started.append(1), real(self, *a))[1])
+    first = lf.score(model, leads)
+    assert not started
+    second = lf.score(model, leads)
+    assert started
+    assert_identical(second, first)
+
+
+def test_an_error_in_a_fused_worker_reaches_the_caller(fused_calls, monkeypatch):
+    model = lf.Model.from_yaml_string(REFERENCE)
+    leads = synthetic.generate_leads(6_000, seed=6)
+    want = lf.score(model, leads, threads=2, chunk_rows=256)
+
+    def broken(self, *args):
+        raise FloatingPointError("fused worker failed")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(fused.Kernel, "run", broken)
+        with pytest.raises(FloatingPointError, match="fused worker failed"):
+            lf.score(model, leads, threads=2, chunk_rows=256)
+    assert_identical(lf.score(model, leads, threads=2, chunk_rows=256), want)
+
+
+def test_rule_text_never_reaches_the_generated_code():
+    """The generator reads bytecode only: a string constant of a rule is evaluated into a
+    lookup table by the Rust engine and is nowhere in the IR."""
+    from leadscore_fast import runner
+
+    marker = "zz_marker_os_system"
+    model = {"name": "m", "scores": {"s": {"rules": [
+        {"name": "r", "when": f"tag = '{marker}' OR n > 2", "points": 3}]}}}
+    table = pa.table({"tag": pa.array(["a", marker]).dictionary_encode(), "n": [1, 5]})
+    program = runner._compile(lf.compiler.as_model(model), table.schema)
+    prep = runner._Prepared(program)
+    meta = np.array([[4, 0, 0], [5, 0, 0]], np.int64)  # int32 codes, int64
+    lut_off = np.arange(len(prep.lookups) + len(prep.points) + 1) * 3
+    lay = fused.layout(prep.code, meta, lut_off)
+    ir_text = fused._Gen(prep.code, prep.consts_f, prep.consts_i, 1, 0, lay).build()
+    assert "leadscore_fused" in ir_text and marker not in ir_text
+
+
+_SCRIPT = """
+import json, leadscore_fast as lf
+from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads
+from leadscore_fast.vm import fused
+t = lf.score(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), generate_leads(3000, seed=1))
+ks = list(fused._KERNELS.values())
+print(json.dumps([len(ks), [k.from_cache for k in ks], sum(t["total"].to_pylist())]))
+"""
+
+
+def test_a_new_process_loads_the_fused_kernel_from_disk(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               LEADSCORE_FUSE_AFTER_ROWS="0")
+    env.pop("LEADSCORE_FUSED", None)
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
+                             text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = run()
+    assert first[:2] == [1, [False]]
+    objects = list((tmp_path / "fused").glob("*.o"))
+    assert len(objects) == 1
+    assert run() == [1, [True], first[2]]
+    # a damaged entry is compiled again, not loaded
+    objects[0].write_bytes(objects[0].read_bytes()[:100])
+    assert run() == [1, [False], first[2]]
