@@ -175,6 +175,7 @@ def test_a_program_fuses_once_it_is_hot(monkeypatch):
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "1000")
     model = lf.Model.from_yaml_string(REFERENCE.replace("points: 15\n", "points: 15.25\n", 1))
     leads = synthetic.generate_leads(600, seed=5)
+    interpreted(model, leads)  # the interpreter loaded: no first-score-in-a-process fusing
     started = []
     real = kernel._FusedBatch.__init__
     monkeypatch.setattr(kernel._FusedBatch, "__init__",

@@ -30,7 +30,8 @@ def test_a_new_process_loads_the_kernel_from_the_cache(tmp_path):
         "lf.score(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), generate_leads(100))\n"
         "s = kernel.run_block_core.stats\n"
         "print(json.dumps([sum(s.cache_hits.values()), sum(s.cache_misses.values())]))\n")
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    # the interpreter only: a fresh process would otherwise score a fusable model fused
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), LEADSCORE_FUSED="0")
     runs = [json.loads(subprocess.run([sys.executable, "-c", script], env=env, check=True,
                                       capture_output=True, text=True).stdout.splitlines()[-1])
             for _ in range(2)]

@@ -42,7 +42,8 @@ from leadscore_fast.vm.columns import (
 
 CHUNK = 2048  # rows per chunk at most: the expanded bitmaps (one byte per row) stay in L1
 SYMBOL = "leadscore_fused"
-MAX_INSTRUCTIONS = 2000  # bigger programs stay interpreted: LLVM time grows with the size
+MAX_INSTRUCTIONS = 1000  # bigger programs stay interpreted: LLVM time grows with the size, and
+# past about this size LLVM stops vectorising the row loop (a 2,000-instruction model ran 5x slower)
 GEN_VERSION = 1  # bump when the generated code changes meaning (part of the cache key)
 
 # The args array the entry function reads (int64 words), built by Kernel.args():
@@ -755,17 +756,21 @@ def fuse_after_rows() -> int:
     """A program is compiled to a fused kernel once it has been asked to score this many rows
     in the process (``LEADSCORE_FUSE_AFTER_ROWS``; default FUSE_AFTER_ROWS): a model scored
     once over a few rows stays interpreted, a hot one compiles (about 0.4 s for the reference
-    model) and caches it on disk for every later process."""
+    model) and caches it on disk for every later process. See kernel() for the other cases."""
     try:
         return int(os.environ.get("LEADSCORE_FUSE_AFTER_ROWS", FUSE_AFTER_ROWS))
     except ValueError:
         return FUSE_AFTER_ROWS
 
 
-def kernel(code, consts_f, consts_i, n_scores, n_segs, lay: Layout, n_tabs, rows) -> Kernel | None:
+def kernel(code, consts_f, consts_i, n_scores, n_segs, lay: Layout, n_tabs, rows,
+           interpreter_loaded=True) -> Kernel | None:
     """The fused kernel for this program and layout: from this process, else the disk cache,
-    else compiled by LLVM once the program is hot (see fuse_after_rows); None while it is not.
-    Raises NotFusable for a program the generator does not cover."""
+    else compiled by LLVM when the program is hot (see fuse_after_rows) or is the first
+    program of a fresh process (nothing fused or interpreted yet: compiling its kernel, about
+    0.4 s, costs less than loading the interpreter from numba's cache and far less than
+    compiling it, about 8 s, on an empty one); None otherwise. Raises NotFusable for a
+    program the generator does not cover."""
     code = np.ascontiguousarray(code, np.int64)
     parts = (code.tobytes(), np.ascontiguousarray(consts_f, np.float64).tobytes(),
              np.ascontiguousarray(consts_i, np.int64).tobytes(),
@@ -781,9 +786,10 @@ def kernel(code, consts_f, consts_i, n_scores, n_segs, lay: Layout, n_tabs, rows
             _ROWS_SEEN.clear()
     from leadscore_fast.vm import native
 
+    first = not interpreter_loaded and not _KERNELS
     gen = _Gen(code, consts_f, consts_i, n_scores, n_segs, lay)
     loaded = native.load(native.key(*parts), gen.build, SYMBOL,
-                         compile=seen >= fuse_after_rows())
+                         compile=seen >= fuse_after_rows() or first)
     if loaded is None:
         return None
     got = Kernel(loaded[0], len(lay.columns), n_tabs, len(gen.bitmaps), loaded[1])

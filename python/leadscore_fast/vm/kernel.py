@@ -1429,7 +1429,9 @@ def _fused_kernel(code, consts_f, consts_i, n_scores, n_segs, lay, n_tabs, rows)
     """The fused kernel for this program and layout, or None: not hot yet, or outside what
     the generator covers (the program is interpreted then)."""
     try:
-        return _fused.kernel(code, consts_f, consts_i, n_scores, n_segs, lay, n_tabs, rows)
+        loaded = bool(run_block_core.signatures or run_block_full.signatures)
+        return _fused.kernel(code, consts_f, consts_i, n_scores, n_segs, lay, n_tabs, rows,
+                             interpreter_loaded=loaded)
     except _fused.NotFusable:
         return None
 
