@@ -63,6 +63,21 @@ def score_vm(model, table: pa.Table, **kw) -> pa.Table:
     return leadscore_fast.score(model, table, **kw)
 
 
+def score_interpreted(model, table: pa.Table, **kw) -> pa.Table:
+    """score() with fused kernels off (LEADSCORE_FUSED=0): the bytecode interpreter alone."""
+    import os
+
+    old = os.environ.get("LEADSCORE_FUSED")
+    os.environ["LEADSCORE_FUSED"] = "0"
+    try:
+        return score_vm(model, table, **kw)
+    finally:
+        if old is None:
+            del os.environ["LEADSCORE_FUSED"]
+        else:
+            os.environ["LEADSCORE_FUSED"] = old
+
+
 # ---------------------------------------------------------------- plain Python, row by row
 def score_python(table: pa.Table) -> pa.Table:
     """The semantics written out literally; only for small tables (tests)."""

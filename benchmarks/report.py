@@ -41,6 +41,7 @@ from leadscore_fast.synthetic import generate_leads  # noqa: E402
 
 SEED = 20261101
 LS = "leadscore"
+LS_INTERP = "leadscore, interpreter"
 PY_SAMPLE = 20_000
 
 
@@ -119,6 +120,8 @@ def reference_peers(table, rows, *, full: bool) -> dict:
     model = peers.load_model()
     spec = W.reference_spec()
     out = {LS: Peer(lambda: peers.score_vm(model, table, keep=["lead_id"]))}
+    out[LS_INTERP] = Peer(lambda: peers.score_interpreted(model, table, keep=["lead_id"]),
+                          "bytecode interpreter only (LEADSCORE_FUSED=0)")
     out["numba hand-fused"] = Peer(lambda: peers.score_numba(table), "hand-written")
     if peers.cython_unavailable() is None:
         out["Cython hand-written"] = Peer(lambda: peers.score_cython(table),
@@ -574,6 +577,15 @@ def targets(R) -> list[tuple[str, str, str, bool | None]]:
         "<= 2.5", lambda v: v <= 2.5)
     add("Polars / leadscore (rules-1000)", ("rules-1000", "Polars", False), ">= 2",
         lambda v: v >= 2)
+    # the interpreter alone (no fused kernel): what every program gets before it is hot
+    if LS_INTERP in ref:
+        for peer, label in (("memory read", "interpreter only / memory read (reference)"),
+                            ("Polars", "Polars / interpreter only (reference)"),
+                            ("DuckDB", "DuckDB / interpreter only (reference)")):
+            if peer in ref:
+                v = ref[LS_INTERP] / ref[peer] if peer == "memory read" else \
+                    ref[peer] / ref[LS_INTERP]
+                out.append((label, f"{v:.2f}", "(info)", None))
     cold = R.get("cold", {})
     if cold:
         first = cold["empty cache"]["total_s"]

@@ -160,19 +160,33 @@ def test_case_math_and_lookups_fuse_too(fused_calls):
     assert_identical(got, interpreted(model, table))
 
 
-def test_queries_are_interpreted(fused_calls):
-    """Queries keep per-block state (counters, heaps, masks): the interpreter runs them."""
+def test_counts_and_masks_fuse_top_k_is_interpreted(fused_calls):
+    """COUNT_IF, STORE_MASK and HIST fuse (per-block counters and a row store); TOPK keeps
+    per-block heaps updated row by row: the interpreter runs programs with it."""
     model = lf.Model.from_yaml_string(REFERENCE)
-    leads = synthetic.generate_leads(2_000, seed=2)
+    leads = synthetic.generate_leads(2_000, seed=2, null_rate=0.2)
+    where = "total >= 30 AND tier != 'cold'"
+    n = lf.count(model, leads, where=where)
+    assert fused_calls
+    old = os.environ.get("LEADSCORE_FUSED")
+    os.environ["LEADSCORE_FUSED"] = "0"
+    try:
+        assert lf.count(model, leads, where=where) == n
+    finally:
+        os.environ.pop("LEADSCORE_FUSED")
+        if old is not None:
+            os.environ["LEADSCORE_FUSED"] = old
+    fused_calls.clear()
     best = lf.top_k(model, leads, 5, by="total")
     assert best.num_rows == 5
     # the top-k pass over 2,000 rows is interpreted; only scoring the 5 winners may fuse
     assert all(r1 - r0 <= 5 for r0, r1 in fused_calls)
 
 
-def test_a_program_fuses_once_it_is_hot(monkeypatch):
+def test_a_program_fuses_once_it_is_hot(monkeypatch, tmp_path):
     """Interpreted until it has been asked for LEADSCORE_FUSE_AFTER_ROWS rows, then fused."""
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "1000")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty fused-kernel cache
     model = lf.Model.from_yaml_string(REFERENCE.replace("points: 15\n", "points: 15.25\n", 1))
     leads = synthetic.generate_leads(600, seed=5)
     interpreted(model, leads)  # the interpreter loaded: no first-score-in-a-process fusing
@@ -216,7 +230,8 @@ def test_rule_text_never_reaches_the_generated_code():
     meta = np.array([[4, 0, 0], [5, 0, 0]], np.int64)  # int32 codes, int64
     lut_off = np.arange(len(prep.lookups) + len(prep.points) + 1) * 3
     lay = fused.layout(prep.code, meta, lut_off)
-    ir_text = fused._Gen(prep.code, prep.consts_f, prep.consts_i, 1, 0, lay).build()
+    outs = fused.Outputs(scores=1, segs=0, slots=0, masks=0, materialize=True)
+    ir_text = fused._Gen(prep.code, prep.consts_f, prep.consts_i, outs, lay).build()
     assert "leadscore_fused" in ir_text and marker not in ir_text
 
 

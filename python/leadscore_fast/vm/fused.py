@@ -48,9 +48,10 @@ GEN_VERSION = 1  # bump when the generated code changes meaning (part of the cac
 
 # The args array the entry function reads (int64 words), built by Kernel.args():
 #   [as_of, n (row stride of the outputs), out_f address, out_seg address, chunk rows,
+#    masks address,
 #    per column: data address, validity address, element offset,
 #    per table: address in lut_b, address in lut_f, last index (size - 1)]
-_HEAD = 5
+_HEAD = 6
 _PER_COL = 3
 _PER_TAB = 3
 
@@ -78,8 +79,9 @@ _TIMES = (PT_TS_S, PT_TS_MS, PT_TS_US, PT_TS_NS, PT_DATE32, PT_DATE64)
 _COLUMN_OPS = (O.LOAD_F, O.LOAD_I, O.LOAD_B, O.LOAD_DAYS, O.IS_NULL_COL, O.LOOKUP_F, O.LOOKUP_B,
                O.LOOKUP_I, O.LOOKUP_RULE_K)
 _LOOKUPS = (O.LOOKUP_F, O.LOOKUP_B, O.LOOKUP_I, O.LOOKUP_RULE_K)
-# queries keep per-block state (counters, heaps, masks): the interpreter runs them
-QUERY_OPCODES = frozenset({O.COUNT_IF, O.STORE_MASK, O.HIST, O.TOPK})
+# top-k keeps per-block heaps, updated row by row: the interpreter runs it
+UNFUSED_OPCODES = frozenset({O.TOPK})
+HIST_EDGES_MAX = 16  # a histogram is one compare-and-count per bucket and row: up to here
 _TIME_MULT = {PT_TS_US: 1, PT_TS_MS: 1000, PT_DATE64: 1000, PT_TS_S: 1_000_000,
               PT_DATE32: 86_400_000_000}
 _FCMP = ["==", "!=", "<", "<=", ">", ">="]
@@ -90,6 +92,16 @@ class NotFusable(Exception):
     """The program (or this batch's layout) is outside what fused kernels cover."""
 
 
+class Outputs(NamedTuple):
+    """What the kernel writes: scores and segment codes (when ``materialize``), query counters
+    (``slots`` int64 accumulators per block) and row masks."""
+    scores: int
+    segs: int
+    slots: int
+    masks: int
+    materialize: bool
+
+
 class Layout(NamedTuple):
     """What a kernel is specialised to besides the program: per column (ptype, has_valid),
     per LOOKUP_RULE_K instruction whether its points table is non-empty."""
@@ -98,9 +110,9 @@ class Layout(NamedTuple):
 
 
 def fusable(code) -> bool:
-    """Whether the program can fuse: no queries, and not so big that LLVM takes long."""
+    """Whether the program can fuse: no top-k, and not so big that LLVM takes long."""
     return 0 < len(code) <= MAX_INSTRUCTIONS and not any(
-        int(op) in QUERY_OPCODES or int(op) not in O.OPCODES for op in np.unique(code[:, 0]))
+        int(op) in UNFUSED_OPCODES or int(op) not in O.OPCODES for op in np.unique(code[:, 0]))
 
 
 def layout(code, meta, lut_off) -> Layout:
@@ -118,11 +130,15 @@ def layout(code, meta, lut_off) -> Layout:
 class _Gen:
     """Builds the module for one (program, layout)."""
 
-    def __init__(self, code, consts_f, consts_i, n_scores, n_segs, lay: Layout):
+    def __init__(self, code, consts_f, consts_i, outs: Outputs, lay: Layout):
         self.code = [tuple(int(x) for x in insn) for insn in code]
         self.kf = [float(x) for x in consts_f]
         self.ki = [int(x) for x in consts_i]
-        self.n_scores, self.n_segs, self.lay = n_scores, n_segs, lay
+        self.outs, self.lay = outs, lay
+        self.n_scores, self.n_segs = outs.scores, outs.segs
+        for insn in self.code:
+            if insn[0] == O.HIST and insn[4] > HIST_EDGES_MAX:
+                raise NotFusable(f"a histogram of {insn[4]} edges")
         self.module = ir.Module(name="leadscore_fused")
         self.has_decay = any(insn[0] == O.DECAY for insn in self.code)
         # columns and tables the program reads, in first-use order
@@ -212,10 +228,13 @@ class _Gen:
             params.append(((I8 if kind == "b" else F64).as_pointer(), f"tab{kind}{t}",
                            ("word", w + (0 if kind == "b" else 1))))
             params.append((I64, f"last{kind}{t}", ("word", w + 2)))
-        for s in range(self.n_scores):
-            params.append((F64.as_pointer(), f"score{s}", ("row", 2, 8 * s)))
-        for g in range(self.n_segs):
-            params.append((I32.as_pointer(), f"seg{g}", ("row", 3, 4 * g)))
+        if self.outs.materialize:
+            for s in range(self.n_scores):
+                params.append((F64.as_pointer(), f"score{s}", ("row", 2, 8 * s)))
+            for g in range(self.n_segs):
+                params.append((I32.as_pointer(), f"seg{g}", ("row", 3, 4 * g)))
+        for k in range(self.outs.masks):
+            params.append((I8.as_pointer(), f"mask{k}", ("row", 5, k)))
         params += [(I8.as_pointer(), "scratch", ("arg", 1)), (I64.as_pointer(), "nulls", ("arg", 2)),
                    (I64, "as_of", ("word", 0)), (I64, "chunk", ("word", 4)),
                    (I64, "r0", ("arg", 3)), (I64, "r1", ("arg", 4))]
@@ -263,7 +282,7 @@ class _Gen:
         chunk_rows = p["chunk"]
         self.stride = b.add(chunk_rows, self.i64(8))  # scratch bytes per expanded bitmap
         n_chunks = b.sdiv(b.add(b.sub(r1, r0), b.sub(chunk_rows, self.i64(1))), chunk_rows)
-        n_counts = self.n_scores + self.n_segs
+        n_counts = self.outs.slots + self.n_scores + self.n_segs  # the acc row of a block
 
         def chunk(b, k, counts):
             s = b.add(r0, b.mul(k, chunk_rows))
@@ -637,12 +656,14 @@ class _Gen:
             elif op == O.STORE_SCORE:
                 x = reg(rf, a1, "F")
                 if a2 == 0:
-                    counts[a0] = b.add(counts[a0], b.zext(isnan(x), I64))
+                    k = self.outs.slots + a0
+                    counts[k] = b.add(counts[k], b.zext(isnan(x), I64))
                 else:
                     x = b.select(isnan(x), f(0.0), x)
                     if a2 == 2:
                         rf[a1] = x
-                b.store(x, b.gep(p[f"score{a0}"], [j]))
+                if self.outs.materialize:
+                    b.store(x, b.gep(p[f"score{a0}"], [j]))
                 stored[a0] = x
             elif op == O.SEG_SET:
                 x = segs[a0]
@@ -657,12 +678,28 @@ class _Gen:
                               b.icmp_signed(">=", y, ir.Constant(I32, 0)))
                 segs[a0] = b.select(both, b.add(b.mul(x, ir.Constant(I32, a3)), y),
                                     ir.Constant(I32, -1))
+            elif op == O.COUNT_IF:
+                counts[a0] = b.add(counts[a0], b.zext(cond(a1), I64))
+            elif op == O.STORE_MASK:
+                b.store(b.zext(cond(a1), I8), b.gep(p[f"mask{a0}"], [j]))
+            elif op == O.HIST:  # kernel.hist's linear count: j = #edges <= x, NULL to slot a0
+                x = reg(rf, a1, "F")
+                at = i64(0)
+                for e in self.kf[a2:a2 + a3]:
+                    at = b.add(at, b.zext(b.fcmp_ordered("<=", f(e), x), I64))
+                ok = b.fcmp_ordered("ord", x, x)
+                counts[a0] = b.add(counts[a0], b.zext(b.not_(ok), I64))
+                for k in range(a3 + 1):
+                    hit = b.and_(ok, b.icmp_signed("==", at, i64(k)))
+                    counts[a0 + 1 + k] = b.add(counts[a0 + 1 + k], b.zext(hit, I64))
             else:
                 raise NotFusable(f"opcode {op}")
-        for g, x in enumerate(segs):
-            b.store(x, b.gep(p[f"seg{g}"], [j]))
-            k = self.n_scores + g
-            counts[k] = b.add(counts[k], b.zext(b.icmp_signed("<", x, ir.Constant(I32, 0)), I64))
+        if self.outs.materialize:
+            for g, x in enumerate(segs):
+                b.store(x, b.gep(p[f"seg{g}"], [j]))
+                k = self.outs.slots + self.n_scores + g
+                counts[k] = b.add(counts[k],
+                                  b.zext(b.icmp_signed("<", x, ir.Constant(I32, 0)), I64))
         return [bad] + counts
 
     def _intrinsic(self, name, arity):
@@ -719,13 +756,15 @@ class Kernel:
     def scratch_bytes(self, chunk) -> int:
         return max(self.n_bitmaps, 1) * (chunk + 8)
 
-    def args(self, datas, valids, meta, lut_b, lut_f, lut_off, as_of, n, out_f, out_seg, chunk):
+    def args(self, datas, valids, meta, lut_b, lut_f, lut_off, as_of, n, out_f, out_seg, chunk,
+             masks):
         a = np.zeros(_HEAD + _PER_COL * self.n_cols + _PER_TAB * self.n_tabs, np.int64)
         a[0] = as_of
         a[1] = n
         a[2] = out_f.__array_interface__["data"][0]
         a[3] = out_seg.__array_interface__["data"][0]
         a[4] = chunk
+        a[5] = masks.__array_interface__["data"][0]
         cols = a[_HEAD:_HEAD + _PER_COL * self.n_cols].reshape(-1, _PER_COL)
         cols[:, 0] = datas[:, 0]
         cols[:, 1] = valids[:, 0]
@@ -763,7 +802,7 @@ def fuse_after_rows() -> int:
         return FUSE_AFTER_ROWS
 
 
-def kernel(code, consts_f, consts_i, n_scores, n_segs, lay: Layout, n_tabs, rows,
+def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
            interpreter_loaded=True) -> Kernel | None:
     """The fused kernel for this program and layout: from this process, else the disk cache,
     else compiled by LLVM when the program is hot (see fuse_after_rows) or is the first
@@ -774,7 +813,7 @@ def kernel(code, consts_f, consts_i, n_scores, n_segs, lay: Layout, n_tabs, rows
     code = np.ascontiguousarray(code, np.int64)
     parts = (code.tobytes(), np.ascontiguousarray(consts_f, np.float64).tobytes(),
              np.ascontiguousarray(consts_i, np.int64).tobytes(),
-             repr((n_scores, n_segs, lay, n_tabs)).encode())
+             repr((outs, lay, n_tabs)).encode())
     mem_key = hashlib.sha256(b"|".join(parts)).hexdigest()
     with _LOCK:
         got = _KERNELS.get(mem_key)
@@ -787,7 +826,7 @@ def kernel(code, consts_f, consts_i, n_scores, n_segs, lay: Layout, n_tabs, rows
     from leadscore_fast.vm import native
 
     first = not interpreter_loaded and not _KERNELS
-    gen = _Gen(code, consts_f, consts_i, n_scores, n_segs, lay)
+    gen = _Gen(code, consts_f, consts_i, outs, lay)
     loaded = native.load(native.key(*parts), gen.build, SYMBOL,
                          compile=seen >= fuse_after_rows() or first)
     if loaded is None:

@@ -1396,18 +1396,18 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
         masks = np.zeros((0, n), np.uint8)
     batch = None
     fk = None
-    if n > 0 and fused is not False and materialize and n_slots == 0 and masks.shape[0] == 0 \
-            and tk_meta.shape[0] == 0 and _fused.enabled() and _fused.fusable(code):
-        lay = _fused.layout(code, meta, lut_off)
-        if lay is not None:
-            fk = _fused_kernel(code, consts_f, consts_i, out_f.shape[0], out_seg.shape[0], lay,
-                               len(lut_off) - 1, n)
+    if n > 0 and fused is not False and tk_meta.shape[0] == 0 and _fused.enabled() \
+            and _fused.fusable(code):
+        outs = _fused.Outputs(int(out_f.shape[0]), int(out_seg.shape[0]), n_slots,
+                              int(masks.shape[0]), bool(materialize))
+        fk = _fused_kernel(code, consts_f, consts_i, outs, _fused.layout(code, meta, lut_off),
+                           len(lut_off) - 1, n)
     if fk is not None:
         fchunk = min(chunk, _fused.CHUNK)
         args = fk.args(datas.where, valids.where, meta, lut_b, lut_f, lut_off, as_of, n,
-                       out_f, out_seg, fchunk)
+                       out_f, out_seg, fchunk, masks)
         # the kernel reads these through raw addresses: the batch holds them alive
-        keep = (lut_f, lut_b, out_f, out_seg, datas, valids)
+        keep = (lut_f, lut_b, out_f, out_seg, masks, datas, valids)
         batch = _FusedBatch(fk, args, keep, n, fchunk, nblocks, acc)
         if workers == 1 or nblocks == 1:
             for blk in range(nblocks):
@@ -1425,12 +1425,12 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
     return Pending(batch, (datas, valids), acc, n_slots, tk_val, tk_row, nulls)
 
 
-def _fused_kernel(code, consts_f, consts_i, n_scores, n_segs, lay, n_tabs, rows):
+def _fused_kernel(code, consts_f, consts_i, outs, lay, n_tabs, rows):
     """The fused kernel for this program and layout, or None: not hot yet, or outside what
     the generator covers (the program is interpreted then)."""
     try:
         loaded = bool(run_block_core.signatures or run_block_full.signatures)
-        return _fused.kernel(code, consts_f, consts_i, n_scores, n_segs, lay, n_tabs, rows,
+        return _fused.kernel(code, consts_f, consts_i, outs, lay, n_tabs, rows,
                              interpreter_loaded=loaded)
     except _fused.NotFusable:
         return None
