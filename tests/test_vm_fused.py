@@ -148,6 +148,20 @@ def test_big_dictionaries_use_the_tri_state_tables(fused_calls):
     assert_identical(got, interpreted(model, table, threads=2))
 
 
+def test_programs_with_big_lookup_tables_are_interpreted(fused_calls, monkeypatch):
+    """A fused row reads every table of the program: past TABLE_BYTES_MAX in all they would
+    miss the cache, so the interpreter (one table per instruction and chunk) runs them."""
+    model = lf.Model.from_yaml_string(REFERENCE)
+    leads = synthetic.generate_leads(3_000, seed=8)
+    lf.score(model, leads)
+    assert fused_calls
+    fused_calls.clear()
+    monkeypatch.setattr(fused, "TABLE_BYTES_MAX", 64)
+    got = lf.score(model, leads)
+    assert not fused_calls
+    assert_identical(got, interpreted(model, leads))
+
+
 def test_case_math_and_lookups_fuse_too(fused_calls):
     model = {"name": "case", "scores": {"s": {"rules": [
         {"name": "r", "points": "CASE WHEN x > 1 THEN ln(x) ELSE sqrt(x) END"},

@@ -115,6 +115,29 @@ def fusable(code) -> bool:
         int(op) in UNFUSED_OPCODES or int(op) not in O.OPCODES for op in np.unique(code[:, 0]))
 
 
+# A fused row reads every lookup table of the program; the interpreter reads one table per
+# instruction over a whole chunk. Past about half an L2 of tables in all, the fused row's
+# lookups miss the cache (string-heavy model, 20 lookups into 100k-value dictionaries:
+# 2 MB of tables, 74 ms fused against 61 ms interpreted per 1M rows): interpret those.
+TABLE_BYTES_MAX = 512 * 1024
+
+
+def table_bytes(code, lut_off) -> int:
+    """Bytes of the lookup tables a fused row would read (tri-state tables 1 byte per entry,
+    points and float tables 8)."""
+    sizes = np.diff(np.asarray(lut_off, np.int64))
+    total = 0
+    for insn in code:
+        op = int(insn[0])
+        if op == O.LOOKUP_RULE_K and insn[5] > 0 and sizes[insn[5] - 1] > 0:
+            total += 8 * int(sizes[insn[5] - 1])
+        elif op in (O.LOOKUP_B, O.LOOKUP_RULE_K):
+            total += int(sizes[insn[3]])
+        elif op in (O.LOOKUP_F, O.LOOKUP_I):
+            total += 8 * int(sizes[insn[3]])
+    return total
+
+
 def layout(code, meta, lut_off) -> Layout:
     """The batch's layout: each read column's (ptype, has_valid), and per LOOKUP_RULE_K
     whether its points table is non-empty."""

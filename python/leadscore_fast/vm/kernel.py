@@ -1397,7 +1397,7 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
     batch = None
     fk = None
     if n > 0 and fused is not False and tk_meta.shape[0] == 0 and _fused.enabled() \
-            and _fused.fusable(code):
+            and _fused.fusable(code) and _fused.table_bytes(code, lut_off) <= _fused.TABLE_BYTES_MAX:
         outs = _fused.Outputs(int(out_f.shape[0]), int(out_seg.shape[0]), n_slots,
                               int(masks.shape[0]), bool(materialize))
         fk = _fused_kernel(code, consts_f, consts_i, outs, _fused.layout(code, meta, lut_off),
