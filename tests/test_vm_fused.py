@@ -277,3 +277,29 @@ def test_a_new_process_loads_the_fused_kernel_from_disk(tmp_path):
     # a damaged entry is compiled again, not loaded
     objects[0].write_bytes(objects[0].read_bytes()[:100])
     assert run() == [1, [False], first[2]]
+
+
+def test_an_unwritable_cache_only_costs_the_compile(tmp_path, monkeypatch, fused_calls):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(blocker / "numba"))  # fused/ cannot be made
+    model = lf.Model.from_yaml_string(REFERENCE.replace("points: 8\n", "points: 8.5\n", 1))
+    leads = synthetic.generate_leads(2_000, seed=9)
+    got = lf.score(model, leads)
+    assert fused_calls
+    assert_identical(got, interpreted(model, leads))
+
+
+def test_a_module_llvm_refuses_warns_and_is_interpreted(monkeypatch, fused_calls):
+    from leadscore_fast.vm import native
+
+    def broken(*a, **k):
+        raise RuntimeError("LLVM says no")
+
+    monkeypatch.setattr(native, "load", broken)
+    model = lf.Model.from_yaml_string(REFERENCE.replace("points: 5\n", "points: 5.5\n", 1))
+    leads = synthetic.generate_leads(2_000, seed=10)
+    with pytest.warns(fused.FusedKernelWarning, match="LLVM says no"):
+        got = lf.score(model, leads)
+    assert not fused_calls
+    assert_identical(got, interpreted(model, leads))

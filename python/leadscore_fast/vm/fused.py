@@ -5,10 +5,11 @@ through a chunk-wide register in memory: about 35 passes over 64 KB rows for the
 model. A fused kernel keeps each row's values in CPU registers from the column loads to the
 output stores, and LLVM vectorises the row loop as a whole.
 
-- What fuses: programs of the interpreter's core opcodes (``kernel.CORE_OPCODES``) reading
-  core column types (``kernel.CORE_READS``), without queries, with materialised outputs.
-  Everything else runs in the interpreter, which stays the always-available path and the
-  reference a fused kernel must match bit for bit (tests/test_vm_fused.py).
+- What fuses: every opcode but TOPK, every column type, programs of up to MAX_INSTRUCTIONS
+  whose lookup tables fit TABLE_BYTES_MAX (see there why). Everything else runs in the
+  interpreter, which stays the always-available path and the reference a fused kernel must
+  match bit for bit (tests/test_vm_fused.py, and the fused cases of tests/test_vm_opcodes.py).
+  When a program fuses: ``kernel()``.
 - Each opcode's row semantics below are a transcription of its kernel.py helper, in the same
   operation order (no fast-math, no reassociation): same inputs, same bits.
 - Only bytecode is read: opcodes, register and column numbers, numeric constants. Rule text
@@ -29,6 +30,7 @@ import ctypes
 import hashlib
 import os
 import threading
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -44,7 +46,6 @@ CHUNK = 2048  # rows per chunk at most: the expanded bitmaps (one byte per row) 
 SYMBOL = "leadscore_fused"
 MAX_INSTRUCTIONS = 1000  # bigger programs stay interpreted: LLVM time grows with the size, and
 # past about this size LLVM stops vectorising the row loop (a 2,000-instruction model ran 5x slower)
-GEN_VERSION = 1  # bump when the generated code changes meaning (part of the cache key)
 
 # The args array the entry function reads (int64 words), built by Kernel.args():
 #   [as_of, n (row stride of the outputs), out_f address, out_seg address, chunk rows,
@@ -86,6 +87,11 @@ _TIME_MULT = {PT_TS_US: 1, PT_TS_MS: 1000, PT_DATE64: 1000, PT_TS_S: 1_000_000,
               PT_DATE32: 86_400_000_000}
 _FCMP = ["==", "!=", "<", "<=", ">", ">="]
 _ICMP = ["==", "!=", "<", "<=", ">", ">="]
+
+
+class FusedKernelWarning(RuntimeWarning):
+    """A fused kernel could not be built; results are unaffected (the interpreter runs the
+    program). Tests turn it into an error (pyproject.toml): it means a generator bug."""
 
 
 class NotFusable(Exception):
@@ -805,6 +811,7 @@ class Kernel:
 
 _KERNELS: dict = {}  # key → Kernel, this process
 _ROWS_SEEN: dict = {}  # key → rows interpreted so far, for programs not fused yet
+_NOT_FUSABLE: set = set()  # keys the generator turned down
 _LOCK = threading.Lock()
 FUSE_AFTER_ROWS = 1_000_000
 
@@ -837,11 +844,13 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
     parts = (code.tobytes(), np.ascontiguousarray(consts_f, np.float64).tobytes(),
              np.ascontiguousarray(consts_i, np.int64).tobytes(),
              repr((outs, lay, n_tabs)).encode())
-    mem_key = hashlib.sha256(b"|".join(parts)).hexdigest()
+    mem_key = hashlib.sha256(b"".join(len(p).to_bytes(8, "little") + p for p in parts)).digest()
     with _LOCK:
         got = _KERNELS.get(mem_key)
         if got is not None:
             return got
+        if mem_key in _NOT_FUSABLE:
+            raise NotFusable("known")
         seen = _ROWS_SEEN.get(mem_key, 0) + int(rows)
         _ROWS_SEEN[mem_key] = seen
         if len(_ROWS_SEEN) > 1024:
@@ -849,9 +858,20 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
     from leadscore_fast.vm import native
 
     first = not interpreter_loaded and not _KERNELS
-    gen = _Gen(code, consts_f, consts_i, outs, lay)
-    loaded = native.load(native.key(*parts), gen.build, SYMBOL,
-                         compile=seen >= fuse_after_rows() or first)
+    try:
+        gen = _Gen(code, consts_f, consts_i, outs, lay)
+        loaded = native.load(native.key(*parts), gen.build, SYMBOL,
+                             compile=seen >= fuse_after_rows() or first)
+    except NotFusable:
+        with _LOCK:  # do not generate it again for every batch
+            _NOT_FUSABLE.add(mem_key)
+        raise
+    except Exception as e:  # noqa: BLE001  LLVM refused the module: a generator bug
+        with _LOCK:
+            _NOT_FUSABLE.add(mem_key)
+        warnings.warn(f"fused kernel not built ({type(e).__name__}: {e}); the interpreter "
+                      "runs this program", FusedKernelWarning, stacklevel=2)
+        raise NotFusable(str(e)) from None
     if loaded is None:
         return None
     got = Kernel(loaded[0], len(lay.columns), n_tabs, len(gen.bitmaps), loaded[1])
