@@ -90,6 +90,21 @@ def test_score_writes_output_and_summary(monkeypatch, files, tmp_path):
     assert r.stdout == ""
 
 
+@needs_engine
+@pytest.mark.parametrize("env, note", [({"LEADSCORE_FUSE_AFTER_ROWS": "0"}, "fused kernel"),
+                                       ({"LEADSCORE_FUSED": "0"}, "interpreter")])
+def test_score_summary_names_the_path_that_scored(monkeypatch, files, tmp_path, env, note):
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    model, data = files
+    out = tmp_path / "scored.parquet"
+    r = run("score", model, data, "-o", out)
+    assert r.exit_code == 0, r.output
+    assert f"rows/s, {note}) → {out}" in r.stderr
+    assert read_input(out).read_all().column("fit").to_pylist() == \
+        [0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 25.0, 25.0, 25.0, 0.0]
+
+
 def test_score_quiet(monkeypatch, files, tmp_path):
     _fake_scoring(monkeypatch)
     model, data = files

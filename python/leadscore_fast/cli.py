@@ -86,6 +86,9 @@ def score_cmd(model, input_path, output, keep, as_of, threads, quiet):
     as_of = _as_of(as_of)
     total = count_rows(input_path)
     reader = read_input(input_path)
+    from leadscore_fast.vm.fused import ROWS_RUN
+
+    ran_before = dict(ROWS_RUN)
     started = time.perf_counter()
     scored = score(m, reader, keep=list(keep) or None, as_of=as_of, threads=threads,
                    stream=True)
@@ -101,7 +104,8 @@ def score_cmd(model, input_path, output, keep, as_of, threads, quiet):
                 yield batch
         rows = write_output(pa.RecordBatchReader.from_batches(scored.schema, batches()), output)
     if not quiet:
-        stats.print(console, rows, time.perf_counter() - started, output)
+        ran = {k: ROWS_RUN[k] - ran_before[k] for k in ROWS_RUN}
+        stats.print(console, rows, time.perf_counter() - started, output, _engine_note(ran))
 
 
 @main.command("check")
@@ -420,6 +424,15 @@ def _print_migration(console, seg, pairs) -> None:
 
 # -- progress and summary ------------------------------------------------------------------
 
+def _engine_note(ran: dict) -> str:
+    """Which path scored the rows: the fused kernel, the interpreter (a program runs fused
+    once it is hot, see README "How it works"), or both."""
+    fused, interpreted = ran["fused"], ran["interpreted"]
+    if fused and interpreted:
+        return f"fused kernel for {fused:,} of {fused + interpreted:,} rows"
+    return "fused kernel" if fused else ("interpreter" if interpreted else "")
+
+
 class _progress:
     """A rich progress bar on stderr (rows done / total when known); a no-op when disabled."""
 
@@ -472,10 +485,11 @@ class _Stats:
             for item in pc.value_counts(batch.column(name)).to_pylist():
                 counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
 
-    def print(self, console, rows: int, seconds: float, output) -> None:
+    def print(self, console, rows: int, seconds: float, output, engine: str = "") -> None:
         rate = rows / seconds if seconds > 0 else float("inf")
-        console.print(f"scored {rows:,} rows in {seconds:.2f} s ({rate:,.0f} rows/s) "
-                      f"→ {output}", highlight=False, soft_wrap=True)
+        console.print(f"scored {rows:,} rows in {seconds:.2f} s ({rate:,.0f} rows/s"
+                      f"{', ' + engine if engine else ''}) → {output}", highlight=False,
+                      soft_wrap=True)
         if self.scores:
             t = _table("score", "min", "mean", "max")
             for name, (lo, hi, total, n) in self.scores.items():

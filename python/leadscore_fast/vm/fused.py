@@ -809,6 +809,8 @@ class Kernel:
         self.fn(args.ctypes.data, scratch.ctypes.data, nulls.ctypes.data, r0, r1)
 
 
+# Rows run by each path in this process (the CLI's summary says which one scored a file).
+ROWS_RUN = {"fused": 0, "interpreted": 0}
 _KERNELS: dict = {}  # key → Kernel, this process
 _ROWS_SEEN: dict = {}  # key → rows interpreted so far, for programs not fused yet
 _NOT_FUSABLE: set = set()  # keys the generator turned down

@@ -1402,6 +1402,7 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
                               int(masks.shape[0]), bool(materialize))
         fk = _fused_kernel(code, consts_f, consts_i, outs, _fused.layout(code, meta, lut_off),
                            len(lut_off) - 1, n)
+    _fused.ROWS_RUN["fused" if fk is not None else "interpreted"] += int(n)
     if fk is not None:
         fchunk = min(chunk, _fused.CHUNK)
         args = fk.args(datas.where, valids.where, meta, lut_b, lut_f, lut_off, as_of, n,
