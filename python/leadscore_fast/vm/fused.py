@@ -548,12 +548,8 @@ class _Gen:
             elif op in (O.ARITH_F, O.ARITH_FK, O.ARITH_KF):
                 x = f(self.kf[a1]) if op == O.ARITH_KF else reg(rf, a1, "F")
                 y = f(self.kf[a2]) if op == O.ARITH_FK else reg(rf, a2, "F")
-                if a3 == 0:
-                    r = b.fadd(x, y)
-                elif a3 == 1:
-                    r = b.fsub(x, y)
-                elif a3 == 2:
-                    r = b.fmul(x, y)
+                if a3 <= 2:  # + - *
+                    r = getattr(b, ("fadd", "fsub", "fmul")[a3])(x, y)
                 else:
                     nz = b.fcmp_unordered("!=", y, f(0.0))
                     r = b.select(nz, b.fdiv(x, y) if a3 == 3 else b.frem(x, y), f(NAN))
@@ -562,12 +558,8 @@ class _Gen:
                 x, v = reg(ri, a1, "I")
                 y, vy = (i64(self.ki[a2]), true) if op == O.ARITH_IK else reg(ri, a2, "I")
                 v = b.and_(v, vy)
-                if a3 == 0:
-                    r = b.add(x, y)
-                elif a3 == 1:
-                    r = b.sub(x, y)
-                elif a3 == 2:
-                    r = b.mul(x, y)
+                if a3 <= 2:  # + - * (wrapping)
+                    r = getattr(b, ("add", "sub", "mul")[a3])(x, y)
                 else:  # truncating %; by 0 NULL, by -1 0 (INT64_MIN % -1 traps)
                     nz = b.icmp_signed("!=", y, i64(0))
                     safe = b.and_(nz, b.icmp_signed("!=", y, i64(-1)))

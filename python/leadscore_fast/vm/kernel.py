@@ -1183,13 +1183,11 @@ def _scratch(n_f, n_i, n_b, chunk):
             np.empty(width, np.int64), np.full(width, 2, np.uint8))
 
 
-class _Batch:
-    """One batch in flight: its kernel arguments, blocks still to run, and the first error."""
+class _Blocks:
+    """A batch in flight as ``nblocks`` blocks that pool threads (or the caller) run: counts the
+    blocks still to run and keeps the first error, which ``wait()`` re-raises in the caller."""
 
-    def __init__(self, run_block, args, tail, nblocks, scratch_key, out_f, acc, tk_val, tk_row):
-        self.run_block, self.args, self.tail = run_block, args, tail
-        self.scratch_key, self.out_f = scratch_key, out_f
-        self.acc, self.tk_val, self.tk_row = acc, tk_val, tk_row
+    def __init__(self, nblocks):
         self.nblocks = self.remaining = int(nblocks)
         self.lock = threading.Lock()
         self.done = threading.Event()
@@ -1198,13 +1196,7 @@ class _Batch:
     def run_one(self, blk, scratch_cache):
         try:
             if self.error is None:
-                of, og, scratch = _worker_scratch(scratch_cache, self.scratch_key)
-                out_seg, materialize, row_base, masks, tk_meta = self.tail
-                if materialize:
-                    of = self.out_f
-                self.run_block(*self.args, np.int64(blk), np.int64(self.nblocks), of,
-                               og, out_seg, materialize, row_base, self.acc[blk], masks,
-                               tk_meta, self.tk_val[blk], self.tk_row[blk], *scratch)
+                self.run_block_at(blk, scratch_cache)
         except BaseException as e:  # re-raised by wait(), in the caller's thread
             self.error = e
         finally:
@@ -1213,11 +1205,39 @@ class _Batch:
                 if self.remaining == 0:
                     self.done.set()
 
+    def run_block_at(self, blk, scratch_cache):
+        raise NotImplementedError
+
+    def finished(self):
+        """After the last block, before an error is re-raised."""
+
     def wait(self):
         self.done.wait()
-        _heap_state(self.tk_val, self.tk_row, False)
+        self.finished()
         if self.error is not None:
             raise self.error
+
+
+class _Batch(_Blocks):
+    """A batch the interpreter runs: run_block's arguments and the top-k heaps."""
+
+    def __init__(self, run_block, args, tail, nblocks, scratch_key, out_f, acc, tk_val, tk_row):
+        super().__init__(nblocks)
+        self.run_block, self.args, self.tail = run_block, args, tail
+        self.scratch_key, self.out_f = scratch_key, out_f
+        self.acc, self.tk_val, self.tk_row = acc, tk_val, tk_row
+
+    def run_block_at(self, blk, scratch_cache):
+        of, og, scratch = _worker_scratch(scratch_cache, self.scratch_key)
+        out_seg, materialize, row_base, masks, tk_meta = self.tail
+        if materialize:
+            of = self.out_f
+        self.run_block(*self.args, np.int64(blk), np.int64(self.nblocks), of, og, out_seg,
+                       materialize, row_base, self.acc[blk], masks, tk_meta, self.tk_val[blk],
+                       self.tk_row[blk], *scratch)
+
+    def finished(self):
+        _heap_state(self.tk_val, self.tk_row, False)
 
 
 def _worker_scratch(cache, key):
@@ -1437,43 +1457,27 @@ def _fused_kernel(code, consts_f, consts_i, outs, lay, n_tabs, rows):
         return None
 
 
-class _FusedBatch:
-    """A batch run by a fused kernel: block b is rows of whole fused chunks, like _Batch."""
+class _FusedBatch(_Blocks):
+    """A batch a fused kernel runs: block b is a run of whole fused chunks, as in run_block."""
 
     def __init__(self, fk, args, keep, n, chunk, nblocks, acc):
+        super().__init__(nblocks)
         self.fk, self.args, self.keep, self.n, self.acc = fk, args, keep, n, acc
         self.chunk = chunk
-        self.nblocks = self.remaining = int(nblocks)
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.error = None
 
-    def run_one(self, blk, scratch_cache):
-        try:
-            if self.error is None:
-                size = self.fk.scratch_bytes(self.chunk)
-                scratch = scratch_cache.get(("fused", size))
-                if scratch is None:
-                    scratch = scratch_cache[("fused", size)] = np.empty(size, np.uint8)
-                chunk = self.chunk
-                chunks = (self.n + chunk - 1) // chunk
-                r0 = min(blk * chunks // self.nblocks * chunk, self.n)
-                r1 = min((blk + 1) * chunks // self.nblocks * chunk, self.n)
-                if r1 > r0:
-                    self.fk.run(self.args, scratch, self.acc[blk], r0, r1)
-        except BaseException as e:  # re-raised by wait(), in the caller's thread
-            self.error = e
-        finally:
-            with self.lock:
-                self.remaining -= 1
-                if self.remaining == 0:
-                    self.done.set()
+    def run_block_at(self, blk, scratch_cache):
+        size = self.fk.scratch_bytes(self.chunk)
+        scratch = scratch_cache.get(("fused", size))
+        if scratch is None:
+            scratch = scratch_cache[("fused", size)] = np.empty(size, np.uint8)
+        chunks = (self.n + self.chunk - 1) // self.chunk
+        r0 = min(blk * chunks // self.nblocks * self.chunk, self.n)
+        r1 = min((blk + 1) * chunks // self.nblocks * self.chunk, self.n)
+        if r1 > r0:
+            self.fk.run(self.args, scratch, self.acc[blk], r0, r1)
 
-    def wait(self):
-        self.done.wait()
-        self.keep = None
-        if self.error is not None:
-            raise self.error
+    def finished(self):
+        self.keep = None  # the buffers the kernel read through raw addresses
 
 
 def _caller_scratch():
