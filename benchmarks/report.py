@@ -229,7 +229,10 @@ def profile_leadscore(model, table) -> dict:
                 acc[key] += time.perf_counter() - t
         return wrapper
 
-    patches = [(mod, "bind_array", "bind columns"), (kernel, "run", "kernel"),
+    # the kernel: starting it, and waiting for its result (batches run ahead overlap the
+    # caller's binding of the next batch, so this is the caller's wait, not the threads' work)
+    patches = [(mod, "bind_array", "bind columns"), (kernel, "start", "kernel"),
+               (kernel.Pending, "result", "kernel"),
                (getattr(mod, "_Prepared", None), "table", "lookup tables")]
     saved = []
     for obj, attr, key in patches:
