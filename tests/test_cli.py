@@ -91,7 +91,8 @@ def test_score_writes_output_and_summary(monkeypatch, files, tmp_path):
 
 
 @needs_engine
-@pytest.mark.parametrize("env, note", [({"LEADSCORE_FUSE_AFTER_ROWS": "0"}, "fused kernel"),
+@pytest.mark.parametrize("env, note", [({"LEADSCORE_FUSE_AFTER_ROWS": "0",
+                                         "LEADSCORE_FUSE_BACKGROUND": "0"}, "fused kernel"),
                                        ({"LEADSCORE_FUSED": "0"}, "interpreter")])
 def test_score_summary_names_the_path_that_scored(monkeypatch, files, tmp_path, env, note):
     for k, v in env.items():

@@ -43,8 +43,10 @@ def assert_identical(got: pa.Table, want: pa.Table) -> None:
 
 @pytest.fixture
 def fused_calls(monkeypatch):
-    """Fuse from the first row; yields a list that counts fused kernel runs."""
+    """Fuse from the first row (compiling while the call waits); yields a list that counts
+    fused kernel runs."""
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
+    monkeypatch.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
     monkeypatch.delenv("LEADSCORE_FUSED", raising=False)
     calls = []
     real = fused.Kernel.run
@@ -74,12 +76,12 @@ def interpreted(model, data, **kw) -> pa.Table:
 @examples(0.5)
 @given(cases(), st.sampled_from([1, 2]))
 def test_fused_kernels_give_the_interpreters_bits(case, threads):
-    os.environ["LEADSCORE_FUSE_AFTER_ROWS"] = "0"
+    os.environ.update(LEADSCORE_FUSE_AFTER_ROWS="0", LEADSCORE_FUSE_BACKGROUND="0")
     try:
         got = lf.score(case.model, case.table, as_of=case.as_of, chunk_rows=case.chunk_rows,
                        threads=threads)
     finally:
-        del os.environ["LEADSCORE_FUSE_AFTER_ROWS"]
+        del os.environ["LEADSCORE_FUSE_AFTER_ROWS"], os.environ["LEADSCORE_FUSE_BACKGROUND"]
     want = interpreted(case.model, case.table, as_of=case.as_of, chunk_rows=case.chunk_rows,
                        threads=threads)
     assert_identical(got, want)
@@ -198,7 +200,8 @@ def test_counts_and_masks_fuse_top_k_is_interpreted(fused_calls):
 
 
 def test_a_program_fuses_once_it_is_hot(monkeypatch, tmp_path):
-    """Interpreted until it has been asked for LEADSCORE_FUSE_AFTER_ROWS rows, then fused."""
+    """Interpreted until it has been asked for LEADSCORE_FUSE_AFTER_ROWS rows; then its kernel
+    compiles on a background thread while the interpreter goes on, and later calls run fused."""
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "1000")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty fused-kernel cache
     model = lf.Model.from_yaml_string(REFERENCE.replace("points: 15\n", "points: 15.25\n", 1))
@@ -208,11 +211,39 @@ def test_a_program_fuses_once_it_is_hot(monkeypatch, tmp_path):
     real = kernel._FusedBatch.__init__
     monkeypatch.setattr(kernel._FusedBatch, "__init__",
                         lambda self, *a: (started.append(1), real(self, *a))[1])
-    first = lf.score(model, leads)
+    first = lf.score(model, leads)  # 600 rows: not hot
+    second = lf.score(model, leads)  # 1,200: hot, its kernel starts compiling
     assert not started
-    second = lf.score(model, leads)
+    assert fused.wait_for_compiles(timeout=120)
+    third = lf.score(model, leads)
     assert started
+    assert list(tmp_path.glob("fused/*.o"))  # and cached for the next process
     assert_identical(second, first)
+    assert_identical(third, first)
+
+
+def test_a_failed_background_compile_is_reported_once_and_interpreted(monkeypatch, tmp_path):
+    from leadscore_fast.vm import native
+
+    monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    real = native.load
+
+    def refuse_to_compile(key, make_ir, symbol, *, compile=True):
+        if compile:
+            raise RuntimeError("LLVM says no, later")
+        return real(key, make_ir, symbol, compile=False)
+
+    monkeypatch.setattr(native, "load", refuse_to_compile)
+    model = lf.Model.from_yaml_string(REFERENCE.replace("points: 10\n", "points: 10.5\n", 1))
+    leads = synthetic.generate_leads(1_000, seed=11)
+    interpreted(model, leads)
+    want = lf.score(model, leads)  # starts the background compile, runs interpreted
+    assert fused.wait_for_compiles(timeout=120)
+    with pytest.warns(fused.FusedKernelWarning, match="LLVM says no, later"):
+        got = lf.score(model, leads)
+    assert_identical(got, want)
+    assert_identical(lf.score(model, leads), want)  # no second warning (filterwarnings=error)
 
 
 def test_an_error_in_a_fused_worker_reaches_the_caller(fused_calls, monkeypatch):
@@ -261,7 +292,7 @@ print(json.dumps([len(ks), [k.from_cache for k in ks], sum(t["total"].to_pylist(
 
 def test_a_new_process_loads_the_fused_kernel_from_disk(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
-               LEADSCORE_FUSE_AFTER_ROWS="0")
+               LEADSCORE_FUSE_AFTER_ROWS="0", LEADSCORE_FUSE_BACKGROUND="0")
     env.pop("LEADSCORE_FUSED", None)
 
     def run():

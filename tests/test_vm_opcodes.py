@@ -28,6 +28,7 @@ def kw(request, monkeypatch):
     fused kernel (vm/fused.py) wherever the program allows one, from its first row."""
     if request.param[2] == "fused":
         monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
+        monkeypatch.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
     else:
         monkeypatch.setenv("LEADSCORE_FUSED", "0")
     if request.param[2] == "full":

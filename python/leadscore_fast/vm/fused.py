@@ -30,6 +30,7 @@ import ctypes
 import hashlib
 import os
 import threading
+import time
 import warnings
 from typing import NamedTuple
 
@@ -805,7 +806,9 @@ class Kernel:
 ROWS_RUN = {"fused": 0, "interpreted": 0}
 _KERNELS: dict = {}  # key → Kernel, this process
 _ROWS_SEEN: dict = {}  # key → rows interpreted so far, for programs not fused yet
-_NOT_FUSABLE: set = set()  # keys the generator turned down
+_NOT_FUSABLE: set = set()  # keys the generator (or LLVM) turned down
+_PENDING: dict = {}  # key → the thread compiling it in the background
+_FAILED: dict = {}  # key → why its background compile failed, until reported
 _LOCK = threading.Lock()
 FUSE_AFTER_ROWS = 1_000_000
 
@@ -813,6 +816,13 @@ FUSE_AFTER_ROWS = 1_000_000
 def enabled() -> bool:
     """Fused kernels are on unless ``LEADSCORE_FUSED=0`` (then everything is interpreted)."""
     return os.environ.get("LEADSCORE_FUSED", "1") != "0"
+
+
+def compile_in_background() -> bool:
+    """Hot programs compile on a background thread unless ``LEADSCORE_FUSE_BACKGROUND=0``
+    (then the call that makes a program hot waits for its kernel: deterministic, for tests
+    and measurements)."""
+    return os.environ.get("LEADSCORE_FUSE_BACKGROUND", "1") != "0"
 
 
 def fuse_after_rows() -> int:
@@ -826,14 +836,22 @@ def fuse_after_rows() -> int:
         return FUSE_AFTER_ROWS
 
 
+FIRST_SYNC_MAX = 300  # instructions: up to here (about 1 s of LLVM) a fresh process's first
+# program compiles while it waits; a bigger one starts interpreted and compiles in the background
+
+
 def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
            interpreter_loaded=True) -> Kernel | None:
-    """The fused kernel for this program and layout: from this process, else the disk cache,
-    else compiled by LLVM when the program is hot (see fuse_after_rows) or is the first
-    program of a fresh process (nothing fused or interpreted yet: compiling its kernel, about
-    0.4 s, costs less than loading the interpreter from numba's cache and far less than
-    compiling it, about 8 s, on an empty one); None otherwise. Raises NotFusable for a
-    program the generator does not cover."""
+    """The fused kernel for this program and layout, or None while there is none yet.
+
+    From this process, else from the disk cache; else LLVM compiles it (vm/native.py) once
+    the program is hot (see fuse_after_rows), on a background thread, and the interpreter runs
+    the batches that come before it is ready. The first program of a fresh process (nothing
+    fused or interpreted yet) compiles right away, while the caller waits, when it is small
+    (FIRST_SYNC_MAX): about 0.4 s for the reference model, less than loading the interpreter
+    from numba's cache and far less than compiling it (about 8 s) on an empty one. Raises
+    NotFusable for a program the generator does not cover (and warns once, with
+    FusedKernelWarning, if LLVM refused one: a generator bug)."""
     code = np.ascontiguousarray(code, np.int64)
     parts = (code.tobytes(), np.ascontiguousarray(consts_f, np.float64).tobytes(),
              np.ascontiguousarray(consts_i, np.int64).tobytes(),
@@ -843,19 +861,29 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
         got = _KERNELS.get(mem_key)
         if got is not None:
             return got
-        if mem_key in _NOT_FUSABLE:
+        failed = _FAILED.pop(mem_key, None)
+        if failed is None and mem_key in _NOT_FUSABLE:
             raise NotFusable("known")
+        if mem_key in _PENDING:
+            return None
         seen = _ROWS_SEEN.get(mem_key, 0) + int(rows)
         _ROWS_SEEN[mem_key] = seen
         if len(_ROWS_SEEN) > 1024:
             _ROWS_SEEN.clear()
+        first = not interpreter_loaded and not _KERNELS and not _PENDING
+    if failed is not None:
+        warnings.warn(f"fused kernel not built ({failed}); the interpreter runs this program",
+                      FusedKernelWarning, stacklevel=2)
+        raise NotFusable(failed)
     from leadscore_fast.vm import native
 
-    first = not interpreter_loaded and not _KERNELS
     try:
         gen = _Gen(code, consts_f, consts_i, outs, lay)
-        loaded = native.load(native.key(*parts), gen.build, SYMBOL,
-                             compile=seen >= fuse_after_rows() or first)
+        disk_key = native.key(*parts)
+        hot = seen >= fuse_after_rows()
+        loaded = native.load(disk_key, gen.build, SYMBOL,
+                             compile=(first and len(code) <= FIRST_SYNC_MAX)
+                             or (hot and not compile_in_background()))
     except NotFusable:
         with _LOCK:  # do not generate it again for every batch
             _NOT_FUSABLE.add(mem_key)
@@ -866,10 +894,57 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
         warnings.warn(f"fused kernel not built ({type(e).__name__}: {e}); the interpreter "
                       "runs this program", FusedKernelWarning, stacklevel=2)
         raise NotFusable(str(e)) from None
-    if loaded is None:
-        return None
-    got = Kernel(loaded[0], len(lay.columns), n_tabs, len(gen.bitmaps), loaded[1])
+    if loaded is not None:
+        return _register(mem_key, Kernel(loaded[0], len(lay.columns), n_tabs,
+                                         len(gen.bitmaps), loaded[1]))
+    if hot or first:
+        worker = threading.Thread(target=_compile_in_background, daemon=True,
+                                  args=(mem_key, disk_key, gen, len(lay.columns), n_tabs),
+                                  name="leadscore-fuse")
+        with _LOCK:
+            _PENDING[mem_key] = worker
+        worker.start()
+    return None
+
+
+def _register(mem_key, got: Kernel) -> Kernel:
     with _LOCK:
         _KERNELS[mem_key] = got
         _ROWS_SEEN.pop(mem_key, None)
     return got
+
+
+def _compile_in_background(mem_key, disk_key, gen, n_cols, n_tabs):
+    """Compile (and cache on disk) one kernel; LLVM releases the GIL while it works. A failure
+    is kept for the caller's thread to report (a warning here would surface nowhere useful)."""
+    from leadscore_fast.vm import native
+
+    try:
+        addr, cached = native.load(disk_key, gen.build, SYMBOL, compile=True)
+        _register(mem_key, Kernel(addr, n_cols, n_tabs, len(gen.bitmaps), cached))
+    except NotFusable:
+        with _LOCK:
+            _NOT_FUSABLE.add(mem_key)
+    except Exception as e:  # noqa: BLE001  reported by the next kernel() call for it
+        with _LOCK:
+            _NOT_FUSABLE.add(mem_key)
+            _FAILED[mem_key] = f"{type(e).__name__}: {e}"
+    finally:
+        with _LOCK:
+            _PENDING.pop(mem_key, None)
+
+
+def wait_for_compiles(timeout: float | None = None) -> bool:
+    """Wait until the kernels compiling in the background are ready (benchmarks and tests
+    call it to measure or check the steady state); False if ``timeout`` ran out first."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        with _LOCK:
+            workers = list(_PENDING.values())
+        if not workers:
+            return True
+        for w in workers:
+            w.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if deadline is not None and time.monotonic() >= deadline:
+                with _LOCK:
+                    return not _PENDING

@@ -24,16 +24,24 @@ _STATE: dict = {}
 _ENGINES: list = []  # every loaded object stays mapped for the life of the process
 
 
+def _host():
+    """LLVM's native target, initialised once; this CPU's name and features."""
+    with _LOCK:
+        if "cpu" not in _STATE:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+            _STATE.update(cpu_name=cpu, features=features,
+                          cpu=f"{llvm.get_default_triple()} {cpu} {features}")
+    return _STATE
+
+
 def _target_machine():
-    tm = _STATE.get("tm")
-    if tm is None:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
-        tm = llvm.Target.from_default_triple().create_target_machine(
-            cpu=cpu, features=features, opt=3)
-        _STATE.update(tm=tm, cpu=f"{llvm.get_default_triple()} {cpu} {features}")
-    return tm
+    """A new target machine for this CPU: one per compile, so that kernels can compile on a
+    background thread while numba (or another kernel) uses LLVM on another."""
+    _host()
+    return llvm.Target.from_default_triple().create_target_machine(
+        cpu=_STATE["cpu_name"], features=_STATE["features"], opt=3)
 
 
 def cache_dir() -> Path:
@@ -50,7 +58,7 @@ _SOURCES = ("fused.py", "native.py")  # the generator: its text is part of every
 def key(*parts: bytes) -> str:
     """A cache key for a kernel: ``parts`` (the program and layout) plus what its machine
     code depends on besides: the generator's source, llvmlite's version and this CPU."""
-    _target_machine()
+    _host()
     source = _STATE.get("source")
     if source is None:
         here = Path(__file__).resolve().parent
@@ -64,8 +72,9 @@ def key(*parts: bytes) -> str:
 
 
 def _compile_object(ir_text: str) -> bytes:
+    """Optimise and emit, in a context and target machine of its own (thread-safe)."""
     tm = _target_machine()
-    mod = llvm.parse_assembly(ir_text)
+    mod = llvm.parse_assembly(ir_text, context=llvm.create_context())
     mod.verify()
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
@@ -106,17 +115,17 @@ def load(key: str, make_ir, symbol: str, *, compile: bool = True) -> tuple[int, 
     """The address of ``symbol`` in the kernel cached under ``key`` (see :func:`key`), and
     whether it came from the disk cache; compiled from ``make_ir()`` when not cached and
     ``compile`` is set, else None."""
-    with _LOCK:
-        tm = _target_machine()
-        path = cache_dir() / f"{key}.o"
-        obj = _read(path)
-        cached = obj is not None
-        if obj is None:
-            if not compile:
-                return None
-            obj = _compile_object(make_ir())
-            _write_atomic(path, obj)
-        ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), tm)
+    path = cache_dir() / f"{key}.o"
+    obj = _read(path)
+    cached = obj is not None
+    if obj is None:
+        if not compile:
+            return None
+        obj = _compile_object(make_ir())
+        _write_atomic(path, obj)
+    tm = _target_machine()
+    with _LOCK:  # the execution engines share the process's symbol resolution
+        ee = llvm.create_mcjit_compiler(llvm.parse_assembly("", context=llvm.create_context()), tm)
         ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
         ee.finalize_object()
         addr = ee.get_function_address(symbol)
