@@ -898,7 +898,9 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
         return _register(mem_key, Kernel(loaded[0], len(lay.columns), n_tabs,
                                          len(gen.bitmaps), loaded[1]))
     if hot or first:
-        worker = threading.Thread(target=_compile_in_background, daemon=True,
+        # not a daemon: the process waits for it at exit (a few seconds at most) instead of
+        # tearing LLVM down under it, and the kernel reaches the disk cache for the next one
+        worker = threading.Thread(target=_compile_in_background, daemon=False,
                                   args=(mem_key, disk_key, gen, len(lay.columns), n_tabs),
                                   name="leadscore-fuse")
         with _LOCK:

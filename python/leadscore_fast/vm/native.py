@@ -37,8 +37,8 @@ def _host():
 
 
 def _target_machine():
-    """A new target machine for this CPU: one per compile, so that kernels can compile on a
-    background thread while numba (or another kernel) uses LLVM on another."""
+    """A new target machine for this CPU, one per compile: nothing LLVM-side is shared with
+    numba or with another compile (llvmlite also serialises its calls process-wide)."""
     _host()
     return llvm.Target.from_default_triple().create_target_machine(
         cpu=_STATE["cpu_name"], features=_STATE["features"], opt=3)
