@@ -334,3 +334,26 @@ def test_a_module_llvm_refuses_warns_and_is_interpreted(monkeypatch, fused_calls
         got = lf.score(model, leads)
     assert not fused_calls
     assert_identical(got, interpreted(model, leads))
+
+
+def test_threads_scoring_different_models_at_once(monkeypatch, tmp_path):
+    """Several Python threads score different models together while their kernels compile in
+    the background: every result is the interpreter's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "2000")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    leads = synthetic.generate_leads(1_500, seed=12, null_rate=0.1)
+    models = [lf.Model.from_yaml_string(
+        REFERENCE.replace("points: 20\n", f"points: {20 + k / 8}\n", 1)) for k in range(1, 5)]
+    want = [interpreted(m, leads) for m in models]
+
+    def score_three_times(k):
+        return [lf.score(models[k], leads, threads=2) for _ in range(3)]
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(score_three_times, range(4)))
+    assert fused.wait_for_compiles(timeout=120)
+    for k in range(4):
+        for g in got[k] + [lf.score(models[k], leads)]:
+            assert_identical(g, want[k])

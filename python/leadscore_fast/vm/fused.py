@@ -265,7 +265,8 @@ class _Gen:
                 params.append((I32.as_pointer(), f"seg{g}", ("row", 3, 4 * g)))
         for k in range(self.outs.masks):
             params.append((I8.as_pointer(), f"mask{k}", ("row", 5, k)))
-        params += [(I8.as_pointer(), "scratch", ("arg", 1)), (I64.as_pointer(), "nulls", ("arg", 2)),
+        params += [(I8.as_pointer(), "scratch", ("arg", 1)),
+                   (I64.as_pointer(), "nulls", ("arg", 2)),
                    (I64, "as_of", ("word", 0)), (I64, "chunk", ("word", 4)),
                    (I64, "r0", ("arg", 3)), (I64, "r1", ("arg", 4))]
         inner = ir.Function(self.module, ir.FunctionType(VOID, [t for t, _, _ in params]),
@@ -283,7 +284,8 @@ class _Gen:
 
     def _entry(self, inner, params):
         """void leadscore_fused(int64* args, int8* scratch, int64* nulls, int64 r0, int64 r1)."""
-        fnty = ir.FunctionType(VOID, [I64.as_pointer(), I8.as_pointer(), I64.as_pointer(), I64, I64])
+        fnty = ir.FunctionType(VOID, [I64.as_pointer(), I8.as_pointer(), I64.as_pointer(),
+                                      I64, I64])
         fn = ir.Function(self.module, fnty, SYMBOL)
         b = ir.IRBuilder(fn.append_basic_block())
 
@@ -478,7 +480,8 @@ class _Gen:
                     x = b.shl(scratch_byte(a1, "data"), i8(1))  # 0 FALSE / 2 TRUE
                 elif pt in (PT_F64, PT_F32):
                     x = elem(a1)
-                    x = b.select(isnan(x), null_b, tri(b.fcmp_ordered("!=", x, ir.Constant(x.type, 0.0))))
+                    nonzero = b.fcmp_ordered("!=", x, ir.Constant(x.type, 0.0))
+                    x = b.select(isnan(x), null_b, tri(nonzero))
                 elif pt in _INTS:
                     x = tri(b.icmp_signed("!=", as_int(a1), i64(0)))
                 else:  # null, times, other: NULL (as load_b)
