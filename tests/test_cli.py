@@ -285,3 +285,27 @@ def test_diff_prints_migration_and_crossings(leads):
     assert "grade: old \\ new" in r.output and "priority: old → new" in r.output
     r = run("diff", old, new, data, "--segmentation", "tierz")
     assert r.exit_code == 2 and "did you mean 'tier'" in r.output
+
+
+@needs_engine
+def test_compile_llvm_prints_the_fused_kernel(files):
+    model, data = files
+    r = run("compile", model, data, "--llvm")
+    assert r.exit_code == 0, r.output
+    assert 'define void @"leadscore_fused"(' in r.stdout
+    assert 'define internal void @"leadscore_rows"(' in r.stdout
+
+
+@needs_engine
+def test_compile_llvm_says_why_a_model_is_not_fused(tmp_path, files):
+    _, data = files
+    model = tmp_path / "m.yaml"
+    model.write_text(MODEL.replace("fit >= 20", "fit >= 20 AND visits IN (1, 2)"))
+    big = tmp_path / "big.yaml"
+    rules = "\n".join(f"      - {{name: r{i}, when: visits > {i}, points: {i % 7}}}"
+                      for i in range(600))
+    big.write_text(f"name: big\nscores:\n  fit:\n    rules:\n{rules}\n")
+    r = run("compile", big, data, "--llvm")
+    assert r.exit_code != 0
+    assert "interpreted, not fused" in r.stderr and "instructions" in r.stderr
+    assert "Traceback" not in r.output

@@ -131,12 +131,26 @@ def check_cmd(model, datafile):
 @main.command("compile")
 @click.argument("model", metavar="MODEL")
 @click.argument("datafile", metavar="DATAFILE")
+@click.option("--llvm", is_flag=True, help="Print the LLVM IR of the fused kernel the model "
+              "gets for DATAFILE's first batch instead (its column types and NULLs).")
 @_errors_to_exit
-def compile_cmd(model, datafile):
+def compile_cmd(model, datafile, llvm):
     """Print the bytecode MODEL compiles to against DATAFILE's columns."""
     from leadscore_fast.compiler import compile
 
-    click.echo(compile(_load_model(model), _schema_of(datafile)).disassemble().rstrip("\n"))
+    if not llvm:
+        click.echo(compile(_load_model(model), _schema_of(datafile)).disassemble().rstrip("\n"))
+        return
+    from leadscore_fast.io import read_input
+    from leadscore_fast.runner import fused_ir
+
+    m = _load_model(model)
+    reader = read_input(datafile)
+    try:
+        batch = reader.read_next_batch()
+    except StopIteration:
+        raise click.ClickException(f"{datafile}: no rows to take a batch layout from") from None
+    click.echo(fused_ir(m, batch).rstrip("\n"))
 
 
 @main.command("sql")

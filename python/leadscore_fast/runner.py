@@ -15,6 +15,7 @@ import difflib
 import sys
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -273,13 +274,18 @@ def _arrow_empty(shape, dtype) -> np.ndarray:
     return np.frombuffer(buf, dtype, count=count).reshape(shape)
 
 
-def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
-                 materialize, row_base, tk_state):
-    """Bind the batch's columns and start the kernel on it; returns a function that waits for
-    the kernel and gives the :class:`_BatchOut`."""
-    from leadscore_fast.vm import kernel
+class _Bound(NamedTuple):
+    """One batch's columns as the kernels read them (see kernel.start)."""
+    datas: list
+    valids: list
+    meta: np.ndarray
+    lut_f: np.ndarray
+    lut_b: np.ndarray
+    lut_off: np.ndarray
 
-    n = batch.num_rows
+
+def _bind(prep: _Prepared, batch: pa.RecordBatch, col_idx) -> _Bound:
+    """Bind the batch's columns (plain strings dictionary-encoded) and fill the lookup tables."""
     datas, valids, dicts = [], [], []
     meta = np.zeros((len(prep.columns), 3), np.int64)
     arrays = [batch.column(col_idx[c]) for c in range(len(prep.columns))]
@@ -315,6 +321,17 @@ def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads
     lut_b = np.empty(int(lut_off[-1]), np.uint8)
     for t, values in enumerate(tables):
         (lut_b if values.dtype == np.uint8 else lut_f)[lut_off[t]:lut_off[t + 1]] = values
+    return _Bound(datas, valids, meta, lut_f, lut_b, lut_off)
+
+
+def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
+                 materialize, row_base, tk_state):
+    """Bind the batch's columns and start the kernel on it; returns a function that waits for
+    the kernel and gives the :class:`_BatchOut`."""
+    from leadscore_fast.vm import kernel
+
+    n = batch.num_rows
+    datas, valids, meta, lut_f, lut_b, lut_off = _bind(prep, batch, col_idx)
     width = n if materialize else 0
     out_f = _arrow_empty((len(prep.scores), width), np.float64)
     out_seg = _arrow_empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
@@ -450,3 +467,32 @@ def run(program, data, *, as_of=None, threads=None, chunk_rows=None, materialize
             res.topk_values[name] = [v for v, _ in best]
             res.topk[name] = [r for _, r in best]
     return res
+
+
+def fused_ir(model, batch: pa.RecordBatch) -> str:
+    """The LLVM IR of the fused kernel ``model`` gets for ``batch``'s layout (what
+    ``leadscore compile --llvm`` prints); raises ProgramError when the program is not fused
+    (it is then interpreted: see README "How it works")."""
+    from leadscore_fast.vm import fused
+
+    program = _compile(model, batch.schema)
+    prep = _prepare(program)
+    bound = _bind(prep, batch, [_column_index(batch.schema, spec["name"])
+                                for spec in prep.columns])
+    why = None
+    if len(prep.tk_meta):
+        why = "it has a top-k query"
+    elif not fused.fusable(prep.code):
+        why = f"it has {len(prep.code)} instructions (at most {fused.MAX_INSTRUCTIONS} fuse)"
+    elif fused.table_bytes(prep.code, bound.lut_off) > fused.TABLE_BYTES_MAX:
+        why = (f"its lookup tables take {fused.table_bytes(prep.code, bound.lut_off):,} bytes"
+               f" (at most {fused.TABLE_BYTES_MAX:,})")
+    if why:
+        raise _errors().ProgramError(f"model {getattr(model, 'name', '')!r} is interpreted, "
+                                     f"not fused: {why}")
+    outs = fused.Outputs(len(prep.scores), len(prep.segments), prep.n_slots, prep.n_masks, True)
+    lay = fused.layout(prep.code, bound.meta, bound.lut_off)
+    try:
+        return fused.ir_text(prep.code, prep.consts_f, prep.consts_i, outs, lay)
+    except fused.NotFusable as e:
+        raise _errors().ProgramError(f"not fused: {e}") from None

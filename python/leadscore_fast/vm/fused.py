@@ -764,6 +764,11 @@ class _Gen:
         return v, bad
 
 
+def ir_text(code, consts_f, consts_i, outs: Outputs, lay: Layout) -> str:
+    """The LLVM IR a program compiles to for this layout (before optimisation)."""
+    return _Gen(code, consts_f, consts_i, outs, lay).build()
+
+
 # --- compiled kernels ----------------------------------------------------------------------
 _FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                        ctypes.c_int64)

@@ -75,6 +75,8 @@ def _compile_object(ir_text: str) -> bytes:
     """Optimise and emit, in a context and target machine of its own (thread-safe)."""
     tm = _target_machine()
     mod = llvm.parse_assembly(ir_text, context=llvm.create_context())
+    mod.triple = tm.triple  # the optimiser's cost models read the target from the module
+    mod.data_layout = str(tm.target_data)
     mod.verify()
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
