@@ -303,7 +303,7 @@ def test_compile_llvm_says_why_a_model_is_not_fused(tmp_path, files):
     model.write_text(MODEL.replace("fit >= 20", "fit >= 20 AND visits IN (1, 2)"))
     big = tmp_path / "big.yaml"
     rules = "\n".join(f"      - {{name: r{i}, when: visits > {i}, points: {i % 7}}}"
-                      for i in range(600))
+                      for i in range(1400))
     big.write_text(f"name: big\nscores:\n  fit:\n    rules:\n{rules}\n")
     r = run("compile", big, data, "--llvm")
     assert r.exit_code != 0

@@ -25,10 +25,15 @@ I64_MAX, I64_MIN = 2**63 - 1, -(2**63)
 def kw(request, monkeypatch):
     """Score settings. The plain cases run the interpreter with the variant the program
     needs; "full" runs every program, core-only ones too, with run_block_full; "fused" runs a
-    fused kernel (vm/fused.py) wherever the program allows one, from its first row."""
+    fused kernel (vm/fused.py) wherever the program allows one, from its first row (with 3-row
+    chunks: in stages of 2 instructions)."""
     if request.param[2] == "fused":
         monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
         monkeypatch.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
+        if request.param[0] == 3:  # and in stages of 2 instructions (values spilled between)
+            from leadscore_fast.vm import fused
+
+            monkeypatch.setattr(fused, "STAGE_INSTRUCTIONS", 2)
     else:
         monkeypatch.setenv("LEADSCORE_FUSED", "0")
     if request.param[2] == "full":

@@ -45,8 +45,14 @@ from leadscore_fast.vm.columns import (
 
 CHUNK = 2048  # rows per chunk at most: the expanded bitmaps (one byte per row) stay in L1
 SYMBOL = "leadscore_fused"
-MAX_INSTRUCTIONS = 1000  # bigger programs stay interpreted: LLVM time grows with the size, and
-# past about this size LLVM stops vectorising the row loop (a 2,000-instruction model ran 5x slower)
+MAX_INSTRUCTIONS = 2500  # bigger programs stay interpreted (LLVM takes ~5 ms per instruction)
+# A row loop of more than about 1,000 instructions is no longer vectorised by LLVM (a
+# 1,843-instruction model ran 5x slower, scalar), so longer programs run as consecutive stages:
+# one row loop per stage over the chunk, the registers a later stage reads kept in chunk-wide
+# scratch between them (an interpreter's registers, but a few per stage boundary, not per op).
+STAGE_INSTRUCTIONS = 500  # measured: a 614-instruction stage of the 1,000-rule model was left
+# scalar ("cannot identify array bounds"), 460-instruction ones vectorised; a program of one
+# stage runs fastest (200 rules: 64 ms in one stage, 83 ms in two), so stages are long
 
 # The args array the entry function reads (int64 words), built by Kernel.args():
 #   [as_of, n (row stride of the outputs), out_f address, out_seg address, chunk rows,
@@ -156,6 +162,54 @@ def layout(code, meta, lut_off) -> Layout:
     return Layout(columns, points)
 
 
+class _Values(dict):
+    """One kind of value of a row in a stage: the SSA value of each register (segmentation,
+    stored score) so far; one an earlier stage wrote is loaded from its spill row when first
+    read, and one nobody wrote is a program the generator does not cover."""
+
+    def __init__(self, kind, unspill):
+        super().__init__()
+        self.kind, self.unspill = kind, unspill
+
+    def __missing__(self, r):
+        try:
+            value = self.unspill(self.kind, r)
+        except KeyError:
+            raise NotFusable(f"{self.kind}{r} read before written") from None
+        self[r] = value
+        return value
+
+
+def _effects(insn) -> tuple[set, set]:
+    """The values an instruction reads and writes: ("F"|"I"|"B", register), ("seg", g), and
+    ("stored", score) for what STORE_SCORE wrote (LOAD_SCORE reads it)."""
+    op = insn[0]
+    reads, writes = set(), set()
+    for kind, v in zip(O.OPCODES[op][1], insn[1:]):
+        if kind in ("dF", "dI", "dB"):
+            writes.add((kind[1], v))
+        elif kind == "aF":
+            reads.add(("F", v))
+            writes.add(("F", v))
+        elif kind in ("F", "I", "B") or (kind in ("B?", "I?") and v >= 0):
+            reads.add((kind[0], v))
+    if op == O.STORE_SCORE:
+        writes.add(("stored", insn[1]))
+        if insn[3] == 2:
+            writes.add(("F", insn[2]))
+    elif op == O.LOAD_SCORE:
+        reads.add(("stored", insn[2]))
+    elif op == O.SEG_SET:
+        reads.add(("seg", insn[1]))
+        writes.add(("seg", insn[1]))
+    elif op == O.SEG_MATRIX:
+        reads |= {("seg", insn[2]), ("seg", insn[3])}
+        writes.add(("seg", insn[1]))
+    elif op == O.LOAD_SEG:
+        reads.add(("seg", insn[2]))
+    return reads, writes
+
+
 # --- code generation -------------------------------------------------------------------------
 class _Gen:
     """Builds the module for one (program, layout)."""
@@ -170,7 +224,7 @@ class _Gen:
             if insn[0] == O.HIST and insn[4] > HIST_EDGES_MAX:
                 raise NotFusable(f"a histogram of {insn[4]} edges")
         self.module = ir.Module(name="leadscore_fused")
-        self.has_decay = any(insn[0] == O.DECAY for insn in self.code)
+        self._plan_stages()
         # columns and tables the program reads, in first-use order
         self.cols: list[int] = []
         self.tabs: list[tuple[int, str]] = []  # (lut index, "b" tri-state | "f" float)
@@ -196,6 +250,53 @@ class _Gen:
                 if lay.points[k] and (insn[5] - 1, "f") not in self.tabs:
                     self.tabs.append((insn[5] - 1, "f"))
                 k += 1
+
+    def _plan_stages(self):
+        """Cut the program into stages and find what crosses their boundaries: ``live_in[k]``
+        maps each value stage k reads before writing it to the stage that wrote it last (None:
+        a segmentation's initial "unassigned"); ``spills`` lists (value, stage) pairs a later
+        stage reads, each with its own scratch row (so a stage re-run for DECAY's exact path
+        reads its inputs unchanged)."""
+        n = len(self.code)
+        per = max(1, int(STAGE_INSTRUCTIONS))
+        count = max(1, -(-n // per))
+        self.stages = [(k * n // count, (k + 1) * n // count) for k in range(count)]
+        self.rule_k = {}  # pc of a LOOKUP_RULE_K → its index in Layout.points
+        for pc, insn in enumerate(self.code):
+            if insn[0] == O.LOOKUP_RULE_K:
+                self.rule_k[pc] = len(self.rule_k)
+        last_writer: dict = {}
+        self.live_in: list[dict] = []
+        spills: dict = {}
+        for k, (lo, hi) in enumerate(self.stages):
+            written: set = set()
+            live: dict = {}
+            reads_then_writes = [_effects(insn) for insn in self.code[lo:hi]]
+            if k == len(self.stages) - 1:  # the row's end stores every segmentation
+                reads_then_writes.append(({("seg", g) for g in range(self.n_segs)}, set()))
+            for reads, writes in reads_then_writes:
+                for key in sorted(reads):  # sorted: the same IR in every process
+                    if key not in written and key not in live:
+                        src = last_writer.get(key)
+                        if src is None and key[0] != "seg":
+                            raise NotFusable(f"{key} read before written")
+                        live[key] = src
+                        if src is not None:
+                            spills.setdefault((key, src), len(spills))
+                written |= writes
+            for key in written:
+                last_writer[key] = k
+            self.live_in.append(live)
+        self.spills = spills  # (value, stage that wrote it) → scratch row
+        # per stage: pc → the spilled values its instruction writes for the last time in the
+        # stage, stored right there (not at the row's end, which would keep them all live)
+        self.spill_after = [dict() for _ in self.stages]
+        for (key, k), slot in spills.items():
+            lo, hi = self.stages[k]
+            pc = max(q for q in range(lo, hi) if key in _effects(self.code[q])[1])
+            self.spill_after[k].setdefault(pc, []).append((key, slot))
+        self.stage_decay = [any(insn[0] == O.DECAY for insn in self.code[lo:hi])
+                            for lo, hi in self.stages]
 
     # -- small helpers -------------------------------------------------------------------------
     @staticmethod
@@ -265,6 +366,10 @@ class _Gen:
                 params.append((I32.as_pointer(), f"seg{g}", ("row", 3, 4 * g)))
         for k in range(self.outs.masks):
             params.append((I8.as_pointer(), f"mask{k}", ("row", 5, k)))
+        # every spill row its own noalias pointer: with rows of one pointer at runtime offsets
+        # LLVM needs a check per pair before it vectorises, and past 8 pairs it does not
+        for k in range(2 * len(self.spills)):
+            params.append((I8.as_pointer(), f"spill{k}", ("spill", k)))
         params += [(I8.as_pointer(), "scratch", ("arg", 1)),
                    (I64.as_pointer(), "nulls", ("arg", 2)),
                    (I64, "as_of", ("word", 0)), (I64, "chunk", ("word", 4)),
@@ -298,6 +403,10 @@ class _Gen:
                 v = word(where[1])
             elif where[0] == "row":  # output row: base address + row * n * itemsize
                 v = b.add(word(where[1]), b.mul(self.i64(where[2]), word(1)))
+            elif where[0] == "spill":  # spill row k: scratch after the expanded bitmaps
+                bitmaps = b.mul(self.i64(max(len(self.bitmaps), 1)), b.add(word(4), self.i64(8)))
+                row = b.mul(self.i64(8 * where[1]), word(4))
+                v = b.gep(fn.args[1], [b.add(bitmaps, row)])
             else:
                 v = fn.args[where[1]]
             if isinstance(ty, ir.PointerType) and v.type != ty:
@@ -323,28 +432,30 @@ class _Gen:
             for slot, (c, which) in enumerate(self.bitmaps):
                 self._expand(b, fn, c, which, slot, s, m)
             zero = [self.i64(0)] * n_counts
-            got = self._loop(b, fn, m, [ir.Constant(I1, 0)] + zero,
-                             lambda b, i, red: self._row(b, i, s, red, exact=False))
-            bad, fast = got[0], got[1:]
-            if self.has_decay:
-                pre = b.block
-                slow = fn.append_basic_block("exact")
-                join = fn.append_basic_block("join")
-                b.cbranch(bad, slow, join)
-                b.position_at_end(slow)
-                again = self._loop(b, fn, m, [ir.Constant(I1, 0)] + zero,
-                                   lambda b, i, red: self._row(b, i, s, red, exact=True))[1:]
-                end = b.block
-                b.branch(join)
-                b.position_at_end(join)
-                out = []
-                for v_fast, v_exact in zip(fast, again):
-                    phi = b.phi(I64)
-                    phi.add_incoming(v_fast, pre)
-                    phi.add_incoming(v_exact, end)
-                    out.append(phi)
-                fast = out
-            return [b.add(a, v) for a, v in zip(counts, fast)]
+            for k in range(len(self.stages)):
+                got = self._loop(b, fn, m, [ir.Constant(I1, 0)] + zero,
+                                 lambda b, i, red: self._row(b, i, s, red, False, k))
+                bad, fast = got[0], got[1:]
+                if self.stage_decay[k]:  # re-run the stage the exact way (kernel.decay)
+                    pre = b.block
+                    slow = fn.append_basic_block("exact")
+                    join = fn.append_basic_block("join")
+                    b.cbranch(bad, slow, join)
+                    b.position_at_end(slow)
+                    again = self._loop(b, fn, m, [ir.Constant(I1, 0)] + zero,
+                                       lambda b, i, red: self._row(b, i, s, red, True, k))[1:]
+                    end = b.block
+                    b.branch(join)
+                    b.position_at_end(join)
+                    out = []
+                    for v_fast, v_exact in zip(fast, again):
+                        phi = b.phi(I64)
+                        phi.add_incoming(v_fast, pre)
+                        phi.add_incoming(v_exact, end)
+                        out.append(phi)
+                    fast = out
+                counts = [b.add(a, v) for a, v in zip(counts, fast)]
+            return counts
 
         totals = self._loop(b, fn, n_chunks, [self.i64(0)] * n_counts, chunk)
         for k, v in enumerate(totals):
@@ -382,23 +493,33 @@ class _Gen:
         self._loop(b, fn, b.ashr(b.add(m, i64(7)), i64(3)), [], eight)
 
     # -- one row -------------------------------------------------------------------------------
-    def _row(self, b, i, s, red, exact):
-        """The program for row s + i; returns the new reductions (bad, null counts...)."""
+    def _row(self, b, i, s, red, exact, stage):
+        """Stage ``stage`` of the program for row s + i; returns the new reductions (bad,
+        counters and null counts)."""
         p = self.p
         j = b.add(s, i)
-        rf, ri, rb = {}, {}, {}
-        stored = {}  # score → the value STORE_SCORE wrote this row (for LOAD_SCORE)
-        segs = [ir.Constant(I32, -1)] * self.n_segs
+        live_in = self.live_in[stage]
+
+        def unspill(kind, r):  # a value from an earlier stage, loaded where first read
+            src = live_in[(kind, r)]
+            if src is None:  # a segmentation no earlier stage assigned
+                return ir.Constant(I32, -1)
+            return self._unspill(b, i, (kind, r), self.spills[((kind, r), src)])
+
+        # register → its SSA value so far; stored: score → what STORE_SCORE wrote this row
+        # (for LOAD_SCORE); segs: segmentation → its code so far (-1 unassigned)
+        rf, ri, rb, segs, stored = (_Values(kind, unspill) for kind in ("F", "I", "B", "seg",
+                                                                        "stored"))
+        values = {"F": rf, "I": ri, "B": rb, "seg": segs, "stored": stored}
+        spill_after = self.spill_after[stage]
         bad = red[0]
         counts = list(red[1:])
         f, i64, i8 = self.f, self.i64, self.i8
         two, zero_b, null_b = i8(2), i8(0), i8(1)
         true, false = ir.Constant(I1, 1), ir.Constant(I1, 0)
-        k_rule = 0
+        first, end = self.stages[stage]  # (not lo/hi: the RULE and CLAMP_F arms use those)
 
         def reg(d, r, kind):
-            if r not in d:
-                raise NotFusable(f"{kind}{r} read before written")
             return d[r]
 
         def cond(r):  # B? operand: -1 = always TRUE
@@ -459,8 +580,10 @@ class _Gen:
         def tri(c):  # i1 → 0 FALSE / 2 TRUE
             return b.select(c, two, zero_b)
 
-        for insn in self.code:
-            op, a0, a1, a2, a3, a4 = insn
+        for pc in range(first, end):
+            for key, slot in spill_after.get(pc - 1, ()):  # written last by the previous one
+                self._spill(b, i, values[key[0]][key[1]], key, slot)
+            op, a0, a1, a2, a3, a4 = self.code[pc]
             if op == O.NOP:
                 continue
             pt = self.lay.columns[a1][0] if op in _COLUMN_OPS else None
@@ -513,7 +636,7 @@ class _Gen:
                     null = b.or_(null, isnan(elem(a1)))
                 rb[a0] = tri(null)
             elif op in _LOOKUPS:
-                use_points = op == O.LOOKUP_RULE_K and self.lay.points[k_rule]
+                use_points = op == O.LOOKUP_RULE_K and self.lay.points[self.rule_k[pc]]
                 kind = "b" if op in (O.LOOKUP_B, O.LOOKUP_RULE_K) and not use_points else "f"
                 t = a4 - 1 if use_points else a2
                 idx = code_index(a1, p[f"last{kind}{t}"])
@@ -526,7 +649,6 @@ class _Gen:
                     ok = b.fcmp_ordered("ord", value, value)
                     ri[a0] = (b.select(ok, b.fptosi(value, I64), i64(0)), ok)
                 else:  # LOOKUP_RULE_K
-                    k_rule += 1
                     k = self.kf[a3]
                     if k != k:  # a NULL constant adds nothing
                         continue
@@ -534,9 +656,7 @@ class _Gen:
                         b.select(b.icmp_unsigned("==", value, two), f(k), f(0.0))
                     rf[a0] = b.fadd(reg(rf, a0, "F"), add)
             elif op == O.LOAD_SCORE:
-                if a1 not in stored:
-                    raise NotFusable(f"score {a1} read before stored")
-                rf[a0] = stored[a1]
+                rf[a0] = stored[a1]  # NotFusable if nothing stored it before
             elif op == O.LOAD_SEG:
                 x = segs[a1]
                 ri[a0] = (b.sext(x, I64), b.icmp_signed(">=", x, ir.Constant(I32, 0)))
@@ -719,13 +839,35 @@ class _Gen:
                     counts[a0 + 1 + k] = b.add(counts[a0 + 1 + k], b.zext(hit, I64))
             else:
                 raise NotFusable(f"opcode {op}")
-        if self.outs.materialize:
-            for g, x in enumerate(segs):
+        for key, slot in spill_after.get(end - 1, ()):
+            self._spill(b, i, values[key[0]][key[1]], key, slot)
+        if self.outs.materialize and stage == len(self.stages) - 1:
+            for g in range(self.n_segs):
+                x = segs[g]
                 b.store(x, b.gep(p[f"seg{g}"], [j]))
                 k = self.outs.slots + self.n_scores + g
                 counts[k] = b.add(counts[k],
                                   b.zext(b.icmp_signed("<", x, ir.Constant(I32, 0)), I64))
         return [bad] + counts
+
+    def _slot(self, b, i, slot, ty):
+        """Row i of spill row ``slot`` (8 bytes per row, a noalias parameter of its own)."""
+        return b.gep(b.bitcast(self.p[f"spill{slot}"], ty.as_pointer()), [i])
+
+    def _spill(self, b, i, value, key, slot):
+        if key[0] == "I":  # (value, valid): the valid flag in the value's high row
+            b.store(value[0], self._slot(b, i, slot, I64))
+            b.store(b.zext(value[1], I8), self._slot(b, i, slot + len(self.spills), I8))
+        else:
+            b.store(value, self._slot(b, i, slot, value.type))
+
+    def _unspill(self, b, i, key, slot):
+        ty = {"F": F64, "stored": F64, "B": I8, "seg": I32}.get(key[0])
+        if key[0] == "I":
+            valid = b.load(self._slot(b, i, slot + len(self.spills), I8))
+            return (b.load(self._slot(b, i, slot, I64)),
+                    b.icmp_unsigned("!=", valid, self.i8(0)))
+        return b.load(self._slot(b, i, slot, ty))
 
     def _intrinsic(self, name, arity):
         fn = self.module.globals.get(name)
@@ -778,13 +920,16 @@ class Kernel:
     """One compiled fused kernel: ``run(args, scratch, nulls, r0, r1)`` computes rows
     [r0, r1) of a batch (GIL released: ctypes calls drop it)."""
 
-    def __init__(self, addr, n_cols, n_tabs, n_bitmaps, cached):
+    def __init__(self, addr, n_cols, n_tabs, n_bitmaps, n_spills, cached):
         self.fn = _FN(addr)
         self.n_cols, self.n_tabs, self.n_bitmaps = n_cols, n_tabs, n_bitmaps
+        self.n_spills = n_spills
         self.from_cache = cached
 
     def scratch_bytes(self, chunk) -> int:
-        return max(self.n_bitmaps, 1) * (chunk + 8)
+        """Expanded bitmaps (chunk + 8 bytes each), then stage spills (2 rows of 8 bytes per
+        row each: a value, and an int value's valid flag)."""
+        return max(self.n_bitmaps, 1) * (chunk + 8) + 2 * self.n_spills * 8 * chunk
 
     def args(self, datas, valids, meta, lut_b, lut_f, lut_off, as_of, n, out_f, out_seg, chunk,
              masks):
@@ -815,7 +960,7 @@ ROWS_RUN = {"fused": 0, "interpreted": 0}
 _KERNELS: dict = {}  # key → Kernel, this process
 _ROWS_SEEN: dict = {}  # key → rows interpreted so far, for programs not fused yet
 _NOT_FUSABLE: set = set()  # keys the generator (or LLVM) turned down
-_PENDING: dict = {}  # key → the thread compiling it in the background
+_PENDING: dict = {}  # key → its compile in the background (native.Compile or _InThread)
 _FAILED: dict = {}  # key → why its background compile failed, until reported
 _LOCK = threading.Lock()
 FUSE_AFTER_ROWS = 1_000_000
@@ -852,10 +997,11 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
            interpreter_loaded=True) -> Kernel | None:
     """The fused kernel for this program and layout, or None while there is none yet.
 
-    From this process, else from the disk cache; else LLVM compiles it (vm/native.py) once
-    the program is hot (see fuse_after_rows), on a background thread, and the interpreter runs
-    the batches that come before it is ready. The first program of a fresh process (nothing
-    fused or interpreted yet) compiles right away, while the caller waits, when it is small
+    From this process, else from the disk cache; else it is compiled once the program is hot
+    (see fuse_after_rows): in a child process that caches it (_start_compile), while the
+    interpreter runs the batches that come before it is ready; or in this call with
+    LEADSCORE_FUSE_BACKGROUND=0. The first program of a fresh process (nothing fused or
+    interpreted yet) compiles right away, while the caller waits, when it is small
     (FIRST_SYNC_MAX): about 0.4 s for the reference model, less than loading the interpreter
     from numba's cache and far less than compiling it (about 8 s) on an empty one. Raises
     NotFusable for a program the generator does not cover (and warns once, with
@@ -863,8 +1009,17 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
     code = np.ascontiguousarray(code, np.int64)
     parts = (code.tobytes(), np.ascontiguousarray(consts_f, np.float64).tobytes(),
              np.ascontiguousarray(consts_i, np.int64).tobytes(),
-             repr((outs, lay, n_tabs)).encode())
+             repr((outs, lay, n_tabs, STAGE_INSTRUCTIONS)).encode())
     mem_key = hashlib.sha256(b"".join(len(p).to_bytes(8, "little") + p for p in parts)).digest()
+    with _LOCK:
+        got = _KERNELS.get(mem_key)
+        if got is not None:
+            return got
+        pending = _PENDING.get(mem_key)
+    if pending is not None:
+        if not pending.done():
+            return None
+        _finish(mem_key, pending)
     with _LOCK:
         got = _KERNELS.get(mem_key)
         if got is not None:
@@ -872,8 +1027,6 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
         failed = _FAILED.pop(mem_key, None)
         if failed is None and mem_key in _NOT_FUSABLE:
             raise NotFusable("known")
-        if mem_key in _PENDING:
-            return None
         seen = _ROWS_SEEN.get(mem_key, 0) + int(rows)
         _ROWS_SEEN[mem_key] = seen
         if len(_ROWS_SEEN) > 1024:
@@ -904,16 +1057,9 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
         raise NotFusable(str(e)) from None
     if loaded is not None:
         return _register(mem_key, Kernel(loaded[0], len(lay.columns), n_tabs,
-                                         len(gen.bitmaps), loaded[1]))
+                                         len(gen.bitmaps), len(gen.spills), loaded[1]))
     if hot or first:
-        # not a daemon: the process waits for it at exit (a few seconds at most) instead of
-        # tearing LLVM down under it, and the kernel reaches the disk cache for the next one
-        worker = threading.Thread(target=_compile_in_background, daemon=False,
-                                  args=(mem_key, disk_key, gen, len(lay.columns), n_tabs),
-                                  name="leadscore-fuse")
-        with _LOCK:
-            _PENDING[mem_key] = worker
-        worker.start()
+        _start_compile(mem_key, disk_key, gen, len(lay.columns), n_tabs)
     return None
 
 
@@ -924,37 +1070,100 @@ def _register(mem_key, got: Kernel) -> Kernel:
     return got
 
 
-def _compile_in_background(mem_key, disk_key, gen, n_cols, n_tabs):
-    """Compile (and cache on disk) one kernel; LLVM releases the GIL while it works. A failure
-    is kept for the caller's thread to report (a warning here would surface nowhere useful)."""
+class _InThread:
+    """A compile on a thread of this process: where no child Python can compile (no
+    interpreter to run, no cache to write). Not a daemon: a process ending mid-compile waits
+    for it rather than tear LLVM down under it."""
+
+    def __init__(self, disk_key, gen):
+        self.error_text = None
+        self.obj = None  # the machine code, kept here: the cache may not be writable
+        self.thread = threading.Thread(target=self._run, args=(disk_key, gen), daemon=False,
+                                       name="leadscore-fuse")
+        self.thread.start()
+
+    def _run(self, disk_key, gen):
+        from leadscore_fast.vm import native
+
+        try:
+            self.obj = native.compile_object(gen.build())
+            native.store(disk_key, self.obj)
+        except NotFusable as e:
+            self.error_text = f"NotFusable: {e}"
+        except Exception as e:  # noqa: BLE001  reported by the next kernel() call for it
+            self.error_text = f"{type(e).__name__}: {e}"
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+    def wait(self, timeout=None) -> bool:
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def error(self) -> str | None:
+        return self.error_text
+
+
+def _start_compile(mem_key, disk_key, gen, n_cols, n_tabs):
+    """Compile a kernel off the caller's path: in a child process (native.Compile) where one
+    can run, else on a thread; kernel() picks it up from the disk cache when it is done."""
     from leadscore_fast.vm import native
 
     try:
-        addr, cached = native.load(disk_key, gen.build, SYMBOL, compile=True)
-        _register(mem_key, Kernel(addr, n_cols, n_tabs, len(gen.bitmaps), cached))
+        if native.can_compile_out_of_process():
+            job = native.Compile(disk_key, gen.build())
+        else:
+            job = _InThread(disk_key, gen)
     except NotFusable:
         with _LOCK:
             _NOT_FUSABLE.add(mem_key)
-    except Exception as e:  # noqa: BLE001  reported by the next kernel() call for it
-        with _LOCK:
-            _NOT_FUSABLE.add(mem_key)
-            _FAILED[mem_key] = f"{type(e).__name__}: {e}"
-    finally:
-        with _LOCK:
-            _PENDING.pop(mem_key, None)
+        return
+    job.kernel_args = (disk_key, n_cols, n_tabs, len(gen.bitmaps), len(gen.spills))
+    with _LOCK:
+        _PENDING[mem_key] = job
+
+
+def _finish(mem_key, job):
+    """Take a finished background compile: load its kernel from the disk cache, or keep why
+    it failed for kernel() to report (once)."""
+    from leadscore_fast.vm import native
+
+    with _LOCK:
+        if _PENDING.get(mem_key) is not job:
+            return  # another thread took it
+        del _PENDING[mem_key]
+    disk_key, n_cols, n_tabs, n_bitmaps, n_spills = job.kernel_args
+    why = job.error()
+    if why is None:
+        try:
+            obj = getattr(job, "obj", None)
+            if obj is not None:  # compiled on a thread here
+                loaded = (native.load_object(obj, SYMBOL), False)
+            else:  # by a child process, into the cache
+                loaded = native.load(disk_key, None, SYMBOL, compile=False)
+            if loaded is None:
+                why = "the compiled kernel is not in the cache"
+            else:
+                _register(mem_key, Kernel(loaded[0], n_cols, n_tabs, n_bitmaps, n_spills,
+                                          loaded[1]))
+                return
+        except Exception as e:  # noqa: BLE001
+            why = f"{type(e).__name__}: {e}"
+    with _LOCK:
+        _NOT_FUSABLE.add(mem_key)
+        if not why.startswith("NotFusable"):  # the generator turned it down: no warning
+            _FAILED[mem_key] = why
 
 
 def wait_for_compiles(timeout: float | None = None) -> bool:
     """Wait until the kernels compiling in the background are ready (benchmarks and tests
     call it to measure or check the steady state); False if ``timeout`` ran out first."""
     deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        with _LOCK:
-            workers = list(_PENDING.values())
-        if not workers:
-            return True
-        for w in workers:
-            w.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
-            if deadline is not None and time.monotonic() >= deadline:
-                with _LOCK:
-                    return not _PENDING
+    with _LOCK:
+        jobs = list(_PENDING.items())
+    for mem_key, job in jobs:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not job.wait(left):
+            return False
+        _finish(mem_key, job)
+    return True

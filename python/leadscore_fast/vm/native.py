@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -45,8 +47,11 @@ def _target_machine():
 
 
 def cache_dir() -> Path:
-    """Where fused kernels are cached: beside numba's cache (``NUMBA_CACHE_DIR`` or the
-    per-user cache directory), in ``fused/``."""
+    """Where fused kernels are cached: ``LEADSCORE_FUSED_CACHE``, else beside numba's cache
+    (``NUMBA_CACHE_DIR`` or the per-user cache directory), in ``fused/``."""
+    own = os.environ.get("LEADSCORE_FUSED_CACHE")
+    if own:
+        return Path(own)
     base = ensure_cache_dir()
     root = Path(base) if base else user_cache_dir()
     return root.parent / "fused" if root.name == "numba" else root / "fused"
@@ -113,6 +118,16 @@ def _write_atomic(path: Path, data: bytes) -> None:
         pass  # read-only or full disk: the kernel still runs, compiled again next process
 
 
+def compile_object(ir_text: str) -> bytes:
+    """Machine code for ``ir_text`` (optimised at -O3 for this CPU)."""
+    return _compile_object(ir_text)
+
+
+def store(key: str, obj: bytes) -> None:
+    """Put a compiled kernel in the disk cache (atomically; a failure only costs a compile)."""
+    _write_atomic(cache_dir() / f"{key}.o", obj)
+
+
 def load(key: str, make_ir, symbol: str, *, compile: bool = True) -> tuple[int, bool] | None:
     """The address of ``symbol`` in the kernel cached under ``key`` (see :func:`key`), and
     whether it came from the disk cache; compiled from ``make_ir()`` when not cached and
@@ -125,6 +140,11 @@ def load(key: str, make_ir, symbol: str, *, compile: bool = True) -> tuple[int, 
             return None
         obj = _compile_object(make_ir())
         _write_atomic(path, obj)
+    return load_object(obj, symbol), cached
+
+
+def load_object(obj: bytes, symbol: str) -> int:
+    """Map compiled machine code into this process; the address of ``symbol`` in it."""
     tm = _target_machine()
     with _LOCK:  # the execution engines share the process's symbol resolution
         ee = llvm.create_mcjit_compiler(llvm.parse_assembly("", context=llvm.create_context()), tm)
@@ -134,4 +154,76 @@ def load(key: str, make_ir, symbol: str, *, compile: bool = True) -> tuple[int, 
         if not addr:
             raise RuntimeError(f"fused kernel: symbol {symbol} not found after compiling")
         _ENGINES.append(ee)
-        return addr, cached
+        return addr
+
+
+class Compile:
+    """A kernel compiling in a child process (``python -m leadscore_fast.vm.native``), which
+    writes it to the disk cache: LLVM runs outside this process, so a process that ends before
+    the compile does neither waits for it nor tears LLVM down under it, and the child still
+    caches the kernel for the next one."""
+
+    def __init__(self, key: str, ir_text: str):
+        self.path = cache_dir() / f"{key}.o"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.ir_path = tempfile.mkstemp(dir=self.path.parent, prefix=".ir-", suffix=".ll")
+        with os.fdopen(fd, "w") as f:
+            f.write(ir_text)
+        self.err = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "leadscore_fast.vm.native", self.ir_path, str(self.path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err,
+            start_new_session=True)
+
+    def done(self) -> bool:
+        return self.proc.poll() is not None
+
+    def wait(self, timeout=None) -> bool:
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def error(self) -> str | None:
+        """None when the child compiled the kernel, else why not (its last stderr line)."""
+        if self.proc.returncode == 0 and _read(self.path) is not None:
+            return None
+        self.err.seek(0)
+        lines = self.err.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"the compiler exited with {self.proc.returncode}"
+
+
+def can_compile_out_of_process() -> bool:
+    """Whether a child Python can compile kernels: an interpreter to run, a cache to write."""
+    if not sys.executable or not os.access(sys.executable, os.X_OK):
+        return False
+    d = cache_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(d, os.W_OK)
+
+
+def _main(argv) -> int:
+    """``python -m leadscore_fast.vm.native IR_FILE OBJECT_FILE``: compile, cache, tidy."""
+    ir_path, obj_path = argv
+    try:
+        with open(ir_path) as f:
+            obj = _compile_object(f.read())
+        _write_atomic(Path(obj_path), obj)
+    except Exception as e:  # noqa: BLE001  reported by the parent (the last stderr line)
+        first = (str(e).strip().splitlines() or [""])[0]
+        print(f"{type(e).__name__}: {first}", file=sys.stderr)
+        return 1
+    finally:
+        try:
+            os.unlink(ir_path)
+        except OSError:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
