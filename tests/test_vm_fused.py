@@ -379,6 +379,7 @@ def test_threads_scoring_different_models_at_once(monkeypatch, tmp_path):
     for k in range(4):
         for g in got[k] + [lf.score(models[k], leads)]:
             assert_identical(g, want[k])
+    assert fused.wait_for_compiles(timeout=120)  # the ones those calls started
 
 
 @pytest.mark.parametrize("stage", [1, 4, 25])
@@ -395,3 +396,27 @@ def test_programs_run_in_stages_give_the_same_bits(fused_calls, monkeypatch, sta
     assert lf.count(model, leads, where=where) == sum(
         1 for t, g in zip(got["total"].to_pylist(), got["tier"].to_pylist())
         if t is not None and t >= 30 and g != "cold")
+
+
+def test_at_most_so_many_background_compiles_at_once(monkeypatch, tmp_path):
+    """Each background compile takes a core: past MAX_BACKGROUND_COMPILES the next hot program
+    stays interpreted until one is free, and fuses on a later call."""
+    monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
+    monkeypatch.setenv("LEADSCORE_FUSED_CACHE", str(tmp_path))
+    monkeypatch.setattr(fused, "MAX_BACKGROUND_COMPILES", 1)
+    assert fused.wait_for_compiles(timeout=120)  # none left over from other tests
+    leads = synthetic.generate_leads(1_000, seed=14)
+    models = [lf.Model.from_yaml_string(
+        REFERENCE.replace("points: 8\n", f"points: {8 + k / 16}\n", 1)) for k in (1, 2)]
+    interpreted(models[0], leads)
+    want = [interpreted(m, leads) for m in models]
+    for m in models:  # both hot; the second finds the one slot taken
+        lf.score(m, leads)
+    assert len([j for j in fused._PENDING.values() if j is not None]) <= 1
+    assert fused.wait_for_compiles(timeout=120)
+    for m, w in zip(models, want):
+        lf.score(m, leads)  # the second starts its compile now
+    assert fused.wait_for_compiles(timeout=120)
+    assert len(list(tmp_path.glob("*.o"))) == 2
+    for m, w in zip(models, want):
+        assert_identical(lf.score(m, leads), w)

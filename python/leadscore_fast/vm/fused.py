@@ -1020,6 +1020,8 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
         if not pending.done():
             return None
         _finish(mem_key, pending)
+    elif mem_key in _PENDING:  # another thread is starting its compile
+        return None
     with _LOCK:
         got = _KERNELS.get(mem_key)
         if got is not None:
@@ -1104,11 +1106,19 @@ class _InThread:
         return self.error_text
 
 
+MAX_BACKGROUND_COMPILES = 2  # at once: more hot programs wait (interpreted) for a free one
+
+
 def _start_compile(mem_key, disk_key, gen, n_cols, n_tabs):
     """Compile a kernel off the caller's path: in a child process (native.Compile) where one
-    can run, else on a thread; kernel() picks it up from the disk cache when it is done."""
+    can run, else on a thread; kernel() picks it up from the disk cache when it is done. At
+    most MAX_BACKGROUND_COMPILES at once (each takes a core): a later call tries again."""
     from leadscore_fast.vm import native
 
+    with _LOCK:
+        if mem_key in _PENDING or len(_PENDING) >= MAX_BACKGROUND_COMPILES:
+            return
+        _PENDING[mem_key] = None  # reserved: a second caller does not start it too
     try:
         if native.can_compile_out_of_process():
             job = native.Compile(disk_key, gen.build())
@@ -1117,7 +1127,12 @@ def _start_compile(mem_key, disk_key, gen, n_cols, n_tabs):
     except NotFusable:
         with _LOCK:
             _NOT_FUSABLE.add(mem_key)
+            del _PENDING[mem_key]
         return
+    except BaseException:
+        with _LOCK:
+            del _PENDING[mem_key]
+        raise
     job.kernel_args = (disk_key, n_cols, n_tabs, len(gen.bitmaps), len(gen.spills))
     with _LOCK:
         _PENDING[mem_key] = job
@@ -1160,7 +1175,7 @@ def wait_for_compiles(timeout: float | None = None) -> bool:
     call it to measure or check the steady state); False if ``timeout`` ran out first."""
     deadline = None if timeout is None else time.monotonic() + timeout
     with _LOCK:
-        jobs = list(_PENDING.items())
+        jobs = [(k, j) for k, j in _PENDING.items() if j is not None]
     for mem_key, job in jobs:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not job.wait(left):

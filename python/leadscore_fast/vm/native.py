@@ -170,9 +170,13 @@ class Compile:
         with os.fdopen(fd, "w") as f:
             f.write(ir_text)
         self.err = tempfile.TemporaryFile()
+        # the child imports the same leadscore_fast (also from a source checkout on sys.path)
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "leadscore_fast.vm.native", self.ir_path, str(self.path)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err, env=env,
             start_new_session=True)
 
     def done(self) -> bool:
