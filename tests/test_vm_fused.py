@@ -1,4 +1,4 @@
-"""Fused kernels (vm/fused.py, vm/native.py): the same bits as the interpreter, on generated
+"""Fused kernels (vm/fused.py, vm/fused_ir.py, vm/native.py): the same bits as the interpreter, on generated
 models and data and on the cases that take their own code paths (bitmaps at any offset, DECAY
 beyond the vectorised range, big dictionaries, nulls); when a program fuses; the disk cache."""
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 pytest.importorskip("leadscore_fast._engine")
 import leadscore_fast as lf  # noqa: E402
 from leadscore_fast import synthetic  # noqa: E402
-from leadscore_fast.vm import fused, kernel  # noqa: E402
+from leadscore_fast.vm import fused, fused_ir, kernel  # noqa: E402
 from strategies import cases, examples  # noqa: E402
 
 REFERENCE = synthetic.REFERENCE_MODEL_YAML
@@ -75,16 +75,16 @@ def interpreted(model, data, **kw) -> pa.Table:
 # ---- property: generated models and data ------------------------------------------------------
 
 @examples(0.5)
-@given(cases(), st.sampled_from([1, 2]), st.sampled_from([fused.STAGE_INSTRUCTIONS, 3]))
+@given(cases(), st.sampled_from([1, 2]), st.sampled_from([fused_ir.STAGE_INSTRUCTIONS, 3]))
 def test_fused_kernels_give_the_interpreters_bits(case, threads, stage):
     """On generated models and data, in one stage or in stages of 3 instructions."""
     os.environ.update(LEADSCORE_FUSE_AFTER_ROWS="0", LEADSCORE_FUSE_BACKGROUND="0")
-    default, fused.STAGE_INSTRUCTIONS = fused.STAGE_INSTRUCTIONS, stage
+    default, fused_ir.STAGE_INSTRUCTIONS = fused_ir.STAGE_INSTRUCTIONS, stage
     try:
         got = lf.score(case.model, case.table, as_of=case.as_of, chunk_rows=case.chunk_rows,
                        threads=threads)
     finally:
-        fused.STAGE_INSTRUCTIONS = default
+        fused_ir.STAGE_INSTRUCTIONS = default
         del os.environ["LEADSCORE_FUSE_AFTER_ROWS"], os.environ["LEADSCORE_FUSE_BACKGROUND"]
     want = interpreted(case.model, case.table, as_of=case.as_of, chunk_rows=case.chunk_rows,
                        threads=threads)
@@ -231,7 +231,7 @@ def test_a_failed_background_compile_is_reported_once_and_interpreted(monkeypatc
     next call warns, once, and the program stays interpreted."""
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
     monkeypatch.setenv("LEADSCORE_FUSED_CACHE", str(tmp_path))
-    monkeypatch.setattr(fused._Gen, "build", lambda self: "this is not LLVM IR")
+    monkeypatch.setattr(fused_ir._Gen, "build", lambda self: "this is not LLVM IR")
     model = lf.Model.from_yaml_string(REFERENCE.replace("points: 10\n", "points: 10.5\n", 1))
     leads = synthetic.generate_leads(1_000, seed=11)
     interpreted(model, leads)
@@ -298,7 +298,7 @@ def test_rule_text_never_reaches_the_generated_code():
     lut_off = np.arange(len(prep.lookups) + len(prep.points) + 1) * 3
     lay = fused.layout(prep.code, meta, lut_off)
     outs = fused.Outputs(scores=1, segs=0, slots=0, masks=0, materialize=True)
-    ir_text = fused._Gen(prep.code, prep.consts_f, prep.consts_i, outs, lay).build()
+    ir_text = fused_ir.ir_text(prep.code, prep.consts_f, prep.consts_i, outs, lay)
     assert "leadscore_fused" in ir_text and marker not in ir_text
 
 
@@ -386,7 +386,7 @@ def test_threads_scoring_different_models_at_once(monkeypatch, tmp_path):
 def test_programs_run_in_stages_give_the_same_bits(fused_calls, monkeypatch, stage):
     """A long program runs as stages, one row loop each, the values a later stage reads kept
     in spill rows between them: cut anywhere, the bits are the interpreter's."""
-    monkeypatch.setattr(fused, "STAGE_INSTRUCTIONS", stage)
+    monkeypatch.setattr(fused_ir, "STAGE_INSTRUCTIONS", stage)
     model = lf.Model.from_yaml_string(REFERENCE)
     leads = synthetic.generate_leads(5_000, seed=13, null_rate=0.2)
     got = lf.score(model, leads, chunk_rows=700, threads=2)

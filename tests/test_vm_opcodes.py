@@ -31,9 +31,9 @@ def kw(request, monkeypatch):
         monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
         monkeypatch.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
         if request.param[0] == 3:  # and in stages of 2 instructions (values spilled between)
-            from leadscore_fast.vm import fused
+            from leadscore_fast.vm import fused_ir
 
-            monkeypatch.setattr(fused, "STAGE_INSTRUCTIONS", 2)
+            monkeypatch.setattr(fused_ir, "STAGE_INSTRUCTIONS", 2)
     else:
         monkeypatch.setenv("LEADSCORE_FUSED", "0")
     if request.param[2] == "full":

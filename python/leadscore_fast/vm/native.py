@@ -1,4 +1,4 @@
-"""LLVM IR → machine code for the fused kernels (vm/fused.py), with an on-disk object cache.
+"""LLVM IR → machine code for the fused kernels (vm/fused_ir.py), with an on-disk object cache.
 
 llvmlite is already here (numba is built on it). A module is optimised at -O3 for this CPU
 (loop and SLP vectorisation on), emitted as an object file, and stored under a key made of the
@@ -57,7 +57,7 @@ def cache_dir() -> Path:
     return root.parent / "fused" if root.name == "numba" else root / "fused"
 
 
-_SOURCES = ("fused.py", "native.py")  # the generator: its text is part of every key
+_SOURCES = ("fused_ir.py", "native.py")  # the generator: its text is part of every key
 
 
 def key(*parts: bytes) -> str:

@@ -1,0 +1,846 @@
+"""The fused-kernel code generator: a Program's bytecode → LLVM IR for one native row loop.
+
+- Each opcode's row semantics are a transcription of its kernel.py helper, in the same
+  operation order (no fast-math, no reassociation): same inputs, same bits as the interpreter.
+- Only bytecode is read: opcodes, register and column numbers, numeric constants. Rule text
+  never reaches the generated code, and nothing is passed to eval/exec: the IR is built with
+  llvmlite's IR builder; vm/native.py compiles it, vm/fused.py decides when.
+- A kernel is specialised to the batch's layout (Layout): each column's physical type and
+  whether it has a validity bitmap, and which LOOKUP_RULE_K have a points table.
+- Rows are processed in chunks: validity and boolean bitmaps are first expanded to bytes in a
+  small scratch area (8 rows per multiply), then the row loop runs, per stage (see
+  STAGE_INSTRUCTIONS). DECAY's vectorised 2**t covers exponents within +-1022; a chunk with a
+  finite one outside re-runs the stage with the exact libm path, as the interpreter does.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from llvmlite import ir
+
+from leadscore_fast.vm import opcodes as O
+from leadscore_fast.vm.columns import (
+    PT_BOOL, PT_DATE32, PT_DATE64, PT_F32, PT_F64, PT_I8, PT_I16, PT_I32, PT_I64, PT_NULL,
+    PT_TS_MS, PT_TS_NS, PT_TS_S, PT_TS_US, PT_U8, PT_U16, PT_U32, PT_U64,
+)
+
+SYMBOL = "leadscore_fused"
+# A row loop of more than about 1,000 instructions is no longer vectorised by LLVM (a
+# 1,843-instruction model ran 5x slower, scalar), so longer programs run as consecutive stages:
+# one row loop per stage over the chunk, the registers a later stage reads kept in chunk-wide
+# scratch between them (an interpreter's registers, but a few per stage boundary, not per op).
+STAGE_INSTRUCTIONS = 500  # measured: a 614-instruction stage of the 1,000-rule model was left
+# scalar ("cannot identify array bounds"), 460-instruction ones vectorised; a program of one
+# stage runs fastest (200 rules: 64 ms in one stage, 83 ms in two), so stages are long
+
+# The args array the entry function reads (int64 words), built by Kernel.args():
+#   [as_of, n (row stride of the outputs), out_f address, out_seg address, chunk rows,
+#    masks address,
+#    per column: data address, validity address, element offset,
+#    per table: address in lut_b, address in lut_f, last index (size - 1)]
+_HEAD = 6
+_PER_COL = 3
+_PER_TAB = 3
+
+F64 = ir.DoubleType()
+F32 = ir.FloatType()
+I1 = ir.IntType(1)
+I8 = ir.IntType(8)
+I16 = ir.IntType(16)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+VOID = ir.VoidType()
+NAN = float("nan")
+INF = float("inf")
+US_PER_DAY = 86_400_000_000.0
+_LN2 = float(np.log(2.0))
+_E = [1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(14)]
+
+# the element type of each physical type's data buffer; others (null, other) have none to read
+_ELEM = {PT_F64: F64, PT_F32: F32, PT_I8: I8, PT_I16: I16, PT_I32: I32, PT_I64: I64, PT_U8: I8,
+         PT_U16: I16, PT_U32: I32, PT_U64: I64, PT_BOOL: I8, PT_TS_S: I64, PT_TS_MS: I64,
+         PT_TS_US: I64, PT_TS_NS: I64, PT_DATE32: I32, PT_DATE64: I64}
+_UNSIGNED = (PT_U8, PT_U16, PT_U32, PT_U64)
+_INTS = (PT_I8, PT_I16, PT_I32, PT_I64, PT_U8, PT_U16, PT_U32, PT_U64)
+_TIMES = (PT_TS_S, PT_TS_MS, PT_TS_US, PT_TS_NS, PT_DATE32, PT_DATE64)
+_COLUMN_OPS = (O.LOAD_F, O.LOAD_I, O.LOAD_B, O.LOAD_DAYS, O.IS_NULL_COL, O.LOOKUP_F, O.LOOKUP_B,
+               O.LOOKUP_I, O.LOOKUP_RULE_K)
+_LOOKUPS = (O.LOOKUP_F, O.LOOKUP_B, O.LOOKUP_I, O.LOOKUP_RULE_K)
+# top-k keeps per-block heaps, updated row by row: the interpreter runs it
+HIST_EDGES_MAX = 16  # a histogram is one compare-and-count per bucket and row: up to here
+_TIME_MULT = {PT_TS_US: 1, PT_TS_MS: 1000, PT_DATE64: 1000, PT_TS_S: 1_000_000,
+              PT_DATE32: 86_400_000_000}
+_FCMP = ["==", "!=", "<", "<=", ">", ">="]
+_ICMP = ["==", "!=", "<", "<=", ">", ">="]
+
+
+
+class NotFusable(Exception):
+    """The program (or this batch's layout) is outside what fused kernels cover."""
+
+
+class Outputs(NamedTuple):
+    """What the kernel writes: scores and segment codes (when ``materialize``), query counters
+    (``slots`` int64 accumulators per block) and row masks."""
+    scores: int
+    segs: int
+    slots: int
+    masks: int
+    materialize: bool
+
+
+class Layout(NamedTuple):
+    """What a kernel is specialised to besides the program: per column (ptype, has_valid),
+    per LOOKUP_RULE_K instruction whether its points table is non-empty."""
+    columns: tuple
+    points: tuple
+
+
+class _Values(dict):
+    """One kind of value of a row in a stage: the SSA value of each register (segmentation,
+    stored score) so far; one an earlier stage wrote is loaded from its spill row when first
+    read, and one nobody wrote is a program the generator does not cover."""
+
+    def __init__(self, kind, unspill):
+        super().__init__()
+        self.kind, self.unspill = kind, unspill
+
+    def __missing__(self, r):
+        try:
+            value = self.unspill(self.kind, r)
+        except KeyError:
+            raise NotFusable(f"{self.kind}{r} read before written") from None
+        self[r] = value
+        return value
+
+
+def _effects(insn) -> tuple[set, set]:
+    """The values an instruction reads and writes: ("F"|"I"|"B", register), ("seg", g), and
+    ("stored", score) for what STORE_SCORE wrote (LOAD_SCORE reads it)."""
+    op = insn[0]
+    reads, writes = set(), set()
+    for kind, v in zip(O.OPCODES[op][1], insn[1:]):
+        if kind in ("dF", "dI", "dB"):
+            writes.add((kind[1], v))
+        elif kind == "aF":
+            reads.add(("F", v))
+            writes.add(("F", v))
+        elif kind in ("F", "I", "B") or (kind in ("B?", "I?") and v >= 0):
+            reads.add((kind[0], v))
+    if op == O.STORE_SCORE:
+        writes.add(("stored", insn[1]))
+        if insn[3] == 2:
+            writes.add(("F", insn[2]))
+    elif op == O.LOAD_SCORE:
+        reads.add(("stored", insn[2]))
+    elif op == O.SEG_SET:
+        reads.add(("seg", insn[1]))
+        writes.add(("seg", insn[1]))
+    elif op == O.SEG_MATRIX:
+        reads |= {("seg", insn[2]), ("seg", insn[3])}
+        writes.add(("seg", insn[1]))
+    elif op == O.LOAD_SEG:
+        reads.add(("seg", insn[2]))
+    return reads, writes
+
+
+# --- code generation -------------------------------------------------------------------------
+class _Gen:
+    """Builds the module for one (program, layout)."""
+
+    def __init__(self, code, consts_f, consts_i, outs: Outputs, lay: Layout):
+        self.code = [tuple(int(x) for x in insn) for insn in code]
+        self.kf = [float(x) for x in consts_f]
+        self.ki = [int(x) for x in consts_i]
+        self.outs, self.lay = outs, lay
+        self.n_scores, self.n_segs = outs.scores, outs.segs
+        for insn in self.code:
+            if insn[0] == O.HIST and insn[4] > HIST_EDGES_MAX:
+                raise NotFusable(f"a histogram of {insn[4]} edges")
+        self.module = ir.Module(name="leadscore_fused")
+        self._plan_stages()
+        # columns and tables the program reads, in first-use order
+        self.cols: list[int] = []
+        self.tabs: list[tuple[int, str]] = []  # (lut index, "b" tri-state | "f" float)
+        self.bitmaps: list[tuple[int, str]] = []  # (column, "valid" | "data") to expand
+        k = 0
+        for insn in self.code:
+            op = insn[0]
+            if op not in _COLUMN_OPS:
+                continue
+            c = insn[2]
+            pt, has_valid = lay.columns[c]
+            if c not in self.cols:
+                self.cols.append(c)
+            if has_valid and pt != PT_NULL and (c, "valid") not in self.bitmaps:
+                self.bitmaps.append((c, "valid"))
+            if pt == PT_BOOL and op in (O.LOAD_B, O.LOAD_F) and (c, "data") not in self.bitmaps:
+                self.bitmaps.append((c, "data"))
+            if op in _LOOKUPS:
+                kind = "b" if op in (O.LOOKUP_B, O.LOOKUP_RULE_K) else "f"
+                if (insn[3], kind) not in self.tabs:
+                    self.tabs.append((insn[3], kind))
+            if op == O.LOOKUP_RULE_K:
+                if lay.points[k] and (insn[5] - 1, "f") not in self.tabs:
+                    self.tabs.append((insn[5] - 1, "f"))
+                k += 1
+
+    def _plan_stages(self):
+        """Cut the program into stages and find what crosses their boundaries: ``live_in[k]``
+        maps each value stage k reads before writing it to the stage that wrote it last (None:
+        a segmentation's initial "unassigned"); ``spills`` lists (value, stage) pairs a later
+        stage reads, each with its own scratch row (so a stage re-run for DECAY's exact path
+        reads its inputs unchanged)."""
+        n = len(self.code)
+        per = max(1, int(STAGE_INSTRUCTIONS))
+        count = max(1, -(-n // per))
+        self.stages = [(k * n // count, (k + 1) * n // count) for k in range(count)]
+        self.rule_k = {}  # pc of a LOOKUP_RULE_K → its index in Layout.points
+        for pc, insn in enumerate(self.code):
+            if insn[0] == O.LOOKUP_RULE_K:
+                self.rule_k[pc] = len(self.rule_k)
+        last_writer: dict = {}
+        self.live_in: list[dict] = []
+        spills: dict = {}
+        for k, (lo, hi) in enumerate(self.stages):
+            written: set = set()
+            live: dict = {}
+            reads_then_writes = [_effects(insn) for insn in self.code[lo:hi]]
+            if k == len(self.stages) - 1:  # the row's end stores every segmentation
+                reads_then_writes.append(({("seg", g) for g in range(self.n_segs)}, set()))
+            for reads, writes in reads_then_writes:
+                for key in sorted(reads):  # sorted: the same IR in every process
+                    if key not in written and key not in live:
+                        src = last_writer.get(key)
+                        if src is None and key[0] != "seg":
+                            raise NotFusable(f"{key} read before written")
+                        live[key] = src
+                        if src is not None:
+                            spills.setdefault((key, src), len(spills))
+                written |= writes
+            for key in written:
+                last_writer[key] = k
+            self.live_in.append(live)
+        self.spills = spills  # (value, stage that wrote it) → scratch row
+        # per stage: pc → the spilled values its instruction writes for the last time in the
+        # stage, stored right there (not at the row's end, which would keep them all live)
+        self.spill_after = [dict() for _ in self.stages]
+        for (key, k), slot in spills.items():
+            lo, hi = self.stages[k]
+            pc = max(q for q in range(lo, hi) if key in _effects(self.code[q])[1])
+            self.spill_after[k].setdefault(pc, []).append((key, slot))
+        self.stage_decay = [any(insn[0] == O.DECAY for insn in self.code[lo:hi])
+                            for lo, hi in self.stages]
+
+    # -- small helpers -------------------------------------------------------------------------
+    @staticmethod
+    def f(x):
+        return ir.Constant(F64, x)
+
+    @staticmethod
+    def i64(x):
+        return ir.Constant(I64, x)
+
+    @staticmethod
+    def i8(x):
+        return ir.Constant(I8, x)
+
+    def _loop(self, b, fn, n, reductions, body):
+        """for i in range(n): body(b, i, values) -> new values; returns the final values.
+        ``reductions``: initial values of the loop-carried values."""
+        pre = b.block
+        hdr = fn.append_basic_block("loop")
+        blk = fn.append_basic_block("body")
+        out = fn.append_basic_block("done")
+        b.branch(hdr)
+        b.position_at_end(hdr)
+        i = b.phi(I64)
+        i.add_incoming(self.i64(0), pre)
+        phis = []
+        for v in reductions:
+            p = b.phi(v.type)
+            p.add_incoming(v, pre)
+            phis.append(p)
+        b.cbranch(b.icmp_signed("<", i, n), blk, out)
+        b.position_at_end(blk)
+        new = body(b, i, phis)
+        end = b.block
+        i.add_incoming(b.add(i, self.i64(1)), end)
+        for p, v in zip(phis, new):
+            p.add_incoming(v, end)
+        b.branch(hdr)
+        b.position_at_end(out)
+        return phis
+
+    # -- the module ----------------------------------------------------------------------------
+    def build(self) -> str:
+        """The module's IR text: the row kernel ``leadscore_rows`` (every pointer its own
+        noalias parameter, so LLVM vectorises without runtime overlap checks) and the entry
+        ``leadscore_fused``, which reads those parameters from the args array."""
+        params = []  # (type, name, where the entry finds it)
+        head = _HEAD + _PER_COL * len(self.lay.columns)
+        for c in self.cols:
+            pt, has_valid = self.lay.columns[c]
+            w = _HEAD + _PER_COL * c
+            if pt in _ELEM:
+                params.append((_ELEM[pt].as_pointer(), f"data{c}", ("word", w)))
+            if pt != PT_NULL:
+                if has_valid:
+                    params.append((I8.as_pointer(), f"valid{c}", ("word", w + 1)))
+            params.append((I64, f"off{c}", ("word", w + 2)))
+        for t, kind in self.tabs:
+            w = head + _PER_TAB * t
+            params.append(((I8 if kind == "b" else F64).as_pointer(), f"tab{kind}{t}",
+                           ("word", w + (0 if kind == "b" else 1))))
+            params.append((I64, f"last{kind}{t}", ("word", w + 2)))
+        if self.outs.materialize:
+            for s in range(self.n_scores):
+                params.append((F64.as_pointer(), f"score{s}", ("row", 2, 8 * s)))
+            for g in range(self.n_segs):
+                params.append((I32.as_pointer(), f"seg{g}", ("row", 3, 4 * g)))
+        for k in range(self.outs.masks):
+            params.append((I8.as_pointer(), f"mask{k}", ("row", 5, k)))
+        # every spill row its own noalias pointer: with rows of one pointer at runtime offsets
+        # LLVM needs a check per pair before it vectorises, and past 8 pairs it does not
+        for k in range(2 * len(self.spills)):
+            params.append((I8.as_pointer(), f"spill{k}", ("spill", k)))
+        params += [(I8.as_pointer(), "scratch", ("arg", 1)),
+                   (I64.as_pointer(), "nulls", ("arg", 2)),
+                   (I64, "as_of", ("word", 0)), (I64, "chunk", ("word", 4)),
+                   (I64, "r0", ("arg", 3)), (I64, "r1", ("arg", 4))]
+        inner = ir.Function(self.module, ir.FunctionType(VOID, [t for t, _, _ in params]),
+                            "leadscore_rows")
+        inner.linkage = "internal"
+        inner.attributes.add("noinline")
+        for a, (_, name, _) in zip(inner.args, params):
+            a.name = name
+            if isinstance(a.type, ir.PointerType):
+                a.add_attribute("noalias")
+        self.p = {name: a for a, (_, name, _) in zip(inner.args, params)}
+        self._inner(inner)
+        self._entry(inner, params)
+        return str(self.module)
+
+    def _entry(self, inner, params):
+        """void leadscore_fused(int64* args, int8* scratch, int64* nulls, int64 r0, int64 r1)."""
+        fnty = ir.FunctionType(VOID, [I64.as_pointer(), I8.as_pointer(), I64.as_pointer(),
+                                      I64, I64])
+        fn = ir.Function(self.module, fnty, SYMBOL)
+        b = ir.IRBuilder(fn.append_basic_block())
+
+        def word(k):
+            return b.load(b.gep(fn.args[0], [self.i64(k)]))
+
+        vals = []
+        for ty, _, where in params:
+            if where[0] == "word":
+                v = word(where[1])
+            elif where[0] == "row":  # output row: base address + row * n * itemsize
+                v = b.add(word(where[1]), b.mul(self.i64(where[2]), word(1)))
+            elif where[0] == "spill":  # spill row k: scratch after the expanded bitmaps
+                bitmaps = b.mul(self.i64(max(len(self.bitmaps), 1)), b.add(word(4), self.i64(8)))
+                row = b.mul(self.i64(8 * where[1]), word(4))
+                v = b.gep(fn.args[1], [b.add(bitmaps, row)])
+            else:
+                v = fn.args[where[1]]
+            if isinstance(ty, ir.PointerType) and v.type != ty:
+                v = b.inttoptr(v, ty) if v.type == I64 else b.bitcast(v, ty)
+            vals.append(v)
+        b.call(inner, vals)
+        b.ret_void()
+
+    def _inner(self, fn):
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        p = self.p
+        # chunk loop over [r0, r1)
+        r0, r1 = p["r0"], p["r1"]
+        chunk_rows = p["chunk"]
+        self.stride = b.add(chunk_rows, self.i64(8))  # scratch bytes per expanded bitmap
+        n_chunks = b.sdiv(b.add(b.sub(r1, r0), b.sub(chunk_rows, self.i64(1))), chunk_rows)
+        n_counts = self.outs.slots + self.n_scores + self.n_segs  # the acc row of a block
+
+        def chunk(b, k, counts):
+            s = b.add(r0, b.mul(k, chunk_rows))
+            rest = b.sub(r1, s)
+            m = b.select(b.icmp_signed("<", rest, chunk_rows), rest, chunk_rows)
+            for slot, (c, which) in enumerate(self.bitmaps):
+                self._expand(b, fn, c, which, slot, s, m)
+            zero = [self.i64(0)] * n_counts
+            for k in range(len(self.stages)):
+                got = self._loop(b, fn, m, [ir.Constant(I1, 0)] + zero,
+                                 lambda b, i, red: self._row(b, i, s, red, False, k))
+                bad, fast = got[0], got[1:]
+                if self.stage_decay[k]:  # re-run the stage the exact way (kernel.decay)
+                    pre = b.block
+                    slow = fn.append_basic_block("exact")
+                    join = fn.append_basic_block("join")
+                    b.cbranch(bad, slow, join)
+                    b.position_at_end(slow)
+                    again = self._loop(b, fn, m, [ir.Constant(I1, 0)] + zero,
+                                       lambda b, i, red: self._row(b, i, s, red, True, k))[1:]
+                    end = b.block
+                    b.branch(join)
+                    b.position_at_end(join)
+                    out = []
+                    for v_fast, v_exact in zip(fast, again):
+                        phi = b.phi(I64)
+                        phi.add_incoming(v_fast, pre)
+                        phi.add_incoming(v_exact, end)
+                        out.append(phi)
+                    fast = out
+                counts = [b.add(a, v) for a, v in zip(counts, fast)]
+            return counts
+
+        totals = self._loop(b, fn, n_chunks, [self.i64(0)] * n_counts, chunk)
+        for k, v in enumerate(totals):
+            ptr = b.gep(p["nulls"], [self.i64(k)])
+            b.store(b.add(b.load(ptr), v), ptr)
+        b.ret_void()
+
+    def _expand(self, b, fn, c, which, slot, s, m):
+        """Bits off+s .. off+s+m of column c's validity or data bitmap → bytes 0/1 in the
+        scratch slot, 8 rows per step: two bitmap bytes shifted to the row's bit offset, then
+        spread over a word by one multiply (no table, no per-bit loop)."""
+        p = self.p
+        i64 = self.i64
+        bm = b.bitcast(p[f"{which if which == 'valid' else 'data'}{c}"], I8.as_pointer())
+        dst64 = b.bitcast(b.gep(p["scratch"], [b.mul(i64(slot), self.stride)]), I64.as_pointer())
+        base = b.add(p[f"off{c}"], s)
+        q = b.ashr(base, i64(3))
+        shift = b.and_(base, i64(7))
+        last = b.ashr(b.add(base, b.sub(m, i64(1))), i64(3))  # the bitmap's last byte we need
+
+        def eight(b, k, _):
+            at = b.add(q, k)
+            nxt = b.add(at, i64(1))
+            nxt = b.select(b.icmp_signed("<", nxt, last), nxt, last)  # never past the end
+            lo = b.zext(b.load(b.gep(bm, [at])), I64)
+            hi = b.zext(b.load(b.gep(bm, [nxt])), I64)
+            byte = b.and_(b.lshr(b.or_(lo, b.shl(hi, i64(8))), shift), i64(0xFF))
+            x = b.and_(b.mul(byte, i64(0x0101010101010101)), i64(0x8040201008040201))
+            x = b.and_(b.lshr(b.add(x, i64(0x7F7F7F7F7F7F7F7F)), i64(7)),
+                       i64(0x0101010101010101))
+            st = b.store(x, b.gep(dst64, [k]))
+            st.align = 1
+            return []
+
+        self._loop(b, fn, b.ashr(b.add(m, i64(7)), i64(3)), [], eight)
+
+    # -- one row -------------------------------------------------------------------------------
+    def _row(self, b, i, s, red, exact, stage):
+        """Stage ``stage`` of the program for row s + i; returns the new reductions (bad,
+        counters and null counts)."""
+        p = self.p
+        j = b.add(s, i)
+        live_in = self.live_in[stage]
+
+        def unspill(kind, r):  # a value from an earlier stage, loaded where first read
+            src = live_in[(kind, r)]
+            if src is None:  # a segmentation no earlier stage assigned
+                return ir.Constant(I32, -1)
+            return self._unspill(b, i, (kind, r), self.spills[((kind, r), src)])
+
+        # register → its SSA value so far; stored: score → what STORE_SCORE wrote this row
+        # (for LOAD_SCORE); segs: segmentation → its code so far (-1 unassigned)
+        rf, ri, rb, segs, stored = (_Values(kind, unspill) for kind in ("F", "I", "B", "seg",
+                                                                        "stored"))
+        values = {"F": rf, "I": ri, "B": rb, "seg": segs, "stored": stored}
+        spill_after = self.spill_after[stage]
+        bad = red[0]
+        counts = list(red[1:])
+        f, i64, i8 = self.f, self.i64, self.i8
+        two, zero_b, null_b = i8(2), i8(0), i8(1)
+        true, false = ir.Constant(I1, 1), ir.Constant(I1, 0)
+        first, end = self.stages[stage]  # (not lo/hi: the RULE and CLAMP_F arms use those)
+
+        def reg(d, r, kind):
+            return d[r]
+
+        def cond(r):  # B? operand: -1 = always TRUE
+            return None if r < 0 else b.icmp_unsigned("==", reg(rb, r, "B"), two)
+
+        def scratch_byte(c, which):
+            slot = self.bitmaps.index((c, which))
+            return b.load(b.gep(p["scratch"], [b.add(b.mul(i64(slot), self.stride), i)]))
+
+        def elem(c):
+            return b.load(b.gep(p[f"data{c}"], [b.add(p[f"off{c}"], j)]))
+
+        def valid(c):  # i1, or None when the column has no validity bitmap
+            pt, has_valid = self.lay.columns[c]
+            if not has_valid or pt == PT_NULL:
+                return None
+            return b.icmp_unsigned("!=", scratch_byte(c, "valid"), zero_b)
+
+        def as_int(c):  # an integer column's value as int64 (uint64 wraps, as in load_i)
+            pt = self.lay.columns[c][0]
+            x = elem(c)
+            if x.type == I64:
+                return x
+            return b.zext(x, I64) if pt in _UNSIGNED else b.sext(x, I64)
+
+        def as_float(c):  # load_f: a column as float64, before NULL masking
+            pt = self.lay.columns[c][0]
+            if pt == PT_F64:
+                return elem(c)
+            if pt == PT_F32:
+                return b.fpext(elem(c), F64)
+            if pt == PT_BOOL:
+                return b.uitofp(scratch_byte(c, "data"), F64)
+            if pt == PT_U64:
+                return b.uitofp(elem(c), F64)
+            return b.sitofp(as_int(c), F64)  # ints, times, dates (uint8..32 zero-extended)
+
+        def code_index(c, last):  # dictionary code → table index, the NULL entry for NULLs
+            pt = self.lay.columns[c][0]
+            if pt in (PT_I32, PT_U32):
+                code = b.zext(elem(c), I64)  # read as uint32: a negative int32 is past the end
+            elif pt in _INTS:
+                code = as_int(c)  # compared as uint64: negative wraps past the end
+            else:
+                return last
+            inside = b.icmp_unsigned("<", code, last)
+            v = valid(c)
+            if v is not None:
+                inside = b.and_(inside, v)
+            return b.select(inside, code, last)
+
+        def isnan(x):
+            return b.fcmp_unordered("uno", x, x)
+
+        def fsel(c, x, y):
+            return x if c is None else b.select(c, x, y)
+
+        def tri(c):  # i1 → 0 FALSE / 2 TRUE
+            return b.select(c, two, zero_b)
+
+        for pc in range(first, end):
+            for key, slot in spill_after.get(pc - 1, ()):  # written last by the previous one
+                self._spill(b, i, values[key[0]][key[1]], key, slot)
+            op, a0, a1, a2, a3, a4 = self.code[pc]
+            if op == O.NOP:
+                continue
+            pt = self.lay.columns[a1][0] if op in _COLUMN_OPS else None
+            if op == O.LOAD_F:
+                if pt not in _ELEM:
+                    rf[a0] = f(NAN)
+                    continue
+                rf[a0] = fsel(valid(a1), as_float(a1), f(NAN))
+            elif op == O.LOAD_I:
+                if pt not in _INTS and pt not in _TIMES:
+                    ri[a0] = (i64(0), false)
+                    continue
+                v = valid(a1)
+                ri[a0] = (as_int(a1), true if v is None else v)
+            elif op == O.LOAD_B:
+                if pt == PT_BOOL:
+                    x = b.shl(scratch_byte(a1, "data"), i8(1))  # 0 FALSE / 2 TRUE
+                elif pt in (PT_F64, PT_F32):
+                    x = elem(a1)
+                    nonzero = b.fcmp_ordered("!=", x, ir.Constant(x.type, 0.0))
+                    x = b.select(isnan(x), null_b, tri(nonzero))
+                elif pt in _INTS:
+                    x = tri(b.icmp_signed("!=", as_int(a1), i64(0)))
+                else:  # null, times, other: NULL (as load_b)
+                    rb[a0] = null_b
+                    continue
+                v = valid(a1)
+                rb[a0] = x if v is None else b.select(v, x, null_b)
+            elif op == O.LOAD_DAYS:
+                if pt not in _TIMES:
+                    rf[a0] = f(NAN)
+                    continue
+                x = as_int(a1)
+                if pt == PT_TS_NS:  # floor division by 1000 (numba's // on int64)
+                    q = b.sdiv(x, i64(1000))
+                    fix = b.and_(b.icmp_signed("!=", b.srem(x, i64(1000)), i64(0)),
+                                 b.icmp_signed("<", x, i64(0)))
+                    x = b.sub(q, b.zext(fix, I64))
+                elif _TIME_MULT[pt] != 1:
+                    x = b.mul(x, i64(_TIME_MULT[pt]))
+                d = b.fdiv(b.sitofp(b.sub(p["as_of"], x), F64), f(US_PER_DAY))
+                rf[a0] = fsel(valid(a1), d, f(NAN))
+            elif op == O.IS_NULL_COL:
+                if pt == PT_NULL:
+                    rb[a0] = two
+                    continue
+                v = valid(a1)
+                null = b.not_(v) if v is not None else false
+                if pt in (PT_F64, PT_F32):  # NaN in a float column reads as NULL
+                    null = b.or_(null, isnan(elem(a1)))
+                rb[a0] = tri(null)
+            elif op in _LOOKUPS:
+                use_points = op == O.LOOKUP_RULE_K and self.lay.points[self.rule_k[pc]]
+                kind = "b" if op in (O.LOOKUP_B, O.LOOKUP_RULE_K) and not use_points else "f"
+                t = a4 - 1 if use_points else a2
+                idx = code_index(a1, p[f"last{kind}{t}"])
+                value = b.load(b.gep(p[f"tab{kind}{t}"], [idx]))
+                if op == O.LOOKUP_B:
+                    rb[a0] = value
+                elif op == O.LOOKUP_F:
+                    rf[a0] = value
+                elif op == O.LOOKUP_I:
+                    ok = b.fcmp_ordered("ord", value, value)
+                    ri[a0] = (b.select(ok, b.fptosi(value, I64), i64(0)), ok)
+                else:  # LOOKUP_RULE_K
+                    k = self.kf[a3]
+                    if k != k:  # a NULL constant adds nothing
+                        continue
+                    add = value if use_points else \
+                        b.select(b.icmp_unsigned("==", value, two), f(k), f(0.0))
+                    rf[a0] = b.fadd(reg(rf, a0, "F"), add)
+            elif op == O.LOAD_SCORE:
+                rf[a0] = stored[a1]  # NotFusable if nothing stored it before
+            elif op == O.LOAD_SEG:
+                x = segs[a1]
+                ri[a0] = (b.sext(x, I64), b.icmp_signed(">=", x, ir.Constant(I32, 0)))
+            elif op == O.CONST_F:
+                rf[a0] = f(self.kf[a1])
+            elif op == O.CONST_I:
+                ri[a0] = (i64(self.ki[a1]), ir.Constant(I1, int(a2 != 0)))
+            elif op == O.CONST_B:
+                rb[a0] = i8(a1)
+            elif op == O.I2F:
+                x, v = reg(ri, a1, "I")
+                rf[a0] = b.select(v, b.sitofp(x, F64), f(NAN))
+            elif op in (O.ARITH_F, O.ARITH_FK, O.ARITH_KF):
+                x = f(self.kf[a1]) if op == O.ARITH_KF else reg(rf, a1, "F")
+                y = f(self.kf[a2]) if op == O.ARITH_FK else reg(rf, a2, "F")
+                if a3 <= 2:  # + - *
+                    r = getattr(b, ("fadd", "fsub", "fmul")[a3])(x, y)
+                else:
+                    nz = b.fcmp_unordered("!=", y, f(0.0))
+                    r = b.select(nz, b.fdiv(x, y) if a3 == 3 else b.frem(x, y), f(NAN))
+                rf[a0] = r
+            elif op in (O.ARITH_I, O.ARITH_IK):
+                x, v = reg(ri, a1, "I")
+                y, vy = (i64(self.ki[a2]), true) if op == O.ARITH_IK else reg(ri, a2, "I")
+                v = b.and_(v, vy)
+                if a3 <= 2:  # + - * (wrapping)
+                    r = getattr(b, ("add", "sub", "mul")[a3])(x, y)
+                else:  # truncating %; by 0 NULL, by -1 0 (INT64_MIN % -1 traps)
+                    nz = b.icmp_signed("!=", y, i64(0))
+                    safe = b.and_(nz, b.icmp_signed("!=", y, i64(-1)))
+                    r = b.srem(x, b.select(safe, y, i64(1)))
+                    v = b.and_(v, nz)
+                ri[a0] = (r, v)
+            elif op == O.MATH_F:
+                x = reg(rf, a1, "F")
+                if a2 == 0:
+                    r = b.fneg(x)
+                elif a2 == 1:
+                    r = b.call(self._intrinsic("llvm.fabs.f64", 1), [x])
+                elif a2 == 2:
+                    r = b.select(b.fcmp_ordered(">", x, f(0.0)),
+                                 b.call(self._intrinsic("llvm.log.f64", 1), [x]), f(NAN))
+                elif a2 == 3:
+                    r = b.call(self._intrinsic("llvm.exp.f64", 1), [x])
+                else:
+                    r = b.select(b.fcmp_ordered(">=", x, f(0.0)),
+                                 b.call(self._intrinsic("llvm.sqrt.f64", 1), [x]), f(NAN))
+                rf[a0] = r
+            elif op == O.NEG_I:
+                x, v = reg(ri, a1, "I")
+                ri[a0] = (b.sub(i64(0), x), v)
+            elif op == O.ABS_I:
+                x, v = reg(ri, a1, "I")
+                ri[a0] = (b.select(b.icmp_signed("<", x, i64(0)), b.sub(i64(0), x), x), v)
+            elif op in (O.CMP_F, O.CMP_FK):
+                if op == O.CMP_FK:
+                    k = self.kf[a2]
+                    if k != k:
+                        rb[a0] = null_b
+                        continue
+                    y = f(k)
+                else:
+                    y = reg(rf, a2, "F")
+                x = reg(rf, a1, "F")
+                t = tri(b.fcmp_ordered(_FCMP[a3], x, y))
+                rb[a0] = b.select(b.fcmp_unordered("uno", x, y), null_b, t)
+            elif op in (O.CMP_I, O.CMP_IK):
+                x, v = reg(ri, a1, "I")
+                y, vy = (i64(self.ki[a2]), true) if op == O.CMP_IK else reg(ri, a2, "I")
+                rb[a0] = b.select(b.and_(v, vy), tri(b.icmp_signed(_ICMP[a3], x, y)), null_b)
+            elif op in (O.AND, O.OR):
+                x, y = reg(rb, a1, "B"), reg(rb, a2, "B")
+                less = b.icmp_unsigned("<", x, y)
+                rb[a0] = b.select(less, x, y) if op == O.AND else b.select(less, y, x)
+            elif op == O.NOT:
+                rb[a0] = b.sub(two, reg(rb, a1, "B"))
+            elif op == O.IS_NULL_F:
+                rb[a0] = tri(isnan(reg(rf, a1, "F")))
+            elif op == O.IS_NULL_I:
+                rb[a0] = tri(b.not_(reg(ri, a1, "I")[1]))
+            elif op == O.IS_NULL_B:
+                rb[a0] = tri(b.icmp_unsigned("==", reg(rb, a1, "B"), null_b))
+            elif op in (O.SELECT_F, O.SELECT_I, O.SELECT_B):
+                c = b.icmp_unsigned("==", reg(rb, a1, "B"), two)
+                d, kind = {O.SELECT_F: (rf, "F"), O.SELECT_I: (ri, "I"), O.SELECT_B: (rb, "B")}[op]
+                x, y = reg(d, a2, kind), reg(d, a3, kind)
+                if op == O.SELECT_I:
+                    d[a0] = (b.select(c, x[0], y[0]), b.select(c, x[1], y[1]))
+                else:
+                    d[a0] = b.select(c, x, y)
+            elif op == O.MINMAX_F:
+                x, y = reg(rf, a1, "F"), reg(rf, a2, "F")
+                r = b.select(b.fcmp_ordered(">" if a3 else "<", x, y), x, y)
+                r = b.select(isnan(x), y, r)
+                rf[a0] = b.select(isnan(y), x, r)
+            elif op == O.MINMAX_I:
+                (x, vx), (y, vy) = reg(ri, a1, "I"), reg(ri, a2, "I")
+                r = b.select(b.icmp_signed(">" if a3 else "<", x, y), x, y)
+                r = b.select(b.and_(vx, vy), r, b.select(vx, x, y))
+                ri[a0] = (r, b.or_(vx, vy))
+            elif op == O.COALESCE_F:
+                x = reg(rf, a1, "F")
+                rf[a0] = b.select(isnan(x), reg(rf, a2, "F"), x)
+            elif op == O.COALESCE_I:
+                (x, vx), (y, vy) = reg(ri, a1, "I"), reg(ri, a2, "I")
+                ri[a0] = (b.select(vx, x, y), b.or_(vx, vy))
+            elif op == O.COALESCE_B:
+                x = reg(rb, a1, "B")
+                rb[a0] = b.select(b.icmp_unsigned("!=", x, null_b), x, reg(rb, a2, "B"))
+            elif op == O.DECAY:
+                rf[a0], bad = self._decay(b, reg(rf, a1, "F"), reg(rf, a2, "F"),
+                                          reg(rf, a3, "F"), bad, exact)
+            elif op == O.ZERO_F:
+                rf[a0] = f(0.0)
+            elif op == O.RULE:
+                lo = self.kf[a3] if a3 >= 0 else -INF
+                hi = self.kf[a4] if a4 >= 0 else INF
+                lo = lo if lo == lo else -INF
+                hi = hi if hi == hi else INF
+                x = reg(rf, a2, "F")
+                v = b.select(b.fcmp_ordered(">", x, f(lo)), x, f(lo))
+                v = b.select(b.fcmp_ordered("<", v, f(hi)), v, f(hi))
+                take = b.fcmp_ordered("ord", x, x)
+                c = cond(a1)
+                if c is not None:
+                    take = b.and_(take, c)
+                rf[a0] = b.fadd(reg(rf, a0, "F"), b.select(take, v, f(0.0)))
+            elif op == O.RULE_K:
+                k = self.kf[a2]
+                if k != k:
+                    continue
+                c = cond(a1)
+                add = f(k) if c is None else b.select(c, f(k), f(0.0))
+                rf[a0] = b.fadd(reg(rf, a0, "F"), add)
+            elif op == O.CLAMP_F:
+                lo, hi = self.kf[a1], self.kf[a2]
+                lo = lo if lo == lo else -INF
+                hi = hi if hi == hi else INF
+                x = reg(rf, a0, "F")
+                x = b.select(b.fcmp_ordered("<", x, f(lo)), f(lo), x)
+                rf[a0] = b.select(b.fcmp_ordered(">", x, f(hi)), f(hi), x)
+            elif op == O.STORE_SCORE:
+                x = reg(rf, a1, "F")
+                if a2 == 0:
+                    k = self.outs.slots + a0
+                    counts[k] = b.add(counts[k], b.zext(isnan(x), I64))
+                else:
+                    x = b.select(isnan(x), f(0.0), x)
+                    if a2 == 2:
+                        rf[a1] = x
+                if self.outs.materialize:
+                    b.store(x, b.gep(p[f"score{a0}"], [j]))
+                stored[a0] = x
+            elif op == O.SEG_SET:
+                x = segs[a0]
+                free = b.icmp_signed("==", x, ir.Constant(I32, -1))
+                c = cond(a1)
+                if c is not None:
+                    free = b.and_(free, c)
+                segs[a0] = b.select(free, ir.Constant(I32, a2), x)
+            elif op == O.SEG_MATRIX:
+                x, y = segs[a1], segs[a2]
+                both = b.and_(b.icmp_signed(">=", x, ir.Constant(I32, 0)),
+                              b.icmp_signed(">=", y, ir.Constant(I32, 0)))
+                segs[a0] = b.select(both, b.add(b.mul(x, ir.Constant(I32, a3)), y),
+                                    ir.Constant(I32, -1))
+            elif op == O.COUNT_IF:
+                counts[a0] = b.add(counts[a0], b.zext(cond(a1), I64))
+            elif op == O.STORE_MASK:
+                b.store(b.zext(cond(a1), I8), b.gep(p[f"mask{a0}"], [j]))
+            elif op == O.HIST:  # kernel.hist's linear count: j = #edges <= x, NULL to slot a0
+                x = reg(rf, a1, "F")
+                at = i64(0)
+                for e in self.kf[a2:a2 + a3]:
+                    at = b.add(at, b.zext(b.fcmp_ordered("<=", f(e), x), I64))
+                ok = b.fcmp_ordered("ord", x, x)
+                counts[a0] = b.add(counts[a0], b.zext(b.not_(ok), I64))
+                for k in range(a3 + 1):
+                    hit = b.and_(ok, b.icmp_signed("==", at, i64(k)))
+                    counts[a0 + 1 + k] = b.add(counts[a0 + 1 + k], b.zext(hit, I64))
+            else:
+                raise NotFusable(f"opcode {op}")
+        for key, slot in spill_after.get(end - 1, ()):
+            self._spill(b, i, values[key[0]][key[1]], key, slot)
+        if self.outs.materialize and stage == len(self.stages) - 1:
+            for g in range(self.n_segs):
+                x = segs[g]
+                b.store(x, b.gep(p[f"seg{g}"], [j]))
+                k = self.outs.slots + self.n_scores + g
+                counts[k] = b.add(counts[k],
+                                  b.zext(b.icmp_signed("<", x, ir.Constant(I32, 0)), I64))
+        return [bad] + counts
+
+    def _slot(self, b, i, slot, ty):
+        """Row i of spill row ``slot`` (8 bytes per row, a noalias parameter of its own)."""
+        return b.gep(b.bitcast(self.p[f"spill{slot}"], ty.as_pointer()), [i])
+
+    def _spill(self, b, i, value, key, slot):
+        if key[0] == "I":  # (value, valid): the valid flag in the value's high row
+            b.store(value[0], self._slot(b, i, slot, I64))
+            b.store(b.zext(value[1], I8), self._slot(b, i, slot + len(self.spills), I8))
+        else:
+            b.store(value, self._slot(b, i, slot, value.type))
+
+    def _unspill(self, b, i, key, slot):
+        ty = {"F": F64, "stored": F64, "B": I8, "seg": I32}.get(key[0])
+        if key[0] == "I":
+            valid = b.load(self._slot(b, i, slot + len(self.spills), I8))
+            return (b.load(self._slot(b, i, slot, I64)),
+                    b.icmp_unsigned("!=", valid, self.i8(0)))
+        return b.load(self._slot(b, i, slot, ty))
+
+    def _intrinsic(self, name, arity):
+        fn = self.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(F64, [F64] * arity), name)
+        return fn
+
+    def _decay(self, b, pts, age, hl, bad, exact):
+        """kernel.decay for one row: p * 2**t, t = -(age / hl), as exponent bits times a
+        polynomial; outside +-1022 (or NULL) NaN, and ``bad`` set where libm would give a
+        number, for the exact re-run (kernel.decay's second loop)."""
+        f = self.f
+        t = b.fneg(b.fdiv(age, hl))
+        ok = b.and_(b.fcmp_ordered(">=", t, f(-1022.0)), b.fcmp_ordered("<=", t, f(1022.0)))
+        t = b.select(ok, t, f(0.0))
+        n = b.call(self._intrinsic("llvm.floor.f64", 1), [b.fadd(t, f(0.5))])
+        x = b.fmul(b.fsub(t, n), f(_LN2))
+        y = f(_E[13])
+        for k in range(12, 6, -1):
+            y = b.fma(y, x, f(_E[k]))
+        for k in range(6, -1, -1):
+            y = b.fma(y, x, f(_E[k]))
+        scale = b.bitcast(b.shl(b.add(b.fptosi(n, I64), self.i64(1023)), self.i64(52)), F64)
+        v = b.select(ok, b.fmul(b.fmul(pts, y), scale), f(NAN))
+        if exact:
+            pw = self._intrinsic("llvm.pow.f64", 2)
+            h = hl
+            slow = b.select(b.fcmp_unordered("!=", h, f(0.0)),
+                            b.fmul(pts, b.call(pw, [f(0.5), b.fdiv(age, h)])), f(NAN))
+            v = b.select(b.fcmp_unordered("uno", v, v), slow, v)
+        else:
+            t_raw = b.fneg(b.fdiv(age, hl))
+            redo = b.and_(b.and_(b.not_(ok), b.fcmp_ordered("ord", t_raw, t_raw)),
+                          b.fcmp_ordered("ord", pts, pts))
+            bad = b.or_(bad, redo)
+        return v, bad
+
+
+def ir_text(code, consts_f, consts_i, outs: Outputs, lay: Layout) -> str:
+    """The LLVM IR a program compiles to for this layout (before optimisation)."""
+    return _Gen(code, consts_f, consts_i, outs, lay).build()
