@@ -60,11 +60,12 @@ def fused_calls(monkeypatch):
     return calls
 
 
-def interpreted(model, data, **kw) -> pa.Table:
+def interpreted(model, data, *, fn=None, **kw):
+    """``fn`` (default ``lf.score``) with fused kernels off: the interpreter's answer."""
     old = os.environ.get("LEADSCORE_FUSED")
     os.environ["LEADSCORE_FUSED"] = "0"
     try:
-        return lf.score(model, data, **kw)
+        return (fn or lf.score)(model, data, **kw)
     finally:
         if old is None:
             del os.environ["LEADSCORE_FUSED"]
@@ -188,14 +189,7 @@ def test_counts_and_masks_fuse_top_k_is_interpreted(fused_calls):
     where = "total >= 30 AND tier != 'cold'"
     n = lf.count(model, leads, where=where)
     assert fused_calls
-    old = os.environ.get("LEADSCORE_FUSED")
-    os.environ["LEADSCORE_FUSED"] = "0"
-    try:
-        assert lf.count(model, leads, where=where) == n
-    finally:
-        os.environ.pop("LEADSCORE_FUSED")
-        if old is not None:
-            os.environ["LEADSCORE_FUSED"] = old
+    assert interpreted(model, leads, fn=lf.count, where=where) == n
     fused_calls.clear()
     best = lf.top_k(model, leads, 5, by="total")
     assert best.num_rows == 5

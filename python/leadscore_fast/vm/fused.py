@@ -91,10 +91,10 @@ class Kernel:
     """One compiled fused kernel: ``run(args, scratch, nulls, r0, r1)`` computes rows
     [r0, r1) of a batch (GIL released: ctypes calls drop it)."""
 
-    def __init__(self, addr, n_cols, n_tabs, n_bitmaps, n_spills, cached):
+    def __init__(self, addr, gen: _Gen, n_tabs, cached):
         self.fn = _FN(addr)
-        self.n_cols, self.n_tabs, self.n_bitmaps = n_cols, n_tabs, n_bitmaps
-        self.n_spills = n_spills
+        self.n_cols, self.n_tabs = len(gen.lay.columns), n_tabs
+        self.n_bitmaps, self.n_spills = len(gen.bitmaps), len(gen.spills)
         self.from_cache = cached
 
     def scratch_bytes(self, chunk) -> int:
@@ -143,7 +143,8 @@ def enabled() -> bool:
 
 
 def compile_in_background() -> bool:
-    """Hot programs compile on a background thread unless ``LEADSCORE_FUSE_BACKGROUND=0``
+    """Hot programs compile in the background (_start_compile) unless
+    ``LEADSCORE_FUSE_BACKGROUND=0``
     (then the call that makes a program hot waits for its kernel: deterministic, for tests
     and measurements)."""
     return os.environ.get("LEADSCORE_FUSE_BACKGROUND", "1") != "0"
@@ -206,9 +207,7 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
             _ROWS_SEEN.clear()
         first = not interpreter_loaded and not _KERNELS and not _PENDING
     if failed is not None:
-        warnings.warn(f"fused kernel not built ({failed}); the interpreter runs this program",
-                      FusedKernelWarning, stacklevel=2)
-        raise NotFusable(failed)
+        _warn_not_built(failed)
     from leadscore_fast.vm import native
 
     try:
@@ -225,15 +224,20 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
     except Exception as e:  # noqa: BLE001  LLVM refused the module: a generator bug
         with _LOCK:
             _NOT_FUSABLE.add(mem_key)
-        warnings.warn(f"fused kernel not built ({type(e).__name__}: {e}); the interpreter "
-                      "runs this program", FusedKernelWarning, stacklevel=2)
-        raise NotFusable(str(e)) from None
+        _warn_not_built(f"{type(e).__name__}: {e}")
     if loaded is not None:
-        return _register(mem_key, Kernel(loaded[0], len(lay.columns), n_tabs,
-                                         len(gen.bitmaps), len(gen.spills), loaded[1]))
+        return _register(mem_key, Kernel(loaded[0], gen, n_tabs, loaded[1]))
     if hot or first:
-        _start_compile(mem_key, disk_key, gen, len(lay.columns), n_tabs)
+        _start_compile(mem_key, disk_key, gen, n_tabs)
     return None
+
+
+def _warn_not_built(why: str):
+    """Report a kernel LLVM refused (at once, or when its background compile is taken) and
+    fall back to the interpreter."""
+    warnings.warn(f"fused kernel not built ({why}); the interpreter runs this program",
+                  FusedKernelWarning, stacklevel=3)
+    raise NotFusable(why)
 
 
 def _register(mem_key, got: Kernel) -> Kernel:
@@ -280,7 +284,7 @@ class _InThread:
 MAX_BACKGROUND_COMPILES = 2  # at once: more hot programs wait (interpreted) for a free one
 
 
-def _start_compile(mem_key, disk_key, gen, n_cols, n_tabs):
+def _start_compile(mem_key, disk_key, gen, n_tabs):
     """Compile a kernel off the caller's path: in a child process (native.Compile) where one
     can run, else on a thread; kernel() picks it up from the disk cache when it is done. At
     most MAX_BACKGROUND_COMPILES at once (each takes a core): a later call tries again."""
@@ -304,7 +308,7 @@ def _start_compile(mem_key, disk_key, gen, n_cols, n_tabs):
         with _LOCK:
             del _PENDING[mem_key]
         raise
-    job.kernel_args = (disk_key, n_cols, n_tabs, len(gen.bitmaps), len(gen.spills))
+    job.disk_key, job.gen, job.n_tabs = disk_key, gen, n_tabs
     with _LOCK:
         _PENDING[mem_key] = job
 
@@ -318,20 +322,17 @@ def _finish(mem_key, job):
         if _PENDING.get(mem_key) is not job:
             return  # another thread took it
         del _PENDING[mem_key]
-    disk_key, n_cols, n_tabs, n_bitmaps, n_spills = job.kernel_args
     why = job.error()
     if why is None:
         try:
-            obj = getattr(job, "obj", None)
-            if obj is not None:  # compiled on a thread here
-                loaded = (native.load_object(obj, SYMBOL), False)
+            if job.obj is not None:  # compiled on a thread here
+                loaded = (native.load_object(job.obj, SYMBOL), False)
             else:  # by a child process, into the cache
-                loaded = native.load(disk_key, None, SYMBOL, compile=False)
+                loaded = native.load(job.disk_key, None, SYMBOL, compile=False)
             if loaded is None:
                 why = "the compiled kernel is not in the cache"
             else:
-                _register(mem_key, Kernel(loaded[0], n_cols, n_tabs, n_bitmaps, n_spills,
-                                          loaded[1]))
+                _register(mem_key, Kernel(loaded[0], job.gen, job.n_tabs, loaded[1]))
                 return
         except Exception as e:  # noqa: BLE001
             why = f"{type(e).__name__}: {e}"

@@ -454,11 +454,8 @@ class _Gen:
         true, false = ir.Constant(I1, 1), ir.Constant(I1, 0)
         first, end = self.stages[stage]  # (not lo/hi: the RULE and CLAMP_F arms use those)
 
-        def reg(d, r, kind):
-            return d[r]
-
         def cond(r):  # B? operand: -1 = always TRUE
-            return None if r < 0 else b.icmp_unsigned("==", reg(rb, r, "B"), two)
+            return None if r < 0 else b.icmp_unsigned("==", rb[r], two)
 
         def scratch_byte(c, which):
             slot = self.bitmaps.index((c, which))
@@ -589,7 +586,7 @@ class _Gen:
                         continue
                     add = value if use_points else \
                         b.select(b.icmp_unsigned("==", value, two), f(k), f(0.0))
-                    rf[a0] = b.fadd(reg(rf, a0, "F"), add)
+                    rf[a0] = b.fadd(rf[a0], add)
             elif op == O.LOAD_SCORE:
                 rf[a0] = stored[a1]  # NotFusable if nothing stored it before
             elif op == O.LOAD_SEG:
@@ -602,11 +599,11 @@ class _Gen:
             elif op == O.CONST_B:
                 rb[a0] = i8(a1)
             elif op == O.I2F:
-                x, v = reg(ri, a1, "I")
+                x, v = ri[a1]
                 rf[a0] = b.select(v, b.sitofp(x, F64), f(NAN))
             elif op in (O.ARITH_F, O.ARITH_FK, O.ARITH_KF):
-                x = f(self.kf[a1]) if op == O.ARITH_KF else reg(rf, a1, "F")
-                y = f(self.kf[a2]) if op == O.ARITH_FK else reg(rf, a2, "F")
+                x = f(self.kf[a1]) if op == O.ARITH_KF else rf[a1]
+                y = f(self.kf[a2]) if op == O.ARITH_FK else rf[a2]
                 if a3 <= 2:  # + - *
                     r = getattr(b, ("fadd", "fsub", "fmul")[a3])(x, y)
                 else:
@@ -614,8 +611,8 @@ class _Gen:
                     r = b.select(nz, b.fdiv(x, y) if a3 == 3 else b.frem(x, y), f(NAN))
                 rf[a0] = r
             elif op in (O.ARITH_I, O.ARITH_IK):
-                x, v = reg(ri, a1, "I")
-                y, vy = (i64(self.ki[a2]), true) if op == O.ARITH_IK else reg(ri, a2, "I")
+                x, v = ri[a1]
+                y, vy = (i64(self.ki[a2]), true) if op == O.ARITH_IK else ri[a2]
                 v = b.and_(v, vy)
                 if a3 <= 2:  # + - * (wrapping)
                     r = getattr(b, ("add", "sub", "mul")[a3])(x, y)
@@ -626,7 +623,7 @@ class _Gen:
                     v = b.and_(v, nz)
                 ri[a0] = (r, v)
             elif op == O.MATH_F:
-                x = reg(rf, a1, "F")
+                x = rf[a1]
                 if a2 == 0:
                     r = b.fneg(x)
                 elif a2 == 1:
@@ -641,10 +638,10 @@ class _Gen:
                                  b.call(self._intrinsic("llvm.sqrt.f64", 1), [x]), f(NAN))
                 rf[a0] = r
             elif op == O.NEG_I:
-                x, v = reg(ri, a1, "I")
+                x, v = ri[a1]
                 ri[a0] = (b.sub(i64(0), x), v)
             elif op == O.ABS_I:
-                x, v = reg(ri, a1, "I")
+                x, v = ri[a1]
                 ri[a0] = (b.select(b.icmp_signed("<", x, i64(0)), b.sub(i64(0), x), x), v)
             elif op in (O.CMP_F, O.CMP_FK):
                 if op == O.CMP_FK:
@@ -654,56 +651,56 @@ class _Gen:
                         continue
                     y = f(k)
                 else:
-                    y = reg(rf, a2, "F")
-                x = reg(rf, a1, "F")
+                    y = rf[a2]
+                x = rf[a1]
                 t = tri(b.fcmp_ordered(_FCMP[a3], x, y))
                 rb[a0] = b.select(b.fcmp_unordered("uno", x, y), null_b, t)
             elif op in (O.CMP_I, O.CMP_IK):
-                x, v = reg(ri, a1, "I")
-                y, vy = (i64(self.ki[a2]), true) if op == O.CMP_IK else reg(ri, a2, "I")
+                x, v = ri[a1]
+                y, vy = (i64(self.ki[a2]), true) if op == O.CMP_IK else ri[a2]
                 rb[a0] = b.select(b.and_(v, vy), tri(b.icmp_signed(_ICMP[a3], x, y)), null_b)
             elif op in (O.AND, O.OR):
-                x, y = reg(rb, a1, "B"), reg(rb, a2, "B")
+                x, y = rb[a1], rb[a2]
                 less = b.icmp_unsigned("<", x, y)
                 rb[a0] = b.select(less, x, y) if op == O.AND else b.select(less, y, x)
             elif op == O.NOT:
-                rb[a0] = b.sub(two, reg(rb, a1, "B"))
+                rb[a0] = b.sub(two, rb[a1])
             elif op == O.IS_NULL_F:
-                rb[a0] = tri(isnan(reg(rf, a1, "F")))
+                rb[a0] = tri(isnan(rf[a1]))
             elif op == O.IS_NULL_I:
-                rb[a0] = tri(b.not_(reg(ri, a1, "I")[1]))
+                rb[a0] = tri(b.not_(ri[a1][1]))
             elif op == O.IS_NULL_B:
-                rb[a0] = tri(b.icmp_unsigned("==", reg(rb, a1, "B"), null_b))
+                rb[a0] = tri(b.icmp_unsigned("==", rb[a1], null_b))
             elif op in (O.SELECT_F, O.SELECT_I, O.SELECT_B):
-                c = b.icmp_unsigned("==", reg(rb, a1, "B"), two)
-                d, kind = {O.SELECT_F: (rf, "F"), O.SELECT_I: (ri, "I"), O.SELECT_B: (rb, "B")}[op]
-                x, y = reg(d, a2, kind), reg(d, a3, kind)
+                c = b.icmp_unsigned("==", rb[a1], two)
+                d = {O.SELECT_F: rf, O.SELECT_I: ri, O.SELECT_B: rb}[op]
+                x, y = d[a2], d[a3]
                 if op == O.SELECT_I:
                     d[a0] = (b.select(c, x[0], y[0]), b.select(c, x[1], y[1]))
                 else:
                     d[a0] = b.select(c, x, y)
             elif op == O.MINMAX_F:
-                x, y = reg(rf, a1, "F"), reg(rf, a2, "F")
+                x, y = rf[a1], rf[a2]
                 r = b.select(b.fcmp_ordered(">" if a3 else "<", x, y), x, y)
                 r = b.select(isnan(x), y, r)
                 rf[a0] = b.select(isnan(y), x, r)
             elif op == O.MINMAX_I:
-                (x, vx), (y, vy) = reg(ri, a1, "I"), reg(ri, a2, "I")
+                (x, vx), (y, vy) = ri[a1], ri[a2]
                 r = b.select(b.icmp_signed(">" if a3 else "<", x, y), x, y)
                 r = b.select(b.and_(vx, vy), r, b.select(vx, x, y))
                 ri[a0] = (r, b.or_(vx, vy))
             elif op == O.COALESCE_F:
-                x = reg(rf, a1, "F")
-                rf[a0] = b.select(isnan(x), reg(rf, a2, "F"), x)
+                x = rf[a1]
+                rf[a0] = b.select(isnan(x), rf[a2], x)
             elif op == O.COALESCE_I:
-                (x, vx), (y, vy) = reg(ri, a1, "I"), reg(ri, a2, "I")
+                (x, vx), (y, vy) = ri[a1], ri[a2]
                 ri[a0] = (b.select(vx, x, y), b.or_(vx, vy))
             elif op == O.COALESCE_B:
-                x = reg(rb, a1, "B")
-                rb[a0] = b.select(b.icmp_unsigned("!=", x, null_b), x, reg(rb, a2, "B"))
+                x = rb[a1]
+                rb[a0] = b.select(b.icmp_unsigned("!=", x, null_b), x, rb[a2])
             elif op == O.DECAY:
-                rf[a0], bad = self._decay(b, reg(rf, a1, "F"), reg(rf, a2, "F"),
-                                          reg(rf, a3, "F"), bad, exact)
+                rf[a0], bad = self._decay(b, rf[a1], rf[a2],
+                                          rf[a3], bad, exact)
             elif op == O.ZERO_F:
                 rf[a0] = f(0.0)
             elif op == O.RULE:
@@ -711,30 +708,30 @@ class _Gen:
                 hi = self.kf[a4] if a4 >= 0 else INF
                 lo = lo if lo == lo else -INF
                 hi = hi if hi == hi else INF
-                x = reg(rf, a2, "F")
+                x = rf[a2]
                 v = b.select(b.fcmp_ordered(">", x, f(lo)), x, f(lo))
                 v = b.select(b.fcmp_ordered("<", v, f(hi)), v, f(hi))
                 take = b.fcmp_ordered("ord", x, x)
                 c = cond(a1)
                 if c is not None:
                     take = b.and_(take, c)
-                rf[a0] = b.fadd(reg(rf, a0, "F"), b.select(take, v, f(0.0)))
+                rf[a0] = b.fadd(rf[a0], b.select(take, v, f(0.0)))
             elif op == O.RULE_K:
                 k = self.kf[a2]
                 if k != k:
                     continue
                 c = cond(a1)
                 add = f(k) if c is None else b.select(c, f(k), f(0.0))
-                rf[a0] = b.fadd(reg(rf, a0, "F"), add)
+                rf[a0] = b.fadd(rf[a0], add)
             elif op == O.CLAMP_F:
                 lo, hi = self.kf[a1], self.kf[a2]
                 lo = lo if lo == lo else -INF
                 hi = hi if hi == hi else INF
-                x = reg(rf, a0, "F")
+                x = rf[a0]
                 x = b.select(b.fcmp_ordered("<", x, f(lo)), f(lo), x)
                 rf[a0] = b.select(b.fcmp_ordered(">", x, f(hi)), f(hi), x)
             elif op == O.STORE_SCORE:
-                x = reg(rf, a1, "F")
+                x = rf[a1]
                 if a2 == 0:
                     k = self.outs.slots + a0
                     counts[k] = b.add(counts[k], b.zext(isnan(x), I64))
@@ -763,7 +760,7 @@ class _Gen:
             elif op == O.STORE_MASK:
                 b.store(b.zext(cond(a1), I8), b.gep(p[f"mask{a0}"], [j]))
             elif op == O.HIST:  # kernel.hist's linear count: j = #edges <= x, NULL to slot a0
-                x = reg(rf, a1, "F")
+                x = rf[a1]
                 at = i64(0)
                 for e in self.kf[a2:a2 + a3]:
                     at = b.add(at, b.zext(b.fcmp_ordered("<=", f(e), x), I64))

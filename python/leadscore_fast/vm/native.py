@@ -76,8 +76,9 @@ def key(*parts: bytes) -> str:
     return h.hexdigest()[:40]
 
 
-def _compile_object(ir_text: str) -> bytes:
-    """Optimise and emit, in a context and target machine of its own (thread-safe)."""
+def compile_object(ir_text: str) -> bytes:
+    """Machine code for ``ir_text``: optimised at -O3 for this CPU and emitted, in an LLVM
+    context and target machine of its own (thread-safe)."""
     tm = _target_machine()
     mod = llvm.parse_assembly(ir_text, context=llvm.create_context())
     mod.triple = tm.triple  # the optimiser's cost models read the target from the module
@@ -118,11 +119,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
         pass  # read-only or full disk: the kernel still runs, compiled again next process
 
 
-def compile_object(ir_text: str) -> bytes:
-    """Machine code for ``ir_text`` (optimised at -O3 for this CPU)."""
-    return _compile_object(ir_text)
-
-
 def store(key: str, obj: bytes) -> None:
     """Put a compiled kernel in the disk cache (atomically; a failure only costs a compile)."""
     _write_atomic(cache_dir() / f"{key}.o", obj)
@@ -138,7 +134,7 @@ def load(key: str, make_ir, symbol: str, *, compile: bool = True) -> tuple[int, 
     if obj is None:
         if not compile:
             return None
-        obj = _compile_object(make_ir())
+        obj = compile_object(make_ir())
         _write_atomic(path, obj)
     return load_object(obj, symbol), cached
 
@@ -162,6 +158,8 @@ class Compile:
     writes it to the disk cache: LLVM runs outside this process, so a process that ends before
     the compile does neither waits for it nor tears LLVM down under it, and the child still
     caches the kernel for the next one."""
+
+    obj = None  # the machine code goes to the cache, not through this object
 
     def __init__(self, key: str, ir_text: str):
         self.path = cache_dir() / f"{key}.o"
@@ -215,7 +213,7 @@ def _main(argv) -> int:
     ir_path, obj_path = argv
     try:
         with open(ir_path) as f:
-            obj = _compile_object(f.read())
+            obj = compile_object(f.read())
         _write_atomic(Path(obj_path), obj)
     except Exception as e:  # noqa: BLE001  reported by the parent (the last stderr line)
         first = (str(e).strip().splitlines() or [""])[0]
