@@ -18,7 +18,7 @@ CASES = [
     (pa.date32(), "date"), (pa.date64(), "date"),
     (pa.list_(pa.string()), "list_string"), (pa.large_list(pa.string()), "list_string"),
     (pa.large_list(pa.large_string()), "list_string"),
-    (pa.list_(pa.int64()), "other"), (pa.binary(), "other"), (pa.null(), "other"),
+    (pa.list_(pa.int64()), "other"), (pa.binary(), "other"), (pa.null(), "null"),
     (pa.decimal128(10, 2), "other"), (pa.struct([("a", pa.int8())]), "other"), (pa.time64("us"), "other"),
 ]
 

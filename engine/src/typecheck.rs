@@ -122,6 +122,10 @@ impl<'a> Scope<'a> {
                     return Err(err(ErrorKind::Type, *at, msg));
                 }
                 let (idx, ty) = self.column(name, *at)?;
+                if ty == Type::Null {
+                    // Every row NULL: the column is a bare NULL that takes its type from context.
+                    return Ok(TExpr::null(Type::Null));
+                }
                 TExpr::new(ty, Node::Column(idx))
             }
             Ast::Bin { op, l, r, at } => {

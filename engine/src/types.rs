@@ -12,7 +12,8 @@ pub enum Type {
     Timestamp,
     Date,
     ListStr,
-    /// The type of a bare NULL literal before context gives it one.
+    /// The type of a bare NULL literal before context gives it one; also a column of Arrow's
+    /// null type (every row NULL, e.g. a CSV column with no values), which reads as NULL.
     Null,
     /// A segmentation's label; only compared with string literals (mapped to label codes).
     Label,
@@ -31,6 +32,7 @@ impl Type {
             "date" => Type::Date,
             "list_string" => Type::ListStr,
             "other" => Type::Other,
+            "null" => Type::Null,
             "label" => Type::Label,
             _ => return None,
         })

@@ -11,8 +11,10 @@ def is_string(t: pa.DataType) -> bool:
 
 
 def kind_of(arrow_type: pa.DataType) -> str:
-    """One of int, float, bool, string, timestamp, date, list_string, other."""
+    """One of int, float, bool, string, timestamp, date, list_string, null, other."""
     t = arrow_type
+    if pat.is_null(t):
+        return "null"  # every row NULL: reads as a NULL of whatever type the context needs
     if pat.is_integer(t):
         return "int"
     if pat.is_floating(t):
