@@ -26,3 +26,5 @@ settings.register_profile("ci", max_examples=300, derandomize=True, database=Non
 settings.register_profile("dev", max_examples=50, **_common)
 settings.register_profile("thorough", max_examples=2000, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+from postgres_server import postgres_uri  # noqa: E402,F401  (fixture: a real PostgreSQL server)
