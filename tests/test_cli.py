@@ -16,7 +16,12 @@ from click.testing import CliRunner
 
 engine = pytest.importorskip("leadscore_fast._engine")
 from leadscore_fast.cli import main  # noqa: E402
-from leadscore_fast.io import read_input, write_output  # noqa: E402
+from leadscore_fast.sinks import write_output  # noqa: E402
+from leadscore_fast.sources import open_source  # noqa: E402
+
+
+def read_input(path):
+    return open_source(path).reader()
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "b2b_inbound.yaml"
 MODEL = """\
@@ -52,6 +57,7 @@ def run(*args):
 def _fake_scoring(monkeypatch, fail_after=None):
     """A stand-in `leadscore_fast.scoring`: fit = min(5 * visits, 25), tier by fit >= 20."""
     def score(model, data, *, keep=None, as_of=None, threads=None, stream=False):
+        data = data.reader()
         schema = pa.schema([("fit", pa.float64()), ("tier", pa.dictionary(pa.int32(),
                                                                           pa.string()))]
                            + [data.schema.field(k) for k in keep or ()])
@@ -234,7 +240,6 @@ def test_segment_prints_summary_tables(leads):
 @needs_engine
 def test_query_commands(leads):
     from leadscore_fast import queries
-    from leadscore_fast.io import read_input
     from leadscore_fast.model import Model
 
     old, _, data = leads

@@ -308,7 +308,7 @@ def test_crossings_against_a_table_of_ids(model, data, rows, tmp_path):
     assert c.up.column("lead_id").to_pylist() == [rows[i]["lead_id"] for i in up]
     assert c.down.column("lead_id").to_pylist() == [rows[i]["lead_id"] for i in down]
     path = tmp_path / "prev.parquet"
-    lf.io.write_output(prev.rename_columns(["lead_id", "score"]), path)
+    lf.write_output(prev.rename_columns(["lead_id", "score"]), path)
     c2 = Q.crossings(None, model, data, score="total", threshold=40, previous=str(path),
                      id_column="lead_id")
     assert c2.up.equals(c.up) and c2.down.equals(c.down)

@@ -8,7 +8,12 @@ import pytest
 
 pytest.importorskip("leadscore_fast._engine")  # DataError derives from the extension's class
 from leadscore_fast.errors import DataError  # noqa: E402
-from leadscore_fast.io import count_rows, read_input, write_output  # noqa: E402
+from leadscore_fast.sinks import write_output  # noqa: E402
+from leadscore_fast.sources import open_source  # noqa: E402
+
+
+def read_input(path):
+    return open_source(path).reader()
 
 EXTS = ["parquet", "pq", "csv", "csv.gz", "arrow", "ipc", "feather"]
 
@@ -27,7 +32,7 @@ def table():
 def test_write_then_read_every_format(tmp_path, table, ext):
     path = tmp_path / f"out.{ext}"
     assert write_output(table, path) == 10
-    reader = read_input(path, batch_size=4)
+    reader = read_input(path)
     assert isinstance(reader, pa.RecordBatchReader)
     got = reader.read_all()
     assert got.num_rows == 10
@@ -37,12 +42,13 @@ def test_write_then_read_every_format(tmp_path, table, ext):
     assert os.listdir(tmp_path) == [path.name]  # no temp files left behind
 
 
-def test_parquet_is_streamed_in_batches(tmp_path, table):
-    write_output(table, tmp_path / "t.parquet")
-    sizes = [b.num_rows for b in read_input(tmp_path / "t.parquet", batch_size=4)]
+def test_parquet_is_streamed_a_row_group_at_a_time(tmp_path, table):
+    write_output(table, tmp_path / "t.parquet", row_group_rows=4)
+    sizes = [b.num_rows for b in read_input(tmp_path / "t.parquet")]
     assert sizes == [4, 4, 2]
-    assert count_rows(tmp_path / "t.parquet") == 10
-    assert count_rows(tmp_path / "t.csv") is None
+    assert open_source(tmp_path / "t.parquet").num_rows() == 10
+    write_output(table, tmp_path / "t.csv")
+    assert open_source(tmp_path / "t.csv").num_rows() is None
 
 
 def test_ipc_stream_format_and_inputs(tmp_path, table):

@@ -5,7 +5,8 @@ import datetime as dt
 
 import pytest
 
-from leadscore_fast.yaml_source import Pos, iso_utc, load_yaml, load_yaml_file
+from leadscore_fast.as_of import iso_utc
+from leadscore_fast.yaml_source import Pos, load_yaml, load_yaml_file
 
 TEXT = """\
 name: m

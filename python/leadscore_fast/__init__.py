@@ -9,6 +9,8 @@ only loaded when something is scored):
     count select top_k histogram quantiles crossings migration
                            threshold queries fused into the scoring pass (queries.py)
     summarize              per-segment counts, shares, score stats, conversion and lift (summaries.py)
+    source                 open a file, directory, glob or in-memory object as a Source (sources/)
+    write_output           write a Table or stream to a file atomically (sinks.py)
     errors                 LeadscoreError and its subclasses
 """
 from __future__ import annotations
@@ -35,6 +37,9 @@ _LAZY = {
     "Crossings": "leadscore_fast.queries",
     "QueryError": "leadscore_fast.queries",
     "summarize": "leadscore_fast.summaries",
+    "rescore": "leadscore_fast.rescore",
+    "source": "leadscore_fast.sources",
+    "write_output": "leadscore_fast.sinks",
     "LeadscoreError": "leadscore_fast.errors",
     "ModelError": "leadscore_fast.errors",
     "ExpressionError": "leadscore_fast.errors",
@@ -47,7 +52,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "io", "cli", "schema", "queries", "summaries", "runner"}
+_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "sinks", "sources", "cli", "schema", "queries", "summaries", "runner"}
 
 
 def __getattr__(name: str):

@@ -5,33 +5,13 @@ Every LeadscoreError becomes one message on stderr (``file:line:col: message``) 
 """
 from __future__ import annotations
 
-import functools
-import sys
-import time
-
 import click
 
 from leadscore_fast import __version__
-
-EXIT_ERROR = 2
-
-
-def _errors_to_exit(fn):
-    """Turn LeadscoreError into one stderr line + exit 2, Ctrl-C into exit 130."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from leadscore_fast.errors import LeadscoreError
-
-        try:
-            return fn(*args, **kwargs)
-        except LeadscoreError as e:
-            click.echo(str(e), err=True)
-            sys.exit(EXIT_ERROR)
-        except KeyboardInterrupt:
-            click.echo("leadscore: interrupted", err=True)
-            sys.exit(130)
-    return wrapper
-
+from leadscore_fast.cli_common import (as_of_option_value as _as_of, console as _console,
+                                       errors_to_exit as _errors_to_exit, input_options,
+                                       open_input, table as _table)
+from leadscore_fast.cli_score import score_cmd
 
 def _load_model(path):
     from leadscore_fast.model import Model
@@ -39,21 +19,8 @@ def _load_model(path):
     return Model.from_yaml(path)
 
 
-def _schema_of(datafile):
-    from leadscore_fast.io import read_input
-
-    return read_input(datafile).schema
-
-
-def _as_of(value):
-    if value is None:
-        return None
-    from leadscore_fast.yaml_source import iso_utc, model_error
-
-    try:
-        return iso_utc(value, "--as-of")
-    except ValueError as e:
-        raise model_error(str(e)) from None
+def _schema_of(datafile, input_format=None, delimiter=None, null_values=()):
+    return open_input(datafile, input_format, delimiter, null_values).schema
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,58 +29,16 @@ def main():
     """Compiled lead scoring: score Arrow/Parquet/CSV data with a YAML scoring model."""
 
 
-@main.command("score")
-@click.argument("model", metavar="MODEL")
-@click.argument("input_path", metavar="INPUT")
-@click.option("-o", "--output", required=True, metavar="OUTPUT",
-              help="Output file (.parquet, .csv, .csv.gz, .arrow, .feather); written atomically.")
-@click.option("--keep", multiple=True, metavar="COL",
-              help="Input column to copy to the output (repeatable), e.g. --keep lead_id.")
-@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601; "
-              "default: the model's as_of, else now, UTC).")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
-@_errors_to_exit
-def score_cmd(model, input_path, output, keep, as_of, threads, quiet):
-    """Score INPUT with MODEL and write the scores and segments to OUTPUT."""
-    import pyarrow as pa
-    from rich.console import Console
-
-    from leadscore_fast.io import DEFAULT_BATCH_SIZE, count_rows, read_input, write_output
-    from leadscore_fast.scoring import score
-
-    m = _load_model(model)
-    as_of = _as_of(as_of)
-    total = count_rows(input_path)
-    reader = read_input(input_path)
-    from leadscore_fast.vm.fused import ROWS_RUN
-
-    ran_before = dict(ROWS_RUN)
-    started = time.perf_counter()
-    scored = score(m, reader, keep=list(keep) or None, as_of=as_of, threads=threads,
-                   stream=True)
-    stats = _Stats(m.score_names, m.segment_names)
-    console = Console(stderr=True)
-    # A bar only where it can animate and there is more than one batch to wait for.
-    small = total is not None and total <= DEFAULT_BATCH_SIZE
-    with _progress(console, quiet or small or not console.is_terminal, total) as advance:
-        def batches():
-            for batch in scored:
-                stats.add(batch)
-                advance(batch.num_rows)
-                yield batch
-        rows = write_output(pa.RecordBatchReader.from_batches(scored.schema, batches()), output)
-    if not quiet:
-        ran = {k: ROWS_RUN[k] - ran_before[k] for k in ROWS_RUN}
-        stats.print(console, rows, time.perf_counter() - started, output, _engine_note(ran))
+main.add_command(score_cmd)
 
 
 @main.command("check")
 @click.argument("model", metavar="MODEL")
 @click.option("--schema", "datafile", metavar="DATAFILE",
               help="Also compile against this data file's columns.")
+@input_options
 @_errors_to_exit
-def check_cmd(model, datafile):
+def check_cmd(model, datafile, input_format, delimiter, null_values):
     """Validate MODEL (structure and expression syntax; with --schema, types and columns)."""
     from leadscore_fast.compiler import check_expressions, compile
 
@@ -121,7 +46,7 @@ def check_cmd(model, datafile):
     check_expressions(m)
     what = "structure and syntax"
     if datafile is not None:
-        compile(m, _schema_of(datafile))
+        compile(m, _schema_of(datafile, input_format, delimiter, null_values))
         what = f"compiles against {datafile}"
     n_rules = sum(len(s.rules or ()) for s in m.scores)
     click.echo(f"{model}: OK ({what}): model {m.name!r}, {len(m.scores)} scores, {n_rules} "
@@ -133,22 +58,23 @@ def check_cmd(model, datafile):
 @click.argument("datafile", metavar="DATAFILE")
 @click.option("--llvm", is_flag=True, help="Print the LLVM IR of the fused kernel the model "
               "gets for DATAFILE's first batch instead (its column types and NULLs).")
+@input_options
 @_errors_to_exit
-def compile_cmd(model, datafile, llvm):
+def compile_cmd(model, datafile, llvm, input_format, delimiter, null_values):
     """Print the bytecode MODEL compiles to against DATAFILE's columns."""
     from leadscore_fast.compiler import compile
 
     if not llvm:
-        click.echo(compile(_load_model(model), _schema_of(datafile)).disassemble().rstrip("\n"))
+        schema = _schema_of(datafile, input_format, delimiter, null_values)
+        click.echo(compile(_load_model(model), schema).disassemble().rstrip("\n"))
         return
-    from leadscore_fast.io import read_input
-    from leadscore_fast.runner import fused_ir
+    from leadscore_fast.runner import _compile, fused_ir
 
     m = _load_model(model)
-    reader = read_input(datafile)
-    try:
-        batch = reader.read_next_batch()
-    except StopIteration:
+    source = open_input(datafile, input_format, delimiter, null_values)
+    names = [spec["name"] for spec in _compile(m, source.schema).columns]
+    batch = next(iter(source.batches(names)), None)
+    if batch is None:
         raise click.ClickException(f"{datafile}: no rows to take a batch layout from") from None
     click.echo(fused_ir(m, batch).rstrip("\n"))
 
@@ -159,34 +85,20 @@ def compile_cmd(model, datafile, llvm):
 @click.option("--relation", default="leads", show_default=True,
               help="Table or view the SELECT reads from.")
 @click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
+@input_options
 @_errors_to_exit
-def sql_cmd(model, datafile, relation, as_of):
+def sql_cmd(model, datafile, relation, as_of, input_format, delimiter, null_values):
     """Print a DuckDB SELECT computing MODEL's scores and segments over DATAFILE's columns."""
     from leadscore_fast.compiler import to_sql
 
-    click.echo(to_sql(_load_model(model), _schema_of(datafile), relation, _as_of(as_of)))
+    schema = _schema_of(datafile, input_format, delimiter, null_values)
+    click.echo(to_sql(_load_model(model), schema, relation, _as_of(as_of)))
 
 
 # -- segment / query / diff ------------------------------------------------------------------
 
-def _read_table(path):
-    """The whole input as a Table: these commands may pass over it more than once."""
-    from leadscore_fast.io import read_input
-
-    return read_input(path).read_all()
-
-
 def _num(x, fmt="{:,.2f}") -> str:
     return "-" if x is None else fmt.format(x)
-
-
-def _console():
-    from rich.console import Console
-
-    console = Console(soft_wrap=False, highlight=False)
-    if not console.is_terminal:  # piped or captured: do not squeeze tables into 80 columns
-        console = Console(soft_wrap=False, highlight=False, width=200)
-    return console
 
 
 def _print_table(table, title=None) -> None:
@@ -223,14 +135,16 @@ def _cell(v) -> str:
               "adds conversion rate and lift per segment.")
 @click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@input_options
 @_errors_to_exit
-def segment_cmd(model, input_path, segmentation, label, as_of, threads):
+def segment_cmd(model, input_path, segmentation, label, as_of, threads, input_format, delimiter,
+                null_values):
     """Per-segment counts, shares, score mean/min/max (and conversion) of MODEL over INPUT."""
-    from leadscore_fast.io import read_input
     from leadscore_fast.summaries import summarize
 
     m = _load_model(model)
-    summary = summarize(m, read_input(input_path), segmentation=list(segmentation) or None,
+    source = open_input(input_path, input_format, delimiter, null_values)
+    summary = summarize(m, source, segmentation=list(segmentation) or None,
                         label=label, as_of=_as_of(as_of), threads=threads)
     console = _console()
     for name in dict.fromkeys(summary.column("segmentation").to_pylist()):
@@ -254,12 +168,14 @@ def segment_cmd(model, input_path, segmentation, label, as_of, threads):
 @click.argument("input_path", metavar="INPUT")
 @click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@input_options
 @click.pass_context
 @_errors_to_exit
-def query_cmd(ctx, model, input_path, as_of, threads):
+def query_cmd(ctx, model, input_path, as_of, threads, input_format, delimiter, null_values):
     """Answer a threshold query over INPUT in the scoring pass of MODEL:
     count WHERE | select WHERE | top K | histogram SCORE | quantiles SCORE Q..."""
-    ctx.obj = {"model": _load_model(model), "input": input_path,
+    ctx.obj = {"model": _load_model(model),
+               "input": open_input(input_path, input_format, delimiter, null_values),
                "kw": {"as_of": _as_of(as_of), "threads": threads}}
 
 
@@ -269,10 +185,9 @@ def query_cmd(ctx, model, input_path, as_of, threads):
 @_errors_to_exit
 def query_count(obj, where):
     """How many leads satisfy WHERE, e.g. "total >= 80 AND tier != 'cold'"."""
-    from leadscore_fast.io import read_input
     from leadscore_fast.queries import count
 
-    click.echo(f"{count(obj['model'], read_input(obj['input']), where, **obj['kw']):,}")
+    click.echo(f"{count(obj['model'], obj['input'], where, **obj['kw']):,}")
 
 
 @query_cmd.command("select")
@@ -285,10 +200,10 @@ def query_count(obj, where):
 @_errors_to_exit
 def query_select(obj, where, columns, output):
     """The leads satisfying WHERE, with their scores and segments."""
-    from leadscore_fast.io import write_output
     from leadscore_fast.queries import select
+    from leadscore_fast.sinks import write_output
 
-    rows = select(obj["model"], _read_table(obj["input"]), where, list(columns) or None,
+    rows = select(obj["model"], obj["input"], where, list(columns) or None,
                   **obj["kw"])
     if output:
         n = write_output(rows, output)
@@ -309,7 +224,7 @@ def query_top(obj, k, by, per, columns):
     """The K best leads by --by, overall or --per segment (ties: input order)."""
     from leadscore_fast.queries import top_k
 
-    _print_table(top_k(obj["model"], _read_table(obj["input"]), k, by, per=per,
+    _print_table(top_k(obj["model"], obj["input"], k, by, per=per,
                        columns=list(columns) or None, **obj["kw"]))
 
 
@@ -323,7 +238,6 @@ def query_top(obj, k, by, per, columns):
 @_errors_to_exit
 def query_histogram(obj, score, bins, edges):
     """Counts of SCORE per bin (below, bins, above, NULL)."""
-    from leadscore_fast.io import read_input
     from leadscore_fast.queries import QueryError, histogram
 
     if edges is not None and bins is not None:
@@ -334,7 +248,7 @@ def query_histogram(obj, score, bins, edges):
         except ValueError:
             raise QueryError(f"histogram: --edges must be numbers separated by commas, "
                              f"got {edges!r}") from None
-    _print_table(histogram(obj["model"], read_input(obj["input"]), score,
+    _print_table(histogram(obj["model"], obj["input"], score,
                            10 if bins is None else bins, **obj["kw"]), title=score)
 
 
@@ -345,10 +259,9 @@ def query_histogram(obj, score, bins, edges):
 @_errors_to_exit
 def query_quantiles(obj, score, qs):
     """Exact quantiles (0..1) of SCORE, e.g. `quantiles total 0.5 0.9 0.99`."""
-    from leadscore_fast.io import read_input
     from leadscore_fast.queries import quantiles
 
-    _print_table(quantiles(obj["model"], read_input(obj["input"]), score, list(qs),
+    _print_table(quantiles(obj["model"], obj["input"], score, list(qs),
                            **obj["kw"]), title=score)
 
 
@@ -367,18 +280,20 @@ def query_quantiles(obj, score, qs):
               help="Crossing leads to list per direction.")
 @click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@input_options
 @_errors_to_exit
-def diff_cmd(old, new, input_path, segs, score, thresholds, id_column, show, as_of, threads):
+def diff_cmd(old, new, input_path, segs, score, thresholds, id_column, show, as_of, threads,
+             input_format, delimiter, null_values):
     """Replay NEW_MODEL against OLD_MODEL on INPUT: segment migration and threshold crossings."""
     from leadscore_fast.queries import QueryError, crossings, migration
 
     old_m, new_m = _load_model(old), _load_model(new)
-    table = _read_table(input_path)
+    source = open_input(input_path, input_format, delimiter, null_values)
     kw = {"as_of": _as_of(as_of), "threads": threads}
     segs = list(segs) or [g for g in new_m.segment_names if g in old_m.segment_names]
     console = _console()
     for seg in segs:
-        _print_migration(console, seg, migration(old_m, new_m, table, seg, **kw))
+        _print_migration(console, seg, migration(old_m, new_m, source, seg, **kw))
     checks = []  # (score, threshold)
     if thresholds:
         name = score or _band_score(new_m, segs) or new_m.score_names[-1]
@@ -392,7 +307,7 @@ def diff_cmd(old, new, input_path, segs, score, thresholds, id_column, show, as_
     for name, t in checks:
         if name not in old_m.score_names:
             raise QueryError(f"diff: score {name!r} is not in the old model {old_m.name!r}")
-        c = crossings(old_m, new_m, table, score=name, threshold=t, id_column=id_column, **kw)
+        c = crossings(old_m, new_m, source, score=name, threshold=t, id_column=id_column, **kw)
         console.print(f"{name} crossing {t:g}: {c.n_up:,} up, {c.n_down:,} down")
         for direction, rows in (("up", c.up), ("down", c.down)):
             if show and rows.num_rows:
@@ -434,100 +349,6 @@ def _print_migration(console, seg, pairs) -> None:
               f"{sum(grid.values()):,}")
     console.print(t)
     console.print(f"{seg}: {moved:,} of {sum(grid.values()):,} leads change segment")
-
-
-# -- progress and summary ------------------------------------------------------------------
-
-def _engine_note(ran: dict) -> str:
-    """Which path scored the rows: the fused kernel, the interpreter (a program runs fused
-    once it is hot, see README "How it works"), or both."""
-    fused, interpreted = ran["fused"], ran["interpreted"]
-    if fused and interpreted:
-        return f"fused kernel for {fused:,} of {fused + interpreted:,} rows"
-    return "fused kernel" if fused else ("interpreter" if interpreted else "")
-
-
-class _progress:
-    """A rich progress bar on stderr (rows done / total when known); a no-op when disabled."""
-
-    def __init__(self, console, disabled: bool, total: int | None):
-        self.console, self.disabled, self.total = console, disabled, total
-
-    def __enter__(self):
-        if self.disabled:
-            return lambda n: None
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn)
-
-        self.bar = Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(),
-                            TimeElapsedColumn(), console=self.console, transient=True)
-        self.bar.__enter__()
-        task = self.bar.add_task("scoring", total=self.total)
-        return lambda n: self.bar.advance(task, n)
-
-    def __exit__(self, *exc):
-        if not self.disabled:
-            self.bar.__exit__(*exc)
-        return False
-
-
-class _Stats:
-    """Per-score min/mean/max and per-segment label counts, accumulated batch by batch."""
-
-    def __init__(self, scores: list[str], segments: list[str]):
-        self.scores = {s: [None, None, 0.0, 0] for s in scores}  # min, max, sum, count
-        self.segments: dict[str, dict] = {g: {} for g in segments}
-
-    def add(self, batch) -> None:
-        import pyarrow.compute as pc
-
-        names = set(batch.schema.names)
-        for name, acc in self.scores.items():
-            if name not in names:
-                continue
-            arr = batch.column(name)
-            mm = pc.min_max(arr).as_py()
-            if mm["min"] is None:
-                continue
-            acc[0] = mm["min"] if acc[0] is None else min(acc[0], mm["min"])
-            acc[1] = mm["max"] if acc[1] is None else max(acc[1], mm["max"])
-            acc[2] += pc.sum(arr).as_py() or 0.0
-            acc[3] += len(arr) - arr.null_count
-        for name, counts in self.segments.items():
-            if name not in names:
-                continue
-            for item in pc.value_counts(batch.column(name)).to_pylist():
-                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
-
-    def print(self, console, rows: int, seconds: float, output, engine: str = "") -> None:
-        rate = rows / seconds if seconds > 0 else float("inf")
-        console.print(f"scored {rows:,} rows in {seconds:.2f} s ({rate:,.0f} rows/s"
-                      f"{', ' + engine if engine else ''}) → {output}", highlight=False,
-                      soft_wrap=True)
-        if self.scores:
-            t = _table("score", "min", "mean", "max")
-            for name, (lo, hi, total, n) in self.scores.items():
-                cells = ("-", "-", "-") if not n else (f"{lo:.2f}", f"{total / n:.2f}",
-                                                       f"{hi:.2f}")
-                t.add_row(name, *cells)
-            console.print(t)
-        for name, counts in self.segments.items():
-            t = _table(name, "leads", "share")
-            ordered = sorted(counts.items(), key=lambda kv: (kv[0] is None, -kv[1]))
-            for label, n in ordered:
-                share = f"{100 * n / rows:.1f}%" if rows else "-"
-                t.add_row("(none)" if label is None else str(label), f"{n:,}", share)
-            console.print(t)
-
-
-def _table(first: str, *numeric: str):
-    from rich.table import Table
-
-    t = Table(box=None, pad_edge=False)
-    t.add_column(first)
-    for name in numeric:
-        t.add_column(name, justify="right")
-    return t
 
 
 if __name__ == "__main__":  # pragma: no cover

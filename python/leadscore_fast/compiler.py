@@ -1,7 +1,6 @@
 """Thin wrapper over the Rust engine: model + Arrow schema → Program, or → DuckDB SQL."""
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 import re
@@ -9,7 +8,7 @@ import re
 import pyarrow as pa
 
 from leadscore_fast.model import Model
-from leadscore_fast.yaml_source import iso_utc, model_error
+from leadscore_fast.as_of import epoch_us
 
 __all__ = ["compile", "to_sql", "as_model", "as_schema", "check_expressions"]
 
@@ -65,21 +64,8 @@ def to_sql(model, schema, relation: str = "leads", as_of=None, *,
 
     m = as_model(model)
     return _engine.to_sql(m.to_engine_json(), _schema_json(schema), relation,
-                          _epoch_us(as_of if as_of is not None else m.as_of),
+                          epoch_us(as_of if as_of is not None else m.as_of),
                           include_input=bool(include_input))
-
-
-def _epoch_us(as_of) -> int:
-    """Epoch microseconds (UTC) of an as_of value, or of now when None."""
-    if as_of is None:
-        as_of = _dt.datetime.now(_dt.timezone.utc)
-    try:
-        text = iso_utc(as_of, "as_of")
-    except ValueError as e:
-        raise model_error(str(e)) from None
-    t = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    delta = t - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def check_expressions(model) -> Model:

@@ -8,7 +8,6 @@ same model loaded from YAML.
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import numbers
@@ -17,7 +16,9 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from leadscore_fast.expr import Expr, col, lit, to_expr_text
-from leadscore_fast.yaml_source import (Loaded, Pos, iso_utc, load_yaml, load_yaml_file,
+from leadscore_fast.as_of import iso_utc
+from leadscore_fast.suggest import did_you_mean
+from leadscore_fast.yaml_source import (Loaded, Pos, load_yaml, load_yaml_file,
                                         located, model_error)
 
 __all__ = ["Model", "Score", "Rule", "SegmentCase", "Segmentation", "Bands", "Src"]
@@ -144,9 +145,8 @@ class _Reader:
             self.fail(path, f"{what} must be a mapping, got {_kind(value)}")
         for key in value:
             if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
-                hint = (f"; did you mean {close[0]!r}?" if close
-                        else f" (expected one of: {', '.join(allowed)})")
+                hint = did_you_mean(str(key), allowed) or \
+                    f" (expected one of: {', '.join(allowed)})"
                 self.fail(path + (key,), f"unknown key {key!r} in {what}{hint}", key=True)
         return value
 
@@ -252,9 +252,7 @@ class _Reader:
             return Segmentation(name, bands.cases(where, line), bands, line)
         if isinstance(value, dict):
             keys = [str(k) for k in value]
-            close = difflib.get_close_matches(keys[0], _SHORTHANDS, n=1, cutoff=0.6) \
-                if len(keys) == 1 else []
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(keys[0], _SHORTHANDS) if len(keys) == 1 else ""
             self.fail(path, f"{what} must be a list of cases, {{bands: ...}} or {{matrix: [a, b]}}"
                       f", got a mapping with keys {', '.join(map(repr, keys))}{hint}")
         if not isinstance(value, list) or not value:
@@ -458,9 +456,8 @@ class Model:
             if other in self.score_names:
                 self._reader.fail(where, f"{what} {other!r}, which is a score, not a "
                                   f"segmentation; use bands to segment a score first")
-            close = difflib.get_close_matches(other, earlier, n=1, cutoff=0.6)
-            hint = (f"; did you mean {close[0]!r}?" if close else
-                    f" (segmentations above it: {', '.join(map(repr, earlier)) or 'none'})")
+            hint = did_you_mean(other, earlier) or \
+                f" (segmentations above it: {', '.join(map(repr, earlier)) or 'none'})"
             self._reader.fail(where, f"{what} unknown segmentation {other!r}{hint}")
 
     # -- loading -----------------------------------------------------------------------------

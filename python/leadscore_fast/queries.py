@@ -12,8 +12,6 @@ columns and segmentations (``total >= 80 AND tier != 'cold'``).
 """
 from __future__ import annotations
 
-import datetime as _dt
-import difflib
 import json
 import math
 import numbers
@@ -24,9 +22,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from leadscore_fast.as_of import pinned as _fix_as_of
 from leadscore_fast.compiler import as_model
 from leadscore_fast.errors import ModelError
 from leadscore_fast.expr import col, lit, to_expr_text
+from leadscore_fast.sources import open_source
+from leadscore_fast.sources.base import WithColumn
+from leadscore_fast.suggest import did_you_mean_or_known as _suggest
 
 __all__ = ["count", "select", "top_k", "histogram", "quantiles", "crossings", "migration",
            "Crossings", "QueryError"]
@@ -39,35 +41,12 @@ class QueryError(ModelError):
 
 # -- plumbing ------------------------------------------------------------------------------
 
-def _suggest(name: str, names) -> str:
-    names = list(names)
-    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    if close:
-        return f" (did you mean {close[0]!r}?)"
-    return f" (known: {', '.join(map(repr, names))})" if names else ""
-
-
-def _fix_as_of(as_of, *models):
-    """The as_of to pass to every run: explicit, else each model's own (None), else one "now"
-    shared by all runs of this query."""
-    if as_of is not None or all(m.as_of is not None for m in models):
-        return as_of
-    return _dt.datetime.now(_dt.timezone.utc)
-
-
-def _source(data):
-    """(schema, data) where data can be read again: one-shot streams are read into a Table."""
-    from leadscore_fast.runner import _as_batches
-
-    if isinstance(data, (pa.Table, pa.RecordBatch)):
-        return data.schema, data
-    schema, batches = _as_batches(data)
-    return schema, pa.Table.from_batches(list(batches), schema=schema)
-
-
-def _table(data) -> pa.Table:
-    _, data = _source(data)
-    return pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+def _rereadable(data):
+    """A Source that can be read more than once: a one-shot stream is read into memory."""
+    source = open_source(data)
+    if source.reopenable:
+        return source
+    return open_source(source.read_all())
 
 
 def _program(model, schema, queries: list[dict]):
@@ -91,27 +70,27 @@ def _query(kind: str, name: str, expr, **extra) -> dict:
 
 def _run(model, data, queries, *, as_of, threads, materialize=False):
     from leadscore_fast.runner import run
-    from leadscore_fast.runner import _as_batches
 
-    if isinstance(data, (pa.Table, pa.RecordBatch)):
-        schema = data.schema
-    else:  # stream it through: a count over a reader never holds the whole input
-        schema, batches = _as_batches(data)
-        data = pa.RecordBatchReader.from_batches(schema, batches)
-    program = _program(model, schema, queries)
-    return run(program, data, as_of=as_of, threads=threads, materialize=materialize)
+    source = open_source(data)
+    program = _program(model, source.schema, queries)
+    return run(program, source, as_of=as_of, threads=threads, materialize=materialize)
 
 
-def _score_rows(model, table: pa.Table, rows: np.ndarray, columns, *, as_of, threads):
-    """Scores and segments of the given input rows, then the requested input columns."""
+def _score_rows(model, source, rows: np.ndarray, columns, *, as_of, threads):
+    """Scores and segments of the given input rows (read again from ``source``), then the
+    requested input columns."""
     from leadscore_fast.scoring import score
 
     outputs = set(model.score_names) | set(model.segment_names)
     if columns is None:  # every input column the model's outputs do not replace
-        columns = [c for c in table.column_names if c not in outputs]
+        columns = [c for c in source.schema.names if c not in outputs]
     elif isinstance(columns, str):
         columns = [columns]
-    subset = table.take(pa.array(np.asarray(rows, np.int64)))
+    from leadscore_fast.runner import _compile
+
+    program = _compile(model, source.schema)
+    needed = [spec["name"] for spec in program.columns] + list(columns)
+    subset = source.take(np.asarray(rows, np.int64), needed)
     return score(model, subset, keep=list(columns), as_of=as_of, threads=threads)
 
 
@@ -143,11 +122,11 @@ def select(model, data, where, columns=None, *, as_of=None, threads=None) -> pa.
     """The leads satisfying ``where``, in input order: their scores and segments, then the
     input ``columns`` (default: all of them)."""
     m = as_model(model)
-    table = _table(data)
+    source = _rereadable(data)
     as_of = _fix_as_of(as_of, m)
-    res = _run(m, table, [_query("mask", "select", where)], as_of=as_of, threads=threads)
+    res = _run(m, source, [_query("mask", "select", where)], as_of=as_of, threads=threads)
     rows = np.flatnonzero(np.asarray(res.masks["select"], bool))
-    return _score_rows(m, table, rows, columns, as_of=as_of, threads=threads)
+    return _score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
 
 
 # -- top k ---------------------------------------------------------------------------------
@@ -164,15 +143,15 @@ def top_k(model, data, k, by, per=None, columns=None, *, as_of=None,
     if per is not None and per not in m.segment_names:
         raise QueryError(f"top_k: per unknown segmentation {per!r}"
                          f"{_suggest(str(per), m.segment_names)}")
-    table = _table(data)
+    source = _rereadable(data)
     as_of = _fix_as_of(as_of, m)
     q = _query("topk", "top", by, k=int(k), per=per)
-    res = _run(m, table, [q], as_of=as_of, threads=threads)
+    res = _run(m, source, [q], as_of=as_of, threads=threads)
     groups = [np.asarray(g, np.int64) for g in res.topk["top"]]
     rows = np.concatenate(groups) if groups else np.zeros(0, np.int64)
     ranks = np.concatenate([np.arange(1, len(g) + 1) for g in groups]) if groups \
         else np.zeros(0, np.int64)
-    out = _score_rows(m, table, rows, columns, as_of=as_of, threads=threads)
+    out = _score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
     return out.add_column(0, "rank", pa.array(ranks, pa.int64()))
 
 
@@ -289,17 +268,16 @@ class Crossings:
 _PREV = "__leadscore_previous"
 
 
-def _previous_column(table: pa.Table, previous, score: str, id_column) -> pa.ChunkedArray:
+def _previous_column(source, previous, score: str, id_column) -> pa.ChunkedArray:
     """Previous scores aligned with the input rows (NULL where a lead has none)."""
-    if isinstance(previous, str) and previous in table.column_names:
-        return table.column(previous)
+    names = source.schema.names
+    if isinstance(previous, str) and previous in names:
+        return source.read_all([previous]).column(0)
     if isinstance(previous, (str, os.PathLike)):
         if not os.path.exists(previous):
             raise QueryError(f"crossings: previous {str(previous)!r} is neither a column of the "
-                             f"input{_suggest(str(previous), table.column_names)} nor a file")
-        from leadscore_fast.io import read_input
-
-        previous = read_input(previous).read_all()
+                             f"input{_suggest(str(previous), names)} nor a file")
+        previous = open_source(previous).read_all()
     if isinstance(previous, pa.RecordBatch):
         previous = pa.Table.from_batches([previous])
     if not isinstance(previous, pa.Table):
@@ -308,10 +286,10 @@ def _previous_column(table: pa.Table, previous, score: str, id_column) -> pa.Chu
     if id_column is None:
         raise QueryError("crossings: previous scores from a table need id_column to match "
                          "them to the input's leads")
-    for t, what in ((table, "the input"), (previous, "the previous scores")):
-        if id_column not in t.column_names:
+    for t_names, what in ((names, "the input"), (previous.column_names, "the previous scores")):
+        if id_column not in t_names:
             raise QueryError(f"crossings: id column {id_column!r} is not in {what}"
-                             f"{_suggest(id_column, t.column_names)}")
+                             f"{_suggest(id_column, t_names)}")
     others = [c for c in previous.column_names if c != id_column]
     value = score if score in others else (others[0] if len(others) == 1 else None)
     if value is None:
@@ -322,10 +300,10 @@ def _previous_column(table: pa.Table, previous, score: str, id_column) -> pa.Chu
             or ids.null_count > 1:
         raise QueryError(f"crossings: the previous scores repeat ids in {id_column!r}; "
                          "each lead needs one previous score")
-    want = table.schema.field(id_column).type
+    want = source.schema.field(id_column).type
     try:
         ids = ids.cast(want) if ids.type != want else ids
-        at = pc.index_in(table.column(id_column), value_set=ids)
+        at = pc.index_in(source.read_all([id_column]).column(0), value_set=ids)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
         got = previous.schema.field(id_column).type
         raise QueryError(f"crossings: cannot match ids of type {got} to the input's {want}: "
@@ -347,7 +325,7 @@ def crossings(old, new, data, *, score, threshold, previous=None, id_column=None
     new_m = as_model(new)
     _score_name(new_m, score, "crossings")
     models = [new_m]
-    table = _table(data)
+    source = _rereadable(data)
     if previous is None:
         if old is None:
             raise QueryError("crossings: give an old model or previous scores")
@@ -355,15 +333,15 @@ def crossings(old, new, data, *, score, threshold, previous=None, id_column=None
         _score_name(old_m, score, "crossings (old model)")
         models.append(old_m)
         as_of = _fix_as_of(as_of, *models)
-        prev = pa.array(_materialized_score(old_m, table, score, as_of=as_of, threads=threads),
+        prev = pa.array(_materialized_score(old_m, source, score, as_of=as_of, threads=threads),
                         from_pandas=True)  # NaN → NULL
     else:
         as_of = _fix_as_of(as_of, new_m)
-        prev = _previous_column(table, previous, score, id_column)
+        prev = _previous_column(source, previous, score, id_column)
     if not (pa.types.is_integer(prev.type) or pa.types.is_floating(prev.type)):
         raise QueryError(f"crossings: previous scores must be numbers, got {prev.type}")
     # A private name: the previous column may share its name with the score itself.
-    work = table.append_column(_PREV, prev)
+    work = WithColumn(source, _PREV, prev)
     p, s, t = col(_PREV).text, col(score).text, lit(threshold).text
     res = _run(new_m, work, [_query("mask", "up", f"{p} < {t} AND {s} >= {t}"),
                              _query("mask", "down", f"{p} >= {t} AND {s} < {t}")],
@@ -372,10 +350,10 @@ def crossings(old, new, data, *, score, threshold, previous=None, id_column=None
 
     def side(name):
         rows = np.flatnonzero(np.asarray(res.masks[name], bool))
-        current = _score_rows(new_m, table, rows, [], as_of=as_of, threads=threads)
-        ident = table.column(id_column).take(rows) if id_column is not None \
+        current = _score_rows(new_m, source, rows, [], as_of=as_of, threads=threads)
+        ident = source.take(rows, [id_column]).column(0) if id_column is not None \
             else pa.array(rows, pa.int64())
-        return pa.table({key: ident, "previous": work.column(_PREV).take(rows).cast(pa.float64()),
+        return pa.table({key: ident, "previous": work.values.take(rows).cast(pa.float64()),
                          "current": current.column(score)})
 
     return Crossings(score, float(threshold), side("up"), side("down"))
@@ -396,11 +374,11 @@ def migration(old_model, new_model, data, segmentation, *, as_of=None,
         if name not in m.segment_names:
             raise QueryError(f"migration: unknown segmentation {name!r} in the {which} model "
                              f"{m.name!r}{_suggest(name, m.segment_names)}")
-    table = _table(data)
+    source = _rereadable(data)
     as_of = _fix_as_of(as_of, old_m, new_m)
-    a_codes, a_labels = _run(old_m, table, [], as_of=as_of, threads=threads,
+    a_codes, a_labels = _run(old_m, source, [], as_of=as_of, threads=threads,
                              materialize=True).segments[old_name]
-    b_codes, b_labels = _run(new_m, table, [], as_of=as_of, threads=threads,
+    b_codes, b_labels = _run(new_m, source, [], as_of=as_of, threads=threads,
                              materialize=True).segments[new_name]
     return _pair_counts(np.asarray(a_codes), list(a_labels), np.asarray(b_codes), list(b_labels))
 

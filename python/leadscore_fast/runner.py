@@ -1,8 +1,8 @@
 """``run()``: execute a compiled Program over Arrow data and collect scores, segments and the
 answers of its threshold queries (ARCHITECTURE §6). ``score()`` is built on it.
 
-Data of any accepted shape is normalised once (``_as_batches``) into a schema plus an iterator
-of RecordBatches; each batch is bound column by column (vm/columns.py), lookup tables are built
+Data of any accepted shape becomes a Source once (sources/), read with only the columns the
+program needs; each batch is bound column by column (vm/columns.py), lookup tables are built
 from the batch's dictionaries (cached while the dictionary stays equal), and the kernel writes
 the scores, segment codes and masks into preallocated arrays (or, with ``materialize=False``,
 scores and codes into per-worker chunk scratch) and the per-block query state (accumulators,
@@ -10,9 +10,6 @@ top-k heaps) that this module sums and merges.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import difflib
-import sys
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -20,15 +17,17 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from leadscore_fast.as_of import resolve_as_of
+from leadscore_fast.pipeline import prefetch
 from leadscore_fast.schema import is_string
+from leadscore_fast.sources import check_column, open_source
 from leadscore_fast.vm import opcodes as _op
 from leadscore_fast.vm.columns import (
     INT_PTYPES, NUMERIC_PTYPES, PT_NULL, PTYPE_NAMES, TIME_PTYPES, bind_array, encode_strings,
 )
 
-__all__ = ["run", "RunResult", "resolve_as_of"]
+__all__ = ["run", "RunResult"]
 
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 # Which physical types each column-reading opcode accepts (anything else is a SchemaError,
 # raised here because the kernel does no type checks).
 _ACCEPTS = {
@@ -56,52 +55,6 @@ def _errors():
     return errors
 
 
-# -- inputs ----------------------------------------------------------------------------------
-def _as_batches(data):
-    """(schema, iterable of RecordBatch) for every accepted input shape."""
-    if isinstance(data, pa.Table):
-        return data.schema, data.to_batches()  # batches with aligned chunk boundaries
-    if isinstance(data, pa.RecordBatch):
-        return data.schema, [data]
-    if isinstance(data, pa.RecordBatchReader):
-        return data.schema, data
-    pd = sys.modules.get("pandas")
-    if pd is not None and isinstance(data, pd.DataFrame):
-        t = pa.Table.from_pandas(data, preserve_index=False)
-        return t.schema, t.to_batches()
-    if hasattr(data, "__arrow_c_stream__"):  # polars, duckdb, nanoarrow, ...
-        reader = pa.RecordBatchReader.from_stream(data)
-        return reader.schema, reader
-    if hasattr(data, "__arrow_c_array__"):
-        batch = pa.record_batch(data)
-        return batch.schema, [batch]
-    raise _errors().DataError(
-        f"cannot score a {type(data).__name__}: expected a pyarrow Table, RecordBatch or "
-        "RecordBatchReader, a pandas DataFrame, or an object with __arrow_c_stream__")
-
-
-def resolve_as_of(as_of, program=None) -> int:
-    """Epoch microseconds (UTC) from: explicit as_of > Program.as_of > now. Naive = UTC."""
-    value = as_of if as_of is not None else getattr(program, "as_of", None)
-    if value is None:
-        value = _dt.datetime.now(_dt.timezone.utc)
-    if isinstance(value, str):
-        try:
-            value = _dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
-        except ValueError:
-            raise _errors().ModelError(
-                f"as_of {value!r} is not an ISO-8601 date or timestamp "
-                "(e.g. 2026-11-01T00:00:00Z)") from None
-    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
-        value = _dt.datetime(value.year, value.month, value.day)
-    if not isinstance(value, _dt.datetime):
-        raise TypeError(f"as_of must be a datetime, date or ISO string, got {value!r}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=_dt.timezone.utc)
-    delta = value - _EPOCH  # exact integer arithmetic, no float rounding
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 _COMPILED: OrderedDict = OrderedDict()  # (model JSON, schema JSON) -> Program, most recent last
 
 
@@ -122,20 +75,6 @@ def _compile(model, schema):
             _COMPILED.popitem(last=False)
     _COMPILED.move_to_end(key)
     return program
-
-
-def _suggest(name: str, names) -> str:
-    close = difflib.get_close_matches(name, list(names), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _column_index(schema: pa.Schema, name: str) -> int:
-    i = schema.get_field_index(name)
-    if i < 0:
-        if name in schema.names:
-            raise _errors().SchemaError(f"column {name!r} appears more than once in the input")
-        raise _errors().SchemaError(f"unknown column {name!r}{_suggest(name, schema.names)}")
-    return i
 
 
 def _default_threads() -> int:
@@ -351,23 +290,31 @@ def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads
 
 
 class _Session:
-    """One pass over ``data``: the normalised input, the Program and the run settings, shared
-    by ``run()`` and ``score()``."""
+    """One pass over ``data``: its Source (sources/), the Program and the run settings, shared
+    by ``run()`` and ``score()``. The source is asked for the columns the program reads and
+    the ``keep`` columns only, in that order."""
 
-    def __init__(self, model, data, *, as_of, threads, chunk_rows):
+    def __init__(self, model, data, *, as_of, threads, chunk_rows, keep=()):
         chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
         if int(chunk_rows) < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-        self.schema, self._batches = _as_batches(data)
+        self.source = open_source(data)
+        self.schema = self.source.schema
         self.program = _compile(model, self.schema)
         self.prep = _prepare(self.program)
         self.as_of_us = resolve_as_of(as_of, self.program)
         self.threads = _default_threads() if threads is None else max(1, int(threads))
         self.chunk_rows = int(chunk_rows)
-        self.col_idx = [_column_index(self.schema, spec["name"]) for spec in self.prep.columns]
+        names = [spec["name"] for spec in self.prep.columns]
+        for name in list(names) + list(keep):
+            check_column(self.schema, name, self.source.name)
+        self.columns = list(dict.fromkeys(names + list(keep)))
+        self.col_idx = [self.columns.index(n) for n in names]
+        self.keep_idx = [self.columns.index(n) for n in keep]
 
     def batches(self, materialize=True):
-        """Yield a :class:`_BatchOut` per input batch (lazily: readers are streamed)."""
+        """Yield a :class:`_BatchOut` per input batch (lazily: readers are streamed; a source
+        that decodes, such as a file, is read on its own thread a batch ahead)."""
         from leadscore_fast.vm import kernel
 
         # One set of top-k heaps for the whole pass: restarting them per batch would re-insert
@@ -381,7 +328,10 @@ class _Session:
         ahead = 0 if len(self.prep.tk_meta) else BATCHES_AHEAD
         pending: deque = deque()
         row_base = 0
-        for batch in self._batches:
+        inputs = self.source.batches(self.columns)
+        if self.source.decodes:
+            inputs = prefetch(inputs, name="leadscore-reader")
+        for batch in inputs:
             pending.append(_start_batch(self.prep, batch, self.col_idx, self.as_of_us,
                                         self.threads, self.chunk_rows, materialize, row_base,
                                         tk_state))
@@ -477,7 +427,7 @@ def fused_ir(model, batch: pa.RecordBatch) -> str:
 
     program = _compile(model, batch.schema)
     prep = _prepare(program)
-    bound = _bind(prep, batch, [_column_index(batch.schema, spec["name"])
+    bound = _bind(prep, batch, [check_column(batch.schema, spec["name"])
                                 for spec in prep.columns])
     why = None
     if len(prep.tk_meta):

@@ -1,6 +1,6 @@
 """``score()``: run a compiled Program over Arrow data with the numba VM.
 
-Built on the runner (runner.py), which normalises the input, binds each batch and runs the
+Built on the runner (runner.py), which reads the input through its Source, binds each batch and runs the
 kernel; this module turns each batch's score and segment-code arrays into the output columns
 (float64 scores, dictionary<int32, string> segmentations, then the ``keep`` columns).
 """
@@ -11,7 +11,8 @@ import os
 import numpy as np
 import pyarrow as pa
 
-from leadscore_fast.runner import _errors, _Session, _suggest, resolve_as_of
+from leadscore_fast.as_of import resolve_as_of
+from leadscore_fast.runner import _Session
 
 __all__ = ["score", "resolve_as_of"]
 
@@ -36,36 +37,32 @@ def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, 
     """Score ``data`` with ``model``.
 
     model: a Model, a path to a YAML model, a dict in the YAML layout, or a compiled Program.
-    data: pyarrow Table / RecordBatch / RecordBatchReader, pandas DataFrame, or any object with
-    ``__arrow_c_stream__`` (polars, duckdb relations, ...).
+    data: anything ``sources.open_source`` reads: a file path (Parquet, CSV, Arrow IPC), a
+    directory or glob of Parquet files, a pyarrow Table / RecordBatch / RecordBatchReader, a
+    pandas DataFrame, any object with ``__arrow_c_stream__`` (Polars, DuckDB, ...), or a
+    Source (``lf.source(path, delimiter=";")``, a database table). Only the columns the model
+    reads and ``keep`` are decoded.
     keep: input column name(s) to carry into the output after the scores and segments.
     as_of: datetime/date/ISO string for days_since; default the model's as_of, else now (UTC).
     chunk_rows: rows per VM chunk (default ``runner.DEFAULT_CHUNK_ROWS``); threads: default all cores.
     Returns a pyarrow Table (a RecordBatchReader with ``stream=True``): one float64 column per
     score, one dictionary<int32, string> column per segmentation, then the ``keep`` columns.
     """
-    ses = _Session(model, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows)
-    schema, prep = ses.schema, ses.prep
     if keep is None:
         keep = []
     elif isinstance(keep, (str, os.PathLike)):
         keep = [str(keep)]
-    keep = list(keep)
-    keep_idx = []
-    for name in keep:
-        i = schema.get_field_index(name)
-        if i < 0:
-            raise _errors().SchemaError(
-                f"keep: unknown column {name!r}{_suggest(name, schema.names)}")
-        keep_idx.append(i)
+    ses = _Session(model, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
+                   keep=list(keep))
+    schema, prep = ses.schema, ses.prep
     fields = [pa.field(s, pa.float64()) for s in prep.scores]
     fields += [pa.field(s["name"], pa.dictionary(pa.int32(), pa.string())) for s in prep.segments]
-    fields += [schema.field(i) for i in keep_idx]
+    fields += [schema.field(name) for name in keep]
     out_schema = pa.schema(fields)
 
     def run():
         for out in ses.batches(materialize=True):
-            yield _record_batch(prep, out, keep_idx, out_schema)
+            yield _record_batch(prep, out, ses.keep_idx, out_schema)
 
     if stream:
         return pa.RecordBatchReader.from_batches(out_schema, run())

@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 
 from leadscore_fast.compiler import as_model, as_schema
-from leadscore_fast.queries import QueryError, _suggest
+from leadscore_fast.queries import QueryError
+from leadscore_fast.suggest import did_you_mean_or_known as _suggest
 
 __all__ = ["summarize"]
 
@@ -67,8 +68,8 @@ def summarize(model, data, *, segmentation=None, label=None, as_of=None,
     numeric column; NULL labels are left out of the rate), conversions, conversion_rate and
     lift (rate / overall rate)."""
     from leadscore_fast.compiler import compile as compile_model
-    from leadscore_fast.runner import _as_batches
     from leadscore_fast.scoring import score
+    from leadscore_fast.sources import open_source
 
     m = as_model(model)
     if not m.segmentations:
@@ -79,7 +80,8 @@ def summarize(model, data, *, segmentation=None, label=None, as_of=None,
         if name not in m.segment_names:
             raise QueryError(f"summarize: unknown segmentation {name!r}"
                              f"{_suggest(name, m.segment_names)}")
-    schema, batches = _as_batches(data)
+    source = open_source(data)
+    schema = source.schema
     if label is not None:
         field = as_schema(schema).field(label) if label in schema.names else None
         if field is None:
@@ -92,8 +94,7 @@ def summarize(model, data, *, segmentation=None, label=None, as_of=None,
     program = compile_model(m, schema)
     labels = {g["name"]: list(g["labels"]) for g in program.segments}
     accs = {name: _Acc(labels[name], m.score_names, label is not None) for name in names}
-    stream = score(program, pa.RecordBatchReader.from_batches(schema, batches),
-                   keep=[label] if label is not None else None, as_of=as_of, threads=threads,
+    stream = score(program, source, keep=[label] if label is not None else None, as_of=as_of, threads=threads,
                    stream=True)
     n_scores = len(m.score_names)
     label_at = n_scores + len(m.segment_names)  # kept columns follow scores and segments

@@ -8,7 +8,6 @@ compiled expressions back at the file.
 """
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,24 +157,3 @@ def _block_content_start(text: str, index: int, line: int, column: int):
         if row.strip():
             return line, len(row) - len(row.lstrip(" \t"))
     return line, column
-
-
-def iso_utc(value, what: str = "timestamp") -> str:
-    """Normalise a datetime/date/ISO-8601 string to 'YYYY-MM-DDTHH:MM:SS[.ffffff]Z' (UTC).
-
-    Naive values are taken to be UTC. Raises ValueError with a readable message.
-    """
-    if isinstance(value, str):
-        try:
-            value = _dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
-        except ValueError:
-            raise ValueError(f"{what} {value!r} is not an ISO-8601 date or timestamp "
-                             "(e.g. 2026-11-01T00:00:00Z)") from None
-    if isinstance(value, _dt.date) and not isinstance(value, _dt.datetime):
-        value = _dt.datetime(value.year, value.month, value.day)
-    if not isinstance(value, _dt.datetime):
-        raise ValueError(f"{what} must be an ISO-8601 timestamp, got {value!r}")
-    if value.tzinfo is not None:
-        value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
-    text = value.isoformat(timespec="microseconds" if value.microsecond else "seconds")
-    return text + "Z"

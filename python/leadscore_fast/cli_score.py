@@ -1,0 +1,211 @@
+"""``leadscore score``: bulk rescoring of a file, a directory or a glob into a file or a
+directory, with the three stages (decode, score, encode) overlapping on their own threads,
+a progress bar and a summary (text, or JSON for scripts)."""
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
+                                       input_options, open_input, progress, table)
+
+__all__ = ["score_cmd"]
+
+
+@click.command("score")
+@click.argument("model", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("-o", "--output", required=True, metavar="OUTPUT",
+              help="Output file (.parquet, .csv, .csv.gz, .arrow, .feather), or a directory "
+              "for a directory input (same layout and partitions); written atomically.")
+@click.option("--keep", multiple=True, metavar="COL",
+              help="Input column to copy to the output (repeatable), e.g. --keep lead_id.")
+@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601; "
+              "default: the model's as_of, else now, UTC).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@click.option("--compression", default="snappy", show_default=True,
+              type=click.Choice(["snappy", "zstd", "lz4", "gzip", "brotli", "none"]),
+              help="Parquet output compression.")
+@click.option("--output-format", metavar="FMT",
+              type=click.Choice(["parquet", "csv", "csv.gz", "ipc", "arrow"]),
+              help="Output format, overriding OUTPUT's extension.")
+@input_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@errors_to_exit
+def score_cmd(model, input_path, output, keep, as_of, threads, compression, output_format,
+              input_format, delimiter, null_values, as_json, quiet):
+    """Score INPUT with MODEL and write the scores and segments to OUTPUT."""
+    from leadscore_fast.model import Model
+    from leadscore_fast.vm.fused import ROWS_RUN
+
+    m = Model.from_yaml(model)
+    as_of = as_of_option_value(as_of)
+    src = open_input(input_path, input_format, delimiter, null_values)
+    ran_before = dict(ROWS_RUN)
+    clock = _Clock()
+    stats = _Stats(m.score_names, m.segment_names)
+    err = console(stderr=True)
+    total = src.num_rows()
+    small = total is not None and total <= 1 << 16
+    kw = dict(keep=list(keep), as_of=as_of, threads=threads)
+    with progress(err, quiet or as_json or small or not err.is_terminal, total) as advance:
+        def watched(scored):
+            for batch in scored:
+                stats.add(batch)
+                clock.tick(batch.num_rows)
+                advance(batch.num_rows)
+                yield batch
+        if _mirrors(src, output, output_format):
+            rows = _score_parts(m, src, output, compression, kw, watched)
+        else:
+            rows = _score_file(m, src, output, output_format, compression, kw, watched)
+    ran = {k: ROWS_RUN[k] - ran_before[k] for k in ROWS_RUN}
+    summary = stats.summary(rows, clock, output, _engine_note(ran))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    elif not quiet:
+        stats.print(err, summary)
+
+
+def _mirrors(src, output, output_format) -> bool:
+    """A directory or glob input written to a path without a file extension: a directory
+    output with the input's layout."""
+    from leadscore_fast.sources import DatasetSource
+    from leadscore_fast.sources.files import FORMATS
+
+    if not isinstance(src, DatasetSource) or output_format is not None:
+        return False
+    return not any(str(output).lower().endswith(ext) for ext in FORMATS)
+
+
+def _score_file(m, src, output, output_format, compression, kw, watched) -> int:
+    import pyarrow as pa
+
+    from leadscore_fast.pipeline import prefetch
+    from leadscore_fast.scoring import score
+    from leadscore_fast.sinks import write_output
+
+    scored = score(m, src, stream=True, **kw)
+    stream = prefetch(watched(scored), name="leadscore-score")  # the writer runs here
+    return write_output(pa.RecordBatchReader.from_batches(scored.schema, stream), output,
+                        format=output_format, compression=compression)
+
+
+def _score_parts(m, src, output, compression, kw, watched) -> int:
+    """Each file of the dataset scored into the same relative path under ``output``.
+    Partition keys live in the paths, so they are not repeated inside the files."""
+    from leadscore_fast.pipeline import prefetch
+    from leadscore_fast.scoring import score
+    from leadscore_fast.sinks import write_parts
+
+    kw = dict(kw, keep=[k for k in kw["keep"] if k not in src.partition_columns])
+
+    def parts():
+        for rel, part in src.parts():
+            scored = score(m, part, stream=True, **kw)
+            yield rel, _Reader(scored.schema, prefetch(watched(scored), name="leadscore-score"))
+    return write_parts(parts(), output, compression=compression)
+
+
+def _Reader(schema, batches):
+    import pyarrow as pa
+
+    return pa.RecordBatchReader.from_batches(schema, batches)
+
+
+class _Clock:
+    """Wall time of the run, and the rate after the first batch: the first batch carries the
+    compiles (model, kernels), which a rate in rows/s should not."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.first = None  # (time, rows) when the first batch was out
+        self.rows = 0
+
+    def tick(self, rows: int) -> None:
+        self.rows += rows
+        if self.first is None:
+            self.first = (time.perf_counter(), self.rows)
+
+    def rate(self, end: float) -> float:
+        if self.first is not None and self.rows > self.first[1] and end > self.first[0]:
+            return (self.rows - self.first[1]) / (end - self.first[0])
+        return self.rows / (end - self.start) if end > self.start else float("inf")
+
+
+def _engine_note(ran: dict) -> str:
+    """Which path scored the rows: the fused kernel, the interpreter (a program runs fused
+    once it is hot, see README "How it works"), or both."""
+    fused, interpreted = ran["fused"], ran["interpreted"]
+    if fused and interpreted:
+        return f"fused kernel for {fused:,} of {fused + interpreted:,} rows"
+    return "fused kernel" if fused else ("interpreter" if interpreted else "")
+
+
+class _Stats:
+    """Per-score min/mean/max and per-segment label counts, accumulated batch by batch."""
+
+    def __init__(self, scores: list[str], segments: list[str]):
+        self.scores = {s: [None, None, 0.0, 0] for s in scores}  # min, max, sum, count
+        self.segments: dict[str, dict] = {g: {} for g in segments}
+
+    def add(self, batch) -> None:
+        import pyarrow.compute as pc
+
+        names = set(batch.schema.names)
+        for name, acc in self.scores.items():
+            if name not in names:
+                continue
+            arr = batch.column(name)
+            mm = pc.min_max(arr).as_py()
+            if mm["min"] is None:
+                continue
+            acc[0] = mm["min"] if acc[0] is None else min(acc[0], mm["min"])
+            acc[1] = mm["max"] if acc[1] is None else max(acc[1], mm["max"])
+            acc[2] += pc.sum(arr).as_py() or 0.0
+            acc[3] += len(arr) - arr.null_count
+        for name, counts in self.segments.items():
+            if name not in names:
+                continue
+            for item in pc.value_counts(batch.column(name)).to_pylist():
+                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+
+    def summary(self, rows: int, clock: _Clock, output, engine: str) -> dict:
+        end = time.perf_counter()
+        return {
+            "rows": rows, "seconds": round(end - clock.start, 4),
+            "rows_per_second": round(clock.rate(end)),
+            "first_batch_seconds": round(clock.first[0] - clock.start, 4) if clock.first
+            else None,
+            "engine": engine, "output": str(output),
+            "scores": {name: {"min": lo, "mean": (total / n if n else None), "max": hi,
+                              "non_null": n}
+                       for name, (lo, hi, total, n) in self.scores.items()},
+            "segments": {name: [{"segment": label, "leads": n,
+                                 "share": n / rows if rows else None}
+                                for label, n in sorted(counts.items(),
+                                                       key=lambda kv: (kv[0] is None, -kv[1]))]
+                         for name, counts in self.segments.items()},
+        }
+
+    def print(self, err, s: dict) -> None:
+        err.print(f"scored {s['rows']:,} rows in {s['seconds']:.2f} s "
+                  f"({s['rows_per_second']:,} rows/s{', ' + s['engine'] if s['engine'] else ''})"
+                  f" → {s['output']}", highlight=False, soft_wrap=True)
+        if s["scores"]:
+            t = table("score", "min", "mean", "max")
+            for name, v in s["scores"].items():
+                cells = ("-", "-", "-") if not v["non_null"] else (
+                    f"{v['min']:.2f}", f"{v['mean']:.2f}", f"{v['max']:.2f}")
+                t.add_row(name, *cells)
+            err.print(t)
+        for name, rows in s["segments"].items():
+            t = table(name, "leads", "share")
+            for r in rows:
+                share = f"{100 * r['share']:.1f}%" if r["share"] is not None else "-"
+                t.add_row("(none)" if r["segment"] is None else str(r["segment"]),
+                          f"{r['leads']:,}", share)
+            err.print(t)
