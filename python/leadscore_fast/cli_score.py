@@ -110,6 +110,10 @@ def _score_parts(m, src, output, compression, kw, watched) -> int:
     return write_parts(parts(), output, compression=compression)
 
 
+def _num(x):
+    return None if x is None else float(x)
+
+
 def _Reader(schema, batches):
     import pyarrow as pa
 
@@ -153,25 +157,38 @@ class _Stats:
         self.segments: dict[str, dict] = {g: {} for g in segments}
 
     def add(self, batch) -> None:
-        import pyarrow.compute as pc
+        """Fold one output batch in (numpy over the column buffers: this runs on the scoring
+        thread, beside decoding and encoding, so it must cost little)."""
+        import numpy as np
 
-        names = set(batch.schema.names)
+        names = batch.schema.names
         for name, acc in self.scores.items():
             if name not in names:
                 continue
-            arr = batch.column(name)
-            mm = pc.min_max(arr).as_py()
-            if mm["min"] is None:
+            arr = batch.column(names.index(name))
+            v = arr.to_numpy(zero_copy_only=False)  # NULL → NaN
+            n = len(arr) - arr.null_count
+            if not n:
                 continue
-            acc[0] = mm["min"] if acc[0] is None else min(acc[0], mm["min"])
-            acc[1] = mm["max"] if acc[1] is None else max(acc[1], mm["max"])
-            acc[2] += pc.sum(arr).as_py() or 0.0
-            acc[3] += len(arr) - arr.null_count
+            lo, hi, total = (np.min(v), np.max(v), np.sum(v)) if not arr.null_count \
+                else (np.nanmin(v), np.nanmax(v), np.nansum(v))
+            acc[0] = lo if acc[0] is None else min(acc[0], lo)
+            acc[1] = hi if acc[1] is None else max(acc[1], hi)
+            acc[2] += float(total)
+            acc[3] += n
         for name, counts in self.segments.items():
             if name not in names:
                 continue
-            for item in pc.value_counts(batch.column(name)).to_pylist():
-                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+            arr = batch.column(names.index(name))
+            labels = arr.dictionary.to_pylist()
+            indices = arr.indices
+            if arr.null_count:
+                indices = indices.drop_null()
+                counts[None] = counts.get(None, 0) + arr.null_count
+            codes = indices.to_numpy(zero_copy_only=False)
+            for label, c in zip(labels, np.bincount(codes, minlength=len(labels)).tolist()):
+                if c:
+                    counts[label] = counts.get(label, 0) + c
 
     def summary(self, rows: int, clock: _Clock, output, engine: str) -> dict:
         end = time.perf_counter()
@@ -181,7 +198,8 @@ class _Stats:
             "first_batch_seconds": round(clock.first[0] - clock.start, 4) if clock.first
             else None,
             "engine": engine, "output": str(output),
-            "scores": {name: {"min": lo, "mean": (total / n if n else None), "max": hi,
+            "scores": {name: {"min": _num(lo), "mean": (total / n if n else None),
+                              "max": _num(hi),
                               "non_null": n}
                        for name, (lo, hi, total, n) in self.scores.items()},
             "segments": {name: [{"segment": label, "leads": n,

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from leadscore_fast.arrays import strings
 from leadscore_fast.as_of import resolve_as_of
 from leadscore_fast.pipeline import prefetch
 from leadscore_fast.schema import is_string
@@ -101,7 +102,7 @@ class _Prepared:
         self.lookups = list(program.lookups)
         self.scores = list(program.scores)
         self.segments = list(program.segments)
-        self.label_arrays = [pa.array(list(s["labels"]), pa.string()) for s in self.segments]
+        self.label_arrays = [strings(list(s["labels"])) for s in self.segments]
         self.uses: dict[int, set[int]] = {}  # column → opcodes that read it
         for insn in self.code:
             kinds = _op.OPCODES[int(insn[0])][1]

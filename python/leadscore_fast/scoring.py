@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pyarrow as pa
 
+from leadscore_fast.arrays import primitive
 from leadscore_fast.as_of import resolve_as_of
 from leadscore_fast.runner import _Session
 
@@ -23,9 +24,9 @@ def _record_batch(prep, out, keep_idx, out_schema) -> pa.RecordBatch:
     n_scores = len(out.out_f)
     cols = []
     for s, row in enumerate(out.out_f):
-        cols.append(pa.array(row, mask=np.isnan(row)) if out.nulls[s] else pa.array(row))
+        cols.append(primitive(row, np.isnan(row) if out.nulls[s] else None))
     for g, (row, labels) in enumerate(zip(out.out_seg, prep.label_arrays)):
-        idx = pa.array(row, mask=row < 0) if out.nulls[n_scores + g] else pa.array(row)
+        idx = primitive(row, row < 0 if out.nulls[n_scores + g] else None)
         # safe=False: the kernel only writes label codes (or -1 under the mask); skip the
         # bounds pass over every index
         cols.append(pa.DictionaryArray.from_arrays(idx, labels, safe=False))
