@@ -35,3 +35,13 @@ warmup: ## Fill the numba cache once so later processes start warm
 bench: install ## Run the benchmark comparison on 10M leads (writes benchmarks/results/)
 	$(PIP) install --quiet -e ".[bench]"
 	$(PYTHON) benchmarks/report.py
+
+.PHONY: bench-e2e
+bench-e2e: install ## End-to-end rescoring, whole processes: 10M leads Parquet → Parquet vs Polars/DuckDB/pyarrow, 1M-30M scaling (writes benchmarks/results/e2e.*)
+	$(PIP) install --quiet -e ".[bench]"
+	$(PYTHON) benchmarks/e2e.py --rows 10000000 --repeat 3 --scaling 1e6,1e7,3e7
+
+.PHONY: bench-e2e-full
+bench-e2e-full: install ## bench-e2e plus 100M rows, the PostgreSQL rescore and a py-spy profile
+	$(PIP) install --quiet -e ".[bench]"
+	$(PYTHON) benchmarks/e2e.py --rows 10000000 --repeat 3 --scaling 1e6,1e7,3e7 --huge --postgres --profile
