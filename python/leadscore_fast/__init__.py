@@ -37,7 +37,7 @@ _LAZY = {
     "Crossings": "leadscore_fast.queries",
     "QueryError": "leadscore_fast.queries",
     "summarize": "leadscore_fast.summaries",
-    "rescore": "leadscore_fast.rescore",
+    "rescore": "leadscore_fast.rescoring",
     "source": "leadscore_fast.sources",
     "write_output": "leadscore_fast.sinks",
     "LeadscoreError": "leadscore_fast.errors",

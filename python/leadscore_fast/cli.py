@@ -11,6 +11,7 @@ from leadscore_fast import __version__
 from leadscore_fast.cli_common import (as_of_option_value as _as_of, console as _console,
                                        errors_to_exit as _errors_to_exit, input_options,
                                        open_input, table as _table)
+from leadscore_fast.cli_rescore import rescore_cmd
 from leadscore_fast.cli_score import score_cmd
 
 def _load_model(path):
@@ -39,6 +40,7 @@ def _finished(*_args, **_kwargs):
 
 
 main.add_command(score_cmd)
+main.add_command(rescore_cmd, "rescore")
 
 
 @main.command("check")

@@ -42,7 +42,8 @@ from leadscore_fast.suggest import did_you_mean
 __all__ = ["DatabaseSource", "Connection", "Column", "connect", "dialect_of", "redact",
            "driver_errors", "describe_error", "DEFAULT_BATCH_ROWS"]
 
-# Rows per batch read (SQLite, DuckDB; PostgreSQL's driver sizes its batches by bytes).
+# Rows per batch read, at most (PostgreSQL's driver sizes its batches by bytes: bigger ones
+# are sliced).
 DEFAULT_BATCH_ROWS = 1 << 17
 # PostgreSQL: count(*) for the progress bar only when the planner thinks the table is smaller.
 _COUNT_MAX_ESTIMATE = 5_000_000
@@ -188,9 +189,7 @@ class Connection:
     # -- the catalog -------------------------------------------------------------------------
     def tables(self) -> list[str]:
         """Names of the tables and views a bare name can refer to (for "did you mean")."""
-        return [r[0] for r in self.query(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")]
+        raise NotImplementedError
 
     def columns(self, table: str) -> list[Column]:
         """The columns of ``table`` as they will be read; DataError naming a missing table."""
@@ -333,9 +332,9 @@ class _Postgres(_Adbc):
         if pg_type == "numeric":  # the driver gives numeric as text: read it as float64
             return Column(field.name, pa.float64(), pg_type,
                           f"CAST({self.quote(field.name)} AS DOUBLE PRECISION)")
-        return Column(field.name, field.type.storage_type
-                      if isinstance(field.type, pa.ExtensionType) else field.type,
-                      pg_type or str(field.type), self.quote(field.name))
+        arrow = field.type  # extension types (json, uuid, ...) as their storage: json is text
+        return Column(field.name, arrow.storage_type if isinstance(arrow, pa.BaseExtensionType)
+                      else arrow, pg_type or str(arrow), self.quote(field.name))
 
     def unique_key(self, table: str, column: str) -> tuple[bool, bool]:
         rel = f"to_regclass({self.literal(self.quote(table))})"
@@ -358,6 +357,14 @@ class _SQLite(_Adbc):
     dialect = "sqlite"
     float_type = "REAL"
     timestamp_type = "TIMESTAMP"
+
+    def execute(self, sql: str) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(sql)
+            if sql.lstrip()[:6].upper() not in ("UPDATE", "INSERT", "DELETE"):
+                return -1
+            cur.execute("SELECT changes()")  # the driver does not count changed rows
+            return cur.fetchone()[0]
 
     def timestamp_literal(self, iso_utc: str) -> str:
         # SQLite's own layout (``datetime('now', 'subsec')``), UTC: read back as a timestamp.
@@ -420,7 +427,8 @@ def sqlite_column(name: str, declared: str, expr: str) -> Column:
     return Column(name, arrow, declared or "(no type)", expr, first)
 
 
-_ZONE = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
+# A zone after the time of day (a date's "-01" is not one).
+_ZONE = r"[T ]\d\d:\d\d(?::\d\d(?:\.\d*)?)?\s*(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
 
 
 def sqlite_convert(array: pa.Array, col: Column) -> pa.Array:
@@ -597,7 +605,8 @@ class DatabaseSource(Source):
     def select_sql(self, conn: Connection, columns: list[str]) -> str:
         """The SELECT reading ``columns`` (SQLite: after its type-pinning first row)."""
         cols = [self.columns[c] for c in columns]
-        exprs = ", ".join(c.expr for c in cols) or "1"
+        exprs = ", ".join(c.expr if c.expr == conn.quote(c.name) else
+                          f"{c.expr} AS {conn.quote(c.name)}" for c in cols) or "1"
         body = f"SELECT {exprs} FROM {conn.quote(self.table)}{where_sql(self.where)}"
         if self.dialect != "sqlite":
             return body
@@ -616,8 +625,9 @@ class DatabaseSource(Source):
                     if self.dialect == "sqlite":
                         batch = self._sqlite_batch(batch, columns, first)
                         first = False
-                    if batch.num_rows:
-                        yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+                    batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+                    for start in range(0, batch.num_rows, self.batch_rows):  # no copy
+                        yield batch.slice(start, self.batch_rows)
             except driver_errors() as e:
                 raise self._read_error(e, columns) from None
 
