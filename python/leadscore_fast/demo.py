@@ -1,7 +1,8 @@
 """End-to-end demo: ``python -m leadscore_fast.demo [--rows N] [--seed S]``.
 
 Generates synthetic leads, compiles the reference model, scores them and shows what a user
-looks at first: score distributions, tiers with their conversion rates, the top leads.
+looks at first: score distributions, tiers with their conversion rates, the top leads; then
+rescores a seeded SQLite lead table in place (demo_db.py).
 """
 from __future__ import annotations
 
@@ -88,6 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rows", type=int, default=1_000_000, help="leads to generate")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=None, help="scoring threads (default: all)")
+    ap.add_argument("--db-rows", type=int, default=200_000,
+                    help="leads in the SQLite table rescored in place (0: skip that part)")
     args = ap.parse_args(argv)
     console = Console()
     t_start = time.perf_counter()
@@ -132,6 +135,12 @@ def main(argv=None) -> int:
         console.print(_segment_table(seg["name"], list(seg["labels"]), codes, converted))
     by = "total" if "total" in score_names else score_names[-1]
     console.print(_top_table(leads, scores, by, score_names, seg_names))
+    if args.db_rows > 0:
+        from leadscore_fast import demo_db
+
+        console.print()
+        demo_db.run(console, model, leads.slice(0, min(args.db_rows, leads.num_rows)),
+                    threads=args.threads)
     console.print(f"[bold]Total time[/] {time.perf_counter() - t_start:.2f}s "
                   f"(generate {t_gen:.2f}s, compile {t_compile * 1e3:.1f} ms, "
                   f"score {t_score:.3f}s)")
