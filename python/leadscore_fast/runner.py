@@ -331,7 +331,7 @@ class _Session:
         row_base = 0
         inputs = self.source.batches(self.columns)
         if self.source.decodes:
-            inputs = prefetch(inputs, name="leadscore-reader")
+            inputs = prefetch(inputs, depth=1, name="leadscore-reader")
         for batch in inputs:
             pending.append(_start_batch(self.prep, batch, self.col_idx, self.as_of_us,
                                         self.threads, self.chunk_rows, materialize, row_base,
