@@ -244,9 +244,9 @@ fn parse_expr(text: &str) -> PyResult<String> {
 }
 
 #[pyfunction]
-#[pyo3(signature = (model_json, schema_json, relation, as_of_us, include_input=false))]
-fn to_sql(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, include_input: bool) -> PyResult<String> {
-    engine::to_sql_json(model_json, schema_json, relation, as_of_us, include_input).map_err(to_py)
+#[pyo3(signature = (model_json, schema_json, relation, as_of_us, include_input=false, dialect="duckdb"))]
+fn to_sql(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, include_input: bool, dialect: &str) -> PyResult<String> {
+    engine::to_sql_json_dialect(model_json, schema_json, relation, as_of_us, include_input, dialect).map_err(to_py)
 }
 
 /// Dictionary-encode a string or large_string Arrow array (any object with

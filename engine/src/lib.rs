@@ -44,11 +44,21 @@ pub fn compile_json(model_json: &str, schema_json: &str) -> Result<Program> {
 
 /// The model as a DuckDB query over `relation` (same semantics as the VM).
 pub fn to_sql_json(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, include_input: bool) -> Result<String> {
+    to_sql_json_dialect(model_json, schema_json, relation, as_of_us, include_input, "duckdb")
+}
+
+/// The model as one query over `relation` in `dialect` ("duckdb", "postgres" or "sqlite"),
+/// with the VM's semantics; what the dialect cannot express is an error.
+pub fn to_sql_json_dialect(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, include_input: bool, dialect: &str) -> Result<String> {
+    let dialect: sql::Dialect = dialect.parse()?;
     let spec = ModelSpec::from_json(model_json)?;
     let schema = Schema::from_json(schema_json)?;
     let typed = check::check_model(&spec, &schema)?;
     let names: Vec<String> = schema.fields.iter().map(|f| f.0.clone()).collect();
-    Ok(sql::model_sql(&typed, &names, relation, as_of_us, include_input))
+    sql::model_sql(&typed, &names, relation, as_of_us, include_input, dialect).map_err(|mut e| {
+        e.source.clone_from(&spec.source);
+        e
+    })
 }
 
 /// Evaluate lookup table `t` of `program` for each dictionary value, plus one entry for a NULL

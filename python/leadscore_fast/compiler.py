@@ -53,19 +53,23 @@ def compile(model, schema):  # noqa: A001  (the public name is `leadscore_fast.c
 
 
 def to_sql(model, schema, relation: str = "leads", as_of=None, *,
-           include_input: bool = False) -> str:
-    """A DuckDB SELECT over ``relation`` producing the same score and segment columns.
+           include_input: bool = False, dialect: str = "duckdb") -> str:
+    """A SELECT over ``relation`` producing the same score and segment columns.
 
+    ``dialect`` is "duckdb" (the default), "postgres" or "sqlite": each query gives the
+    engine's numbers; what a dialect cannot express raises ModelError (README lists both).
     ``as_of`` (datetime/date/ISO string) overrides the model's; with neither, now (UTC) is
     baked into the SQL, as score() would use it. ``include_input=True`` selects every input
     column before the scores and segments (for queries joining scores back to leads).
     """
     from leadscore_fast import _engine
 
+    if not isinstance(dialect, str):
+        raise TypeError(f"dialect must be a string, got {type(dialect).__name__}")
     m = as_model(model)
     return _engine.to_sql(m.to_engine_json(), _schema_json(schema), relation,
                           epoch_us(as_of if as_of is not None else m.as_of),
-                          include_input=bool(include_input))
+                          include_input=bool(include_input), dialect=dialect)
 
 
 def check_expressions(model) -> Model:

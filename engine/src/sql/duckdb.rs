@@ -1,0 +1,154 @@
+//! DuckDB: the dialect `to_sql` first wrote, and the default. DuckDB has what the engine needs
+//! (`/` is float division, `least`/`greatest` skip NULLs, `epoch_ns`, `ILIKE`, lists), except
+//! that NaN is a value equal to itself: every float result passes through `NULLIF(x, NaN)`.
+
+use super::bind::Cx;
+use super::syntax::{quote_ident, quote_str, Layout, Part, Pattern, Syntax};
+use crate::error::Result;
+use crate::tir::{Aop, Cmp, Fun};
+use crate::types::Type;
+
+pub(super) struct DuckDb;
+
+/// NULL where `x` is NaN, evaluating `x` once (DuckDB compares NaN equal to NaN).
+fn nan_to_null(x: &str) -> String {
+    format!("NULLIF({x}, CAST('NaN' AS DOUBLE))")
+}
+
+impl Syntax for DuckDb {
+    fn ident(&self, name: &str) -> Result<String> {
+        Ok(quote_ident(name))
+    }
+
+    fn string_lit(&self, s: &str) -> Result<String> {
+        Ok(quote_str(s))
+    }
+
+    fn float_lit(&self, x: f64) -> String {
+        format!("CAST('{x:?}' AS DOUBLE)")
+    }
+
+    fn int_lit(&self, i: i64) -> String {
+        format!("CAST({i} AS BIGINT)")
+    }
+
+    fn type_name(&self, t: Type) -> &'static str {
+        match t {
+            Type::Int => "BIGINT",
+            Type::Bool => "BOOLEAN",
+            Type::Str => "VARCHAR",
+            _ => "DOUBLE",
+        }
+    }
+
+    fn column(&self, name: &str, ty: Type) -> String {
+        match ty {
+            Type::Int => format!("CAST({name} AS BIGINT)"),
+            // NaN in a float column reads as NULL.
+            Type::Float => nan_to_null(&format!("CAST({name} AS DOUBLE)")),
+            _ => name.to_string(),
+        }
+    }
+
+    fn has_any(&self, name: &str, values: &[String]) -> Result<String> {
+        let list: Vec<String> = values.iter().map(|v| quote_str(v)).collect();
+        Ok(format!("list_has_any({name}, [{}]::VARCHAR[])", list.join(", ")))
+    }
+
+    fn days(&self, name: &str, _ty: Type, as_of_us: i64) -> String {
+        // Whole microseconds since the epoch, floored (as the VM reads any unit):
+        // epoch_ns works for every timestamp type and dates, epoch_us not for TIMESTAMPTZ_NS.
+        let ns = format!("epoch_ns({name})");
+        let us = format!("(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)");
+        format!("(CAST({as_of_us} - {us} AS DOUBLE) / 86400000000.0)")
+    }
+
+    fn to_float(&self, a: &str) -> String {
+        format!("CAST({a} AS DOUBLE)")
+    }
+
+    fn arith(&self, _cx: &Cx, op: Aop, a: Part, b: Part, float: bool) -> String {
+        let (a, b) = (a.sql, b.sql);
+        let x = match op {
+            Aop::Div => format!("({a} / NULLIF({b}, 0))"),
+            Aop::Mod => format!("({a} % NULLIF({b}, 0))"),
+            _ => format!("({a} {} {b})", op.sql()),
+        };
+        // NaN (inf - inf, 0 * inf) is NULL in the VM; DuckDB's NaN = NaN makes NULLIF do it.
+        if float {
+            nan_to_null(&x)
+        } else {
+            x
+        }
+    }
+
+    fn math(&self, _cx: &Cx, f: Fun, a: Part) -> String {
+        let a = a.sql;
+        match f {
+            Fun::Neg => format!("(-{a})"),
+            Fun::Abs => format!("abs({a})"),
+            Fun::Ln => format!("(CASE WHEN {a} > 0 THEN ln({a}) END)"),
+            Fun::Exp => format!("exp({a})"),
+            Fun::Sqrt => format!("(CASE WHEN {a} >= 0 THEN sqrt({a}) END)"),
+        }
+    }
+
+    fn min_max(&self, _cx: &Cx, greatest: bool, a: Part, b: Part) -> String {
+        format!("{}({}, {})", if greatest { "greatest" } else { "least" }, a.sql, b.sql)
+    }
+
+    fn decay(&self, _cx: &Cx, points: Part, age: Part, half_life: Part) -> String {
+        nan_to_null(&format!("({} * pow(0.5, {} / NULLIF({}, 0)))", points.sql, age.sql, half_life.sql))
+    }
+
+    fn compare_label_null(&self, op: Cmp, a: &str, b: &str) -> String {
+        format!("({a} {} {b})", op.sql())
+    }
+
+    fn like(&self, e: &str, pat: Pattern, ci: bool) -> Result<String> {
+        let pat = match pat {
+            Pattern::Literal(s) => quote_str(s),
+            Pattern::Expr(p) => p.sql,
+        };
+        Ok(format!("({e} {} {pat})", if ci { "ILIKE" } else { "LIKE" }))
+    }
+
+    fn case_map(&self, upper: bool, a: &str) -> String {
+        format!("{}({a})", if upper { "upper" } else { "lower" })
+    }
+
+    fn starts_with(&self, a: &str, b: &str) -> String {
+        format!("starts_with({a}, {b})")
+    }
+
+    fn contains(&self, a: &str, b: &str) -> String {
+        format!("contains({a}, {b})")
+    }
+
+    fn layout(&self) -> Layout {
+        Layout::OwnNames
+    }
+
+    fn rule_term(&self, _cx: &Cx, when: Option<&str>, points: Part, floor: Option<f64>, cap: Option<f64>) -> String {
+        let raw = points.sql;
+        let mut pts = raw.clone();
+        if let Some(f) = floor {
+            pts = format!("greatest({pts}, {})", self.float_lit(f));
+        }
+        if let Some(c) = cap {
+            pts = format!("least({pts}, {})", self.float_lit(c));
+        }
+        let when = when.map(|w| format!("({w}) IS TRUE AND ")).unwrap_or_default();
+        // NULL points add 0; a NaN result (inf - inf) is NULL in the VM too.
+        format!("(CASE WHEN {when}NOT isnan(coalesce({raw}, 'NaN'::DOUBLE)) THEN {pts} ELSE {} END)", self.float_lit(0.0))
+    }
+
+    fn derived(&self, x: Part) -> String {
+        let x = x.sql;
+        format!("(CASE WHEN isnan(coalesce({x}, 'NaN'::DOUBLE)) THEN {} ELSE {x} END)", self.float_lit(0.0))
+    }
+
+    fn clamp(&self, x: &str, lo: f64, hi: f64) -> String {
+        format!("least(greatest({x}, {}), {})", self.float_lit(lo), self.float_lit(hi))
+    }
+}

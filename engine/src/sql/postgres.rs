@@ -1,0 +1,277 @@
+//! PostgreSQL (12 or later). What differs from the engine, and how it is written out:
+//! - float `%` does not exist: an exact fmod from the operands' IEEE bits (`fmod`);
+//! - `/` and `%` by zero raise: the divisor goes through `NULLIF(b, 0)`;
+//! - NaN is a value (equal to itself, above every number): `NULLIF(x, 'NaN')` after every float result;
+//! - `ln`/`sqrt` outside their domain raise, and so do `exp` and `power` when the result over- or
+//!   underflows: guarded by CASE, with the bounds where glibc's results become ±inf or 0;
+//! - string order and `lower`/`upper` follow the database's locale: comparisons use
+//!   `COLLATE "C"` (UTF-8 byte order, as the engine), case maps the ICU root collation
+//!   (`und-x-icu`, Unicode's full mappings as Rust's `to_lowercase`);
+//! - LIKE has a default escape character: `ESCAPE ''`; string literals with a backslash are
+//!   written `E'...'` (right whatever `standard_conforming_strings` says);
+//! - identifiers longer than 63 bytes would be truncated silently: rejected, as are NUL characters.
+
+use super::bind::{bind_all, Cx};
+use super::syntax::{quote_ident, quote_str, unsupported, Layout, Part, Pattern, Syntax};
+use crate::error::Result;
+use crate::tir::{Aop, Cmp, Fun};
+use crate::types::Type;
+
+pub(super) struct Postgres;
+
+const NAME: &str = "postgres";
+/// NAMEDATALEN - 1: PostgreSQL cuts longer identifiers (with only a NOTICE).
+const MAX_IDENT_BYTES: usize = 63;
+const FLOAT: &str = "DOUBLE PRECISION";
+const NAN: &str = "CAST('NaN' AS DOUBLE PRECISION)";
+const INF: &str = "CAST('Infinity' AS DOUBLE PRECISION)";
+const ZERO: &str = "CAST('0.0' AS DOUBLE PRECISION)";
+const BYTES: &str = "COLLATE \"C\"";
+const UNICODE: &str = "COLLATE \"und-x-icu\"";
+/// exp(x) is +inf above this (the largest x with a finite exp), and 0 below the next bound:
+/// PostgreSQL raises "value out of range" where libm returns those.
+const EXP_FINITE_MAX: &str = "CAST('709.782712893384' AS DOUBLE PRECISION)";
+const EXP_NONZERO_MIN: &str = "CAST('-745.1332191019411' AS DOUBLE PRECISION)";
+/// 0.5^t is 0 from t = 1075 (2^-1075 rounds to even, 0), +inf below the second bound.
+const HALF_POW_ZERO_FROM: &str = "CAST('1075.0' AS DOUBLE PRECISION)";
+const HALF_POW_FINITE_MIN: &str = "CAST('-1023.9999999999999' AS DOUBLE PRECISION)";
+
+fn not_nan(x: &str) -> String {
+    format!("NULLIF({x}, {NAN})")
+}
+
+/// The IEEE bits of |x| (a finite, non-NULL float) as a BIGINT.
+fn abs_bits(x: &str) -> String {
+    format!("CAST(CAST('x' || encode(float8send(abs({x})), 'hex') AS BIT(64)) AS BIGINT)")
+}
+
+/// x % y for floats, exactly as C's fmod (the result has x's sign; |x| = ma·2^ea, |y| = mb·2^eb
+/// with integer significands: the remainder is ((ma·2^(ea-eb)) mod mb)·2^eb, computed in
+/// NUMERIC, which is exact for integers). NULL where y is 0 or x is infinite, x where y is
+/// infinite (fmod's NaN and identity cases).
+fn fmod(a: Part, b: Part) -> String {
+    bind_all(&[&a, &b], |v| {
+        let (x, y) = (v[0], v[1]);
+        let significand =
+            |bits: &str| format!("CASE WHEN ({bits} >> 52) = 0 THEN {bits} ELSE ({bits} & 4503599627370495) + 4503599627370496 END");
+        let exponent = |bits: &str| format!("CASE WHEN ({bits} >> 52) = 0 THEN -1074 ELSE ({bits} >> 52) - 1075 END");
+        let exact = format!(
+            "(SELECT CASE WHEN \"_ea\" < \"_eb\" THEN {x} \
+             ELSE sign({x}) * CAST(mod(\"_ma\" * power(CAST(2 AS NUMERIC), \"_ea\" - \"_eb\"), \"_mb\") AS {FLOAT}) \
+             * power(CAST(2 AS {FLOAT}), \"_eb\") END \
+             FROM (SELECT {} AS \"_ma\", {} AS \"_ea\", {} AS \"_mb\", {} AS \"_eb\" \
+             FROM (SELECT {} AS \"_xb\", {} AS \"_yb\") AS \"_f\") AS \"_g\")",
+            significand("\"_xb\""),
+            exponent("\"_xb\""),
+            significand("\"_yb\""),
+            exponent("\"_yb\""),
+            abs_bits(x),
+            abs_bits(y),
+        );
+        format!(
+            "(CASE WHEN {x} IS NULL OR {y} IS NULL OR {y} = 0 OR abs({x}) = {INF} THEN NULL \
+             WHEN abs({y}) = {INF} OR {x} = 0 THEN {x} ELSE {exact} END)"
+        )
+    })
+}
+
+impl Syntax for Postgres {
+    fn ident(&self, name: &str) -> Result<String> {
+        if name.contains('\0') {
+            return Err(unsupported(NAME, format!("the name {name:?} holds a NUL character, which PostgreSQL identifiers cannot")));
+        }
+        if name.len() > MAX_IDENT_BYTES {
+            return Err(unsupported(
+                NAME,
+                format!("the name '{name}' is {} bytes long; PostgreSQL identifiers hold at most {MAX_IDENT_BYTES} (longer ones are cut silently)", name.len()),
+            ));
+        }
+        Ok(quote_ident(name))
+    }
+
+    fn string_lit(&self, s: &str) -> Result<String> {
+        if s.contains('\0') {
+            return Err(unsupported(NAME, format!("the string {s:?} holds a NUL character, which PostgreSQL text cannot")));
+        }
+        Ok(if s.contains('\\') { format!("E{}", quote_str(&s.replace('\\', "\\\\"))) } else { quote_str(s) })
+    }
+
+    fn float_lit(&self, x: f64) -> String {
+        if x.is_nan() {
+            self.null(Type::Float)
+        } else if x.is_infinite() {
+            format!("CAST('{}Infinity' AS {FLOAT})", if x < 0.0 { "-" } else { "" })
+        } else {
+            // float8in is strtod: correctly rounded, so the shortest round-trip text is exact.
+            format!("CAST('{x:?}' AS {FLOAT})")
+        }
+    }
+
+    fn int_lit(&self, i: i64) -> String {
+        format!("CAST({i} AS BIGINT)")
+    }
+
+    fn type_name(&self, t: Type) -> &'static str {
+        match t {
+            Type::Int => "BIGINT",
+            Type::Bool => "BOOLEAN",
+            Type::Str | Type::Label => "TEXT",
+            _ => FLOAT,
+        }
+    }
+
+    fn column(&self, name: &str, ty: Type) -> String {
+        match ty {
+            Type::Int => format!("CAST({name} AS BIGINT)"),
+            Type::Float => not_nan(&format!("CAST({name} AS {FLOAT})")),
+            _ => name.to_string(),
+        }
+    }
+
+    fn has_any(&self, name: &str, values: &[String]) -> Result<String> {
+        // `&&` (overlap) ignores NULL elements and is NULL for a NULL array, as has_any.
+        let list = values.iter().map(|v| self.string_lit(v)).collect::<Result<Vec<_>>>()?;
+        Ok(format!("(CAST({name} AS TEXT[]) && CAST(ARRAY[{}] AS TEXT[]))", list.join(", ")))
+    }
+
+    fn days(&self, name: &str, ty: Type, as_of_us: i64) -> String {
+        // Whole microseconds since the epoch, exactly, on every version (EXTRACT returned
+        // float before 14): whole seconds, plus the microseconds of the seconds field. A date
+        // is midnight UTC, a timestamp without zone UTC (EXTRACT(EPOCH) reads it so).
+        let us = if ty == Type::Date {
+            format!("(CAST({name} - DATE '1970-01-01' AS BIGINT) * 86400000000)")
+        } else {
+            format!(
+                "(CAST(EXTRACT(EPOCH FROM date_trunc('second', {name})) AS BIGINT) * 1000000 \
+                 + CAST(EXTRACT(MICROSECONDS FROM {name}) AS BIGINT) % 1000000)"
+            )
+        };
+        format!("(CAST(CAST({as_of_us} AS BIGINT) - {us} AS {FLOAT}) / {})", self.float_lit(86_400_000_000.0))
+    }
+
+    fn to_float(&self, a: &str) -> String {
+        format!("CAST({a} AS {FLOAT})")
+    }
+
+    fn arith(&self, _cx: &Cx, op: Aop, a: Part, b: Part, float: bool) -> String {
+        let x = match op {
+            Aop::Mod if float => return fmod(a, b),
+            Aop::Div => format!("({} / NULLIF({}, 0))", a.sql, b.sql),
+            Aop::Mod => format!("({} % NULLIF({}, 0))", a.sql, b.sql),
+            _ => format!("({} {} {})", a.sql, op.sql(), b.sql),
+        };
+        if float {
+            not_nan(&x)
+        } else {
+            x
+        }
+    }
+
+    fn math(&self, cx: &Cx, f: Fun, a: Part) -> String {
+        match f {
+            Fun::Neg => format!("(- {})", a.sql),
+            Fun::Abs => format!("abs({})", a.sql),
+            Fun::Ln => cx.bind(&[&a], |v| format!("(CASE WHEN {0} > 0 THEN ln({0}) END)", v[0])),
+            Fun::Sqrt => cx.bind(&[&a], |v| format!("(CASE WHEN {0} >= 0 THEN sqrt({0}) END)", v[0])),
+            Fun::Exp => cx.bind(&[&a], |v| {
+                format!("(CASE WHEN {0} > {EXP_FINITE_MAX} THEN {INF} WHEN {0} < {EXP_NONZERO_MIN} THEN {ZERO} ELSE exp({0}) END)", v[0])
+            }),
+        }
+    }
+
+    fn min_max(&self, _cx: &Cx, greatest: bool, a: Part, b: Part) -> String {
+        format!("{}({}, {})", if greatest { "greatest" } else { "least" }, a.sql, b.sql)
+    }
+
+    fn decay(&self, cx: &Cx, points: Part, age: Part, half_life: Part) -> String {
+        // t = age / half_life; NaN (inf / inf) first made NULL: PostgreSQL orders NaN above 1075.
+        let t = Part::node(not_nan(&format!("({} / NULLIF({}, 0))", age.sql, half_life.sql)));
+        cx.bind(&[&points, &t], |v| {
+            let (p, t) = (v[0], v[1]);
+            let factor = format!(
+                "(CASE WHEN {t} >= {HALF_POW_ZERO_FROM} THEN {ZERO} WHEN {t} < {HALF_POW_FINITE_MIN} THEN {INF} \
+                 ELSE power(CAST('0.5' AS {FLOAT}), {t}) END)"
+            );
+            not_nan(&format!("({p} * {factor})"))
+        })
+    }
+
+    fn compare(&self, op: Cmp, a: &str, b: &str, strings: bool) -> String {
+        if strings {
+            format!("({a} {BYTES} {} {b} {BYTES})", op.sql())
+        } else {
+            format!("({a} {} {b})", op.sql())
+        }
+    }
+
+    fn compare_label_null(&self, _op: Cmp, _a: &str, _b: &str) -> String {
+        self.null(Type::Bool)
+    }
+
+    fn like(&self, e: &str, pat: Pattern, ci: bool) -> Result<String> {
+        let pat = match pat {
+            Pattern::Literal(s) => self.string_lit(s)?,
+            Pattern::Expr(p) => p.sql,
+        };
+        // ILIKE is LIKE over both sides lowercased, as the engine's.
+        Ok(if ci {
+            format!("(lower({e} {UNICODE}) LIKE lower({pat} {UNICODE}) ESCAPE '')")
+        } else {
+            format!("({e} {BYTES} LIKE {pat} {BYTES} ESCAPE '')")
+        })
+    }
+
+    fn str_in(&self, e: &str, items: &[String]) -> String {
+        format!("({e} {BYTES} IN ({}))", items.join(", "))
+    }
+
+    fn case_map(&self, upper: bool, a: &str) -> String {
+        format!("{}({a} {UNICODE})", if upper { "upper" } else { "lower" })
+    }
+
+    fn starts_with(&self, a: &str, b: &str) -> String {
+        format!("starts_with({a} {BYTES}, {b} {BYTES})")
+    }
+
+    fn contains(&self, a: &str, b: &str) -> String {
+        format!("(strpos({a} {BYTES}, {b} {BYTES}) > 0)")
+    }
+
+    fn layout(&self) -> Layout {
+        Layout::Internal
+    }
+
+    fn add(&self, sum: &str, term: &str) -> String {
+        format!("{sum} + {term}")
+    }
+
+    fn rule_term(&self, cx: &Cx, when: Option<&str>, points: Part, floor: Option<f64>, cap: Option<f64>) -> String {
+        // greatest/least skip NULLs, so NULL points are tested before clamping.
+        let value = if floor.is_none() && cap.is_none() {
+            format!("coalesce({}, {ZERO})", points.sql)
+        } else {
+            cx.bind(&[&points], |v| {
+                let mut x = v[0].to_string();
+                if let Some(f) = floor {
+                    x = format!("greatest({x}, {})", self.float_lit(f));
+                }
+                if let Some(c) = cap {
+                    x = format!("least({x}, {})", self.float_lit(c));
+                }
+                format!("(CASE WHEN {} IS NULL THEN {ZERO} ELSE {x} END)", v[0])
+            })
+        };
+        match when {
+            Some(w) => format!("(CASE WHEN ({w}) IS TRUE THEN {value} ELSE {ZERO} END)"),
+            None => value,
+        }
+    }
+
+    fn derived(&self, x: Part) -> String {
+        format!("coalesce({}, {ZERO})", x.sql)
+    }
+
+    fn clamp(&self, x: &str, lo: f64, hi: f64) -> String {
+        format!("least(greatest({x}, {}), {})", self.float_lit(lo), self.float_lit(hi))
+    }
+}
