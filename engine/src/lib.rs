@@ -50,7 +50,10 @@ pub fn to_sql_json(model_json: &str, schema_json: &str, relation: &str, as_of_us
 /// The model as one query over `relation` in `dialect` ("duckdb", "postgres" or "sqlite"),
 /// with the VM's semantics; what the dialect cannot express is an error.
 pub fn to_sql_json_dialect(model_json: &str, schema_json: &str, relation: &str, as_of_us: i64, include_input: bool, dialect: &str) -> Result<String> {
-    let dialect: sql::Dialect = dialect.parse()?;
+    let dialect: sql::Dialect = dialect.parse().map_err(|mut e: CompileError| {
+        e.source = "to_sql".into();
+        e
+    })?;
     let spec = ModelSpec::from_json(model_json)?;
     let schema = Schema::from_json(schema_json)?;
     let typed = check::check_model(&spec, &schema)?;

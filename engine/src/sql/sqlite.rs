@@ -10,7 +10,10 @@
 //! - `--` would start a comment: negative literals and negation are parenthesised, spaced;
 //! - dates and timestamps are ISO-8601 text (`days`); booleans 0/1 integers;
 //! - no arrays: `has_any` is rejected; NUL characters in names are rejected, in strings written
-//!   as `char(0)`.
+//!   as `char(0)`;
+//! - its parser nests little (about 15 CASEs) and CTEs read once are flattened: deep and repeated
+//!   subexpressions go to helper columns of earlier stages, every stage `MATERIALIZED`.
+//! Not written out (documented): int64 overflow turns into a float (the engine wraps).
 
 use super::bind::Cx;
 use super::syntax::{quote_ident, quote_str, unsupported, Layout, Part, Pattern, Syntax};
@@ -56,23 +59,22 @@ fn decimal(x: f64) -> Option<(u64, i32)> {
 /// `D * 10^E` or `D / 10^-E` with D and the power of ten exact, so it does when D ≤ 2^53,
 /// |E| ≤ 22 and `D · 10^E` *is* `x` (then the one rounding of a correctly rounded operation
 /// has nothing to round).
-fn sqlite_reads_exactly(x: f64) -> Option<(u64, i32)> {
-    let (d, e10) = decimal(x)?;
+fn sqlite_reads_exactly(x: f64) -> bool {
+    let Some((d, e10)) = decimal(x) else { return false };
     if d > MAX_EXACT_INT || e10.unsigned_abs() > MAX_EXACT_POW10 {
-        return None;
+        return false;
     }
     let (m, e2) = dyadic(x);
-    let exact = if e10 >= 0 {
+    if e10 >= 0 {
         // An integer below 2^53: SQLite's digit loop reaches it exactly.
-        let value = (d as u128).checked_mul(10u128.pow(e10 as u32))?;
-        e2 >= 0 && value <= MAX_EXACT_INT as u128 && value == (m as u128) << e2
+        let value = d as u128 * 10u128.pow(e10.unsigned_abs());
+        e2 >= 0 && value <= MAX_EXACT_INT as u128 && (m as u128).checked_shl(e2.unsigned_abs()) == Some(value)
     } else {
         // x · 10^k = m · 5^k · 2^(e2 + k) must be the integer D.
         let k = e10.unsigned_abs();
         let shift = e2 + k as i32;
         (0..64).contains(&shift) && (m as u128).checked_mul(5u128.pow(k)).and_then(|v| v.checked_mul(1u128 << shift)) == Some(d as u128)
-    };
-    exact.then_some((d, e10))
+    }
 }
 
 /// A float literal SQLite reads back bit for bit: the shortest decimal where SQLite's own
@@ -87,7 +89,7 @@ fn float_lit(x: f64) -> String {
     if x.is_infinite() {
         return paren(format!("{sign}1e999"));
     }
-    if x == 0.0 || sqlite_reads_exactly(x).is_some() {
+    if x == 0.0 || sqlite_reads_exactly(x) {
         return paren(format!("{x:?}"));
     }
     let (m, mut e) = dyadic(x);
