@@ -776,7 +776,7 @@ def test_bad_input_is_a_data_error():
     from leadscore_fast.errors import DataError
     from leadscore_fast.scoring import score
 
-    with pytest.raises(DataError, match="cannot score a list"):
+    with pytest.raises(DataError, match="cannot read a list"):
         score(FakeProgram([(O.NOP,)], []), [1, 2, 3])
 
 
