@@ -51,12 +51,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
+
+from runinfo import load_average, log, version  # noqa: E402
 
 PEERS_SCRIPT = HERE / "e2e_peers.py"
 SEED = 20261101
@@ -68,24 +69,6 @@ SETTLE_S = 0.3             # pause before each run: peers' worker threads spin o
 LS = "leadscore"
 PYARROW = "pyarrow baseline"
 PYARROW_RG = "pyarrow row groups"
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "-"
-
-
-def _load() -> str:
-    try:
-        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def _rows_arg(text: str) -> list[int]:
@@ -484,7 +467,7 @@ def measure(s: Setup, cs: list[Contender], path: Path, rows: int, repeat: int, *
     for k in range(repeat):
         warm_page_cache(path)
         order = ordered[k % len(ordered):] + ordered[:k % len(ordered)]
-        loads.append(_load())
+        loads.append(load_average())
         for name in order:
             gc.collect()
             time.sleep(SETTLE_S)
@@ -1236,10 +1219,10 @@ def main(argv=None) -> int:
                     f"{os.cpu_count()} cores, "
                     f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
          "versions": {"python": platform.python_version(),
-                      **{d: _version(d) for d in ("leadscore_fast", "pyarrow", "polars",
+                      **{d: version(d) for d in ("leadscore_fast", "pyarrow", "polars",
                                                   "duckdb", "numba",
                                                   "adbc-driver-postgresql")}},
-         "load_before": _load(), "repeat": args.repeat, "note": args.note, "scaling": {},
+         "load_before": load_average(), "repeat": args.repeat, "note": args.note, "scaling": {},
          "baseline": args.baseline}
     args.data_dir.mkdir(parents=True, exist_ok=True)
     main_path = ensure_input(args.rows, args.data_dir)
@@ -1288,7 +1271,7 @@ def main(argv=None) -> int:
         if args.profile:
             log("profiling one leadscore score run with py-spy")
             R["profile"] = profile_leadscore(s, main_path, args.rows)
-        R["load_after"] = _load()
+        R["load_after"] = load_average()
         R["elapsed_s"] = time.perf_counter() - started
         R["targets"] = targets(R)
         for path in write_outputs(R, args.out_dir, all_cs, plot=not args.no_plot):

@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +34,7 @@ sys.path.insert(0, str(HERE.parent / "python"))  # a source checkout works witho
 import numpy as np  # noqa: E402
 
 import peers  # noqa: E402
+from runinfo import load_average, log, version  # noqa: E402
 import workloads as W  # noqa: E402
 
 from leadscore_fast.synthetic import generate_leads  # noqa: E402
@@ -43,24 +43,6 @@ SEED = 20261101
 LS = "leadscore"
 LS_INTERP = "leadscore, interpreter"
 PY_SAMPLE = 20_000
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "-"
-
-
-def _load() -> str:
-    try:
-        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 # ------------------------------------------------------------------ timing
@@ -376,7 +358,7 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     R = {"rows": args.rows, "runs": args.runs, "runs_heavy": args.runs_heavy,
-         "load_before": _load(), "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
+         "load_before": load_average(), "date": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}",
          "workloads": {}, "rows_scaling": {}, "rules_scaling": {}, "nulls": {}}
     model = peers.load_model()
     N = args.rows
@@ -469,7 +451,7 @@ def main(argv=None) -> int:
         del t
         gc.collect()
 
-    R["load_after"] = _load()
+    R["load_after"] = load_average()
     R["note"] = args.note
     R["elapsed_s"] = time.perf_counter() - started
     (args.out / "results.json").write_text(json.dumps(R, indent=1, default=str))
@@ -512,7 +494,7 @@ def _style(name: str) -> dict:
 def env_lines(R, args) -> list[str]:
     import numba
 
-    versions = ", ".join(f"{d} {_version(d)}" for d in
+    versions = ", ".join(f"{d} {version(d)}" for d in
                          ("leadscore_fast", "numpy", "numba", "pyarrow", "polars", "duckdb",
                           "pandas", "numexpr", "Cython"))
     return [
