@@ -106,7 +106,7 @@ def _score_parts(m, src, output, compression, kw, watched) -> int:
     def parts():
         for rel, part in src.parts():
             scored = score(m, part, stream=True, **kw)
-            yield rel, _Reader(scored.schema, prefetch(watched(scored), name="leadscore-score"))
+            yield rel, _reader(scored.schema, prefetch(watched(scored), name="leadscore-score"))
     return write_parts(parts(), output, compression=compression)
 
 
@@ -114,7 +114,7 @@ def _num(x):
     return None if x is None else float(x)
 
 
-def _Reader(schema, batches):
+def _reader(schema, batches):
     import pyarrow as pa
 
     return pa.RecordBatchReader.from_batches(schema, batches)
