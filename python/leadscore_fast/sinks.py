@@ -32,17 +32,11 @@ def _data_error(message: str):
 
 
 def _as_stream(data) -> tuple[pa.Schema, object]:
-    if isinstance(data, pa.Table):
-        return data.schema, data.to_batches()
-    if isinstance(data, pa.RecordBatch):
-        return data.schema, [data]
-    if isinstance(data, pa.RecordBatchReader):
-        return data.schema, data
-    if hasattr(data, "__arrow_c_stream__"):
-        reader = pa.RecordBatchReader.from_stream(data)
-        return reader.schema, reader
-    raise TypeError(f"cannot write {type(data).__name__}: expected a Table, RecordBatch or "
-                    "RecordBatchReader")
+    """(schema, batches) of anything the input layer reads: outputs are data like inputs."""
+    from leadscore_fast.sources import open_source
+
+    source = open_source(data)
+    return source.schema, source.batches()
 
 
 def _temp_name(path: str, suffix: str = "tmp") -> str:
