@@ -157,21 +157,22 @@ class _Stats:
         self.segments: dict[str, dict] = {g: {} for g in segments}
 
     def add(self, batch) -> None:
-        """Fold one output batch in (numpy over the column buffers: this runs on the scoring
-        thread, beside decoding and encoding, so it must cost little)."""
-        import numpy as np
+        """Fold one output batch in (Arrow's kernels over the column buffers: this runs on the
+        scoring thread, beside decoding and encoding, so it must cost little; and no
+        ``to_numpy``, which imports pandas for arrays with NULLs)."""
+        import pyarrow.compute as pc
 
         names = batch.schema.names
         for name, acc in self.scores.items():
             if name not in names:
                 continue
             arr = batch.column(names.index(name))
-            v = arr.to_numpy(zero_copy_only=False)  # NULL → NaN
             n = len(arr) - arr.null_count
             if not n:
                 continue
-            lo, hi, total = (np.min(v), np.max(v), np.sum(v)) if not arr.null_count \
-                else (np.nanmin(v), np.nanmax(v), np.nansum(v))
+            bounds = pc.min_max(arr)
+            lo, hi = bounds["min"].as_py(), bounds["max"].as_py()
+            total = pc.sum(arr).as_py()
             acc[0] = lo if acc[0] is None else min(acc[0], lo)
             acc[1] = hi if acc[1] is None else max(acc[1], hi)
             acc[2] += float(total)
@@ -185,10 +186,10 @@ class _Stats:
             if arr.null_count:
                 indices = indices.drop_null()
                 counts[None] = counts.get(None, 0) + arr.null_count
-            codes = indices.to_numpy(zero_copy_only=False)
-            for label, c in zip(labels, np.bincount(codes, minlength=len(labels)).tolist()):
-                if c:
-                    counts[label] = counts.get(label, 0) + c
+            tally = pc.value_counts(indices)
+            for code, c in zip(tally.field("values").to_pylist(),
+                               tally.field("counts").to_pylist()):
+                counts[labels[code]] = counts.get(labels[code], 0) + c
 
     def summary(self, rows: int, clock: _Clock, output, engine: str) -> dict:
         end = time.perf_counter()
