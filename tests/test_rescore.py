@@ -483,3 +483,106 @@ def test_a_million_leads_end_to_end(postgres_uri, tmp_path):
                                   pc.value_counts(want["tier"]).to_pylist()}
     assert_same_scores(read_back(postgres_uri, name + "_scores"), want,
                        ["lead_id"] + OUTPUTS)
+
+
+# -- schemas -----------------------------------------------------------------------------------
+
+def _sql(uri: str, *statements) -> None:
+    if uri.startswith("postgresql"):
+        with adbc_pg.connect(uri) as c, c.cursor() as cur:
+            for s in statements:
+                cur.execute(s)
+            c.commit()
+    else:
+        import duckdb
+
+        con = duckdb.connect(uri[len("duckdb:///"):])
+        try:
+            for s in statements:
+                con.execute(s)
+        finally:
+            con.close()
+
+
+def _in_schema(uri: str, schema: str, table: str, data: pa.Table, key: str) -> None:
+    """``data`` as ``schema``.``table`` (created with the drivers' own bulk paths)."""
+    q = lambda n: '"' + n.replace('"', '""') + '"'  # noqa: E731
+    _sql(uri, f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+    if uri.startswith("postgresql"):
+        with adbc_pg.connect(uri) as c, c.cursor() as cur:
+            cur.adbc_ingest(table, data, mode="create", db_schema_name=schema)
+            cur.execute(f"ALTER TABLE {q(schema)}.{q(table)} ADD PRIMARY KEY ({q(key)})")
+            c.commit()
+    else:
+        import duckdb
+
+        con = duckdb.connect(uri[len("duckdb:///"):])
+        try:
+            con.register("leadscore_test_data", data)
+            con.execute(f"CREATE TABLE {q(schema)}.{q(table)} AS "
+                        "SELECT * FROM leadscore_test_data")
+        finally:
+            con.close()
+
+
+def test_a_table_in_a_schema_in_place_into_and_history(db, leads):
+    """--schema names the schema of TABLE, --into and --history; each part is quoted on its
+    own, so a schema called ``crm.v2`` is one name (not schema ``crm``, table ``v2``); a
+    same-named table in the default schema is left alone."""
+    dialect, uri, name = db
+    if dialect == "sqlite":
+        with pytest.raises(DataError, match="SQLite has no schemas"):
+            rescore(portable_model(), uri, table=name, key="lead_id", schema="main")
+        return
+    schema = f"crm.v2 {name}"
+    data = leads.slice(0, 800)
+    _in_schema(uri, schema, name, data, "lead_id")
+    load(uri, name, leads.slice(0, 10), key="lead_id")  # the default schema's namesake
+    ref = f"{schema}.{name}"
+
+    r = rescore(portable_model(), uri, table=name, key="lead_id", schema=schema,
+                history="moves")
+    assert (r.table, r.history, r.rows, r.updated) == (ref, f"{schema}.moves", 800, 800)
+    got = sort_by(DatabaseSource(uri, name, schema=schema).read_all(["lead_id"] + OUTPUTS),
+                  "lead_id")
+    assert_same_scores(got, expected(data), ["lead_id"] + OUTPUTS)
+    assert DatabaseSource(uri, "moves", schema=schema).read_all().num_rows == 800
+    assert "fit" not in DatabaseSource(uri, name).schema.names  # the namesake is untouched
+
+    r = rescore(portable_model(), uri, table=name, key="lead_id", schema=schema,
+                into="scores")
+    assert r.into == f"{schema}.scores"
+    got = sort_by(DatabaseSource(uri, "scores", schema=schema).read_all(), "lead_id")
+    assert_same_scores(got, expected(data), ["lead_id"] + OUTPUTS)
+    assert left(uri, name) == {name}  # nothing new in the default schema, no staging left
+
+
+def test_a_dotted_table_name_suggests_the_schema_option(db):
+    dialect, uri, name = db
+    if dialect == "sqlite":
+        pytest.skip("SQLite has no schemas")
+    with pytest.raises(DataError, match=r"--schema crm --table leads"):
+        rescore(portable_model(), uri, table="crm.leads", key="lead_id")
+    with pytest.raises(DataError, match=r"no table 'nowhere_[0-9a-f]+\.leads'"):
+        rescore(portable_model(), uri, table="leads", key="lead_id",
+                schema=f"nowhere_{uuid.uuid4().hex[:6]}")
+
+
+def test_cli_schema_option(tmp_path, leads):
+    import duckdb  # noqa: F401
+
+    from click.testing import CliRunner
+
+    from leadscore_fast.cli import main
+
+    path = tmp_path / "leads.duckdb"
+    duckdb.connect(str(path)).close()
+    uri = f"duckdb:///{path}"
+    _in_schema(uri, "crm", "leads", leads.slice(0, 300), "lead_id")
+    model = _write_model(tmp_path)
+    r = CliRunner().invoke(main, ["rescore", model, "--db", uri, "--schema", "crm",
+                                  "--table", "leads", "--key", "lead_id", "--json"])
+    assert r.exit_code == 0, r.output
+    assert '"table": "crm.leads"' in r.output
+    got = sort_by(DatabaseSource(uri, "leads", schema="crm").read_all(), "lead_id")
+    assert_same_scores(got, expected(leads.slice(0, 300)), ["lead_id"] + OUTPUTS)

@@ -19,6 +19,8 @@ __all__ = ["rescore_cmd"]
               help="postgresql://user@host:port/db, sqlite:///path.db or "
               "duckdb:///path.duckdb (sqlite:////abs/path.db for an absolute path).")
 @click.option("--table", required=True, metavar="TABLE", help="The table of leads to score.")
+@click.option("--schema", metavar="SCHEMA", help="The PostgreSQL or DuckDB schema holding TABLE, "
+              "--into and --history (default: the search path).")
 @click.option("--key", required=True, metavar="COL",
               help="The column identifying a lead (unique, not NULL), e.g. lead_id.")
 @click.option("--into", metavar="TABLE", help="Write key + scores + segments to this table "
@@ -36,8 +38,8 @@ __all__ = ["rescore_cmd"]
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @errors_to_exit
-def rescore_cmd(model, uri, table, key, into, history, where, in_database, as_of, threads,
-                as_json, quiet):
+def rescore_cmd(model, uri, table, schema, key, into, history, where, in_database, as_of,
+                threads, as_json, quiet):
     """Score TABLE of the database at --db with MODEL and write the scores back.
 
     Without --into, each score becomes a DOUBLE PRECISION column of TABLE and each
@@ -52,9 +54,9 @@ def rescore_cmd(model, uri, table, key, into, history, where, in_database, as_of
     as_of = as_of_option_value(as_of)
     err = console(stderr=True)
     show_bar = not (quiet or in_database or as_json) and err.is_terminal
-    total = DatabaseSource(uri, table, where=where).num_rows() if show_bar else None
+    total = DatabaseSource(uri, table, where=where, schema=schema).num_rows() if show_bar else None
     with progress(err, not show_bar, total, "rescoring") as advance:
-        result = rescore(m, uri, table=table, key=key, into=into, history=history,
+        result = rescore(m, uri, table=table, schema=schema, key=key, into=into, history=history,
                          where=where, as_of=as_of, threads=threads, in_database=in_database,
                          progress=advance)
     if as_json:

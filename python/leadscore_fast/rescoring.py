@@ -1,6 +1,7 @@
 """``rescore()``: score a database table and write the scores back, all or nothing.
 
-    rescore(model, uri, table=..., key=..., into=None, history=None, where=None) -> RescoreResult
+    rescore(model, uri, table=..., key=..., into=None, history=None, where=None, schema=None)
+        -> RescoreResult
 
 The table (the rows matching ``where``, the user's own SQL condition) is streamed out in Arrow
 batches, reading only the columns the model needs plus ``key``, scored batch by batch, and the
@@ -44,8 +45,8 @@ import pyarrow.compute as pc
 
 from leadscore_fast.sources.base import check_column
 from leadscore_fast.sources.database import (
-    DEFAULT_BATCH_ROWS, Connection, DatabaseSource, connect, describe_error, driver_errors,
-    redact, where_sql,
+    DEFAULT_BATCH_ROWS, Connection, DatabaseSource, TableName, connect, describe_error,
+    driver_errors, redact, where_sql,
 )
 
 __all__ = ["rescore", "RescoreResult", "HISTORY_COLUMNS"]
@@ -82,14 +83,18 @@ class RescoreResult:
 
 
 def rescore(model, uri: str, *, table: str, key: str, into: str | None = None,
-            history: str | None = None, where: str | None = None, as_of=None,
+            history: str | None = None, where: str | None = None, schema: str | None = None,
+            as_of=None,
             threads: int | None = None, in_database: bool = False,
             batch_rows: int = DEFAULT_BATCH_ROWS, progress=None) -> RescoreResult:
     """Score ``table`` of the database at ``uri`` with ``model`` and write the scores back
     (see the module docstring). ``key``: the column identifying a lead (unique, not NULL).
     ``into``: write key + outputs to this table (replaced as a whole) instead of into
     ``table``. ``history``: append the leads whose segment changed to this table (created if
-    missing). ``where``: your own SQL condition selecting the rows to rescore. ``progress``: a
+    missing). ``where``: your own SQL condition selecting the rows to rescore. ``schema``: the
+    PostgreSQL or DuckDB schema holding ``table``, ``into`` and ``history`` (default: the
+    connection's search path for ``table``; new tables go where the database puts them: its
+    first schema). ``progress``: a
     callable given the number of rows of each scored batch."""
     from leadscore_fast.compiler import as_model
 
@@ -98,12 +103,14 @@ def rescore(model, uri: str, *, table: str, key: str, into: str | None = None,
     started = time.perf_counter()
     m = as_model(model)
     try:
-        source = DatabaseSource(uri, table, where=where, batch_rows=batch_rows)
-        plan = _Plan(m, source, key, into, history, in_database)
+        source = DatabaseSource(uri, table, where=where, schema=schema, batch_rows=batch_rows)
+        plan = _Plan(m, source, key, None if into is None else TableName.of(into, schema),
+                     None if history is None else TableName.of(history, schema), in_database)
     except driver_errors() as e:  # a catalog query failed: nothing was written yet
         raise DataError(f"{redact(uri)}: {describe_error(e)}") from None
-    result = RescoreResult(table=source.table, into=into, history=history,
-                           in_database=in_database)
+    result = RescoreResult(table=str(source.table), into=None if into is None else
+                           str(plan.into), history=None if history is None else
+                           str(plan.history), in_database=in_database)
     writer = connect(uri)
     try:
         plan.write(writer, result, as_of=as_of, threads=threads, progress=progress)
@@ -214,7 +221,9 @@ class _Plan:
                 step = f"updating table {self.source.table!r}"
                 self._update_in_database(w, result)
             else:
-                staging = _temp_name("new" if self.into else "staging")
+                # the new INTO table is built beside it (a rename cannot move it to a schema)
+                staging = self.into.sibling(_temp_name("new")) if self.into else \
+                    _temp_name("staging")
                 step = "scoring into a staging table"
                 self._fill(w, staging, stream, result, temporary=self.into is None)
                 self._check_keys(w, staging)
@@ -228,7 +237,8 @@ class _Plan:
                     step = f"replacing table {self.into!r}"
                     result.updated = result.rows
                     w.execute(f"DROP TABLE IF EXISTS {w.quote(self.into)}")
-                    w.execute(f"ALTER TABLE {w.quote(staging)} RENAME TO {w.quote(self.into)}")
+                    w.execute(f"ALTER TABLE {w.quote(staging)} RENAME TO "
+                              f"{w.quote(self.into.name)}")
             step = "committing"
             w.commit()
         except BaseException as e:
@@ -393,8 +403,9 @@ _SQLITE_TYPES = {"int64": "INTEGER", "double": "REAL", "string": "TEXT", "bool":
                  "date32[day]": "DATE", "timestamp[us, tz=UTC]": "TIMESTAMP", "binary": "BLOB"}
 
 
-def _same_name(a: str, b: str, dialect: str) -> bool:
+def _same_name(a, b, dialect: str) -> bool:
     # SQLite and DuckDB match names case-insensitively even when quoted.
+    a, b = str(a), str(b)
     return a == b or (dialect != "postgres" and a.casefold() == b.casefold())
 
 

@@ -1,7 +1,8 @@
 """Database tables as sources: PostgreSQL and SQLite through ADBC (the Arrow-native drivers),
 DuckDB through its own Arrow interface.
 
-    DatabaseSource(uri, table, where=None)     a table (optionally filtered) as a Source
+    DatabaseSource(uri, table, where=None, schema=None)   a table (optionally filtered) as a Source
+    TableName(name, schema=None)               a table name, in a schema when given
     connect(uri) -> Connection                 one open connection in the URI's dialect
 
 URIs: ``postgresql://user:password@host:port/db`` (or ``postgres://``), ``sqlite:///path.db``
@@ -39,7 +40,7 @@ import pyarrow.compute as pc
 from leadscore_fast.sources.base import Source
 from leadscore_fast.suggest import did_you_mean
 
-__all__ = ["DatabaseSource", "Connection", "Column", "connect", "dialect_of", "redact",
+__all__ = ["DatabaseSource", "TableName", "Connection", "Column", "connect", "dialect_of", "redact",
            "driver_errors", "describe_error", "DEFAULT_BATCH_ROWS"]
 
 # Rows per batch read, at most (PostgreSQL's driver sizes its batches by bytes: bigger ones
@@ -109,6 +110,40 @@ def dialect_of(uri: str) -> str:
 
 
 @dataclass(frozen=True)
+class TableName:
+    """A table's name, in ``schema`` when one is given (PostgreSQL and DuckDB schemas, e.g.
+    ``crm``.``leads``; SQLite has none). :meth:`Connection.quote` quotes each part on its own, so
+    neither part can be confused with the dot between them; ``str()`` is ``schema.name``."""
+    name: str
+    schema: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+    def sibling(self, name: str) -> "TableName":
+        """Another table in the same schema."""
+        return TableName(name, self.schema)
+
+    @staticmethod
+    def of(table, schema: str | None = None) -> "TableName":
+        """``table`` (a name or a TableName) in ``schema`` (None: as given)."""
+        if isinstance(table, TableName):
+            return table if schema is None else TableName(table.name, schema)
+        return TableName(str(table), schema or None)
+
+
+def _bare(table) -> str:
+    return table.name if isinstance(table, TableName) else str(table)
+
+
+def _schema_of(table) -> str | None:
+    return table.schema if isinstance(table, TableName) else None
+
+
+@dataclass(frozen=True)
 class Column:
     """A column as a source reads it: its Arrow ``type``, the database's own type name
     (``declared``, for messages), how the SELECT reads it (``expr``, quoted) and, for SQLite,
@@ -133,8 +168,11 @@ class Connection:
         self.uri = redact(uri)
 
     # -- quoting: every name goes through quote(), every text value through literal() -------
-    def quote(self, name: str) -> str:
-        """``name`` as a quoted identifier (ANSI: double quotes, doubled inside)."""
+    def quote(self, name) -> str:
+        """``name`` as a quoted identifier (ANSI: double quotes, doubled inside); a
+        :class:`TableName` in a schema as ``"schema"."name"``."""
+        if isinstance(name, TableName):
+            return ".".join(self.quote(part) for part in (name.schema, name.name) if part)
         name = str(name)
         if "\x00" in name:
             raise _schema_error(f"{self.uri}: a name cannot contain a NUL character: {name!r}")
@@ -187,8 +225,9 @@ class Connection:
         return False
 
     # -- the catalog -------------------------------------------------------------------------
-    def tables(self) -> list[str]:
-        """Names of the tables and views a bare name can refer to (for "did you mean")."""
+    def tables(self, schema: str | None = None) -> list[str]:
+        """Names of the tables and views a bare name can refer to, or those of ``schema``
+        (for "did you mean")."""
         raise NotImplementedError
 
     def columns(self, table: str) -> list[Column]:
@@ -208,12 +247,17 @@ class Connection:
     def missing_table(self, table: str, e: BaseException | None):
         """Raise DataError for ``table``: missing (with a suggestion) or unreadable."""
         try:
-            names = self.tables()
+            names = self.tables(_schema_of(table))
         except driver_errors():
             names = []
-        if e is None or table not in names:
-            raise _data_error(f"{self.uri}: no table {table!r}{did_you_mean(table, names)}") \
-                from None
+        if e is None or _bare(table) not in names:
+            if "." in _bare(table) and _schema_of(table) is None:  # schema.table, meant
+                schema, _, name = _bare(table).partition(".")
+                hint = f" (for table {name!r} in schema {schema!r}: --schema {schema} " \
+                       f"--table {name}, or schema={schema!r} in Python)"
+            else:
+                hint = did_you_mean(_bare(table), names)
+            raise _data_error(f"{self.uri}: no table {table!r}{hint}") from None
         raise _data_error(f"{self.uri}: cannot read table {table!r}: {describe_error(e)}") \
             from None
 
@@ -272,7 +316,8 @@ class _Adbc(Connection):
 
     def ingest(self, table: str, data: pa.RecordBatchReader, *, temporary: bool) -> None:
         with self.conn.cursor() as cur:
-            cur.adbc_ingest(table, data, mode="create", temporary=temporary)
+            cur.adbc_ingest(_bare(table), data, mode="create", temporary=temporary,
+                            db_schema_name=_schema_of(table))
 
     def commit(self) -> None:
         self.conn.commit()
@@ -300,8 +345,10 @@ def _closing(reader, cur) -> Iterator[pa.RecordBatch]:
 class _Postgres(_Adbc):
     dialect = "postgres"
 
-    def quote(self, name: str) -> str:
+    def quote(self, name) -> str:
         # PostgreSQL silently truncates longer names to 63 bytes: it would read another table.
+        if isinstance(name, TableName):
+            return super().quote(name)  # back here for each part
         if len(str(name).encode()) > 63:
             raise _schema_error(f"{self.uri}: name longer than PostgreSQL's 63 bytes: {name!r}")
         return super().quote(name)
@@ -317,10 +364,11 @@ class _Postgres(_Adbc):
         cur.adbc_statement.set_options(
             **{"adbc.postgresql.batch_size_hint_bytes": str(_PG_BATCH_BYTES)})
 
-    def tables(self) -> list[str]:
+    def tables(self, schema: str | None = None) -> list[str]:
+        where = "= ANY (current_schemas(false))" if schema is None else \
+            f"= {self.literal(schema)}"
         return [r[0] for r in self.query(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = ANY (current_schemas(false))")]
+            f"SELECT table_name FROM information_schema.tables WHERE table_schema {where}")]
 
     def columns(self, table: str) -> list[Column]:
         if self.query(f"SELECT to_regclass({self.literal(self.quote(table))}) IS NULL")[0][0]:
@@ -373,7 +421,7 @@ class _SQLite(_Adbc):
     def set_batch_size(self, cur, batch_rows: int) -> None:
         cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(batch_rows)})
 
-    def tables(self) -> list[str]:
+    def tables(self, schema: str | None = None) -> list[str]:
         return [r[0] for r in self.query(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
             "UNION ALL SELECT name FROM sqlite_temp_master WHERE type IN ('table', 'view')")]
@@ -522,13 +570,18 @@ class _DuckDB(Connection):
     def close(self) -> None:
         self.conn.close()
 
-    def tables(self) -> list[str]:
-        return [r[0] for r in self.query("SELECT table_name FROM information_schema.tables")]
+    def _schema_sql(self, schema: str | None) -> str:
+        return "current_schema()" if schema is None else self.literal(schema)
 
-    def unique_key(self, table: str, column: str) -> tuple[bool, bool]:
+    def tables(self, schema: str | None = None) -> list[str]:
+        return [r[0] for r in self.query("SELECT table_name FROM information_schema.tables "
+                                         f"WHERE table_schema = {self._schema_sql(schema)}")]
+
+    def unique_key(self, table, column: str) -> tuple[bool, bool]:
         rows = self.query(
             "SELECT constraint_type, constraint_column_names FROM duckdb_constraints() "
-            f"WHERE table_name = {self.literal(table)} AND schema_name = current_schema()")
+            f"WHERE table_name = {self.literal(_bare(table))} "
+            f"AND schema_name = {self._schema_sql(_schema_of(table))}")
         cols = [(kind, list(names)) for kind, names in rows]
         unique = any(k in ("PRIMARY KEY", "UNIQUE") and n == [column] for k, n in cols)
         not_null = any(k in ("NOT NULL", "PRIMARY KEY") and column in n for k, n in cols)
@@ -585,12 +638,15 @@ class DatabaseSource(Source):
     reopenable = True
     decodes = True  # the driver decodes the wire format into Arrow: worth a reader thread
 
-    def __init__(self, uri: str, table: str, *, where: str | None = None,
-                 batch_rows: int = DEFAULT_BATCH_ROWS):
-        self.uri, self.table, self.where = uri, str(table), where
+    def __init__(self, uri: str, table, *, where: str | None = None,
+                 schema: str | None = None, batch_rows: int = DEFAULT_BATCH_ROWS):
+        self.uri, self.table, self.where = uri, TableName.of(table, schema), where
         self.batch_rows = max(1, int(batch_rows))
         with connect(uri, autocommit=True) as conn:
             self.dialect = conn.dialect
+            if self.table.schema is not None and conn.dialect == "sqlite":
+                raise _data_error(f"{conn.uri}: SQLite has no schemas (table {self.table!r}); "
+                                  "name the table alone")
             self.name = f"{conn.uri} table {self.table!r}"
             self.columns = {c.name: c for c in conn.columns(self.table)}
         self.schema = pa.schema([pa.field(c.name, c.type) for c in self.columns.values()])
