@@ -314,3 +314,37 @@ def test_compile_llvm_says_why_a_model_is_not_fused(tmp_path, files):
     assert r.exit_code != 0
     assert "interpreted, not fused" in r.stderr and "instructions" in r.stderr
     assert "Traceback" not in r.output
+
+
+@needs_engine
+def test_query_options_go_before_or_after_the_command(leads, tmp_path):
+    """`--as-of` and the input options are accepted after the query command's arguments (where
+    people type them) as well as before MODEL; the command's value wins when both are given;
+    a bad model is still one line, however the options were placed."""
+    from leadscore_fast import queries
+    from leadscore_fast.model import Model
+
+    old, _, data = leads
+    m, table = Model.from_yaml(old), read_input(data).read_all()
+    where = "engagement >= 20"
+    late = "2030-01-01T00:00:00Z"
+    want_late = f"{queries.count(m, table, where, as_of=late):,}"
+    want_default = f"{queries.count(m, table, where):,}"
+    assert want_late != want_default  # the reference time changes the answer here
+    for args in (["query", old, data, "count", where, "--as-of", late],
+                 ["query", "--as-of", late, old, data, "count", where],
+                 ["query", "--as-of", "2026-01-01", old, data, "count", where, "--as-of", late]):
+        r = run(*args)
+        assert r.exit_code == 0, r.output
+        assert r.output.strip() == want_late, args
+    csv = tmp_path / "leads.txt"
+    import pyarrow.csv as pacsv
+    pacsv.write_csv(table.drop_columns([c for c in table.column_names
+                                        if str(table.schema.field(c).type).startswith("list")]),
+                    csv)
+    r = run("query", old, csv, "count", where, "--format", "csv")
+    assert r.exit_code == 0 and r.output.strip() == want_default, r.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [")
+    r = run("query", bad, data, "count", where, "--as-of", late)
+    assert r.exit_code == 2 and "bad.yaml" in r.output and "Traceback" not in r.output

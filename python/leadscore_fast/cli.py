@@ -177,26 +177,54 @@ def segment_cmd(model, input_path, segmentation, label, as_of, threads, input_fo
         console.print(t)
 
 
+def _query_options(fn):
+    """--as-of, --threads and the input options, for the ``query`` group and each of its
+    commands: ``query MODEL INPUT count WHERE --as-of TS`` works as well as
+    ``query --as-of TS MODEL INPUT count WHERE`` (given in both places, the command's wins)."""
+    fn = click.option("--threads", type=click.IntRange(min=1),
+                      help="Worker threads (default: all).")(fn)
+    fn = click.option("--as-of", metavar="TS",
+                      help="Reference time for days_since() (ISO-8601).")(fn)
+    return input_options(fn)
+
+
+_QUERY_OPTIONS = ("as_of", "threads", "input_format", "delimiter", "null_values")
+
+
 @main.group("query")
 @click.argument("model", metavar="MODEL")
 @click.argument("input_path", metavar="INPUT")
-@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
-@input_options
+@_query_options
 @click.pass_context
-@_errors_to_exit
-def query_cmd(ctx, model, input_path, as_of, threads, input_format, delimiter, null_values):
+def query_cmd(ctx, model, input_path, **options):
     """Answer a threshold query over INPUT in the scoring pass of MODEL:
     count WHERE | select WHERE | top K | histogram SCORE | quantiles SCORE Q..."""
-    ctx.obj = {"model": _load_model(model),
-               "input": open_input(input_path, input_format, delimiter, null_values),
-               "kw": {"as_of": _as_of(as_of), "threads": threads}}
+    ctx.obj = {"model": model, "input": input_path, "options": options}
 
 
-@query_cmd.command("count")
+def _query_command(name):
+    """A ``leadscore query`` command: the group's options are accepted after its arguments
+    too; the model and the input are opened here, inside the command's error handling. The
+    function gets ``{"model", "input", "kw"}``."""
+    import functools
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def run(obj, *args, **kwargs):
+            given = {k: kwargs.pop(k) for k in _QUERY_OPTIONS}
+            o = {**obj["options"], **{k: v for k, v in given.items() if v not in (None, ())}}
+            q = {"model": _load_model(obj["model"]),
+                 "input": open_input(obj["input"], o["input_format"], o["delimiter"],
+                                     o["null_values"]),
+                 "kw": {"as_of": _as_of(o["as_of"]), "threads": o["threads"]}}
+            return fn(q, *args, **kwargs)
+
+        return query_cmd.command(name)(click.pass_obj(_errors_to_exit(_query_options(run))))
+    return decorate
+
+
+@_query_command("count")
 @click.argument("where")
-@click.pass_obj
-@_errors_to_exit
 def query_count(obj, where):
     """How many leads satisfy WHERE, e.g. "total >= 80 AND tier != 'cold'"."""
     from leadscore_fast.queries import count
@@ -204,14 +232,12 @@ def query_count(obj, where):
     click.echo(f"{count(obj['model'], obj['input'], where, **obj['kw']):,}")
 
 
-@query_cmd.command("select")
+@_query_command("select")
 @click.argument("where")
 @click.option("--columns", "-c", multiple=True, metavar="COL",
               help="Input column to show (repeatable; default: all).")
 @click.option("-o", "--output", metavar="OUTPUT", help="Write the matching leads here "
               "(.parquet, .csv, .arrow) instead of printing them.")
-@click.pass_obj
-@_errors_to_exit
 def query_select(obj, where, columns, output):
     """The leads satisfying WHERE, with their scores and segments."""
     from leadscore_fast.queries import select
@@ -226,14 +252,12 @@ def query_select(obj, where, columns, output):
         _print_table(rows)
 
 
-@query_cmd.command("top")
+@_query_command("top")
 @click.argument("k", type=int)
 @click.option("--by", required=True, metavar="EXPR", help="Score (or expression) to rank by.")
 @click.option("--per", metavar="SEG", help="Rank within each segment of this segmentation.")
 @click.option("--columns", "-c", multiple=True, metavar="COL",
               help="Input column to show (repeatable; default: all).")
-@click.pass_obj
-@_errors_to_exit
 def query_top(obj, k, by, per, columns):
     """The K best leads by --by, overall or --per segment (ties: input order)."""
     from leadscore_fast.queries import top_k
@@ -242,14 +266,12 @@ def query_top(obj, k, by, per, columns):
                        columns=list(columns) or None, **obj["kw"]))
 
 
-@query_cmd.command("histogram")
+@_query_command("histogram")
 @click.argument("score")
 @click.option("--bins", type=int, default=None, help="Equal-width bins from min to max "
               "(default 10).")
 @click.option("--edges", metavar="E1,E2,...", help="Explicit bin edges (counted in the "
               "scoring pass).")
-@click.pass_obj
-@_errors_to_exit
 def query_histogram(obj, score, bins, edges):
     """Counts of SCORE per bin (below, bins, above, NULL)."""
     from leadscore_fast.queries import QueryError, histogram
@@ -266,11 +288,9 @@ def query_histogram(obj, score, bins, edges):
                            10 if bins is None else bins, **obj["kw"]), title=score)
 
 
-@query_cmd.command("quantiles")
+@_query_command("quantiles")
 @click.argument("score")
 @click.argument("qs", nargs=-1, type=float, required=True)
-@click.pass_obj
-@_errors_to_exit
 def query_quantiles(obj, score, qs):
     """Exact quantiles (0..1) of SCORE, e.g. `quantiles total 0.5 0.9 0.99`."""
     from leadscore_fast.queries import quantiles
