@@ -94,11 +94,30 @@ def test_streamed_input_and_numeric_label(model, data):
 @pytest.mark.parametrize("kw, message", [
     ({"segmentation": "teir"}, "did you mean 'tier'"),
     ({"label": "convrted"}, "did you mean 'converted'"),
-    ({"label": "industry"}, "bool or numeric"),
+    ({"label": "industry"}, "holds '[a-z]+', which is neither a conversion"),
+    ({"label": "converted", "positive": "yes"}, "positive= is for a text label"),
 ])
 def test_bad_arguments(model, data, kw, message):
     with pytest.raises(LeadscoreError, match=message):
         summarize(model, data, **kw)
+
+
+@pytest.mark.parametrize("yes, no, positive", [
+    ("yes", "no", None), (" Yes", "NO ", None), ("True", "false", None), ("won", "open", "won"),
+])
+def test_text_label_equals_the_boolean_one(model, data, yes, no, positive):
+    """A text outcome (the bank-marketing file's y is yes/no) gives the same conversion table as
+    the boolean; NULLs stay out of the rate; positive= names the value for other spellings."""
+    import pyarrow.compute as pc
+
+    conv = data.column("converted")
+    text = pc.if_else(conv, pa.scalar(yes), pa.scalar(no))
+    for arr in (text, text.dictionary_encode()):
+        t = data.append_column("outcome", arr)
+        got = summarize(model, t, segmentation="tier", label="outcome", positive=positive)
+        want = summarize(model, data, segmentation="tier", label="converted")
+        for c in ("count", "conversions", "conversion_rate", "lift"):
+            assert got.column(c).to_pylist() == want.column(c).to_pylist(), c
 
 
 def test_model_without_segmentations():

@@ -145,21 +145,23 @@ def _cell(v) -> str:
 @click.argument("input_path", metavar="INPUT")
 @click.option("--by", "segmentation", multiple=True, metavar="SEG",
               help="Segmentation to summarise (repeatable; default: all).")
-@click.option("--label", metavar="COL", help="Outcome column (bool or 0/1), e.g. converted: "
-              "adds conversion rate and lift per segment.")
+@click.option("--label", metavar="COL", help="Outcome column (bool, 0/1, or text such as yes/no),"
+              " e.g. converted: adds conversion rate and lift per segment.")
+@click.option("--positive", metavar="VALUE", help="For a text --label: the value that means a "
+              "conversion (default: yes/y/true/1 against no/n/false/0, any case).")
 @click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
 @input_options
 @_errors_to_exit
-def segment_cmd(model, input_path, segmentation, label, as_of, threads, input_format, delimiter,
-                null_values):
+def segment_cmd(model, input_path, segmentation, label, positive, as_of, threads, input_format,
+                delimiter, null_values):
     """Per-segment counts, shares, score mean/min/max (and conversion) of MODEL over INPUT."""
     from leadscore_fast.summaries import summarize
 
     m = _load_model(model)
     source = open_input(input_path, input_format, delimiter, null_values)
     summary = summarize(m, source, segmentation=list(segmentation) or None,
-                        label=label, as_of=_as_of(as_of), threads=threads)
+                        label=label, positive=positive, as_of=_as_of(as_of), threads=threads)
     console = _console()
     for name in dict.fromkeys(summary.column("segmentation").to_pylist()):
         rows = [r for r in summary.to_pylist() if r["segmentation"] == name]

@@ -56,17 +56,54 @@ def _floats(arr) -> np.ndarray:
     return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
 
 
+# Text labels read without ``positive``: the spellings of a conversion and of its absence
+# (compared trimmed and case-insensitively).
+TEXT_POSITIVE = ("yes", "y", "true", "t", "1", "converted", "won")
+TEXT_NEGATIVE = ("no", "n", "false", "f", "0", "not converted", "lost")
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _text_label(arr, name: str, positive: str | None) -> np.ndarray:
+    """A text label as 1.0 (a conversion), 0.0 or NaN (NULL): equal to ``positive``, or, without
+    it, one of TEXT_POSITIVE / TEXT_NEGATIVE; QueryError naming any other value."""
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    arr = arr.cast(pa.large_string())
+    if positive is not None:
+        hit = pc.equal(arr, pa.scalar(positive, pa.large_string()))
+    else:
+        norm = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
+        hit = pc.is_in(norm, value_set=pa.array(TEXT_POSITIVE, pa.large_string()))
+        known = pc.or_(hit, pc.is_in(norm, value_set=pa.array(TEXT_NEGATIVE, pa.large_string())))
+        odd = pc.filter(arr, pc.invert(known))
+        if len(odd):
+            raise QueryError(
+                f"summarize: label column {name!r} holds {odd[0].as_py()!r}, which is neither "
+                f"a conversion ({'/'.join(TEXT_POSITIVE[:3])}) nor its absence "
+                f"({'/'.join(TEXT_NEGATIVE[:3])}): say which value is a conversion with "
+                "positive= (--positive VALUE)")
+    return _floats(hit)
+
+
 def _codes(arr) -> np.ndarray:
     return np.asarray(arr.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
 
 
-def summarize(model, data, *, segmentation=None, label=None, as_of=None,
+def summarize(model, data, *, segmentation=None, label=None, positive=None, as_of=None,
               threads=None) -> pa.Table:
     """One row per segment (label order, then unassigned leads as a NULL segment if any) of
     ``segmentation`` (default: every segmentation, stacked): columns segmentation, segment,
     count, share, then ``<score>_mean/_min/_max`` per score and, with ``label`` (a bool or
-    numeric column; NULL labels are left out of the rate), conversions, conversion_rate and
-    lift (rate / overall rate)."""
+    numeric column, or text: ``positive`` is the value meaning a conversion, default
+    yes/y/true/1 against no/n/false/0, any case; NULL labels are left out of the rate),
+    conversions, conversion_rate and lift (rate / overall rate)."""
     from leadscore_fast.compiler import compile as compile_model
     from leadscore_fast.scoring import score
     from leadscore_fast.sources import open_source
@@ -82,15 +119,20 @@ def summarize(model, data, *, segmentation=None, label=None, as_of=None,
                              f"{_suggest(name, m.segment_names)}")
     source = open_source(data)
     schema = source.schema
+    text = False
     if label is not None:
         field = as_schema(schema).field(label) if label in schema.names else None
         if field is None:
             raise QueryError(f"summarize: unknown label column {label!r}"
                              f"{_suggest(label, schema.names)}")
-        if not (pa.types.is_boolean(field.type) or pa.types.is_integer(field.type)
+        text = _is_text(field.type)
+        if not (text or pa.types.is_boolean(field.type) or pa.types.is_integer(field.type)
                 or pa.types.is_floating(field.type)):
-            raise QueryError(f"summarize: label column {label!r} must be bool or numeric, "
-                             f"got {field.type}")
+            raise QueryError(f"summarize: label column {label!r} must be bool, numeric or "
+                             f"text, got {field.type}")
+        if positive is not None and not text:
+            raise QueryError(f"summarize: positive= is for a text label; {label!r} is "
+                             f"{field.type} (nonzero / TRUE is a conversion)")
     program = compile_model(m, schema)
     labels = {g["name"]: list(g["labels"]) for g in program.segments}
     accs = {name: _Acc(labels[name], m.score_names, label is not None) for name in names}
@@ -100,7 +142,8 @@ def summarize(model, data, *, segmentation=None, label=None, as_of=None,
     label_at = n_scores + len(m.segment_names)  # kept columns follow scores and segments
     for batch in stream:
         values = {s: _floats(batch.column(i)) for i, s in enumerate(m.score_names)}
-        lab = _floats(batch.column(label_at)) if label is not None else None
+        lab = None if label is None else _text_label(batch.column(label_at), label, positive) \
+            if text else _floats(batch.column(label_at))
         for name, acc in accs.items():
             acc.add(_codes(batch.column(n_scores + m.segment_names.index(name))), values, lab)
     return _table(accs, m.score_names, label is not None)
