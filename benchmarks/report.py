@@ -193,7 +193,7 @@ def profile_leadscore(model, table) -> dict:
     import importlib
 
     import leadscore_fast as lf
-    from leadscore_fast.vm import kernel
+    from leadscore_fast.vm import executor, pool
 
     # score() is built on runner.py (or, before it, did the binding itself in scoring.py)
     try:
@@ -213,8 +213,8 @@ def profile_leadscore(model, table) -> dict:
 
     # the kernel: starting it, and waiting for its result (batches run ahead overlap the
     # caller's binding of the next batch, so this is the caller's wait, not the threads' work)
-    patches = [(mod, "bind_array", "bind columns"), (kernel, "start", "kernel"),
-               (kernel.Pending, "result", "kernel"),
+    patches = [(mod, "bind_array", "bind columns"), (executor, "start", "kernel"),
+               (pool.Pending, "result", "kernel"),
                (getattr(mod, "_Prepared", None), "table", "lookup tables")]
     saved = []
     for obj, attr, key in patches:

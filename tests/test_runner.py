@@ -226,13 +226,13 @@ segments:
 def test_block_count_follows_threads_and_topk_size():
     """Several blocks per thread (taken one at a time), but one per thread when every block
     would hold big top-k heaps; and a big top_k gives the same answer as a small one."""
-    from leadscore_fast.vm import kernel
+    from leadscore_fast.vm import pool
 
-    assert kernel.max_blocks(1) == 1
-    workers = kernel._workers(2)
+    assert pool.max_blocks(1) == 1
+    workers = pool.workers(2)
     if workers > 1:
-        assert kernel.max_blocks(2) == workers * kernel.BLOCKS_PER_THREAD
-        assert kernel.max_blocks(2, kernel.TOPK_ENTRIES_MAX) == workers
+        assert pool.max_blocks(2) == workers * pool.BLOCKS_PER_THREAD
+        assert pool.max_blocks(2, pool.TOPK_ENTRIES_MAX) == workers
     leads = synthetic.generate_leads(30_000, seed=3)
     model = lf.Model.from_yaml_string(synthetic.REFERENCE_MODEL_YAML)
     small = lf.top_k(model, leads, 100, by="total", threads=2)

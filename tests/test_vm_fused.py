@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 pytest.importorskip("leadscore_fast._engine")
 import leadscore_fast as lf  # noqa: E402
 from leadscore_fast import synthetic  # noqa: E402
-from leadscore_fast.vm import fused, fused_ir, kernel  # noqa: E402
+from leadscore_fast.vm import executor, fused, fused_ir  # noqa: E402
 from strategies import cases, examples  # noqa: E402
 
 REFERENCE = synthetic.REFERENCE_MODEL_YAML
@@ -206,8 +206,8 @@ def test_a_program_fuses_once_it_is_hot(monkeypatch, tmp_path):
     leads = synthetic.generate_leads(600, seed=5)
     interpreted(model, leads)  # the interpreter loaded: no first-score-in-a-process fusing
     started = []
-    real = kernel._FusedBatch.__init__
-    monkeypatch.setattr(kernel._FusedBatch, "__init__",
+    real = executor.FusedBatch.__init__
+    monkeypatch.setattr(executor.FusedBatch, "__init__",
                         lambda self, *a: (started.append(1), real(self, *a))[1])
     first = lf.score(model, leads)  # 600 rows: not hot
     second = lf.score(model, leads)  # 1,200: hot, its kernel starts compiling
@@ -414,3 +414,34 @@ def test_at_most_so_many_background_compiles_at_once(monkeypatch, tmp_path):
     assert len(list(tmp_path.glob("*.o"))) == 2
     for m, w in zip(models, want):
         assert_identical(lf.score(m, leads), w)
+
+
+def test_a_process_whose_programs_run_fused_never_loads_numba(tmp_path):
+    """vm/executor.py imports the interpreter only for a batch it interprets: a fresh process
+    whose (small) program compiles to a fused kernel at once, and a later one that finds it in
+    the disk cache, score without importing numba (0.3 s of every CLI run), with the same
+    bits as the interpreter."""
+    data = tmp_path / "leads.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(synthetic.generate_leads(1000, seed=9), data)
+    out = tmp_path / "out.parquet"
+    code = ("import sys, leadscore_fast as lf\n"
+            "from leadscore_fast.synthetic import REFERENCE_MODEL_YAML as M\n"
+            f"t = lf.score(lf.Model.from_yaml_string(M), {str(data)!r})\n"
+            "import pyarrow.parquet as pq\n"
+            f"pq.write_table(t, {str(out)!r})\n"
+            "from leadscore_fast.vm import fused\n"
+            "print(dict(fused.ROWS_RUN), 'numba' in sys.modules)\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("LEADSCORE_FUSED", None)
+    env.pop("LEADSCORE_FUSE_AFTER_ROWS", None)
+    for run in ("compiles", "from the cache"):
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "{'fused': 1000, 'interpreted': 0} False", (run, r.stdout)
+        import pyarrow.parquet as pq
+
+        want = interpreted(lf.Model.from_yaml_string(REFERENCE), str(data))
+        assert_identical(pq.read_table(out), want)

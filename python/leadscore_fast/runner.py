@@ -79,10 +79,9 @@ def _compile(model, schema):
 
 
 def _default_threads() -> int:
-    from leadscore_fast.vm import kernel  # noqa: F401  (sets up numba's cache dir first)
-    import numba
+    from leadscore_fast.vm import pool
 
-    return int(numba.config.NUMBA_NUM_THREADS)
+    return pool.default_threads()
 
 
 # -- per-Program state -----------------------------------------------------------------------
@@ -215,7 +214,7 @@ def _arrow_empty(shape, dtype) -> np.ndarray:
 
 
 class _Bound(NamedTuple):
-    """One batch's columns as the kernels read them (see kernel.start)."""
+    """One batch's columns as the kernels read them (see executor.start)."""
     datas: list
     valids: list
     meta: np.ndarray
@@ -268,7 +267,7 @@ def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads
                  materialize, row_base, tk_state):
     """Bind the batch's columns and start the kernel on it; returns a function that waits for
     the kernel and gives the :class:`_BatchOut`."""
-    from leadscore_fast.vm import kernel
+    from leadscore_fast.vm import executor, pool
 
     n = batch.num_rows
     datas, valids, meta, lut_f, lut_b, lut_off = _bind(prep, batch, col_idx)
@@ -277,9 +276,9 @@ def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads
     out_seg = _arrow_empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
     masks = _arrow_empty((prep.n_masks, n), np.uint8)
     nulls = np.zeros(len(prep.scores) + len(prep.segments), np.int64)
-    pending = kernel.start(
-        prep.code, prep.consts_f, prep.consts_i, prep.n_regs, kernel.buffer_list(datas),
-        kernel.buffer_list(valids), meta, lut_f, lut_b, lut_off, as_of, n, out_f, out_seg,
+    pending = executor.start(
+        prep.code, prep.consts_f, prep.consts_i, prep.n_regs, pool.buffer_list(datas),
+        pool.buffer_list(valids), meta, lut_f, lut_b, lut_off, as_of, n, out_f, out_seg,
         chunk_rows=chunk_rows, threads=threads, materialize=materialize, row_base=row_base,
         n_slots=prep.n_slots, masks=masks, tk_meta=prep.tk_meta, tk_val=tk_state[0],
         tk_row=tk_state[1], nulls=nulls)
@@ -316,12 +315,12 @@ class _Session:
     def batches(self, materialize=True):
         """Yield a :class:`_BatchOut` per input batch (lazily: readers are streamed; a source
         that decodes, such as a file, is read on its own thread a batch ahead)."""
-        from leadscore_fast.vm import kernel
+        from leadscore_fast.vm import pool
 
         # One set of top-k heaps for the whole pass: restarting them per batch would re-insert
         # the first k rows of every group in every batch.
-        blocks = kernel.max_blocks(self.threads, kernel.topk_entries(self.prep.tk_meta))
-        tk_state = kernel.topk_state(self.prep.tk_meta, blocks)
+        blocks = pool.max_blocks(self.threads, pool.topk_entries(self.prep.tk_meta))
+        tk_state = pool.topk_state(self.prep.tk_meta, blocks)
         # The next batch is bound and started before this one's result is taken: the worker
         # threads go straight on to its blocks (no idle tail per batch) while this thread
         # prepares batches and the caller consumes outputs. Not with top-k queries, whose

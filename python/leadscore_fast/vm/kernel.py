@@ -27,9 +27,6 @@ from leadscore_fast.vm.cache import ensure_cache_dir
 ensure_cache_dir()  # before numba is imported
 
 import math  # noqa: E402
-import queue  # noqa: E402
-import threading  # noqa: E402
-from typing import NamedTuple  # noqa: E402
 
 import numba  # noqa: E402
 import numpy as np  # noqa: E402
@@ -39,7 +36,7 @@ from numba.core import cgutils  # noqa: E402
 from numba.extending import intrinsic  # noqa: E402
 from numba.np.arrayobj import load_item, make_array  # noqa: E402
 
-from leadscore_fast.vm import fused as _fused  # noqa: E402
+from leadscore_fast.vm import pool as _pool  # noqa: E402
 from leadscore_fast.vm.columns import (  # noqa: E402
     PT_BOOL, PT_DATE32, PT_DATE64, PT_F32, PT_F64, PT_I8, PT_I16, PT_I32, PT_I64, PT_NULL,
     PT_TS_MS, PT_TS_NS, PT_TS_S, PT_TS_US, PT_U8, PT_U16, PT_U32, PT_U64,
@@ -68,25 +65,6 @@ US_PER_DAY = 86_400_000_000.0
 # (value, row), even a real -inf, so a heap starts full of sentinels and needs no size counter.
 # Outside (the arrays run() takes and returns) empty is the documented (NaN, -1).
 ROW_EMPTY = np.iinfo(np.int64).max
-
-
-class Buffers(NamedTuple):
-    """Column buffers as the kernel takes them: ``where`` int64[n, 2] = (address, bytes) of
-    each read-only uint8 buffer; ``arrays`` keeps those alive while the kernel reads them."""
-    where: np.ndarray
-    arrays: list
-
-
-def buffer_list(arrays) -> Buffers:
-    """The kernel's column buffers (1-D contiguous uint8 arrays). Raw addresses, not a numba
-    typed List: building and indexing one compiles several helpers on a cold start."""
-    arrays = list(arrays)
-    where = np.empty((len(arrays), 2), np.int64)
-    for k, a in enumerate(arrays):
-        if a.dtype != np.uint8 or a.ndim != 1 or not a.flags.c_contiguous:
-            raise TypeError(f"column buffer {k}: expected a contiguous 1-D uint8 array")
-        where[k] = a.__array_interface__["data"][0], a.size
-    return Buffers(where, arrays)
 
 
 @intrinsic
@@ -1183,42 +1161,7 @@ def _scratch(n_f, n_i, n_b, chunk):
             np.empty(width, np.int64), np.full(width, 2, np.uint8))
 
 
-class _Blocks:
-    """A batch in flight as ``nblocks`` blocks that pool threads (or the caller) run: counts the
-    blocks still to run and keeps the first error, which ``wait()`` re-raises in the caller."""
-
-    def __init__(self, nblocks):
-        self.nblocks = self.remaining = int(nblocks)
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.error = None
-
-    def run_one(self, blk, scratch_cache):
-        try:
-            if self.error is None:
-                self.run_block_at(blk, scratch_cache)
-        except BaseException as e:  # re-raised by wait(), in the caller's thread
-            self.error = e
-        finally:
-            with self.lock:
-                self.remaining -= 1
-                if self.remaining == 0:
-                    self.done.set()
-
-    def run_block_at(self, blk, scratch_cache):
-        raise NotImplementedError
-
-    def finished(self):
-        """After the last block, before an error is re-raised."""
-
-    def wait(self):
-        self.done.wait()
-        self.finished()
-        if self.error is not None:
-            raise self.error
-
-
-class _Batch(_Blocks):
+class _Batch(_pool.Blocks):
     """A batch the interpreter runs: run_block's arguments and the top-k heaps."""
 
     def __init__(self, run_block, args, tail, nblocks, scratch_key, out_f, acc, tk_val, tk_row):
@@ -1255,44 +1198,6 @@ def _worker_scratch(cache, key):
     return got
 
 
-class _Pool:
-    """Persistent worker threads taking (batch, block) pairs in submission order, so the
-    blocks of the next batch start while the last ones of this batch finish: no thread
-    idles at a batch boundary, and the caller prepares the next batch meanwhile."""
-
-    def __init__(self, workers):
-        self.queue = queue.SimpleQueue()
-        self.threads = [threading.Thread(target=self._work, daemon=True, name=f"leadscore-vm-{i}")
-                        for i in range(workers)]
-        for t in self.threads:
-            t.start()
-
-    def _work(self):
-        cache = {}
-        while True:
-            batch, blk = self.queue.get()
-            batch.run_one(blk, cache)
-
-    def submit(self, batch, nblocks):
-        for blk in range(int(nblocks)):
-            self.queue.put((batch, blk))
-
-
-_POOLS: dict = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(workers) -> _Pool:
-    with _POOLS_LOCK:
-        pool = _POOLS.get(workers)
-        if pool is None:
-            pool = _POOLS[workers] = _Pool(workers)
-        return pool
-
-
-_CALLER_SCRATCH = threading.local()  # scratch of threads that run their batch themselves
-
-
 def start_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b,
                 lut_off, as_of, n, chunk, nblocks, out_f, out_seg, materialize, row_base, acc,
                 masks, tk_meta, tk_val, tk_row, workers=1, full=True) -> _Batch:
@@ -1309,14 +1214,7 @@ def start_batch(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lu
     batch = _Batch(run_block_full if full else run_block_core, args, tail, nblocks, key, out_f,
                    acc, tk_val, tk_row)
     _heap_state(tk_val, tk_row, True)
-    if workers == 1 or nblocks == 1:
-        cache = getattr(_CALLER_SCRATCH, "cache", None)
-        if cache is None:
-            cache = _CALLER_SCRATCH.cache = {}
-        for blk in range(int(nblocks)):
-            batch.run_one(blk, cache)
-    else:
-        _pool(workers).submit(batch, nblocks)
+    _pool.launch(batch, workers)
     return batch
 
 
@@ -1327,183 +1225,3 @@ def _heap_state(tk_val, tk_row, to_kernel):
     empty = tk_row == row_from
     tk_row[empty] = row_to
     tk_val[empty] = -INF if to_kernel else NAN
-
-
-# With several threads a batch is cut into this many blocks per thread, handed out one at a
-# time: a thread slowed down by other work on the machine does fewer blocks instead of holding
-# up the whole batch (with one block per thread the slowest thread set the pace: on this
-# shared 2-core machine 8 blocks per thread measured a 25 % lower median on 10M rows).
-BLOCKS_PER_THREAD = 8
-
-
-def _workers(threads) -> int:
-    return max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS))
-
-
-# Every block keeps its own top-k heaps: past this many heap entries in all (groups x k over
-# the queries, times the blocks) a program gets one block per thread, so that a top_k of a
-# million rows does not hold 16 copies of its heaps.
-TOPK_ENTRIES_MAX = 1 << 20
-
-
-def max_blocks(threads, topk_entries=0) -> int:
-    """The most worker blocks run() uses with ``threads`` for a program whose top-k heaps have
-    ``topk_entries`` entries (size top-k state for this)."""
-    workers = _workers(threads)
-    if workers == 1:
-        return 1
-    per = BLOCKS_PER_THREAD if topk_entries * workers * BLOCKS_PER_THREAD <= TOPK_ENTRIES_MAX else 1
-    return workers * per
-
-
-def topk_entries(tk_meta) -> int:
-    """Heap entries one block keeps for the top-k queries described by ``tk_meta``."""
-    meta = np.asarray(tk_meta, np.int64).reshape(-1, 3)
-    return int((meta[:, 1] * meta[:, 2]).sum())
-
-
-def topk_state(tk_meta, blocks):
-    """Empty top-k heaps for ``blocks`` worker blocks: (float64 NaN, int64 -1) arrays of shape
-    [blocks, total_groups, kmax]; pass them to every run() of one pass so heaps carry over
-    from batch to batch (block b of each batch updates heaps b)."""
-    groups = int((tk_meta[:, 0] + tk_meta[:, 1]).max(initial=0))
-    kmax = int(tk_meta[:, 2].max(initial=0))
-    return (np.full((blocks, groups, kmax), NAN), np.full((blocks, groups, kmax), -1, np.int64))
-
-
-_NO_TOPK = np.zeros((0, 3), np.int64)
-
-
-def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, lut_off, as_of,
-        n, out_f, out_seg, *, chunk_rows=8192, threads=1, materialize=True, row_base=0,
-        n_slots=0, masks=None, tk_meta=None, tk_val=None, tk_row=None, nulls=None, full=None,
-        fused=None):
-    """Python entry: pick the block count, allocate per-block query state, start the kernel;
-    ``.result()`` on the returned :class:`Pending` waits for it (see :func:`run`). Batches
-    started before the previous one's result run back to back on the worker threads.
-
-    ``datas``/``valids``: :class:`Buffers` from :func:`buffer_list`; ``meta``: int64[n_cols, 3]
-    (ptype, offset, has_validity); ``lut_*``: flat lookup tables, table t at
-    ``lut_off[t]:lut_off[t+1]``; ``out_f`` float64[n_scores, n] / ``out_seg`` int32[n_segs, n]
-    (the kernel fills the codes), or [n_scores, 0] / [n_segs, 0] with ``materialize=False``.
-    Queries: ``n_slots`` accumulators, ``masks`` uint8[n_masks, n] (written), ``tk_meta``
-    int64[n_topk, 3] (first group row, groups, k); ``row_base`` = global row of row 0;
-    ``tk_val``/``tk_row``: top-k heaps from :func:`topk_state` (updated in place; default
-    fresh ones; batches sharing them must not be in flight together). ``result()`` returns
-    ``(acc int64[nb, n_slots], tk_val, tk_row)`` with nb worker blocks; top-k entries are
-    unordered, empty ones are (NaN, -1). ``nulls`` (int64[n_scores +
-    n_segs], optional) receives the number of NULL values written per score, then per
-    segmentation (segments only counted with ``materialize``; scores stored with
-    NULL-to-zero count 0). ``full``: run with run_block_full even when the program is
-    core-only (default: only when it needs it, see CORE_OPCODES). ``fused``: None (default)
-    runs a fused kernel (vm/fused.py) when the program and batch allow one and fused kernels
-    are enabled; False always interprets; ``full`` forces the interpreter too.
-    """
-    if full is not None:
-        fused = False
-    chunk = max(1, int(chunk_rows))
-    workers = _workers(threads)
-    tk_meta = _NO_TOPK if tk_meta is None else np.ascontiguousarray(tk_meta, np.int64)
-    nblocks = min(max_blocks(threads, topk_entries(tk_meta)), (n + chunk - 1) // chunk)
-    if tk_val is None or tk_row is None:
-        tk_val, tk_row = topk_state(tk_meta, max(nblocks, 1))
-    if tk_val.shape[0] < nblocks:
-        raise ValueError(f"top-k state for {tk_val.shape[0]} blocks, need {nblocks}")
-    # Each block's accumulator row: the query slots, then NULL counts per score and segment.
-    n_slots = int(n_slots)
-    acc = np.zeros((nblocks, n_slots + out_f.shape[0] + out_seg.shape[0]), np.int64)
-    if masks is None:
-        masks = np.zeros((0, n), np.uint8)
-    batch = None
-    fk = None
-    if n > 0 and fused is not False and tk_meta.shape[0] == 0 and _fused.enabled() \
-            and _fused.fusable(code) and _fused.table_bytes(code, lut_off) <= _fused.TABLE_BYTES_MAX:
-        outs = _fused.Outputs(int(out_f.shape[0]), int(out_seg.shape[0]), n_slots,
-                              int(masks.shape[0]), bool(materialize))
-        fk = _fused_kernel(code, consts_f, consts_i, outs, _fused.layout(code, meta, lut_off),
-                           len(lut_off) - 1, n)
-    _fused.ROWS_RUN["fused" if fk is not None else "interpreted"] += int(n)
-    if fk is not None:
-        fchunk = min(chunk, _fused.CHUNK)
-        args = fk.args(datas.where, valids.where, meta, lut_b, lut_f, lut_off, as_of, n,
-                       out_f, out_seg, fchunk, masks)
-        # the kernel reads these through raw addresses: the batch holds them alive
-        keep = (lut_f, lut_b, out_f, out_seg, masks, datas, valids)
-        batch = _FusedBatch(fk, args, keep, n, fchunk, nblocks, acc)
-        if workers == 1 or nblocks == 1:
-            for blk in range(nblocks):
-                batch.run_one(blk, _caller_scratch())
-        else:
-            _pool(workers).submit(batch, nblocks)
-    elif n > 0:
-        n_f, n_i, n_b = (int(x) for x in n_regs)
-        batch = start_batch(
-            code, consts_f, consts_i, n_f, n_i, n_b, datas.where, valids.where, meta, lut_f,
-            lut_b, lut_off, np.int64(as_of), np.int64(n), np.int64(chunk), np.int64(nblocks),
-            out_f, out_seg, bool(materialize), np.int64(row_base), acc, masks, tk_meta, tk_val,
-            tk_row, workers=workers, full=needs_full(code, meta) if full is None else bool(full))
-    # datas/valids (the column buffers) stay referenced, alive, until the result is taken
-    return Pending(batch, (datas, valids), acc, n_slots, tk_val, tk_row, nulls)
-
-
-def _fused_kernel(code, consts_f, consts_i, outs, lay, n_tabs, rows):
-    """The fused kernel for this program and layout, or None: not hot yet, or outside what
-    the generator covers (the program is interpreted then)."""
-    try:
-        loaded = bool(run_block_core.signatures or run_block_full.signatures)
-        return _fused.kernel(code, consts_f, consts_i, outs, lay, n_tabs, rows,
-                             interpreter_loaded=loaded)
-    except _fused.NotFusable:
-        return None
-
-
-class _FusedBatch(_Blocks):
-    """A batch a fused kernel runs: block b is a run of whole fused chunks, as in run_block."""
-
-    def __init__(self, fk, args, keep, n, chunk, nblocks, acc):
-        super().__init__(nblocks)
-        self.fk, self.args, self.keep, self.n, self.acc = fk, args, keep, n, acc
-        self.chunk = chunk
-
-    def run_block_at(self, blk, scratch_cache):
-        size = self.fk.scratch_bytes(self.chunk)
-        scratch = scratch_cache.get(("fused", size))
-        if scratch is None:
-            scratch = scratch_cache[("fused", size)] = np.empty(size, np.uint8)
-        chunks = (self.n + self.chunk - 1) // self.chunk
-        r0 = min(blk * chunks // self.nblocks * self.chunk, self.n)
-        r1 = min((blk + 1) * chunks // self.nblocks * self.chunk, self.n)
-        if r1 > r0:
-            self.fk.run(self.args, scratch, self.acc[blk], r0, r1)
-
-    def finished(self):
-        self.keep = None  # the buffers the kernel read through raw addresses
-
-
-def _caller_scratch():
-    cache = getattr(_CALLER_SCRATCH, "cache", None)
-    if cache is None:
-        cache = _CALLER_SCRATCH.cache = {}
-    return cache
-
-
-class Pending:
-    """A started :func:`start`: ``result()`` waits for its blocks and returns ``(acc
-    int64[nb, n_slots], tk_val, tk_row)``, filling ``nulls`` if given."""
-
-    def __init__(self, batch, keep, acc, n_slots, tk_val, tk_row, nulls):
-        self.batch, self.keep, self.acc, self.n_slots = batch, keep, acc, n_slots
-        self.tk_val, self.tk_row, self.nulls = tk_val, tk_row, nulls
-
-    def result(self):
-        if self.batch is not None:
-            self.batch.wait()
-            self.batch = self.keep = None
-        if self.nulls is not None:
-            self.nulls[:] = self.acc[:, self.n_slots:].sum(axis=0)
-        return self.acc[:, :self.n_slots], self.tk_val, self.tk_row
-
-
-def run(*args, **kwargs):
-    """Run the program over n rows and wait: ``start(...).result()``, same arguments."""
-    return start(*args, **kwargs).result()
