@@ -395,4 +395,34 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn key_tables_dense_and_at_tuples_agree() {
+        // coalesce(c0, c1) = 'b' AND c2 (c2 boolean), over key (c0, c1, c2).
+        let col = |c: usize, ty: Type| Box::new(TExpr::new(ty, Node::Column(c)));
+        let co = TExpr::new(Type::Str, Node::Coalesce(col(0, Type::Str), col(1, Type::Str)));
+        let eq = TExpr::new(Type::Bool, Node::Cmp(tir::Cmp::Eq, Box::new(co), Box::new(TExpr::konst(Type::Str, Value::Str("b".into())))));
+        let expr = TExpr::new(Type::Bool, Node::And(Box::new(eq), col(2, Type::Bool)));
+        let s = |t: &str| typecheck::ColumnRef { name: t.into(), ty: Type::Str, has_any: None };
+        let program = Program {
+            columns: vec![s("x"), s("y"), typecheck::ColumnRef { name: "f".into(), ty: Type::Bool, has_any: None }],
+            keys: vec![vec![0, 1, 2]],
+            lookups: vec![lookup::LookupDef { column: 3, result: Type::Bool, expr }],
+            ..Program::default()
+        };
+        let parts = vec![
+            KeyPart::Str(vec![Some("a".into()), Some("b".into())]),
+            KeyPart::Str(vec![Some("b".into()), None]),
+            KeyPart::Bool,
+        ];
+        let dense = eval_key_lookups(&program, 0, &[0], &parts, None).unwrap().pop().unwrap();
+        assert_eq!(dense.len(), 3 * 3 * 3);
+        // (NULL, "b", TRUE) is TRUE; ("a", "b", TRUE) FALSE; ("b", _, NULL) NULL; all-NULL NULL.
+        let at = |a: usize, b: usize, c: usize| dense[(a * 3 + b) * 3 + c];
+        assert_eq!((at(2, 0, 1), at(0, 0, 1), at(1, 2, 2), at(2, 2, 2)), (2.0, 0.0, 1.0, 1.0));
+        let combos: Vec<i64> = vec![2, 0, 1, 0, 0, 1, 1, 2, 2, 1, 1, 0];
+        let sparse = eval_key_lookups(&program, 0, &[0], &parts, Some(&combos)).unwrap().pop().unwrap();
+        assert_eq!(sparse, vec![2.0, 0.0, 1.0, 0.0, 1.0]);
+        assert!(eval_key_lookups(&program, 0, &[0], &parts[..2], None).is_none());
+    }
 }
