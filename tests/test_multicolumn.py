@@ -17,6 +17,7 @@ import leadscore_fast as lf  # noqa: E402
 from leadscore_fast.vm import keys  # noqa: E402
 from reference import table_results  # noqa: E402
 from test_differential import ref  # noqa: E402
+from test_sql_dialects import pg, run_pg, run_sqlite  # noqa: E402,F401  (pg: a fixture)
 
 VOCAB = ["gmail.com", "Gmail.com", "", "saas", "saas ", "straße", "ΣΑΣ", "σας", "a_b", "a%",
          "%", "_", "x@y", "😀", "fintech", None]
@@ -139,6 +140,12 @@ def test_reference_and_to_sql_match_duckdb(data, want):
     model = grid_model(CASES)
     assert_same(CASES, decode(ref(model, data, model["as_of"]), CASES), want, "reference")
     assert_same(CASES, via_to_sql(CASES, data), want, "to_sql")
+
+
+def test_to_sql_in_sqlite_and_postgres_matches_duckdb(data, want, pg):
+    model = grid_model(CASES)
+    assert_same(CASES, decode(run_sqlite(model, data, model["as_of"]), CASES), want, "SQLite")
+    assert_same(CASES, decode(run_pg(pg, model, data, model["as_of"]), CASES), want, "PostgreSQL")
 
 
 @pytest.mark.parametrize("how", ["interpreter", "fused"])
