@@ -14,7 +14,7 @@ import pytest
 duckdb = pytest.importorskip("duckdb")
 pytest.importorskip("leadscore_fast._engine")
 import leadscore_fast as lf  # noqa: E402
-from leadscore_fast.vm import keys  # noqa: E402
+from leadscore_fast.vm import fused, keys  # noqa: E402
 from reference import table_results  # noqa: E402
 from test_differential import ref  # noqa: E402
 from test_sql_dialects import pg, run_pg, run_sqlite  # noqa: E402,F401  (pg: a fixture)
@@ -115,8 +115,12 @@ def engine(cases, table, monkeypatch, how: str, **kw) -> list[list]:
             m.delenv("LEADSCORE_FUSED", raising=False)
             m.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
             m.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
+        calls = []
+        real = fused.Kernel.run
+        m.setattr(fused.Kernel, "run", lambda self, *a: (calls.append(1), real(self, *a))[1])
         model = grid_model(cases)
         res = lf.score(model, table, as_of=model["as_of"], **kw)
+        assert bool(calls) == (how == "fused"), f"{how}: {len(calls)} fused kernel runs"
         return decode(table_results(res, names(cases)), cases)
 
 
@@ -199,5 +203,5 @@ def test_one_string_column_programs_have_no_keys():
 
 def test_a_string_value_over_a_number_column_is_a_compile_error():
     schema = pa.schema([("s", pa.string()), ("x", pa.int64())])
-    with pytest.raises(lf.errors.LeadscoreError, match="not all strings or booleans"):
+    with pytest.raises(lf.errors.LeadscoreError, match=r"computed from column 'x' \(int\)"):
         lf.compile(grid_model([("CASE WHEN x > 1 THEN s ELSE 'a' END = 'a'", "bool")]), schema)

@@ -39,17 +39,14 @@ pub fn extract_lookups(m: &mut TModel) -> Result<Lookups> {
     let TModel { scores, segments, columns, queries, .. } = m;
     let mut visit = |e: &mut TExpr, ctx: &str| -> Result<()> {
         replace(e, columns, &mut out);
-        if find_string(e).is_some() {
-            let names: Vec<&str> = {
-                let (mut cols, mut opaque) = (Vec::new(), false);
-                e.inputs(&mut cols, &mut opaque);
-                cols.iter().map(|c| columns[*c].name.as_str()).collect()
-            };
+        if let Some(bad) = find_string(e) {
+            let mut what = Vec::new();
+            not_string_inputs(bad, columns, &mut what);
             let mut err = CompileError::new(
                 ErrorKind::Type,
                 format!(
-                    "a string value here is computed from columns that are not all strings or booleans ({}); string expressions may read string and boolean columns and constants",
-                    names.join(", ")
+                    "a string value here is computed from {}; string expressions may read string and boolean columns and constants only",
+                    if what.is_empty() { "something other than string and boolean columns".to_string() } else { what.join(", ") }
                 ),
             );
             err.context = ctx.to_string();
@@ -140,6 +137,24 @@ fn tuple_key(e: &TExpr, columns: &[crate::typecheck::ColumnRef]) -> Option<Vec<u
     }
     cols.sort_unstable();
     Some(cols)
+}
+
+/// What `e` reads that a string expression may not: columns of other types, scores, segments.
+fn not_string_inputs(e: &TExpr, columns: &[crate::typecheck::ColumnRef], out: &mut Vec<String>) {
+    let what = match &e.node {
+        Node::Column(c) | Node::Days(c) if !matches!(columns[*c].ty, Type::Str | Type::Bool) || columns[*c].has_any.is_some() => {
+            Some(format!("column '{}' ({})", columns[*c].name, columns[*c].kind()))
+        }
+        Node::Score(_) => Some("a score".to_string()),
+        Node::Segment(_) => Some("a segmentation".to_string()),
+        _ => None,
+    };
+    if let Some(w) = what.filter(|w| !out.contains(w)) {
+        out.push(w);
+    }
+    for c in e.children() {
+        not_string_inputs(c, columns, out);
+    }
 }
 
 /// A string-domain node that survived extraction: it reads more than one column.

@@ -12,12 +12,13 @@ Two layouts, chosen per batch:
 """
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
-from leadscore_fast.vm.columns import INT_PTYPES, PT_BOOL, PT_NULL, PTYPE_NAMES
+from leadscore_fast.vm.columns import EMPTY, INT_PTYPES, PT_BOOL, PT_NULL, PTYPE_NAMES
 
 # Largest dense table (entries): 64 KiB as a tri-state table, evaluated once per dictionary.
 DENSE_MAX = 1 << 16
@@ -77,23 +78,86 @@ def part_codes(b, is_bool: bool, n: int, name: str) -> tuple[np.ndarray, int, pa
     return codes, count, dictionary
 
 
+def _folded_part(b, is_bool: bool, n: int, name: str):
+    """A part as vm/keycodes.py reads it: (kind, int32 data, uint8 data, offset, valid, size),
+    and its code count. int32 dictionary indices and bit-packed booleans are read in place;
+    anything else is converted by part_codes first."""
+    if is_bool and b.ptype == PT_BOOL:
+        return (1, _NO_I32, b.data, b.offset, b.valid, 2), 3
+    if not is_bool and b.ptype == 4 and b.dictionary is not None:  # PT_I32 indices
+        size = len(b.dictionary)
+        return (0, b.data.view(np.int32), EMPTY, b.offset, b.valid, size), size + 1
+    codes, count, _ = part_codes(b, is_bool, n, name)
+    return (0, codes, EMPTY, 0, EMPTY, count - 1), count
+
+
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="keys")
+    return _POOL
+
+
+_POOL = None
+_NO_I32 = np.empty(0, np.int32)
+_ONES = np.empty(0, np.uint8)  # "no NULLs" for fold2's expanded validity
+# Rows per thread of the dense fold (below it, one thread).
+FOLD_ROWS_PER_THREAD = 1 << 20
+
+
+def _dense_codes(folded, counts, n: int) -> np.ndarray:
+    from leadscore_fast.vm import keycodes
+
+    out = np.empty(n, np.int32)
+
+    def at(part, lo):  # the part from row lo on
+        kind, d32, d8, offset, valid, size = part
+        return kind, d32, d8, offset + lo, valid, size
+
+    def expanded(part, lo, hi):  # validity as bytes, for fold2's loop over two strings
+        kind, _, _, offset, valid, _ = part
+        if valid.size == 0 or kind != 0 or folded[0][0] + folded[1][0] != 0:
+            return _ONES
+        return np.unpackbits(valid, bitorder="little", count=offset + hi)[offset + lo:]
+
+    def run(lo, hi):
+        ea, eb = expanded(folded[0], lo, hi), expanded(folded[1], lo, hi)
+        if (ea is _ONES) != (eb is _ONES):  # one part with NULLs: the other reads all ones
+            ea, eb = (np.ones(hi - lo, np.uint8) if e is _ONES else e for e in (ea, eb))
+        keycodes.fold2(out[lo:hi], ea, eb, *at(folded[0], lo), *at(folded[1], lo), counts[1])
+        for part, count in zip(folded[2:], counts[2:]):
+            keycodes.fold(out[lo:hi], *at(part, lo), count)
+
+    pieces = max(1, min(os.cpu_count() or 1, n // FOLD_ROWS_PER_THREAD))
+    if pieces == 1:
+        run(0, n)
+    else:
+        edges = np.linspace(0, n, pieces + 1).astype(np.int64)
+        for f in [_pool().submit(run, int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]:
+            f.result()
+    return out
+
+
 def key_codes(bindings: list, is_bool: list, names: list, n: int) -> KeyCodes:
     """Bind one key over a batch of n rows from its parts' bindings."""
-    parts = [part_codes(b, ib, n, nm) for b, ib, nm in zip(bindings, is_bool, names)]
-    counts = [p[1] for p in parts]
-    dicts = tuple(p[2] for p in parts)
+    for b, ib, nm in zip(bindings, is_bool, names):  # the parts' types, checked once
+        if ib and b.ptype not in _DTYPES and b.ptype not in (PT_BOOL, PT_NULL):
+            raise TypeError(f"column {nm!r} ({PTYPE_NAMES[b.ptype]}) cannot be read as a boolean key part")
+        if not ib and b.ptype != PT_NULL and (b.dictionary is None or b.ptype not in INT_PTYPES):
+            raise TypeError(f"column {nm!r} ({PTYPE_NAMES[b.ptype]}) is not dictionary-coded")
+    dicts = tuple(None if ib else (b.dictionary if b.ptype != PT_NULL else pa.array([], pa.string()))
+                  for b, ib in zip(bindings, is_bool))
+    counts = [3 if ib else len(d) + 1 for ib, d in zip(is_bool, dicts)]
     if int(np.prod(counts, dtype=np.float64)) <= DENSE_MAX:
-        codes = parts[0][0]
-        for c, count, _ in parts[1:]:
-            codes *= count  # fits int32: the product is at most DENSE_MAX
-            codes += c
-        return KeyCodes(codes, dicts, None)
+        folded = [_folded_part(b, ib, n, nm) for b, ib, nm in zip(bindings, is_bool, names)]
+        return KeyCodes(_dense_codes([f[0] for f in folded], [f[1] for f in folded], n), dicts, None)
+    parts = [part_codes(b, ib, n, nm) for b, ib, nm in zip(bindings, is_bool, names)]
     # Distinct tuples, one part at a time: the running code numbers the distinct prefixes
     # (< n), so `prefix * count + code` stays within int64 for any number of parts.
-    acc = parts[0][0].astype(np.int64)
-    uniq, inv = np.unique(acc, return_inverse=True)
+    uniq, acc = np.unique(parts[0][0].astype(np.int64), return_inverse=True)
     combos = uniq.reshape(-1, 1)
-    acc = inv
     for c, count, _ in parts[1:]:
         uniq, inv = np.unique(acc.astype(np.int64) * count + c, return_inverse=True)
         combos = np.column_stack([combos[uniq // count], uniq % count])
