@@ -205,3 +205,21 @@ def test_a_string_value_over_a_number_column_is_a_compile_error():
     schema = pa.schema([("s", pa.string()), ("x", pa.int64())])
     with pytest.raises(lf.errors.LeadscoreError, match=r"computed from column 'x' \(int\)"):
         lf.compile(grid_model([("CASE WHEN x > 1 THEN s ELSE 'a' END = 'a'", "bool")]), schema)
+
+
+@pytest.mark.parametrize("how", ["interpreter", "fused"])
+def test_sliced_columns_with_unaligned_validity(data, want, monkeypatch, how):
+    """A slice starting mid-byte: codes and validity bits are read from the array's offset."""
+    table = dictionary_encoded(data).slice(3, 2000)
+    assert_same(CASES, engine(CASES, table, monkeypatch, how), [w[3:2003] for w in want],
+                f"{how} (sliced)")
+
+
+def test_switching_layouts_between_calls_refills_the_tables(data, want, monkeypatch):
+    """The same program scored with the distinct layout, then the dense one, then distinct
+    again: each reads tables of its own layout (the cache tells them apart)."""
+    for dense_max in (0, keys.DENSE_MAX, 0):
+        with monkeypatch.context() as m:
+            m.setattr(keys, "DENSE_MAX", dense_max)
+            assert_same(CASES, engine(CASES, data, monkeypatch, "interpreter"), want,
+                        f"DENSE_MAX {dense_max}")

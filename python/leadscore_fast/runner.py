@@ -175,13 +175,14 @@ class _Prepared:
         """Table t over a key bound for this batch (vm/keys.py). Dense tables depend only on
         the parts' dictionaries and are cached while those stay equal; a distinct-tuples
         table is the batch's own."""
+        # cached[0]: ("dense", the parts' dictionaries) or ("distinct", the batch's KeyCodes)
         cached = self.lut_cache[t]
-        if cached is not None and cached[0] is key:  # filled with another table of the key
-            return cached[1]
-        if (key.combos is None and cached is not None and isinstance(cached[0], tuple)
-                and len(cached[0]) == len(key.parts)
+        if cached is not None and cached[0][0] == "distinct" and cached[0][1] is key:
+            return cached[1]  # filled with another table over this key, this batch
+        if (key.combos is None and cached is not None and cached[0][0] == "dense"
+                and len(cached[0][1]) == len(key.parts)
                 and all((a is None) == (b is None) and (a is None or a is b or a.equals(b))
-                        for a, b in zip(cached[0], key.parts))):
+                        for a, b in zip(cached[0][1], key.parts))):
             return cached[1]
         column = self.lookups[t]["column"]
         k = column - len(self.columns)
@@ -193,7 +194,8 @@ class _Prepared:
             values = np.frombuffer(buf, np.float64)
             if self.lookups[u]["result"] == "B":  # anything but 0.0 / 2.0 reads as NULL
                 values = np.where((values == 0) | (values == 2), values, 1).astype(np.uint8)
-            self.lut_cache[u] = (key.parts if key.combos is None else key, values)
+            self.lut_cache[u] = (("dense", key.parts) if key.combos is None else ("distinct", key),
+                                 values)
         return self.lut_cache[t][1]
 
     def points_table(self, j: int, tri: np.ndarray) -> np.ndarray:
