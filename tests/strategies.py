@@ -3,7 +3,8 @@
 The expression generator tracks each numeric subexpression's type (int/float) and a bound on
 its magnitude, so integer results stay far from int64 overflow (|x| < 1e15) and floats stay
 finite (exp/decay arguments are clamped when their bound is large). String subexpressions
-depend on one string column only (the engine evaluates string predicates per dictionary value).
+depend on one string column, or (``str_pred2``) on two string columns and maybe a boolean
+column choosing between them (the engine's tuple-key lookups).
 Text is fully parenthesised; spaces around operators avoid `--` comments.
 """
 from __future__ import annotations
@@ -337,11 +338,37 @@ class ExprGen:
             return f"{fn}({s}, {str_lit(self.draw)})"
         return f"({s} IS {self.pick(['', 'NOT '])}NULL)"
 
+    def str_pred2(self, a: Col, b: Col) -> str:
+        """A condition whose string value reads two string columns (and maybe a boolean one)."""
+        x, y = self.str_expr(a, 1), self.str_expr(b, 1)
+        k = self.pick(["cmp", "coalesce", "case", "like", "starts", "contains"])
+        if k == "cmp":
+            return f"({x} {self.pick(['=', '<>', '!=', '<', '<=', '>', '>='])} {y})"
+        if k == "like":
+            return f"({x} {self.pick(['LIKE', 'NOT LIKE', 'ILIKE'])} {y})"
+        if k in ("starts", "contains"):
+            return f"{'starts_with' if k == 'starts' else 'contains'}({x}, {y})"
+        if k == "coalesce":
+            v = f"coalesce({x}, {y})"
+        else:
+            # the choice reads a boolean column or the strings themselves: never a number
+            cond = q(self.pick(self.of_kind("bool")).name) if self.of_kind("bool") else f"({x} < {y})"
+            v = f"(CASE WHEN {cond} THEN {x} ELSE {y} END)"
+        p = self.pick(["cmp", "in", "null", "like"])
+        if p == "cmp":
+            return f"({v} {self.pick(['=', '<>', '<'])} {str_lit(self.draw)})"
+        if p == "in":
+            return f"({v} IN ({', '.join(str_lit(self.draw) for _ in range(self.int(1, 3)))}))"
+        if p == "like":
+            return f"({v} LIKE '{self.draw(PATTERN)}')"
+        return f"({v} IS {self.pick(['', 'NOT '])}NULL)"
+
     # booleans
     def bool_leaf(self) -> str:
         opts = ["lit", "cmp", "cmp", "is_null"]
         opts += ["col"] * bool(self.of_kind("bool"))
         opts += ["str"] * 2 * bool(self.of_kind("string"))
+        opts += ["str2"] * (len(self.of_kind("string")) >= 2)
         opts += ["has_any"] * bool(self.of_kind("list_string"))
         k = self.pick(opts)
         if k == "lit":
@@ -355,6 +382,11 @@ class ExprGen:
             return f"({q(c.name)} IS {self.pick(['', 'NOT '])}NULL)"
         if k == "str":
             return self.str_pred(self.pick(self.of_kind("string")), 1)
+        if k == "str2":
+            a, b = self.pick(self.of_kind("string")), self.pick(self.of_kind("string"))
+            if a is b:
+                b = next(c for c in self.of_kind("string") if c is not a)
+            return self.str_pred2(a, b)
         c = self.pick(self.of_kind("list_string"))
         vals = [str_lit(self.draw) for _ in range(self.int(1, 3))]
         return f"has_any({q(c.name)}, {', '.join(vals)})"

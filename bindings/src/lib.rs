@@ -140,6 +140,24 @@ impl Program {
         let out = out.ok_or_else(|| ProgramError::new_err(format!("no lookup table among {tables:?}")))?;
         Ok(out.iter().map(|t| f64_bytes(py, t)).collect())
     }
+    /// Multi-column lookup keys: each a list of program columns; key k is column
+    /// `len(columns) + k` of the lookup opcodes.
+    #[getter]
+    fn keys(&self) -> Vec<Vec<usize>> {
+        self.0.keys.clone()
+    }
+    /// Tables `tables` over key `key` (engine::eval_key_lookups): `parts` one entry per key
+    /// column, a string column's dictionary values or None for a boolean column; `combos`
+    /// None for the dense table over every tuple, else little-endian int64 part codes, one
+    /// row of `len(parts)` per tuple. Each table comes back as float64 bytes.
+    #[pyo3(signature = (key, tables, parts, combos=None))]
+    fn eval_key_lookups<'py>(&self, py: Python<'py>, key: usize, tables: Vec<usize>, parts: Vec<Option<Vec<Option<String>>>>, combos: Option<Vec<u8>>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let parts: Vec<engine::KeyPart> = parts.into_iter().map(|p| p.map_or(engine::KeyPart::Bool, engine::KeyPart::Str)).collect();
+        let combos: Option<Vec<i64>> = combos.map(|b| b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect());
+        let out = py.detach(|| engine::eval_key_lookups(&self.0, key, &tables, &parts, combos.as_deref()));
+        let out = out.ok_or_else(|| ProgramError::new_err(format!("no lookup table among {tables:?} over key {key} with {} parts", parts.len())))?;
+        Ok(out.iter().map(|t| f64_bytes(py, t)).collect())
+    }
     fn disassemble(&self) -> String {
         self.0.disassemble()
     }

@@ -5,7 +5,6 @@
 
 use crate::check::{QueryKind, TModel, TScoreBody, TSegment};
 use crate::error::{CompileError, ErrorKind, Result};
-use crate::lookup::LookupDef;
 use crate::opcodes::{Op, INSN_WIDTH};
 use crate::program::{Insn, Program, QueryInfo, SegmentInfo};
 use crate::tir::{Aop, Fun, Node, TExpr, Value};
@@ -305,12 +304,13 @@ fn when_needs_reg(w: Option<&TExpr>) -> Option<&TExpr> {
 }
 
 /// Emit the whole program for a checked, folded model with its lookups extracted.
-pub fn emit_program(m: &TModel, lookups: Vec<LookupDef>) -> Result<Program> {
+pub fn emit_program(m: &TModel, lookups: crate::lookup::Lookups) -> Result<Program> {
     let mut em = Emitter::default();
     em.p.name = m.name.clone();
     em.p.as_of = m.as_of.clone();
     em.p.columns = m.columns.clone();
-    em.p.lookups = lookups;
+    em.p.lookups = lookups.defs;
+    em.p.keys = lookups.keys;
     em.p.scores = m.scores.iter().map(|s| s.name.clone()).collect();
     em.p.segments = m.segments.iter().map(|g| SegmentInfo { name: g.name.clone(), labels: g.labels.clone() }).collect();
 

@@ -96,14 +96,7 @@ impl Filler<'_> {
             Filler::Generic(def) => def,
         };
         let bound = v.map(|s| Value::Str(s.to_owned())).unwrap_or(Value::Null);
-        match eval::eval(&def.expr, &|c| if c == def.column { Some(bound.clone()) } else { None }) {
-            Some(Value::Bool(true)) => 2.0,
-            Some(Value::Bool(false)) => 0.0,
-            Some(Value::Int(i)) => i as f64,
-            Some(Value::Float(f)) => f,
-            _ if def.result == types::Type::Bool => 1.0,
-            _ => f64::NAN,
-        }
+        encode_result(eval::eval(&def.expr, &|c| if c == def.column { Some(bound.clone()) } else { None }), def.result)
     }
 
     /// Entries for values `lo..lo + out.len()`.
@@ -187,6 +180,117 @@ fn search_fill(
         }
     }
     true
+}
+
+/// One part of a multi-column lookup key: a string column's dictionary (code `len()` is NULL)
+/// or a boolean column (codes 0 FALSE, 1 TRUE, 2 NULL).
+pub enum KeyPart {
+    Str(Vec<Option<String>>),
+    Bool,
+}
+
+impl KeyPart {
+    /// Codes of this part, NULL (the last) included.
+    pub fn codes(&self) -> usize {
+        match self {
+            KeyPart::Str(v) => v.len() + 1,
+            KeyPart::Bool => 3,
+        }
+    }
+    fn value(&self, code: usize) -> tir::Value {
+        use tir::Value;
+        match self {
+            KeyPart::Str(v) => v.get(code).cloned().flatten().map_or(Value::Null, Value::Str),
+            KeyPart::Bool if code < 2 => Value::Bool(code == 1),
+            KeyPart::Bool => Value::Null,
+        }
+    }
+}
+
+/// Tables `tables` (lookups over key `key` of `program`) at the key tuples `combos`: each a
+/// row of part codes, `combos.len() / parts.len()` rows, plus a last entry for the all-NULL
+/// tuple. Without `combos`, at every tuple in row-major order (the first part most
+/// significant, each part's codes NULL included): the dense table the runner indexes by
+/// `Σ code_i · stride_i`. Entries encode results as `eval_lookup` does. None for a table that
+/// is not over this key, or parts that do not match it.
+pub fn eval_key_lookups(program: &Program, key: usize, tables: &[usize], parts: &[KeyPart], combos: Option<&[i64]>) -> Option<Vec<Vec<f64>>> {
+    let cols = program.keys.get(key)?;
+    let column = program.columns.len() + key;
+    let defs: Vec<&lookup::LookupDef> = tables.iter().map(|t| program.lookups.get(*t).filter(|d| d.column == column)).collect::<Option<_>>()?;
+    if parts.len() != cols.len() {
+        return None;
+    }
+    let np = parts.len();
+    let n = match combos {
+        Some(c) if c.len() % np.max(1) == 0 => c.len() / np.max(1) + 1,
+        Some(_) => return None,
+        None => parts.iter().map(KeyPart::codes).try_fold(1usize, |a, b| a.checked_mul(b))?,
+    };
+    // Part codes of entry i: the combo row, the all-NULL tuple last, or i's mixed-radix digits.
+    let codes_of = |i: usize, out: &mut [usize]| match combos {
+        Some(c) if i + 1 < n => {
+            for (j, o) in out.iter_mut().enumerate() {
+                *o = usize::try_from(c[i * np + j]).unwrap_or(usize::MAX);
+            }
+        }
+        Some(_) => {
+            for (o, p) in out.iter_mut().zip(parts) {
+                *o = p.codes() - 1;
+            }
+        }
+        None => {
+            let mut r = i;
+            for (o, p) in out.iter_mut().zip(parts).rev() {
+                *o = r % p.codes();
+                r /= p.codes();
+            }
+        }
+    };
+    let fill = |lo: usize, outs: Vec<&mut [f64]>| {
+        let mut codes = vec![0usize; np];
+        let mut outs = outs;
+        for i in 0..outs.first().map_or(0, |o| o.len()) {
+            codes_of(lo + i, &mut codes);
+            let vals: Vec<tir::Value> = codes.iter().zip(parts).map(|(c, p)| p.value(*c)).collect();
+            let col = |c: usize| cols.iter().position(|k| *k == c).map(|j| vals[j].clone());
+            for (def, out) in defs.iter().zip(outs.iter_mut()) {
+                out[i] = encode_result(eval::eval(&def.expr, &col), def.result);
+            }
+        }
+    };
+    let mut out: Vec<Vec<f64>> = vec![vec![0.0; n]; tables.len()];
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(8);
+    if workers < 2 || n < 4096 {
+        fill(0, out.iter_mut().map(|t| &mut t[..]).collect());
+        return Some(out);
+    }
+    let part = n.div_ceil(workers);
+    let mut pieces: Vec<Vec<&mut [f64]>> = (0..workers).map(|_| Vec::with_capacity(tables.len())).collect();
+    for table in out.iter_mut() {
+        for (w, chunk) in table.chunks_mut(part).enumerate() {
+            pieces[w].push(chunk);
+        }
+    }
+    let fill = &fill;
+    std::thread::scope(|scope| {
+        for (w, piece) in pieces.into_iter().enumerate() {
+            scope.spawn(move || fill(w * part, piece));
+        }
+    });
+    Some(out)
+}
+
+/// A lookup entry: booleans 0.0 FALSE / 1.0 NULL / 2.0 TRUE, numbers with NaN = NULL.
+fn encode_result(v: Option<tir::Value>, result: types::Type) -> f64 {
+    use tir::Value;
+    match v {
+        Some(Value::Bool(true)) => 2.0,
+        Some(Value::Bool(false)) => 0.0,
+        Some(Value::Int(i)) => i as f64,
+        Some(Value::Float(f)) => f,
+        _ if result == types::Type::Bool => 1.0,
+        _ => f64::NAN,
+    }
 }
 
 /// Lookup tables `tables` over `values` (a Python list's strings or Arrow buffers), each with
@@ -290,5 +394,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn key_tables_dense_and_at_tuples_agree() {
+        // coalesce(c0, c1) = 'b' AND c2 (c2 boolean), over key (c0, c1, c2).
+        let col = |c: usize, ty: Type| Box::new(TExpr::new(ty, Node::Column(c)));
+        let co = TExpr::new(Type::Str, Node::Coalesce(col(0, Type::Str), col(1, Type::Str)));
+        let eq = TExpr::new(Type::Bool, Node::Cmp(tir::Cmp::Eq, Box::new(co), Box::new(TExpr::konst(Type::Str, Value::Str("b".into())))));
+        let expr = TExpr::new(Type::Bool, Node::And(Box::new(eq), col(2, Type::Bool)));
+        let s = |t: &str| typecheck::ColumnRef { name: t.into(), ty: Type::Str, has_any: None };
+        let program = Program {
+            columns: vec![s("x"), s("y"), typecheck::ColumnRef { name: "f".into(), ty: Type::Bool, has_any: None }],
+            keys: vec![vec![0, 1, 2]],
+            lookups: vec![lookup::LookupDef { column: 3, result: Type::Bool, expr }],
+            ..Program::default()
+        };
+        let parts = vec![
+            KeyPart::Str(vec![Some("a".into()), Some("b".into())]),
+            KeyPart::Str(vec![Some("b".into()), None]),
+            KeyPart::Bool,
+        ];
+        let dense = eval_key_lookups(&program, 0, &[0], &parts, None).unwrap().pop().unwrap();
+        assert_eq!(dense.len(), 3 * 3 * 3);
+        // (NULL, "b", TRUE) is TRUE; ("a", "b", TRUE) FALSE; ("b", _, NULL) NULL; all-NULL NULL.
+        let at = |a: usize, b: usize, c: usize| dense[(a * 3 + b) * 3 + c];
+        assert_eq!((at(2, 0, 1), at(0, 0, 1), at(1, 2, 2), at(2, 2, 2)), (2.0, 0.0, 1.0, 1.0));
+        let combos: Vec<i64> = vec![2, 0, 1, 0, 0, 1, 1, 2, 2, 1, 1, 0];
+        let sparse = eval_key_lookups(&program, 0, &[0], &parts, Some(&combos)).unwrap().pop().unwrap();
+        assert_eq!(sparse, vec![2.0, 0.0, 1.0, 0.0, 1.0]);
+        assert!(eval_key_lookups(&program, 0, &[0], &parts[..2], None).is_none());
     }
 }

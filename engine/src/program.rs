@@ -45,6 +45,9 @@ pub struct Program {
     pub n_regs: [usize; 3],
     pub columns: Vec<ColumnRef>,
     pub lookups: Vec<LookupDef>,
+    /// Multi-column lookup keys: tuples of string/boolean columns. Key k is read by lookup
+    /// opcodes as column `columns.len() + k` (see lookup.rs); the runner binds its codes.
+    pub keys: Vec<Vec<usize>>,
     pub scores: Vec<String>,
     pub segments: Vec<SegmentInfo>,
     pub queries: Vec<QueryInfo>,
@@ -101,7 +104,10 @@ impl Program {
         }
         let i = v as usize;
         match kind.trim_end_matches('?') {
-            "col" => self.columns.get(i).map(|c| c.name.clone()),
+            "col" => self.columns.get(i).map(|c| c.name.clone()).or_else(|| {
+                let key = self.keys.get(i - self.columns.len())?;
+                Some(format!("({})", key.iter().map(|c| self.columns.get(*c).map_or("?", |c| c.name.as_str())).collect::<Vec<_>>().join(", ")))
+            }),
             "kF" => self.consts_f.get(i).map(|x| format!("{x:?}")),
             "kI" => self.consts_i.get(i).map(|x| x.to_string()),
             "score" => self.scores.get(i).cloned(),
@@ -131,6 +137,9 @@ impl Program {
                     let _ = writeln!(s, ".column {i} {} {}", q(&c.name), c.ty.kind());
                 }
             }
+        }
+        for (i, k) in self.keys.iter().enumerate() {
+            let _ = writeln!(s, ".key {i} c{} {}", self.columns.len() + i, serde_json::to_string(k).unwrap());
         }
         for (i, l) in self.lookups.iter().enumerate() {
             let _ = writeln!(s, ".lookup {i} c{} {} {}", l.column, l.result.kind(), serde_json::to_string(&l.expr).unwrap());
@@ -229,7 +238,7 @@ pub fn assemble(text: &str) -> Result<Program> {
                         *p.n_regs.get_mut(i).ok_or_else(|| perr(line, "bad .regs"))? = v;
                     }
                 }
-                "const_f" | "const_i" | "column" | "lookup" | "score" | "segment" | "query" => {
+                "const_f" | "const_i" | "column" | "key" | "lookup" | "score" | "segment" | "query" => {
                     let (idx, rest) = rest.split_once(' ').ok_or_else(|| perr(line, format!("bad .{dir}")))?;
                     let rest = rest.trim();
                     match dir {
@@ -252,6 +261,14 @@ pub fn assemble(text: &str) -> Result<Program> {
                                 ColumnRef { name, ty, has_any: None }
                             };
                             p.columns.push(c);
+                        }
+                        "key" => {
+                            index(Some(idx), p.keys.len(), line)?;
+                            let (col, parts) = rest.split_once(' ').ok_or_else(|| perr(line, "bad .key"))?;
+                            if parse_operand("col", col, line)? != (p.columns.len() + p.keys.len()) as i64 {
+                                return Err(perr(line, format!("key {idx} must be column c{}", p.columns.len() + p.keys.len())));
+                            }
+                            p.keys.push(serde_json::from_str(parts).map_err(|e| perr(line, e.to_string()))?);
                         }
                         "lookup" => {
                             index(Some(idx), p.lookups.len(), line)?;

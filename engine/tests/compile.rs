@@ -160,12 +160,41 @@ fn rule_scores_are_reused_from_their_accumulator() {
 }
 
 #[test]
-fn two_string_columns_are_rejected() {
-    for when in ["industry = \"Lead Source\"", "industry LIKE \"Lead Source\"", "contains(industry, \"Lead Source\")"] {
-        let e = error(&[(Some(when), "1")]);
-        let text = e.to_string();
-        assert!(text.contains("several columns (industry, Lead Source)") && !text.contains("TExpr"), "{text}");
+fn several_string_columns_become_a_key_lookup() {
+    for when in [
+        "industry = \"Lead Source\"",
+        "industry LIKE \"Lead Source\"",
+        "contains(industry, \"Lead Source\")",
+        "coalesce(industry, \"Lead Source\") = 'saas'",
+        "CASE WHEN unsubscribed THEN industry ELSE \"Lead Source\" END IN ('a', 'b')",
+    ] {
+        let p = compile(&[(Some(when), "1")]);
+        let n = p.columns.len();
+        assert_eq!(p.keys.len(), 1, "{when}");
+        let mut names: Vec<&str> = p.keys[0].iter().map(|c| p.columns[*c].name.as_str()).collect();
+        names.sort_unstable();
+        let want: &[&str] = if when.contains("unsubscribed") { &["Lead Source", "industry", "unsubscribed"] } else { &["Lead Source", "industry"] };
+        assert_eq!(names, want, "{when}");
+        assert_eq!(p.lookups.len(), 1);
+        assert_eq!(p.lookups[0].column, n, "the lookup reads key column len(columns) + 0");
+        assert!(ops(&p).contains(&Op::LookupRuleK) || ops(&p).contains(&Op::LookupB), "{when}: {:?}", ops(&p));
     }
+}
+
+#[test]
+fn one_string_column_lookups_take_no_key() {
+    // The string part is a one-column lookup; AND with a boolean column stays outside it.
+    let p = compile(&[(Some("industry = 'a' AND unsubscribed"), "1"), (Some("industry = \"Lead Source\" OR industry = 'x'"), "2")]);
+    assert_eq!(p.keys.len(), 1);
+    assert_eq!(p.lookups.iter().filter(|l| l.column < p.columns.len()).count(), 2, "{}", p.disassemble());
+}
+
+#[test]
+fn a_string_value_over_a_number_column_is_rejected() {
+    let e = error(&[(Some("CASE WHEN visits > 3 THEN industry ELSE 'x' END = 'x'"), "1")]);
+    let text = e.to_string();
+    assert!(text.contains("a string value here is computed from column 'visits' (int)") && !text.contains("TExpr"), "{text}");
+    assert!(text.contains("rule 'r0'"), "{text}");
 }
 
 #[test]
@@ -174,8 +203,10 @@ fn disassemble_is_the_inverse_of_assemble() {
         (Some("industry IN ('a', 'b') OR has_any(tech, 'x', 'y')"), "decay(20, days_since(seen_at), 30)"),
         (Some("visits % 3 = 1"), "least(revenue / 1000, 5)"),
         (None, "CASE WHEN unsubscribed THEN -40 END"),
+        (Some("coalesce(industry, \"Lead Source\") = 'x'"), "1"),
     ]);
     let text = p.disassemble();
+    assert!(text.contains(".key 0 c"), "{text}");
     let q = assemble(&text).unwrap();
     assert_eq!(q.disassemble(), text);
     assert_eq!(q.code, p.code);

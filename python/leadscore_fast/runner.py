@@ -24,8 +24,10 @@ from leadscore_fast.schema import is_string
 from leadscore_fast.sources import check_column, open_source
 from leadscore_fast.vm import opcodes as _op
 from leadscore_fast.vm.columns import (
-    INT_PTYPES, NUMERIC_PTYPES, PT_NULL, PTYPE_NAMES, TIME_PTYPES, bind_array, encode_strings,
+    EMPTY, INT_PTYPES, NUMERIC_PTYPES, PT_I32, PT_NULL, PTYPE_NAMES, TIME_PTYPES, bind_array,
+    encode_strings,
 )
+from leadscore_fast.vm.keys import KeyCodes, key_codes
 
 __all__ = ["run", "RunResult"]
 
@@ -99,6 +101,8 @@ class _Prepared:
         self.n_regs = tuple(int(x) for x in program.n_regs)
         self.columns = list(program.columns)
         self.lookups = list(program.lookups)
+        # Multi-column lookup keys (vm/keys.py): key k is column len(columns) + k.
+        self.keys = [list(k) for k in getattr(program, "keys", None) or []]
         self.scores = list(program.scores)
         self.segments = list(program.segments)
         self.label_arrays = [strings(list(s["labels"])) for s in self.segments]
@@ -133,6 +137,8 @@ class _Prepared:
     def table(self, t: int, dictionary: pa.Array | None) -> np.ndarray:
         """Table t over ``dictionary`` (+ the NULL entry): float64 values, or for a "B" lookup
         the uint8 tri-state the kernel reads (0 FALSE, 1 NULL, 2 TRUE)."""
+        if isinstance(dictionary, KeyCodes):
+            return self.key_table(t, dictionary)
         if dictionary is None:  # column not dictionary-coded: no instruction can use table t
             return np.ones(1, np.uint8) if self.lookups[t]["result"] == "B" else np.full(1, np.nan)
         cached = self.lut_cache[t]
@@ -163,6 +169,33 @@ class _Prepared:
             self.lut_cache[u] = (dictionary, values)
         return self.lut_cache[t][1]
 
+
+    def key_table(self, t: int, key: KeyCodes) -> np.ndarray:
+        """Table t over a key bound for this batch (vm/keys.py). Dense tables depend only on
+        the parts' dictionaries and are cached while those stay equal; a distinct-tuples
+        table is the batch's own."""
+        # cached[0]: ("dense", the parts' dictionaries) or ("distinct", the batch's KeyCodes)
+        cached = self.lut_cache[t]
+        if cached is not None and cached[0][0] == "distinct" and cached[0][1] is key:
+            return cached[1]  # filled with another table over this key, this batch
+        if (key.combos is None and cached is not None and cached[0][0] == "dense"
+                and len(cached[0][1]) == len(key.parts)
+                and all((a is None) == (b is None) and (a is None or a is b or a.equals(b))
+                        for a, b in zip(cached[0][1], key.parts))):
+            return cached[1]
+        column = self.lookups[t]["column"]
+        k = column - len(self.columns)
+        tables = [u for u, lk in enumerate(self.lookups) if lk["column"] == column]
+        parts = [None if d is None else d.to_pylist() for d in key.parts]
+        combos = None if key.combos is None else key.combos.astype("<i8").tobytes()
+        raw = self.program.eval_key_lookups(k, tables, parts, combos)
+        for u, buf in zip(tables, raw):
+            values = np.frombuffer(buf, np.float64)
+            if self.lookups[u]["result"] == "B":  # anything but 0.0 / 2.0 reads as NULL
+                values = np.where((values == 0) | (values == 2), values, 1).astype(np.uint8)
+            self.lut_cache[u] = (("dense", key.parts) if key.combos is None else ("distinct", key),
+                                 values)
+        return self.lut_cache[t][1]
 
     def points_table(self, j: int, tri: np.ndarray) -> np.ndarray:
         """Points table j (see ``points``) over tri-state table ``tri``; empty past
@@ -225,8 +258,8 @@ class _Bound(NamedTuple):
 
 def _bind(prep: _Prepared, batch: pa.RecordBatch, col_idx) -> _Bound:
     """Bind the batch's columns (plain strings dictionary-encoded) and fill the lookup tables."""
-    datas, valids, dicts = [], [], []
-    meta = np.zeros((len(prep.columns), 3), np.int64)
+    datas, valids, dicts, bound = [], [], [], []
+    meta = np.zeros((len(prep.columns) + len(prep.keys), 3), np.int64)
     arrays = [batch.column(col_idx[c]) for c in range(len(prep.columns))]
     # Plain string columns are dictionary-encoded per batch, all at once (big ones on threads).
     plain = [c for c, spec in enumerate(prep.columns)
@@ -250,7 +283,21 @@ def _bind(prep: _Prepared, batch: pa.RecordBatch, col_idx) -> _Bound:
         datas.append(b.data)
         valids.append(b.valid)
         dicts.append(b.dictionary)
+        bound.append(b)
         meta[c] = (b.ptype, b.offset, b.valid.size > 0)
+    for k, cols in enumerate(prep.keys):  # multi-column keys: int32 codes, no NULL rows
+        specs = [prep.columns[c] for c in cols]
+        try:
+            key = key_codes([bound[c] for c in cols], [s.get("kind") == "bool" for s in specs],
+                            [s["name"] for s in specs], batch.num_rows)
+        except TypeError as e:
+            raise _errors().SchemaError(str(e)) from None
+        data = key.codes.view(np.uint8)
+        data.setflags(write=False)
+        datas.append(data)
+        valids.append(EMPTY)
+        dicts.append(key)
+        meta[len(prep.columns) + k] = (PT_I32, 0, False)
     tables = [prep.table(t, dicts[int(lk["column"])]) for t, lk in enumerate(prep.lookups)]
     tables += [prep.points_table(j, tables[t]) for j, (t, _k, _c) in enumerate(prep.points)]
     lut_off = np.zeros(len(tables) + 1, np.int64)

@@ -51,12 +51,13 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
         raise _error(f"n_regs must be three counts (float, int, bool), got {program.n_regs!r}")
     columns = program.columns
     lookups = program.lookups
+    keys = [list(k) for k in getattr(program, "keys", None) or []]
     labels = [list(s["labels"]) for s in program.segments]
     queries = _check_queries(program, labels)
     slots = {(q["kind"], int(q["slot"])): q for q in queries if q["kind"] in ("count", "hist")}
     topks = {int(q["index"]): q for q in queries if q["kind"] == "topk"}
     limits = {
-        "col": len(columns), "tab": len(lookups), "kF": len(program.consts_f),
+        "col": len(columns) + len(keys), "tab": len(lookups), "kF": len(program.consts_f),
         "kI": len(program.consts_i), "score": len(program.scores), "seg": len(labels),
         "mask": sum(q["kind"] == "mask" for q in queries), "topk": len(topks),
     }
@@ -109,6 +110,9 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
                 raise _error(f"{where} operand {j}: unused operand must be 0, got {int(insn[1 + j])}")
         if op in (ARITH_I, ARITH_IK) and insn[4] == 3:
             raise _error(f"{where} operand 3 (aop) = 3: '/' is float division, not valid on ints")
+        if "col" in kinds and op not in _LOOKUP_RESULT and int(insn[1 + kinds.index("col")]) >= len(columns):
+            raise _error(f"{where}: column {int(insn[1 + kinds.index('col')])} is a lookup key; "
+                         "only lookup opcodes read keys")
         if op in _LOOKUP_RESULT:
             tab = lookups[int(insn[3])]
             want = _LOOKUP_RESULT[op]
@@ -143,8 +147,12 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
                 raise _error(f"{where}: query {q['name']!r} " + (
                     "has no 'per' segmentation but a group register" if q["per"] is None
                     else "is per segmentation but has no group register"))
+    for k, key in enumerate(keys):
+        if len(key) < 2 or any(not 0 <= int(c) < len(columns) for c in key) or any(
+                columns[int(c)]["kind"] not in ("string", "bool") for c in key):
+            raise _error(f"key {k}: {key} is not two or more string or boolean columns")
     for t, tab in enumerate(lookups):
-        if not 0 <= int(tab["column"]) < len(columns):
+        if not 0 <= int(tab["column"]) < len(columns) + len(keys):
             raise _error(f"lookup {t}: column {tab['column']} out of range")
     return code
 
