@@ -17,6 +17,8 @@ from functools import lru_cache
 import pyarrow as pa
 import pyarrow.types as pat
 
+import reference_strings as rs
+
 UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400_000_000
@@ -163,7 +165,7 @@ def _call(fn, args, as_of):
         return _math1(fn, args[0])
     if fn in ("lower", "upper"):
         s = args[0]
-        return None if s is None else (s.lower() if fn == "lower" else s.upper())
+        return None if s is None else (rs.lower(s) if fn == "lower" else rs.upper(s))
     if fn in ("starts_with", "contains"):
         s, t = args
         if s is None or t is None:
@@ -218,7 +220,9 @@ def evaluate(node: dict, env: dict, as_of: dt.datetime):
         s, p = ev(node["e"]), ev(node["pat"])
         if s is None or p is None:
             return None
-        r = _like_re(p, node["ci"]).fullmatch(s) is not None
+        if node["ci"]:  # ILIKE: LIKE of DuckDB's lower() of both sides
+            s, p = rs.lower(s), rs.lower(p)
+        r = _like_re(p, False).fullmatch(s) is not None
         return not r if node["neg"] else r
     if t == "case":
         operand = ev(node["operand"]) if node["operand"] is not None else None
