@@ -105,12 +105,6 @@ def _not(a):
     return None if a is None else not a
 
 
-@lru_cache(maxsize=None)
-def _like_re(pat: str, ci: bool):
-    body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pat)
-    return re.compile(body, re.DOTALL | (re.IGNORECASE if ci else 0))
-
-
 def _days_since(v, as_of: dt.datetime):
     if v is None:
         return None
@@ -147,6 +141,8 @@ def _decay(p, age, hl):
 
 
 def _call(fn, args, as_of):
+    if fn in rs.FUNCTIONS:
+        return rs.call(fn, args)
     if fn in ("least", "greatest"):
         vals = [v for v in args if v is not None]
         if not vals:
@@ -198,6 +194,8 @@ def evaluate(node: dict, env: dict, as_of: dt.datetime):
             return _or(a, b)
         if op in ("+", "-", "*", "/", "%"):
             return _arith(op, a, b)
+        if op == "||":
+            return None if a is None or b is None else a + b
         return _cmp("<>" if op == "!=" else op, a, b)
     if t == "neg":
         v = ev(node["e"])
@@ -222,7 +220,7 @@ def evaluate(node: dict, env: dict, as_of: dt.datetime):
             return None
         if node["ci"]:  # ILIKE: LIKE of DuckDB's lower() of both sides
             s, p = rs.lower(s), rs.lower(p)
-        r = _like_re(p, False).fullmatch(s) is not None
+        r = rs.like(s, p, node.get("esc") or None)
         return not r if node["neg"] else r
     if t == "case":
         operand = ev(node["operand"]) if node["operand"] is not None else None

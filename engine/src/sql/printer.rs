@@ -86,6 +86,10 @@ impl Printer<'_> {
                 Part::node(syn.like(&text(e)?, pattern, *ci, *esc)?)
             }
             Node::Regexp { e, pat, opts } => Part::node(syn.regexp(&text(e)?, pat, opts)?),
+            // A strict function of a NULL constant is NULL (to_sql does not fold).
+            Node::StrFn(f, args) if f.strict() && args.iter().any(|a| matches!(a.node, Node::Const(Value::Null))) => {
+                Part::leaf(syn.null(e.ty))
+            }
             Node::StrFn(f, args) => {
                 let parts = args.iter().map(p).collect::<Result<Vec<_>>>()?;
                 let consts: Vec<Option<&Value>> = args.iter().map(|a| a.as_const()).collect();
