@@ -5,7 +5,7 @@
 
 pub mod ast;
 pub mod casemap;
-mod unicode_table;
+pub(crate) mod unicode_table;
 pub mod check;
 pub mod emit;
 pub mod encode;

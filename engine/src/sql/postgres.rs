@@ -6,8 +6,9 @@
 //! - `ln`/`sqrt` outside their domain raise, and so do `exp` and `power` when the result over- or
 //!   underflows: guarded by CASE, with the bounds where glibc's results become ±inf or 0;
 //! - string order and `lower`/`upper` follow the database's locale: comparisons use
-//!   `COLLATE "C"` (UTF-8 byte order, as the engine), case maps the ICU root collation
-//!   (`und-x-icu`, Unicode's full mappings as Rust's `to_lowercase`);
+//!   `COLLATE "C"` (UTF-8 byte order, as the engine); `lower`/`upper` (and ILIKE) are written as
+//!   `translate(s, from, to)` over DuckDB's per-code-point table (`unicode_table.rs`), exactly
+//!   the engine's mapping whatever the locale;
 //! - LIKE has a default escape character: `ESCAPE ''`; string literals with a backslash are
 //!   written `E'...'` (right whatever `standard_conforming_strings` says);
 //! - string functions: `trim` is `btrim`; `ends_with`, `strip_accents` (a `translate` over
@@ -35,6 +36,20 @@ use crate::types::Type;
 
 pub(super) struct Postgres;
 
+/// lower (index 0) and upper (1) as `translate` arguments (quoted): DuckDB's table.
+fn case_translation() -> &'static [(String, String); 2] {
+    static T: std::sync::OnceLock<[(String, String); 2]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let side = |table: &[(u32, u32)]| {
+            let ch = |c: u32| char::from_u32(c).expect("a code point");
+            let from: String = table.iter().map(|p| ch(p.0)).collect();
+            let to: String = table.iter().map(|p| ch(p.1)).collect();
+            (quote_str(&from), quote_str(&to))
+        };
+        [side(crate::unicode_table::LOWER), side(crate::unicode_table::UPPER)]
+    })
+}
+
 /// strip_accents as `translate(s, from, to)`: every table entry maps to one character or none
 /// (`translate` drops the characters of `from` past the end of `to`).
 fn accent_translation() -> (String, String) {
@@ -61,7 +76,6 @@ const NAN: &str = "CAST('NaN' AS DOUBLE PRECISION)";
 const INF: &str = "CAST('Infinity' AS DOUBLE PRECISION)";
 const ZERO: &str = "CAST('0.0' AS DOUBLE PRECISION)";
 const BYTES: &str = "COLLATE \"C\"";
-const UNICODE: &str = "COLLATE \"und-x-icu\"";
 /// exp(x) is +inf above this (the largest x with a finite exp), and 0 below the next bound:
 /// PostgreSQL raises "value out of range" where libm returns those.
 const EXP_FINITE_MAX: &str = "CAST('709.782712893384' AS DOUBLE PRECISION)";
@@ -250,7 +264,7 @@ impl Syntax for Postgres {
         let esc = self.string_lit(&esc.map(String::from).unwrap_or_default())?;
         // ILIKE is LIKE over both sides lowercased, as the engine's.
         Ok(if ci {
-            format!("(lower({e} {UNICODE}) LIKE lower({pat} {UNICODE}) ESCAPE {esc})")
+            format!("({} LIKE {} ESCAPE {esc})", self.case_map(false, e), self.case_map(false, &pat))
         } else {
             format!("({e} {BYTES} LIKE {pat} {BYTES} ESCAPE {esc})")
         })
@@ -263,7 +277,8 @@ impl Syntax for Postgres {
     fn regexp(&self, e: &str, pat: &str, opts: &str) -> Result<String> {
         let (ci, literal, dot_nl) = crate::re2::options(opts).map_err(|m| unsupported(NAME, m))?;
         if literal {
-            let (e, p) = if ci { (format!("lower({e} {UNICODE})"), format!("lower({} {UNICODE})", self.string_lit(pat)?)) } else { (e.to_string(), self.string_lit(pat)?) };
+            let lit = self.string_lit(pat)?;
+            let (e, p) = if ci { (self.case_map(false, e), self.case_map(false, &lit)) } else { (e.to_string(), lit) };
             return Ok(format!("(strpos({e}, {p}) > 0)"));
         }
         let flags = if dot_nl { "" } else { "(?p)" };
@@ -315,7 +330,8 @@ impl Syntax for Postgres {
     }
 
     fn case_map(&self, upper: bool, a: &str) -> String {
-        format!("{}({a} {UNICODE})", if upper { "upper" } else { "lower" })
+        let (from, to) = &case_translation()[upper as usize];
+        format!("translate({a}, {from}, {to})")
     }
 
     fn starts_with(&self, a: &str, b: &str) -> String {
