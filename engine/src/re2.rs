@@ -93,8 +93,19 @@ pub fn compile(pat: &str, opts: &str) -> Result<Regex, String> {
         .size_limit(1 << 23)
         .build()
         .map_err(|e| match e {
-            regex::Error::Syntax(s) => format!("invalid regular expression: {}", s.lines().last().unwrap_or(&s).trim_start_matches("error: ")),
-            other => format!("invalid regular expression: {other}"),
+            // The crate's message: the pattern, a caret line under the offending part, the reason.
+            regex::Error::Syntax(s) => {
+                let lines: Vec<&str> = s.lines().collect();
+                let why = lines.last().map_or(s.as_str(), |l| l.trim_start_matches("error: "));
+                let at = lines.iter().find(|l| l.trim_start().starts_with('^')).map(|l| l.len() - l.trim_start().len());
+                match (at, literal) {
+                    // 4: the indent of the pattern line; offsets are characters of the rewritten
+                    // pattern, which equal the original's before any rewritten class.
+                    (Some(col), false) if col >= 4 => format!("invalid regular expression '{pat}' at character {}: {why}", col - 3),
+                    _ => format!("invalid regular expression '{pat}': {why}"),
+                }
+            }
+            other => format!("invalid regular expression '{pat}': {other}"),
         })
 }
 
@@ -151,7 +162,8 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(compile("(", "").unwrap_err().contains("invalid regular expression"));
+        assert!(compile("(", "").unwrap_err().contains("invalid regular expression '(' at character 1: unclosed group"), "{}", compile("(", "").unwrap_err());
+        assert!(compile("ab[", "").unwrap_err().contains("at character 3"), "{}", compile("ab[", "").unwrap_err());
         assert!(compile("a", "x").unwrap_err().contains("unrecognized regex option 'x'"));
     }
 }
