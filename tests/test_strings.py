@@ -170,6 +170,26 @@ def test_ilike_on_random_strings(con):
     con.unregister("r")
 
 
+REGEXES = [("\\d", ""), ("\\w+", ""), ("^\\W", ""), ("\\s", ""), ("\\bk", ""), ("[[:alpha:]]{2}", ""),
+           ("\\pL\\pM", ""), ("σ", "i"), ("ss|ß", "i"), ("^.$", ""), ("^.$", "s"), ("[^a]", ""), ("k", "i"),
+           ("(?i)ǆ", ""), ("a.", "l"), ("^$", ""), ("[\\d@]", ""), ("\\D\\S", ""), ("x*", "")]
+
+
+def test_regexp_matches_on_random_strings(con):
+    values = _random_strings(200, seed=11) + ["a\nb", "٣", "k\u212a", "1@2"]
+    table = pa.table({"w": pa.array(values)})
+    con.register("r", table)
+    try:
+        for pat, opts in REGEXES:
+            expr = f"regexp_matches(w, '{pat}'" + (f", '{opts}')" if opts else ")")
+            want = [r[0] for r in con.sql(f"SELECT {expr} FROM r").fetchall()]
+            assert engine(expr, "bool", table) == want, expr
+            if "[[:" not in pat and "\\p" not in pat:  # Python's re has no POSIX or \p classes
+                assert reference(expr, "bool", table) == want, expr
+    finally:
+        con.unregister("r")
+
+
 @pytest.mark.parametrize("expr, message", [
     ("s REGEXP 'x'", "no REGEXP operator: use regexp_matches(s, pattern)"),
     ("s ~ 'x'", "no ~ operator: use regexp_matches(s, pattern)"),
