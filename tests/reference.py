@@ -17,6 +17,8 @@ from functools import lru_cache
 import pyarrow as pa
 import pyarrow.types as pat
 
+import reference_strings as rs
+
 UTC = dt.timezone.utc
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_US = 86_400_000_000
@@ -103,12 +105,6 @@ def _not(a):
     return None if a is None else not a
 
 
-@lru_cache(maxsize=None)
-def _like_re(pat: str, ci: bool):
-    body = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pat)
-    return re.compile(body, re.DOTALL | (re.IGNORECASE if ci else 0))
-
-
 def _days_since(v, as_of: dt.datetime):
     if v is None:
         return None
@@ -145,6 +141,8 @@ def _decay(p, age, hl):
 
 
 def _call(fn, args, as_of):
+    if fn in rs.FUNCTIONS:
+        return rs.call(fn, args)
     if fn in ("least", "greatest"):
         vals = [v for v in args if v is not None]
         if not vals:
@@ -163,7 +161,7 @@ def _call(fn, args, as_of):
         return _math1(fn, args[0])
     if fn in ("lower", "upper"):
         s = args[0]
-        return None if s is None else (s.lower() if fn == "lower" else s.upper())
+        return None if s is None else (rs.lower(s) if fn == "lower" else rs.upper(s))
     if fn in ("starts_with", "contains"):
         s, t = args
         if s is None or t is None:
@@ -196,6 +194,8 @@ def evaluate(node: dict, env: dict, as_of: dt.datetime):
             return _or(a, b)
         if op in ("+", "-", "*", "/", "%"):
             return _arith(op, a, b)
+        if op == "||":
+            return None if a is None or b is None else a + b
         return _cmp("<>" if op == "!=" else op, a, b)
     if t == "neg":
         v = ev(node["e"])
@@ -218,7 +218,9 @@ def evaluate(node: dict, env: dict, as_of: dt.datetime):
         s, p = ev(node["e"]), ev(node["pat"])
         if s is None or p is None:
             return None
-        r = _like_re(p, node["ci"]).fullmatch(s) is not None
+        if node["ci"]:  # ILIKE: LIKE of DuckDB's lower() of both sides
+            s, p = rs.lower(s), rs.lower(p)
+        r = rs.like(s, p, node.get("esc") or None)
         return not r if node["neg"] else r
     if t == "case":
         operand = ev(node["operand"]) if node["operand"] is not None else None

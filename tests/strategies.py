@@ -240,6 +240,8 @@ class ExprGen:
                 for _ in range(self.int(1, 3))]
         is_int = all(v.is_int for v in vals)
         bound = max(v.bound for v in vals)
+        if self.int(0, 3) == 0:
+            return Num(f"length({self.str_expr(c, 1)})", True, 64)
         if self.draw(st.booleans()):
             whens = " ".join(f"WHEN {str_lit(self.draw)} THEN {v.text}" for v in vals)
             return Num(f"(CASE {self.str_expr(c, 1)} {whens} END)", is_int, bound)
@@ -309,19 +311,50 @@ class ExprGen:
 
     # strings over one column
     def str_expr(self, c: Col, depth: int) -> str:
-        k = self.pick(["col", "col", "lower", "upper", "coalesce", "case"] if depth > 0 else ["col"])
+        k = self.pick(["col", "col", "lower", "upper", "coalesce", "case", "fn"] if depth > 0 else ["col"])
         if k == "col":
             return q(c.name)
         if k in ("lower", "upper"):
             return f"{k}({self.str_expr(c, depth - 1)})"
+        if k == "fn":
+            return self.str_fn(c, depth - 1)
         if k == "coalesce":
             return f"coalesce({self.str_expr(c, depth - 1)}, {str_lit(self.draw)})"
         return (f"(CASE WHEN {self.str_pred(c, depth - 1)} THEN {str_lit(self.draw)} "
                 f"ELSE {self.str_expr(c, depth - 1)} END)")
 
+    def str_fn(self, c: Col, depth: int) -> str:
+        """A string function every to_sql dialect writes out (constant positions; split_part
+        from the start: SQLite has no negative one; regexp_matches and strip_accents are
+        covered by tests/test_strings.py, SQLite lacks them)."""
+        s = self.str_expr(c, depth)
+        k = self.pick(["trim", "substring", "left", "split_part", "replace", "concat", "||"])
+        n = lambda lo, hi: self.int(lo, hi)  # noqa: E731
+        if k == "trim":
+            fn = self.pick(["trim", "ltrim", "rtrim"])
+            return f"{fn}({s})" if self.draw(st.booleans()) else f"{fn}({s}, {str_lit(self.draw)})"
+        if k == "substring":
+            return (f"substring({s}, {n(-4, 4)})" if self.draw(st.booleans())
+                    else f"substring({s}, {n(-4, 4)}, {n(-3, 4)})")
+        if k == "left":
+            return f"{self.pick(['left', 'right'])}({s}, {n(-3, 4)})"
+        if k == "split_part":
+            return f"split_part({s}, {self.pick([chr(39) * 2, repr('S'), repr('x'), repr('_')])}, {n(0, 3)})"
+        if k == "replace":
+            return f"replace({s}, {str_lit(self.draw)}, {str_lit(self.draw)})"
+        if k == "concat":
+            return f"concat({s}, {self.pick([str_lit(self.draw), 'NULL'])})"
+        return f"({s} || {str_lit(self.draw)})"
+
     def str_pred(self, c: Col, depth: int) -> str:
         s = self.str_expr(c, depth)
-        k = self.pick(["cmp", "in", "like", "starts", "contains", "null"])
+        k = self.pick(["cmp", "in", "like", "starts", "contains", "null", "ends", "like_escape"])
+        if k == "ends":
+            return f"ends_with({s}, {str_lit(self.draw)})"
+        if k == "like_escape":
+            pat = self.draw(PATTERN).replace("#", "")
+            pat = "".join(("#" + ch) if ch in "%_" and self.draw(st.booleans()) else ch for ch in pat)
+            return f"({s} {self.pick(['LIKE', 'NOT LIKE'])} '{pat}' ESCAPE '#')"
         if k == "cmp":
             return f"({s} {self.pick(['=', '<>', '!=', '<', '<=', '>', '>='])} {str_lit(self.draw)})"
         if k == "in":

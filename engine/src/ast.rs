@@ -31,7 +31,8 @@ pub enum Ast {
     IsNull { e: Box<Ast>, neg: bool },
     In { e: Box<Ast>, list: Vec<Ast>, neg: bool },
     Between { e: Box<Ast>, lo: Box<Ast>, hi: Box<Ast>, neg: bool },
-    Like { e: Box<Ast>, pat: Box<Ast>, neg: bool, ci: bool, #[serde(skip)] at: Pos },
+    /// `esc`: the ESCAPE character (None: no ESCAPE clause, or ESCAPE '').
+    Like { e: Box<Ast>, pat: Box<Ast>, neg: bool, ci: bool, #[serde(skip_serializing_if = "Option::is_none")] esc: Option<String>, #[serde(skip)] at: Pos },
     Case { operand: Option<Box<Ast>>, whens: Vec<(Ast, Ast)>, #[serde(rename = "else")] else_: Option<Box<Ast>> },
     Call { #[serde(rename = "fn")] func: String, args: Vec<Ast>, #[serde(skip)] at: Pos },
 }

@@ -277,7 +277,7 @@ impl Emitter {
                 self.push(op, &[d, r[0], r[1]])
             }
             Decay(..) => self.push(Op::Decay, &[d, r[0], r[1], r[2]]),
-            Like { .. } | StrIn { .. } | Lower(_) | Upper(_) | StartsWith(..) | Contains(..) => {
+            Like { .. } | StrIn { .. } | Lower(_) | Upper(_) | StartsWith(..) | Contains(..) | Regexp { .. } | StrFn(..) => {
                 return Err(CompileError::new(ErrorKind::Type, "internal: string expression left for the VM"))
             }
         }

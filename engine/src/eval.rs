@@ -2,7 +2,9 @@
 //! to fold constants and to fill dictionary lookup tables (a string predicate is evaluated
 //! once per distinct dictionary value, never per row). Same semantics as the VM.
 
-use crate::tir::{Aop, Cmp, Fun, Node, TExpr, Value};
+use crate::casemap;
+use crate::tir::{Aop, Cmp, Fun, Node, SFn, TExpr, Value};
+use crate::{re2, strfns};
 
 /// Evaluate `e`, reading columns through `col`. Returns None when `e` reads something only
 /// the VM can provide (scores, timestamps, lookups).
@@ -37,6 +39,8 @@ pub fn eval(e: &TExpr, col: &dyn Fn(usize) -> Option<Value>) -> Option<Value> {
         Node::MinMax(greatest, a, b) => match (ev(a)?, ev(b)?) {
             (Null, x) | (x, Null) => x,
             (Int(x), Int(y)) => Int(if *greatest { x.max(y) } else { x.min(y) }),
+            // Strings order by their UTF-8 bytes, as in comparisons.
+            (Str(x), Str(y)) => Str(if *greatest { x.max(y) } else { x.min(y) }),
             (x, y) => {
                 let (x, y) = (num(&x)?, num(&y)?);
                 Float(if *greatest { x.max(y) } else { x.min(y) })
@@ -50,23 +54,32 @@ pub fn eval(e: &TExpr, col: &dyn Fn(usize) -> Option<Value>) -> Option<Value> {
             (Float(p), Float(a), Float(h)) if h != 0.0 => float(decay(p, a, h)),
             _ => Null,
         },
-        Node::Like { e, pat, ci } => match (ev(e)?, ev(pat)?) {
+        Node::Like { e, pat, ci, esc } => match (ev(e)?, ev(pat)?) {
             (Str(s), Str(p)) => {
-                if *ci {
-                    Bool(like(&s.to_lowercase(), &p.to_lowercase()))
-                } else {
-                    Bool(like(&s, &p))
-                }
+                // ILIKE is LIKE of DuckDB's lower() of both sides.
+                let (s, p) = if *ci { (casemap::lower(&s), casemap::lower(&p)) } else { (s, p) };
+                Bool(match esc {
+                    Some(c) => strfns::like_escape(&s, &p, *c),
+                    None => like(&s, &p),
+                })
             }
             _ => Null,
         },
+        Node::Regexp { e, pat, opts } => match ev(e)? {
+            Str(s) => Bool(re2::matches(&s, pat, opts)?),
+            _ => Null,
+        },
+        Node::StrFn(f, args) => {
+            let vals = args.iter().map(ev).collect::<Option<Vec<_>>>()?;
+            str_fn(*f, vals)
+        }
         Node::StrIn { e, set, has_null } => match ev(e)? {
             Str(s) if set.contains(&s) => Bool(true),
             Str(_) if !*has_null => Bool(false),
             _ => Null,
         },
-        Node::Lower(a) => map_str(ev(a)?, |s| s.to_lowercase()),
-        Node::Upper(a) => map_str(ev(a)?, |s| s.to_uppercase()),
+        Node::Lower(a) => map_str(ev(a)?, casemap::lower),
+        Node::Upper(a) => map_str(ev(a)?, casemap::upper),
         Node::StartsWith(a, b) => match (ev(a)?, ev(b)?) {
             (Str(s), Str(p)) => Bool(s.starts_with(&p)),
             _ => Null,
@@ -76,6 +89,37 @@ pub fn eval(e: &TExpr, col: &dyn Fn(usize) -> Option<Value>) -> Option<Value> {
             _ => Null,
         },
     })
+}
+
+/// A string function of evaluated arguments (types as the type checker made them).
+fn str_fn(f: SFn, args: Vec<Value>) -> Value {
+    use Value::*;
+    if f.strict() && args.iter().any(|a| *a == Null) {
+        return Null;
+    }
+    let s = |i: usize| match &args[i] {
+        Str(s) => s.as_str(),
+        _ => "",
+    };
+    let n = |i: usize| match &args[i] {
+        Int(x) => *x,
+        _ => 0,
+    };
+    match f {
+        SFn::Length => Int(strfns::length(s(0))),
+        SFn::Trim | SFn::LTrim | SFn::RTrim => {
+            let chars = if args.len() > 1 { Some(s(1)) } else { None };
+            Str(strfns::trim(s(0), chars, f != SFn::RTrim, f != SFn::LTrim).to_string())
+        }
+        SFn::EndsWith => Bool(s(0).ends_with(s(1))),
+        SFn::SplitPart => Str(strfns::split_part(s(0), s(1), n(2))),
+        SFn::Substring => Str(strfns::substring(s(0), n(1), if args.len() > 2 { Some(n(2)) } else { None })),
+        SFn::Left => Str(strfns::left(s(0), n(1))),
+        SFn::Right => Str(strfns::right(s(0), n(1))),
+        SFn::Replace => Str(strfns::replace(s(0), s(1), s(2))),
+        SFn::StripAccents => Str(strfns::strip_accents(s(0))),
+        SFn::Concat | SFn::ConcatSkipNull => Str((0..args.len()).map(s).collect()),
+    }
 }
 
 /// points · 0.5^(age / half_life), the one formula the VM and SQL also use.

@@ -63,6 +63,8 @@ pub fn fold(e: &mut TExpr) {
             Some(TExpr::null(ty))
         }
         Node::Like { e: a, pat: b, .. } if is_null(a) || is_null(b) => Some(TExpr::null(ty)),
+        Node::Regexp { e: a, .. } if is_null(a) => Some(TExpr::null(ty)),
+        Node::StrFn(f, args) if f.strict() && args.iter().any(is_null) => Some(TExpr::null(ty)),
         Node::Decay(a, b, c) if is_null(a) || is_null(b) || is_null(c) => Some(TExpr::null(ty)),
         Node::And(a, b) => match (const_bool(a), const_bool(b)) {
             (Some(false), _) | (_, Some(false)) => Some(TExpr::bool(false)),

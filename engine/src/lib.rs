@@ -4,6 +4,8 @@
 //! parse → typecheck (check) → fold → lookups → allocate + emit.
 
 pub mod ast;
+pub mod casemap;
+pub(crate) mod unicode_table;
 pub mod check;
 pub mod emit;
 pub mod encode;
@@ -16,7 +18,9 @@ pub mod model;
 pub mod opcodes;
 pub mod parse;
 pub mod program;
+pub mod re2;
 pub mod sql;
+pub mod strfns;
 pub mod strings;
 pub mod strpred;
 pub mod tir;
@@ -364,7 +368,7 @@ mod tests {
         let mut lookups = vec![];
         for p in ["%aa%", "%a_a%", "a%", "%ab", "%abab%", "%k%", "%K%", "%é%", "da%", "%b_c%", "aa"] {
             for ci in [false, true] {
-                lookups.push(TExpr::new(Type::Bool, Node::Like { e: col(), pat: lit(p), ci }));
+                lookups.push(TExpr::new(Type::Bool, Node::Like { e: col(), pat: lit(p), ci, esc: None }));
             }
         }
         lookups.push(TExpr::new(Type::Bool, Node::Contains(col(), lit("aa"))));

@@ -164,7 +164,9 @@ fn find_string(e: &TExpr) -> Option<&TExpr> {
     }
     match &e.node {
         Node::Cmp(_, a, _) if a.ty == Type::Str => return Some(e),
-        Node::Like { .. } | Node::StrIn { .. } | Node::StartsWith(..) | Node::Contains(..) => return Some(e),
+        Node::Like { .. } | Node::StrIn { .. } | Node::StartsWith(..) | Node::Contains(..) | Node::Regexp { .. } | Node::StrFn(..) => {
+            return Some(e)
+        }
         _ => {}
     }
     e.children().into_iter().find_map(find_string)

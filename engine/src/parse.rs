@@ -14,8 +14,14 @@ use sqlparser::tokenizer::{Location, Token};
 /// Functions of the model language (lower-case); anything else is a type error later.
 pub const FUNCTIONS: &[&str] = &[
     "least", "greatest", "abs", "coalesce", "ln", "exp", "sqrt", "lower", "upper", "starts_with", "contains",
-    "days_since", "decay", "has_any",
+    "days_since", "decay", "has_any", "length", "trim", "ltrim", "rtrim", "ends_with", "split_part", "substring",
+    "substr", "left", "right", "replace", "regexp_matches", "strip_accents", "concat",
 ];
+
+/// Regular-expression spellings of other SQL dialects: the message names the one to use.
+fn no_regex_operator(at: Pos, what: &str) -> CompileError {
+    err_at(at, format!("no {what} operator: use regexp_matches(s, pattern)"))
+}
 
 fn pos(loc: Location) -> Pos {
     Pos { line: loc.line as u32, col: loc.column as u32 }
@@ -99,6 +105,11 @@ fn convert(e: &Expr) -> Result<Ast> {
                 B::GtEq => ">=",
                 B::And => "and",
                 B::Or => "or",
+                B::StringConcat => "||",
+                B::PGRegexMatch | B::PGRegexIMatch | B::PGRegexNotMatch | B::PGRegexNotIMatch => {
+                    return Err(no_regex_operator(at, &op.to_string()))
+                }
+                B::Regexp => return Err(no_regex_operator(at, "REGEXP")),
                 other => return Err(err_at(at, format!("operator '{other}' is not supported"))),
             };
             Ast::Bin { op, l: b(convert(left)?), r: b(convert(right)?), at }
@@ -112,11 +123,51 @@ fn convert(e: &Expr) -> Result<Ast> {
             Ast::Between { e: b(convert(expr)?), lo: b(convert(low)?), hi: b(convert(high)?), neg: *negated }
         }
         Expr::Like { negated, any, expr, pattern, escape_char } | Expr::ILike { negated, any, expr, pattern, escape_char } => {
-            if *any || escape_char.is_some() {
-                return Err(err_at(at, "LIKE ANY and LIKE ... ESCAPE are not supported"));
+            if *any {
+                return Err(err_at(at, "LIKE ANY is not supported"));
             }
+            let esc = match escape_char.as_deref().map(convert).transpose()? {
+                None => None,
+                Some(Ast::Lit { v: Lit::Str(s) }) if s.chars().count() <= 1 => Some(s),
+                Some(_) => return Err(err_at(at, "ESCAPE takes a string literal of one character (or '' for none)")),
+            };
             let ci = matches!(e, Expr::ILike { .. });
-            Ast::Like { e: b(convert(expr)?), pat: b(convert(pattern)?), neg: *negated, ci, at }
+            Ast::Like { e: b(convert(expr)?), pat: b(convert(pattern)?), neg: *negated, ci, esc, at }
+        }
+        // sqlparser gives these no span of their own: the operand's position.
+        Expr::RLike { regexp, expr, .. } => return Err(no_regex_operator(pos(expr.span().start), if *regexp { "REGEXP" } else { "RLIKE" })),
+        Expr::SimilarTo { expr, .. } => return Err(no_regex_operator(pos(expr.span().start), "SIMILAR TO")),
+        // SUBSTRING(s FROM a FOR b) and SUBSTRING(s, a, b) / SUBSTR(...): one function.
+        Expr::Substring { expr, substring_from, substring_for, .. } => {
+            let mut args = vec![convert(expr)?];
+            match (substring_from, substring_for) {
+                (Some(f), l) => {
+                    args.push(convert(f)?);
+                    if let Some(l) = l {
+                        args.push(convert(l)?);
+                    }
+                }
+                (None, Some(_)) => return Err(err_at(at, "SUBSTRING(s FOR n) needs FROM: use substring(s, 1, n)")),
+                (None, None) => {}
+            }
+            Ast::Call { func: "substring".into(), args, at }
+        }
+        // TRIM(s), TRIM(s, chars), TRIM([BOTH|LEADING|TRAILING] [chars] FROM s).
+        Expr::Trim { trim_where, trim_what, expr, trim_characters } => {
+            use sqlparser::ast::TrimWhereField as W;
+            let func = match trim_where {
+                None | Some(W::Both) => "trim",
+                Some(W::Leading) => "ltrim",
+                Some(W::Trailing) => "rtrim",
+            };
+            let mut args = vec![convert(expr)?];
+            if let Some(w) = trim_what {
+                args.push(convert(w)?);
+            }
+            for c in trim_characters.iter().flatten() {
+                args.push(convert(c)?);
+            }
+            Ast::Call { func: func.into(), args, at }
         }
         Expr::Case { operand, conditions, else_result, .. } => Ast::Case {
             operand: operand.as_ref().map(|o| convert(o).map(b)).transpose()?,
@@ -206,7 +257,22 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Expression);
         let e = parse_expr("a b").unwrap_err();
         assert_eq!((e.line, e.col), (1, 3), "{e}");
-        assert!(parse_expr("a || b").is_err());
+        assert!(parse_expr("a || b").is_ok());
+        for (text, msg) in [
+            ("s REGEXP 'x'", "no REGEXP operator: use regexp_matches(s, pattern)"),
+            ("s ~ 'x'", "no ~ operator: use regexp_matches(s, pattern)"),
+            ("s !~* 'x'", "no !~* operator: use regexp_matches(s, pattern)"),
+            ("a = 1 AND s SIMILAR TO 'x'", "no SIMILAR TO operator: use regexp_matches(s, pattern)"),
+            ("s RLIKE 'x'", "no RLIKE operator"),
+        ] {
+            let e = parse_expr(text).unwrap_err();
+            assert!(e.message.contains(msg), "{text}: {e}");
+            assert!(e.line == 1 && e.col >= 1, "{text}: {e:?}");
+        }
+        assert_eq!(json("substring(s FROM 2 FOR 3)"), json("substring(s, 2, 3)"));
+        assert_eq!(json("substr(s, 2)"), json("substring(s, 2)"));
+        assert_eq!(json("trim(LEADING 'x' FROM s)"), json("ltrim(s, 'x')"));
+        assert_eq!(json("trim(s, 'x')"), r#"{"t":"call","fn":"trim","args":[{"t":"col","name":"s"},{"t":"lit","v":"x"}]}"#);
         assert!(parse_expr("(SELECT 1)").is_err());
     }
 }

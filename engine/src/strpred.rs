@@ -12,7 +12,7 @@
 //! `%`/`_` on Unicode characters, ILIKE = LIKE of `lower()` of both sides. The tests below
 //! compare the two on many values and patterns.
 
-use crate::tir::{Cmp, Node, TExpr, Value};
+use crate::tir::{Cmp, Node, SFn, TExpr, Value};
 use crate::types::Type;
 use memchr::memmem::Finder;
 use std::collections::HashSet;
@@ -154,6 +154,8 @@ enum Test {
     Like(Box<Like>),
     In { set: HashSet<Box<str>, Fx>, has_null: bool },
     Starts(Box<str>),
+    Ends(Box<str>),
+    Regex(Box<regex::Regex>),
     Contains(Box<Finder<'static>>),
     Cmp(Cmp, Box<str>),
 }
@@ -204,6 +206,8 @@ impl P {
                         }
                     }
                     Test::Starts(p) => Some(s.starts_with(&**p)),
+                    Test::Ends(p) => Some(s.ends_with(&**p)),
+                    Test::Regex(r) => Some(r.is_match(s)),
                     Test::Contains(f) => Some(f.find(s.as_bytes()).is_some()),
                     Test::Cmp(op, c) => {
                         let o = s.cmp(c);
@@ -259,13 +263,13 @@ fn pred(e: &TExpr, column: usize) -> Option<P> {
             map: source(e, column)?,
             test: Test::In { set: set.iter().map(|s| s.as_str().into()).collect(), has_null: *has_null },
         },
-        Node::Like { e, pat, ci } => leaf(
+        Node::Like { e, pat, ci, esc: None } => leaf(
             e,
             &|p, map| {
                 if *ci {
                     // ILIKE is LIKE of lower() of both sides: lower the pattern once here.
                     map.push(Case::Lower);
-                    Test::Like(Box::new(Like::new(&p.to_lowercase())))
+                    Test::Like(Box::new(Like::new(&crate::casemap::lower(p))))
                 } else {
                     Test::Like(Box::new(Like::new(p)))
                 }
@@ -273,6 +277,8 @@ fn pred(e: &TExpr, column: usize) -> Option<P> {
             pat,
         )?,
         Node::StartsWith(a, b) => leaf(a, &|p, _| Test::Starts(p.into()), b)?,
+        Node::StrFn(SFn::EndsWith, args) => leaf(&args[0], &|p, _| Test::Ends(p.into()), &args[1])?,
+        Node::Regexp { e, pat, opts } => P::Leaf { map: source(e, column)?, test: Test::Regex(Box::new(crate::re2::compile(pat, opts).ok()?)) },
         Node::Contains(a, b) => leaf(a, &|p, _| Test::Contains(Box::new(Finder::new(p.as_bytes()).into_owned())), b)?,
         Node::Cmp(op, a, b) if a.ty == Type::Str && b.ty == Type::Str => {
             if source(a, column).is_some() {
@@ -315,23 +321,11 @@ fn case_map<'a>(s: &'a str, map: &[Case], sc: &'a mut Scratch) -> &'a str {
     &sc.a
 }
 
-/// `out += s.to_lowercase()` / `s.to_uppercase()`, exactly, without allocating in the usual
-/// case. std's `to_lowercase` maps character by character except for 'Σ' (final sigma depends
-/// on the neighbours), so only strings holding 'Σ' go through it; `to_uppercase` has no such
-/// case.
+/// `out += lower(s)` / `upper(s)`, DuckDB's per-code-point mapping (`casemap`).
 fn map_into(c: Case, s: &str, out: &mut String) {
-    if s.is_ascii() {
-        out.push_str(s);
-        match c {
-            Case::Lower => out.make_ascii_lowercase(),
-            Case::Upper => out.make_ascii_uppercase(),
-        }
-        return;
-    }
     match c {
-        Case::Lower if s.contains('Σ') => out.push_str(&s.to_lowercase()),
-        Case::Lower => s.chars().for_each(|ch| out.extend(ch.to_lowercase())),
-        Case::Upper => s.chars().for_each(|ch| out.extend(ch.to_uppercase())),
+        Case::Lower => crate::casemap::lower_into(s, out),
+        Case::Upper => crate::casemap::upper_into(s, out),
     }
 }
 
@@ -563,7 +557,7 @@ mod tests {
         TExpr::new(ty, n)
     }
     fn like(e: TExpr, p: TExpr, ci: bool) -> TExpr {
-        b(Type::Bool, Node::Like { e: Box::new(e), pat: Box::new(p), ci })
+        b(Type::Bool, Node::Like { e: Box::new(e), pat: Box::new(p), ci, esc: None })
     }
 
     /// The generic evaluator's table entry for `v`, as `eval_lookup` encodes it.
@@ -664,6 +658,7 @@ mod tests {
             shapes.push(strin(e.clone(), &[], true));
             for c in ["", "a", "soft", "日", "ß", "SS", "Σ"] {
                 shapes.push(b(Type::Bool, Node::StartsWith(Box::new(e.clone()), Box::new(s(c)))));
+                shapes.push(b(Type::Bool, Node::StrFn(SFn::EndsWith, vec![e.clone(), s(c)])));
                 shapes.push(b(Type::Bool, Node::Contains(Box::new(e.clone()), Box::new(s(c)))));
                 for op in [Cmp::Eq, Cmp::Ne, Cmp::Lt, Cmp::Le, Cmp::Gt, Cmp::Ge] {
                     shapes.push(b(Type::Bool, Node::Cmp(op, Box::new(e.clone()), Box::new(s(c)))));
@@ -673,6 +668,9 @@ mod tests {
             shapes.push(b(Type::Bool, Node::StartsWith(Box::new(e.clone()), Box::new(TExpr::null(Type::Str)))));
             shapes.push(b(Type::Bool, Node::Cmp(Cmp::Eq, Box::new(e.clone()), Box::new(TExpr::null(Type::Str)))));
             shapes.push(b(Type::Bool, Node::IsNull(Box::new(e.clone()))));
+            for (pat, opts) in [("^s", ""), ("SS|ß", "i"), ("\\w+", ""), ("^.$", "s"), ("σ", "i"), ("a.c", "l")] {
+                shapes.push(b(Type::Bool, Node::Regexp { e: Box::new(e.clone()), pat: pat.into(), opts: opts.into() }));
+            }
         }
         let p1 = like(col(), s("%a%"), false);
         let p2 = strin(col(), in_list, true);
@@ -707,7 +705,7 @@ mod tests {
 
     #[test]
     fn unknown_shapes_fall_back() {
-        let len_like = b(Type::Bool, Node::Like { e: Box::new(col()), pat: Box::new(col()), ci: false });
+        let len_like = b(Type::Bool, Node::Like { e: Box::new(col()), pat: Box::new(col()), ci: false, esc: None });
         assert!(Compiled::compile(&len_like, 0, Type::Bool).is_none());
         let other_col = like(TExpr::new(Type::Str, Node::Column(1)), s("a%"), false);
         assert!(Compiled::compile(&other_col, 0, Type::Bool).is_none());

@@ -44,6 +44,59 @@ pub enum Fun {
     Sqrt,
 }
 
+/// String functions of the model language (string domain: they only survive inside lookups
+/// and constant folding). Arguments other than the string are usually constants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SFn {
+    /// length(s): code points, Int.
+    Length,
+    /// trim/ltrim/rtrim(s[, characters]).
+    Trim,
+    LTrim,
+    RTrim,
+    /// ends_with(s, suffix): Bool.
+    EndsWith,
+    /// split_part(s, sep, n).
+    SplitPart,
+    /// substring(s, start[, length]).
+    Substring,
+    Left,
+    Right,
+    /// replace(s, from, to).
+    Replace,
+    StripAccents,
+    /// `a || b`: NULL if either is.
+    Concat,
+    /// concat(a, ...): NULL arguments skipped.
+    ConcatSkipNull,
+}
+
+impl SFn {
+    /// The DuckDB spelling.
+    pub fn name(self) -> &'static str {
+        use SFn::*;
+        match self {
+            Length => "length",
+            Trim => "trim",
+            LTrim => "ltrim",
+            RTrim => "rtrim",
+            EndsWith => "ends_with",
+            SplitPart => "split_part",
+            Substring => "substring",
+            Left => "left",
+            Right => "right",
+            Replace => "replace",
+            StripAccents => "strip_accents",
+            Concat => "||",
+            ConcatSkipNull => "concat",
+        }
+    }
+    /// A NULL argument makes the result NULL.
+    pub fn strict(self) -> bool {
+        self != SFn::ConcatSkipNull
+    }
+}
+
 impl Aop {
     /// Operand code in the bytecode (`aop`).
     pub fn code(self) -> i64 {
@@ -112,7 +165,12 @@ pub enum Node {
     /// `e IN ('a', 'b', ...)` over string literals: one set probe per dictionary value
     /// (an OR chain would cost one comparison per list item). `has_null`: the list holds NULL.
     StrIn { e: Box<TExpr>, set: std::collections::BTreeSet<String>, has_null: bool },
-    Like { e: Box<TExpr>, pat: Box<TExpr>, ci: bool },
+    /// `e [I]LIKE pat [ESCAPE esc]`.
+    Like { e: Box<TExpr>, pat: Box<TExpr>, ci: bool, #[serde(default)] esc: Option<char> },
+    /// `regexp_matches(e, pat, opts)`: RE2 search semantics (see `re2.rs`); the pattern and
+    /// options are constants, checked at compile time.
+    Regexp { e: Box<TExpr>, pat: String, opts: String },
+    StrFn(SFn, Vec<TExpr>),
     Lower(Box<TExpr>),
     Upper(Box<TExpr>),
     StartsWith(Box<TExpr>, Box<TExpr>),
@@ -150,11 +208,12 @@ impl TExpr {
         use Node::*;
         match &self.node {
             Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
-            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } => vec![a],
+            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } | Regexp { e: a, .. } => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
             Like { e, pat, .. } => vec![e, pat],
             Select(a, b, c) | Decay(a, b, c) => vec![a, b, c],
+            StrFn(_, args) => args.iter().collect(),
         }
     }
 
@@ -162,11 +221,12 @@ impl TExpr {
         use Node::*;
         match &mut self.node {
             Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
-            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } => vec![a],
+            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } | Regexp { e: a, .. } => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
             Like { e, pat, .. } => vec![e, pat],
             Select(a, b, c) | Decay(a, b, c) => vec![a, b, c],
+            StrFn(_, args) => args.iter_mut().collect(),
         }
     }
 

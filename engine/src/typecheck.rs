@@ -6,7 +6,7 @@ use crate::ast::{Ast, Lit, Pos};
 use crate::error::{suggest, CompileError, ErrorKind, Result};
 use crate::model::Schema;
 use crate::parse::FUNCTIONS;
-use crate::tir::{Aop, Cmp, Fun, Node, TExpr, Value};
+use crate::tir::{Aop, Cmp, Fun, Node, SFn, TExpr, Value};
 use crate::types::Type;
 
 /// An input the program reads: a schema column, or a derived `has_any` flag over one.
@@ -133,6 +133,10 @@ impl<'a> Scope<'a> {
                 match *op {
                     "+" | "-" | "*" | "/" | "%" => arith(op, l, r, *at)?,
                     "=" | "<>" | "<" | "<=" | ">" | ">=" => self.compare(op, l, r, *at)?,
+                    "||" => {
+                        let (l, r) = (string(l, "'||'", *at)?, string(r, "'||'", *at)?);
+                        TExpr::new(Type::Str, Node::StrFn(SFn::Concat, vec![l, r]))
+                    }
                     _ => {
                         let (l, r) = (boolean(l, op, *at)?, boolean(r, op, *at)?);
                         let node = if *op == "and" { Node::And(boxed(l), boxed(r)) } else { Node::Or(boxed(l), boxed(r)) };
@@ -187,10 +191,21 @@ impl<'a> Scope<'a> {
                 let le = self.compare("<=", e, hi, at)?;
                 negate_if(TExpr::new(Type::Bool, Node::And(boxed(ge), boxed(le))), *neg)
             }
-            Ast::Like { e, pat, neg, ci, at } => {
+            Ast::Like { e, pat, neg, ci, esc, at } => {
                 let e = string(self.check(e)?, "LIKE", *at)?;
                 let pat = string(self.check(pat)?, "LIKE", *at)?;
-                negate_if(TExpr::new(Type::Bool, Node::Like { e: boxed(e), pat: boxed(pat), ci: *ci }), *neg)
+                let esc = esc.as_deref().and_then(|s| s.chars().next());
+                if let Some(c) = esc {
+                    if *ci && (crate::casemap::lower_char(c) != c || crate::casemap::upper_char(c) != c) {
+                        return Err(err(ErrorKind::Type, *at, format!("ILIKE ... ESCAPE '{c}': the escape character must be one without case (e.g. '\\' or '#')")));
+                    }
+                    if let Node::Const(Value::Str(p)) = &pat.node {
+                        if crate::strfns::dangling_escape(p, c) {
+                            return Err(err(ErrorKind::Type, *at, format!("LIKE pattern '{p}' ends with its escape character '{c}'")));
+                        }
+                    }
+                }
+                negate_if(TExpr::new(Type::Bool, Node::Like { e: boxed(e), pat: boxed(pat), ci: *ci, esc }), *neg)
             }
             Ast::Case { operand, whens, else_ } => self.case(operand.as_deref(), whens, else_.as_deref(), a.pos())?,
             Ast::Call { func, args, at } => self.call(func, args, *at)?,
@@ -268,8 +283,8 @@ impl<'a> Scope<'a> {
                 }
                 let items = args.iter().map(|x| self.check(x)).collect::<Result<Vec<_>>>()?;
                 let ty = unify(items.iter().map(|i| i.ty), &format!("{func}() arguments"), at)?;
-                if func != "coalesce" && !matches!(ty, Type::Int | Type::Float | Type::Null) {
-                    return Err(err(ErrorKind::Type, at, format!("{func}() takes numbers, got {ty}")));
+                if func != "coalesce" && !matches!(ty, Type::Int | Type::Float | Type::Null | Type::Str) {
+                    return Err(err(ErrorKind::Type, at, format!("{func}() takes numbers or strings, got {ty}")));
                 }
                 let mut items = items.into_iter().map(|i| coerce(i, ty));
                 let first = items.next().expect("non-empty");
@@ -308,6 +323,34 @@ impl<'a> Scope<'a> {
                 let b = string(self.check(&args[1])?, func, at)?;
                 let node = if func == "contains" { Node::Contains(boxed(a), boxed(b)) } else { Node::StartsWith(boxed(a), boxed(b)) };
                 TExpr::new(Type::Bool, node)
+            }
+            "length" | "trim" | "ltrim" | "rtrim" | "ends_with" | "split_part" | "substring" | "substr" | "left" | "right"
+            | "replace" | "strip_accents" | "concat" => self.string_fn(func, args, at)?,
+            "regexp_matches" => {
+                if !(2..=3).contains(&args.len()) {
+                    return Err(err(ErrorKind::Type, at, format!("regexp_matches() takes 2 or 3 arguments (string, pattern[, options]), got {}", args.len())));
+                }
+                let s = string(self.check(&args[0])?, func, at)?;
+                let constant = |a: &Ast, what: &str| -> Result<Option<String>> {
+                    match a {
+                        Ast::Lit { v: Lit::Str(p) } => Ok(Some(p.clone())),
+                        Ast::Lit { v: Lit::Null(()) } => Ok(None),
+                        _ => Err(err(ErrorKind::Type, at, format!("regexp_matches() needs a constant {what} (a string literal)"))),
+                    }
+                };
+                let pat = constant(&args[1], "pattern")?;
+                let opts = match args.get(2) {
+                    None => Some(String::new()),
+                    Some(a) => match constant(a, "options string")? {
+                        Some(o) => Some(o),
+                        None => return Err(err(ErrorKind::Type, at, "regexp_matches() options must not be NULL")),
+                    },
+                };
+                let (Some(pat), Some(opts)) = (pat, opts) else { return Ok(TExpr::null(Type::Bool)) };
+                if let Err(m) = crate::re2::compile(&pat, &opts) {
+                    return Err(err(ErrorKind::Type, at, format!("regexp_matches(): {m}")));
+                }
+                TExpr::new(Type::Bool, Node::Regexp { e: boxed(s), pat, opts })
             }
             "days_since" => {
                 arity(1)?;
@@ -357,6 +400,49 @@ impl<'a> Scope<'a> {
                 ))
             }
         })
+    }
+}
+
+impl Scope<'_> {
+    /// The string functions over `SFn`: arity, argument types, result type.
+    fn string_fn(&mut self, func: &str, args: &[Ast], at: Pos) -> Result<TExpr> {
+        use SFn::*;
+        // (function, argument kinds: 's' string / 'n' integer, how many are optional, result)
+        let (f, kinds, optional, ty) = match func {
+            "length" => (Length, "s", 0, Type::Int),
+            "trim" => (Trim, "ss", 1, Type::Str),
+            "ltrim" => (LTrim, "ss", 1, Type::Str),
+            "rtrim" => (RTrim, "ss", 1, Type::Str),
+            "ends_with" => (EndsWith, "ss", 0, Type::Bool),
+            "split_part" => (SplitPart, "ssn", 0, Type::Str),
+            "substring" | "substr" => (Substring, "snn", 1, Type::Str),
+            "left" => (Left, "sn", 0, Type::Str),
+            "right" => (Right, "sn", 0, Type::Str),
+            "replace" => (Replace, "sss", 0, Type::Str),
+            "strip_accents" => (StripAccents, "s", 0, Type::Str),
+            _ => (ConcatSkipNull, "", 0, Type::Str),
+        };
+        if f == ConcatSkipNull {
+            if args.is_empty() {
+                return Err(err(ErrorKind::Type, at, "concat() needs at least one argument"));
+            }
+        } else if args.len() > kinds.len() || args.len() + optional < kinds.len() {
+            let n = if optional > 0 { format!("{} or {}", kinds.len() - optional, kinds.len()) } else { kinds.len().to_string() };
+            return Err(err(ErrorKind::Type, at, format!("{func}() takes {n} argument{}, got {}", if n == "1" { "" } else { "s" }, args.len())));
+        }
+        let mut xs = Vec::new();
+        for (k, a) in args.iter().enumerate() {
+            let x = self.check(a)?;
+            xs.push(match kinds.as_bytes().get(k).copied().unwrap_or(b's') {
+                b'n' => match x.ty {
+                    Type::Int => x,
+                    Type::Null => TExpr::null(Type::Int),
+                    t => return Err(err(ErrorKind::Type, at, format!("{func}() argument {} needs an integer, got {t}", k + 1))),
+                },
+                _ => string(x, &format!("{func}()"), at)?,
+            });
+        }
+        Ok(TExpr::new(ty, Node::StrFn(f, xs)))
     }
 }
 

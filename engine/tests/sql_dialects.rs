@@ -141,3 +141,34 @@ fn a_column_named_like_a_score_but_for_case_stays_the_column() {
     assert!(duck.contains("\"_ls0\" AS \"Total\"") && !duck.contains("EXCLUDE"), "{duck}");
     assert!(duck.contains("(NULLIF(CAST(\"total\" AS DOUBLE)"), "{duck}");
 }
+
+#[test]
+fn string_functions_per_dialect() {
+    let m = |w: &str| model(&[(Some(w), "1")]);
+    // DuckDB: its own names.
+    let duck = sql("duckdb", &m("split_part(lower(industry), '@', -1) = 'x' AND regexp_matches(industry, 'a.b', 'i') AND industry LIKE 'a#_%' ESCAPE '#'"));
+    assert!(duck.contains("split_part(lower(\"industry\"), '@', CAST(-1 AS BIGINT))"), "{duck}");
+    assert!(duck.contains("regexp_matches(\"industry\", 'a.b', 'i')") && duck.contains("LIKE 'a#_%' ESCAPE '#'"), "{duck}");
+    // PostgreSQL: trim is btrim, regex is ~ / ~*, case maps are translate() over DuckDB's table,
+    // a negative split_part is counted from the start.
+    let pg = sql("postgres", &m("trim(industry) = 'a' AND regexp_matches(industry, '\\d', 'i') AND lower(industry) = 'σασ' AND split_part(industry, '@', -1) = 'x'"));
+    assert!(pg.contains("btrim(\"industry\")") && pg.contains("~* '(?p)[0-9]'"), "{pg}");
+    assert!(pg.contains("translate(\"industry\", 'ABC"), "{pg}");
+    assert!(pg.contains("split_part(") && pg.contains("replace("), "{pg}");
+    let pg = sql("postgres", &m("strip_accents(industry) = 'e' AND ends_with(industry, 'x')"));
+    assert!(pg.contains("translate(\"industry\", 'ÀÁ"), "{pg}");
+    assert!(pg.contains("substr(") && pg.contains("'x' COLLATE \"C\""), "{pg}");
+    // SQLite: written out over substr/instr; regexp and strip_accents rejected, naming the rule.
+    let lite = sql("sqlite", &m("substring(industry, -2, 1) = 'a' AND split_part(industry, '@', 2) = 'b' AND concat(industry, NULL) = ''"));
+    assert!(lite.contains("substr(") && lite.contains("instr(") && lite.contains("coalesce("), "{lite}");
+    assert!(!lite.contains("split_part") && !lite.contains("substring("), "{lite}");
+    for (w, msg) in [
+        ("regexp_matches(industry, 'a')", "regexp_matches() cannot be written in SQLite"),
+        ("strip_accents(industry) = 'a'", "strip_accents() has no SQLite built-in"),
+        ("split_part(industry, '@', -1) = 'a'", "negative position"),
+    ] {
+        let e = err("sqlite", &m(w));
+        assert_eq!(e.kind, ErrorKind::Model);
+        assert!(e.message.contains(msg) && e.to_string().contains("in score 's', rule 'r0'"), "{e}");
+    }
+}

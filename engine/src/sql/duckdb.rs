@@ -105,12 +105,18 @@ impl Syntax for DuckDb {
         format!("({a} {} {b})", op.sql())
     }
 
-    fn like(&self, e: &str, pat: Pattern, ci: bool) -> Result<String> {
+    fn like(&self, e: &str, pat: Pattern, ci: bool, esc: Option<char>) -> Result<String> {
         let pat = match pat {
             Pattern::Literal(s) => quote_str(s),
             Pattern::Expr(p) => p.sql,
         };
-        Ok(format!("({e} {} {pat})", if ci { "ILIKE" } else { "LIKE" }))
+        let esc = esc.map(|c| format!(" ESCAPE {}", quote_str(&c.to_string()))).unwrap_or_default();
+        Ok(format!("({e} {} {pat}{esc})", if ci { "ILIKE" } else { "LIKE" }))
+    }
+
+    fn regexp(&self, e: &str, pat: &str, opts: &str) -> Result<String> {
+        let opts = if opts.is_empty() { String::new() } else { format!(", {}", quote_str(opts)) };
+        Ok(format!("regexp_matches({e}, {}{opts})", quote_str(pat)))
     }
 
     fn case_map(&self, upper: bool, a: &str) -> String {

@@ -14,6 +14,7 @@ mod postgres;
 mod printer;
 mod query;
 mod sqlite;
+mod strfns;
 mod syntax;
 
 use crate::check::TModel;

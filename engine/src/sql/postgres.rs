@@ -6,10 +6,20 @@
 //! - `ln`/`sqrt` outside their domain raise, and so do `exp` and `power` when the result over- or
 //!   underflows: guarded by CASE, with the bounds where glibc's results become ±inf or 0;
 //! - string order and `lower`/`upper` follow the database's locale: comparisons use
-//!   `COLLATE "C"` (UTF-8 byte order, as the engine), case maps the ICU root collation
-//!   (`und-x-icu`, Unicode's full mappings as Rust's `to_lowercase`);
+//!   `COLLATE "C"` (UTF-8 byte order, as the engine); `lower`/`upper` (and ILIKE) are written as
+//!   `translate(s, from, to)` over DuckDB's per-code-point table (`unicode_table.rs`), exactly
+//!   the engine's mapping whatever the locale;
 //! - LIKE has a default escape character: `ESCAPE ''`; string literals with a backslash are
 //!   written `E'...'` (right whatever `standard_conforming_strings` says);
+//! - string functions: `trim` is `btrim`; `ends_with`, `strip_accents` (a `translate` over
+//!   DuckDB's table), `substring` (PostgreSQL counts a negative start before the string, and a
+//!   negative length raises), split_part with an empty separator or a negative position
+//!   (PostgreSQL 14+ only) and 0 (raises) are written out over `substr` (`strfns.rs`), with
+//!   constant positions;
+//! - `regexp_matches` is `~` (`~*` with option `i`; `strpos` with `l`) after `(?p)`: `.` stops at
+//!   newlines as in RE2 (option `s` drops it). Departures, documented: PostgreSQL's ARE syntax
+//!   differs from RE2 beyond the common core (e.g. `[^a]` does not match a newline under `(?p)`,
+//!   `\d \w \s` are rewritten to ASCII classes, `\b` to `\y`);
 //! - identifiers longer than 63 bytes would be truncated silently: rejected, as are NUL characters;
 //! - a CTE read once is inlined into each place that reads its columns: stages sit behind `OFFSET 0`.
 //! Not written out (documented): float `+ - * /` of finite operands overflowing to ±inf or
@@ -19,10 +29,44 @@
 use super::bind::{bind_all, Cx};
 use super::syntax::{quote_ident, quote_str, unsupported, Layout, Part, Pattern, Syntax};
 use crate::error::Result;
-use crate::tir::{Aop, Cmp, Fun};
+use super::strfns::{self as sf, Spelling};
+use super::syntax::{const_str, duckdb_str_fn};
+use crate::tir::{Aop, Cmp, Fun, SFn, Value};
 use crate::types::Type;
 
 pub(super) struct Postgres;
+
+/// lower (index 0) and upper (1) as `translate` arguments (quoted): DuckDB's table.
+fn case_translation() -> &'static [(String, String); 2] {
+    static T: std::sync::OnceLock<[(String, String); 2]> = std::sync::OnceLock::new();
+    T.get_or_init(|| {
+        let side = |table: &[(u32, u32)]| {
+            let ch = |c: u32| char::from_u32(c).expect("a code point");
+            let from: String = table.iter().map(|p| ch(p.0)).collect();
+            let to: String = table.iter().map(|p| ch(p.1)).collect();
+            (quote_str(&from), quote_str(&to))
+        };
+        [side(crate::unicode_table::LOWER), side(crate::unicode_table::UPPER)]
+    })
+}
+
+/// strip_accents as `translate(s, from, to)`: every table entry maps to one character or none
+/// (`translate` drops the characters of `from` past the end of `to`).
+fn accent_translation() -> (String, String) {
+    let table = crate::unicode_table::STRIP_ACCENTS;
+    let (mut from, mut to, mut dropped) = (String::new(), String::new(), String::new());
+    for (cp, img) in table {
+        let c = char::from_u32(*cp).expect("a code point");
+        if img.is_empty() {
+            dropped.push(c);
+        } else {
+            from.push(c);
+            to.push_str(img);
+        }
+    }
+    from.push_str(&dropped);
+    (from, to)
+}
 
 const NAME: &str = "postgres";
 /// NAMEDATALEN - 1: PostgreSQL cuts longer identifiers (with only a NOTICE).
@@ -32,7 +76,6 @@ const NAN: &str = "CAST('NaN' AS DOUBLE PRECISION)";
 const INF: &str = "CAST('Infinity' AS DOUBLE PRECISION)";
 const ZERO: &str = "CAST('0.0' AS DOUBLE PRECISION)";
 const BYTES: &str = "COLLATE \"C\"";
-const UNICODE: &str = "COLLATE \"und-x-icu\"";
 /// exp(x) is +inf above this (the largest x with a finite exp), and 0 below the next bound:
 /// PostgreSQL raises "value out of range" where libm returns those.
 const EXP_FINITE_MAX: &str = "CAST('709.782712893384' AS DOUBLE PRECISION)";
@@ -213,16 +256,72 @@ impl Syntax for Postgres {
         self.null(Type::Bool)
     }
 
-    fn like(&self, e: &str, pat: Pattern, ci: bool) -> Result<String> {
+    fn like(&self, e: &str, pat: Pattern, ci: bool, esc: Option<char>) -> Result<String> {
         let pat = match pat {
             Pattern::Literal(s) => self.string_lit(s)?,
             Pattern::Expr(p) => p.sql,
         };
+        let esc = self.string_lit(&esc.map(String::from).unwrap_or_default())?;
         // ILIKE is LIKE over both sides lowercased, as the engine's.
         Ok(if ci {
-            format!("(lower({e} {UNICODE}) LIKE lower({pat} {UNICODE}) ESCAPE '')")
+            format!("({} LIKE {} ESCAPE {esc})", self.case_map(false, e), self.case_map(false, &pat))
         } else {
-            format!("({e} {BYTES} LIKE {pat} {BYTES} ESCAPE '')")
+            format!("({e} {BYTES} LIKE {pat} {BYTES} ESCAPE {esc})")
+        })
+    }
+
+    fn min_max_str(&self, _cx: &Cx, greatest: bool, a: Part, b: Part) -> String {
+        format!("{}({} {BYTES}, {} {BYTES})", if greatest { "greatest" } else { "least" }, a.sql, b.sql)
+    }
+
+    fn regexp(&self, e: &str, pat: &str, opts: &str) -> Result<String> {
+        let (ci, literal, dot_nl) = crate::re2::options(opts).map_err(|m| unsupported(NAME, m))?;
+        if literal {
+            let lit = self.string_lit(pat)?;
+            let (e, p) = if ci { (self.case_map(false, e), self.case_map(false, &lit)) } else { (e.to_string(), lit) };
+            return Ok(format!("(strpos({e}, {p}) > 0)"));
+        }
+        let flags = if dot_nl { "" } else { "(?p)" };
+        let re = format!("{flags}{}", crate::re2::ascii_classes(pat, ("\\y", "\\Y")));
+        Ok(format!("({e} {} {})", if ci { "~*" } else { "~" }, self.string_lit(&re)?))
+    }
+
+    fn str_fn(&self, cx: &Cx, f: SFn, args: Vec<Part>, consts: &[Option<&Value>]) -> Result<String> {
+        let sp = Spelling { dialect: NAME, max: "greatest", min: "least" };
+        let mut args = args;
+        Ok(match f {
+            SFn::Trim => duckdb_str_fn(f, &args).replacen("trim(", "btrim(", 1),
+            SFn::Substring => sf::positional(&sp, cx, f, args, consts)?,
+            SFn::Left | SFn::Right => match consts[1] {
+                Some(Value::Int(k)) => format!("{}({}, {})", f.name(), args[0].sql, (*k).clamp(-(1 << 30), 1 << 30)),
+                _ => duckdb_str_fn(f, &args),
+            },
+            SFn::EndsWith => {
+                let lit = self.string_lit(const_str(consts[1]).unwrap_or(""))?;
+                sf::ends_with(&sp, cx, args.remove(0), consts[1], &lit, &format!(" {BYTES}"))?
+            }
+            SFn::SplitPart => {
+                let (sep, n) = sf::split_args(&sp, consts)?;
+                let a = args.remove(0);
+                if sep.is_empty() || n == 0 {
+                    sf::split_chars(&sp, cx, a, if sep.is_empty() { n } else { 0 })
+                } else if n > 0 {
+                    format!("split_part({}, {}, {n})", a.sql, self.string_lit(sep)?)
+                } else {
+                    // The piece count from the separators replace() removes, then a position from the start.
+                    let (lit, k) = (self.string_lit(sep)?, sep.chars().count());
+                    cx.bind(&[&a], |v| {
+                        let a = v[0];
+                        let pos = format!("((length({a}) - length(replace({a}, {lit}, ''))) / {k} + 1 - {})", -n - 1);
+                        format!("(CASE WHEN {a} IS NULL THEN NULL WHEN {pos} >= 1 THEN split_part({a}, {lit}, {pos}) ELSE '' END)")
+                    })
+                }
+            }
+            SFn::StripAccents => {
+                let (from, to) = accent_translation();
+                format!("translate({}, {}, {})", args[0].sql, self.string_lit(&from)?, self.string_lit(&to)?)
+            }
+            _ => duckdb_str_fn(f, &args),
         })
     }
 
@@ -231,7 +330,8 @@ impl Syntax for Postgres {
     }
 
     fn case_map(&self, upper: bool, a: &str) -> String {
-        format!("{}({a} {UNICODE})", if upper { "upper" } else { "lower" })
+        let (from, to) = &case_translation()[upper as usize];
+        format!("translate({a}, {from}, {to})")
     }
 
     fn starts_with(&self, a: &str, b: &str) -> String {

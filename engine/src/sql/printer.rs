@@ -74,15 +74,26 @@ impl Printer<'_> {
             Node::Not(a) => Part::node(format!("(NOT {})", text(a)?)),
             Node::IsNull(a) => Part::node(format!("({} IS NULL)", text(a)?)),
             Node::Select(c, a, b) => Part::node(format!("(CASE WHEN {} THEN {} ELSE {} END)", text(c)?, text(a)?, text(b)?)),
+            Node::MinMax(g, a, b) if e.ty == Type::Str => Part::node(syn.min_max_str(cx, *g, p(a)?, p(b)?)),
             Node::MinMax(g, a, b) => Part::node(syn.min_max(cx, *g, p(a)?, p(b)?)),
             Node::Coalesce(a, b) => Part::node(format!("coalesce({}, {})", text(a)?, text(b)?)),
             Node::Decay(pt, a, h) => Part::node(syn.decay(cx, p(pt)?, p(a)?, p(h)?)),
-            Node::Like { e, pat, ci } => {
+            Node::Like { e, pat, ci, esc } => {
                 let pattern = match pat.as_const() {
                     Some(Value::Str(s)) => Pattern::Literal(s),
                     _ => Pattern::Expr(p(pat)?),
                 };
-                Part::node(syn.like(&text(e)?, pattern, *ci)?)
+                Part::node(syn.like(&text(e)?, pattern, *ci, *esc)?)
+            }
+            Node::Regexp { e, pat, opts } => Part::node(syn.regexp(&text(e)?, pat, opts)?),
+            // A strict function of a NULL constant is NULL (to_sql does not fold).
+            Node::StrFn(f, args) if f.strict() && args.iter().any(|a| matches!(a.node, Node::Const(Value::Null))) => {
+                Part::leaf(syn.null(e.ty))
+            }
+            Node::StrFn(f, args) => {
+                let parts = args.iter().map(p).collect::<Result<Vec<_>>>()?;
+                let consts: Vec<Option<&Value>> = args.iter().map(|a| a.as_const()).collect();
+                Part::node(syn.str_fn(cx, *f, parts, &consts)?)
             }
             Node::StrIn { e, set, has_null } => {
                 let mut items = set.iter().map(|v| syn.string_lit(v)).collect::<Result<Vec<_>>>()?;

@@ -9,6 +9,11 @@
 //!   letters only (without the ICU extension), so non-ASCII letters keep their case;
 //! - `--` would start a comment: negative literals and negation are parenthesised, spaced;
 //! - dates and timestamps are ISO-8601 text (`days`); booleans 0/1 integers;
+//! - string functions: `substring`/`left`/`right` (SQLite counts a negative start from the
+//!   end differently, and has no left/right), `ends_with`, `split_part` (positive or 0
+//!   positions, up to 16: nested `instr`) and `concat` are written out over `substr`/`instr`
+//!   with constant positions (`strfns.rs`); `regexp_matches` (SQLite's REGEXP needs a user
+//!   function), `strip_accents` and split_part with a negative position are rejected;
 //! - no arrays: `has_any` is rejected; NUL characters in names are rejected, in strings written
 //!   as `char(0)`;
 //! - its parser nests little (about 15 CASEs) and CTEs read once are flattened: deep and repeated
@@ -18,7 +23,9 @@
 use super::bind::Cx;
 use super::syntax::{quote_ident, quote_str, unsupported, Layout, Part, Pattern, Syntax};
 use crate::error::Result;
-use crate::tir::{Aop, Cmp, Fun};
+use super::strfns::{self as sf, Spelling};
+use super::syntax::{const_str, duckdb_str_fn};
+use crate::tir::{Aop, Cmp, Fun, SFn, Value};
 use crate::types::Type;
 
 pub(super) struct Sqlite;
@@ -119,9 +126,49 @@ fn glob(pattern: &str) -> String {
     out
 }
 
+/// `glob` of a LIKE pattern with an escape character: an escaped character is literal.
+fn glob_escaped(pattern: &str, esc: char) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut it = pattern.chars();
+    while let Some(c) = it.next() {
+        let lit = |c: char, out: &mut String| match c {
+            '*' | '?' | '[' => out.push_str(&format!("[{c}]")),
+            c => out.push(c),
+        };
+        match c {
+            c if c == esc => {
+                if let Some(n) = it.next() {
+                    lit(n, &mut out)
+                }
+            }
+            '%' => out.push('*'),
+            '_' => out.push('?'),
+            c => lit(c, &mut out),
+        }
+    }
+    out
+}
+
 /// `glob` at run time, for a pattern that is not a literal (`[` first: later steps add some).
 fn glob_expr(pattern: &str) -> String {
     format!("replace(replace(replace(replace(replace({pattern}, '[', '[[]'), '*', '[*]'), '?', '[?]'), '%', '*'), '_', '?')")
+}
+
+/// split_part(a, sep, n) for n ≥ 1: the rest after each separator in turn (NULL when there are
+/// fewer pieces), each bound once, then the piece before the next separator.
+fn split_part(syn: &Sqlite, cx: &Cx, a: Part, sep: &str, n: i64) -> Result<String> {
+    let lit = syn.string_lit(sep)?;
+    let k = sep.chars().count();
+    let mark = cx.mark();
+    let mut rest = a.clone_part();
+    for _ in 1..n {
+        let next = cx.bind(&[&rest], |v| format!("(CASE WHEN instr({0}, {lit}) > 0 THEN substr({0}, instr({0}, {lit}) + {k}) END)", v[0]));
+        rest = Part { sql: next, leaf: false, level: cx.level_since(mark) };
+    }
+    Ok(cx.bind(&[&a, &rest], |v| {
+        let (a, r) = (v[0], v[1]);
+        format!("(CASE WHEN {a} IS NULL THEN NULL WHEN {r} IS NULL THEN '' WHEN instr({r}, {lit}) > 0 THEN substr({r}, 1, instr({r}, {lit}) - 1) ELSE {r} END)")
+    }))
 }
 
 impl Syntax for Sqlite {
@@ -238,7 +285,15 @@ impl Syntax for Sqlite {
         self.null(Type::Bool)
     }
 
-    fn like(&self, e: &str, pat: Pattern, ci: bool) -> Result<String> {
+    fn like(&self, e: &str, pat: Pattern, ci: bool, esc: Option<char>) -> Result<String> {
+        if let Some(c) = esc {
+            let Pattern::Literal(p) = pat else {
+                return Err(unsupported(NAME, "LIKE ... ESCAPE needs a literal pattern here"));
+            };
+            let p = if ci { p.to_ascii_lowercase() } else { p.to_string() };
+            let e = if ci { format!("lower({e})") } else { e.to_string() };
+            return Ok(format!("({e} GLOB {})", self.string_lit(&glob_escaped(&p, c))?));
+        }
         // SQLite's lower() folds ASCII only: the literal pattern is folded the same way.
         Ok(match (pat, ci) {
             (Pattern::Literal(p), false) => format!("({e} GLOB {})", self.string_lit(&glob(p))?),
@@ -250,6 +305,41 @@ impl Syntax for Sqlite {
 
     fn str_in(&self, e: &str, items: &[String]) -> String {
         format!("({e} COLLATE BINARY IN ({}))", items.join(", "))
+    }
+
+    fn regexp(&self, _e: &str, _pat: &str, _opts: &str) -> Result<String> {
+        Err(unsupported(NAME, "regexp_matches() cannot be written in SQLite (its REGEXP operator needs a user-defined function)"))
+    }
+
+    fn str_fn(&self, cx: &Cx, f: SFn, args: Vec<Part>, consts: &[Option<&Value>]) -> Result<String> {
+        let sp = Spelling { dialect: NAME, max: "max", min: "min" };
+        let mut args = args;
+        Ok(match f {
+            SFn::Substring | SFn::Left | SFn::Right => sf::positional(&sp, cx, f, args, consts)?,
+            SFn::EndsWith => {
+                let lit = self.string_lit(const_str(consts[1]).unwrap_or(""))?;
+                sf::ends_with(&sp, cx, args.remove(0), consts[1], &lit, " COLLATE BINARY")?
+            }
+            SFn::SplitPart => {
+                let (sep, n) = sf::split_args(&sp, consts)?;
+                let a = args.remove(0);
+                if sep.is_empty() || n == 0 {
+                    sf::split_chars(&sp, cx, a, if sep.is_empty() { n } else { 0 })
+                } else if n < 0 {
+                    return Err(unsupported(NAME, "split_part() with a negative position cannot be written in SQLite"));
+                } else if n > 16 {
+                    return Err(unsupported(NAME, "split_part() beyond the 16th piece cannot be written in SQLite"));
+                } else {
+                    split_part(self, cx, a, sep, n)?
+                }
+            }
+            SFn::StripAccents => return Err(unsupported(NAME, "strip_accents() has no SQLite built-in")),
+            SFn::ConcatSkipNull => {
+                let pieces: Vec<String> = args.iter().map(|a| format!("coalesce({}, '')", a.sql)).collect();
+                format!("({})", pieces.join(" || "))
+            }
+            _ => duckdb_str_fn(f, &args),
+        })
     }
 
     fn case_map(&self, upper: bool, a: &str) -> String {

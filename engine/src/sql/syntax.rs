@@ -3,7 +3,7 @@
 
 use super::bind::Cx;
 use crate::error::{CompileError, ErrorKind, Result};
-use crate::tir::{Aop, Cmp, Fun};
+use crate::tir::{Aop, Cmp, Fun, SFn, Value};
 use crate::types::Type;
 
 /// A printed subexpression. A `leaf` (literal, column read, score or helper reference) has a
@@ -17,6 +17,9 @@ pub(super) struct Part {
 }
 
 impl Part {
+    pub fn clone_part(&self) -> Part {
+        Part { sql: self.sql.clone(), leaf: self.leaf, level: self.level }
+    }
     pub fn leaf(sql: String) -> Part {
         Part { sql, leaf: true, level: 0 }
     }
@@ -80,8 +83,21 @@ pub(super) trait Syntax: Sync {
     /// A segmentation (its label text) compared with a NULL label (typed as a label code):
     /// `a op b`, one of them the segmentation.
     fn compare_label_null(&self, op: Cmp, a: &str, b: &str) -> String;
-    /// `e [I]LIKE pattern`: `%` any sequence, `_` one character, no escape character.
-    fn like(&self, e: &str, pat: Pattern, ci: bool) -> Result<String>;
+    /// least/greatest of two strings (UTF-8 byte order), skipping NULLs.
+    fn min_max_str(&self, cx: &Cx, greatest: bool, a: Part, b: Part) -> String {
+        self.min_max(cx, greatest, a, b)
+    }
+    /// `e [I]LIKE pattern [ESCAPE esc]`: `%` any sequence, `_` one character, `esc` (None:
+    /// no escape character) makes the next character literal.
+    fn like(&self, e: &str, pat: Pattern, ci: bool, esc: Option<char>) -> Result<String>;
+    /// `regexp_matches(e, pat, opts)` (RE2 search, DuckDB's options; see `re2.rs`).
+    fn regexp(&self, e: &str, pat: &str, opts: &str) -> Result<String>;
+    /// A string function over printed arguments; `consts`: each argument's value when it is
+    /// a constant (dialects that write a function out may need them). Default: DuckDB's names.
+    fn str_fn(&self, cx: &Cx, f: SFn, args: Vec<Part>, consts: &[Option<&Value>]) -> Result<String> {
+        let _ = (cx, consts);
+        Ok(duckdb_str_fn(f, &args))
+    }
     /// `e IN (items)`, items printed (string literals and maybe NULL).
     fn str_in(&self, e: &str, items: &[String]) -> String {
         format!("({e} IN ({}))", items.join(", "))
@@ -121,4 +137,29 @@ pub(super) enum Layout {
     /// stages, every stage `MATERIALIZED` (SQLite: its parser allows little nesting, and
     /// flattening would copy a helper into every place that reads it).
     Hoisted,
+}
+
+/// A string function as DuckDB spells it.
+pub(super) fn duckdb_str_fn(f: SFn, args: &[Part]) -> String {
+    let list = args.iter().map(|a| a.sql.as_str()).collect::<Vec<_>>().join(", ");
+    match f {
+        SFn::Concat => format!("({} || {})", args[0].sql, args[1].sql),
+        f => format!("{}({list})", f.name()),
+    }
+}
+
+/// An integer constant argument (None: not a constant integer).
+pub(super) fn const_int(v: Option<&Value>) -> Option<i64> {
+    match v {
+        Some(Value::Int(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+/// A string constant argument (None: not a constant string).
+pub(super) fn const_str<'a>(v: Option<&'a Value>) -> Option<&'a str> {
+    match v {
+        Some(Value::Str(s)) => Some(s.as_str()),
+        _ => None,
+    }
 }
