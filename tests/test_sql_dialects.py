@@ -153,8 +153,11 @@ def run_pg(con, model, table: pa.Table, as_of=None, relation="leads", names=None
     sql = sql_for(model, table.schema, "postgres", as_of, relation=relation, include_input=True)
     with con.cursor() as cur:
         cur.adbc_ingest(relation, pg_table(table), mode="replace")
-        cur.execute(in_order(sql, names or output_names(model)))
-        out = cur.fetch_arrow_table()
+        try:
+            cur.execute(in_order(sql, names or output_names(model)))
+            out = cur.fetch_arrow_table()
+        finally:  # the server is the session's: leave no table for another test to trip on
+            cur.execute(f"DROP TABLE IF EXISTS {qi(relation)}")
     return {n: out.column(n).to_pylist() for n in out.column_names}
 
 

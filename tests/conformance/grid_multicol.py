@@ -22,8 +22,12 @@ CASES = [
     ("contains(s, t)", "bool"), ("contains(t, s)", "bool"),
     ("starts_with(s, t)", "bool"), ("starts_with(t, s)", "bool"),
     ("s LIKE coalesce(t, '%')", "bool"), ("coalesce(s, '') LIKE t", "bool"),
-    # case maps over the two (compared with ASCII text: lower/upper of 'İ', final 'Σ', 'ß'
-    # and 'ﬁ' follow Rust's full Unicode mapping, not DuckDB's, whatever the columns)
+    # case maps over the two, non-ASCII text included (DuckDB's per-code-point mapping)
+    ("lower(s) = lower(t)", "bool"), ("upper(s) = upper(t)", "bool"), ("s ILIKE t", "bool"),
+    ("lower(coalesce(s, t)) IN ('σασ', 'straße', 'istanbul')", "bool"),
+    # string functions over the two
+    ("length(s || t)", "num"), ("ends_with(s, t)", "bool"), ("starts_with(s || t, 'a')", "bool"),
+    ("split_part(coalesce(s, t), '@', 2) = 'gmail.com'", "bool"), ("length(concat(s, t))", "num"),
     ("lower(coalesce(s, t)) = 'gmail.com'", "bool"), ("upper(coalesce(t, s)) LIKE '%COM'", "bool"),
     ("lower(CASE WHEN b THEN s ELSE t END) LIKE '%gmail%'", "bool"),
     # combined with one-column conditions and the boolean outside the string part
