@@ -11,6 +11,9 @@ Spec vocabulary (tuples, so specs are hashable and print readably):
         ("in", col, values)          col IN ('a', 'b')            dictionary or plain strings
         ("like", col, pattern, ci)   col LIKE / ILIKE 'pat%'
         ("starts", col, prefix)      starts_with(col, 'prefix')
+        ("split_in", col, sep, n, values)  split_part(col, sep, n) IN ('a', ...)   (n >= 1)
+        ("regexp", col, pattern)     regexp_matches(col, 'pattern')
+        ("coalesce_in", col, col2, values)  coalesce(col, col2) IN ('a', ...)   (two columns)
         ("flag", col)                col                           (a bool column)
         ("age", col, op, k)          days_since(col) op k          (timestamp or date column)
     points
@@ -72,6 +75,8 @@ class Spec:
             for _, conds, pts, _ in rules:
                 for c in conds:
                     seen[c[1]] = None
+                    if c[0] == "coalesce_in":
+                        seen[c[2]] = None
                 if pts[0] in ("lin", "decay"):
                     seen[pts[2]] = None
                 elif pts[0] == "div":
@@ -122,6 +127,12 @@ def cond_text(c) -> str:
         return f"{col} {'ILIKE' if c[3] else 'LIKE'} {_lit(c[2])}"
     if kind == "starts":
         return f"starts_with({col}, {_lit(c[2])})"
+    if kind == "split_in":
+        return f"split_part({col}, {_lit(c[2])}, {c[3]}) IN ({', '.join(_lit(v) for v in c[4])})"
+    if kind == "regexp":
+        return f"regexp_matches({col}, {_lit(c[2])})"
+    if kind == "coalesce_in":
+        return f"coalesce({col}, {c[2]}) IN ({', '.join(_lit(v) for v in c[3])})"
     if kind == "flag":
         return col
     if kind == "age":
@@ -261,7 +272,9 @@ def generated_spec(n_rules: int, seed: int = 200) -> Spec:
 
 def string_heavy_spec(seed: int = 7) -> Spec:
     """LIKE/ILIKE/starts_with and IN over two ~100k-distinct plain string columns
-    (``generate_leads(..., high_cardinality=True)``), plus a few dictionary/numeric rules."""
+    (``generate_leads(..., high_cardinality=True)``), plus a few dictionary/numeric rules, and
+    a third score of string functions (split_part, regexp_matches) and a condition on two
+    dictionary columns (coalesce(industry, job_title) IN ...)."""
     r = random.Random(seed)
     domains, campaigns = email_domains(), utm_campaigns()
     accounts = tuple(r.sample(domains[10:], 500))       # a target-account list
@@ -302,8 +315,22 @@ def string_heavy_spec(seed: int = 7) -> Spec:
         ("pricing visits", (), ("lin", 5.0, "pricing_visits"), 25.0),
         ("recent", (), ("decay", 20.0, "last_activity_at", 14.0), None),
     )
+    signals = (  # string functions and a condition on two string columns
+        ("paid source", (("split_in", "utm_campaign", "_", 2, ("linkedin", "google", "bing")),),
+         ("const", 8), None),
+        ("launch theme", (("split_in", "utm_campaign", "_", 3, ("q3", "spring", "summer")),),
+         ("const", 4), None),
+        ("last year", (("split_in", "utm_campaign", "w", 1, ("2025",)),), ("const", -2), None),
+        ("data or cloud", (("regexp", "email_domain", "^(data|cloud)"),), ("const", 4), None),
+        ("startup tld re", (("regexp", "email_domain", "[0-9]\\.(io|ai|app)$"),),
+         ("const", 5), None),
+        ("round number", (("regexp", "utm_campaign", "_0[0-9]{2}00$"),), ("const", 2), None),
+        ("known segment", (("coalesce_in", "industry", "job_title",
+                            ("software", "fintech", "CEO", "CTO")),), ("const", 6), None),
+    )
     return Spec("string-heavy", (("account", (0, 100), account),
-                                 ("campaign", (0, 100), campaign)), (0.5, 0.5), 30.0, 15.0)
+                                 ("campaign", (0, 100), campaign),
+                                 ("signals", (0, 100), signals)), (0.4, 0.4, 0.2), 30.0, 15.0)
 
 
 def decay_spec() -> Spec:
@@ -347,6 +374,9 @@ def _cond_py(c, row):
     kind, v = c[0], row[c[1]]
     if kind == "age":
         v = _days_py(v)
+    if kind == "coalesce_in":
+        v = v if v is not None else row[c[2]]
+        return None if v is None else v in c[3]
     if v is None:
         return None
     if kind in ("cmp", "age"):
@@ -359,6 +389,11 @@ def _cond_py(c, row):
         return re.match(like_regex(c[2], c[3]), v) is not None
     if kind == "starts":
         return v.startswith(c[2])
+    if kind == "split_in":
+        parts = v.split(c[2])
+        return (parts[c[3] - 1] if c[3] <= len(parts) else "") in c[4]
+    if kind == "regexp":
+        return re.search(c[2], v) is not None
     if kind == "flag":
         return bool(v)
     raise ValueError(c)
@@ -445,9 +480,23 @@ def _cond_np(c, cols, cache):
             m = pc.match_like(arr, c[2], ignore_case=c[3])
         elif kind == "starts":
             m = pc.starts_with(arr, c[2])
+        elif kind == "split_in":  # the n-th part (a missing part is '', never in the list)
+            assert len(c[2]) == 1, "the NumPy peer splits on one character"
+            sep = re.escape(c[2])
+            part = pc.struct_field(pc.extract_regex(
+                arr, f"^(?:[^{sep}]*{sep}){{{c[3] - 1}}}(?P<p>[^{sep}]*)"), "p")
+            m = pc.is_in(part, value_set=pa.array(list(c[4]), part.type))
+        elif kind == "regexp":
+            m = pc.match_substring_regex(arr, c[2])
         else:
             raise ValueError(c)
         return pc.fill_null(m, False).to_numpy(zero_copy_only=False)
+    if kind == "coalesce_in":  # two dictionary columns: the predicate once per value of each
+        _, codes, valid, values = col
+        _, codes2, valid2, values2 = cols[c[2]]
+        first = np.isin(values, list(c[3]))[codes]
+        second = np.isin(values2, list(c[3]))[codes2] & valid2
+        return np.where(valid, first, second)
     if col[0] == "dict":
         _, codes, valid, values = col
         lut = np.isin(values, list(c[2]))  # the predicate once per distinct value
@@ -545,6 +594,13 @@ def _polars_exprs(spec: Spec):
             e = col.str.contains(like_regex(c[2], c[3]))
         elif kind == "starts":
             e = col.str.starts_with(c[2])
+        elif kind == "split_in":
+            e = col.str.split(c[2]).list.get(c[3] - 1, null_on_oob=True).fill_null("") \
+                .is_in(list(c[4]))
+        elif kind == "regexp":
+            e = col.str.contains(c[2])
+        elif kind == "coalesce_in":
+            e = pl.coalesce(col.cast(pl.String), pl.col(c[2]).cast(pl.String)).is_in(list(c[3]))
         elif kind == "flag":
             e = col
         elif kind == "age":
