@@ -16,6 +16,7 @@ pytest.importorskip("leadscore_fast._engine")
 import leadscore_fast as lf  # noqa: E402
 from leadscore_fast.vm import fused, keys  # noqa: E402
 from reference import table_results  # noqa: E402
+from test_conformance import decode, grid_model  # noqa: E402  (the harness's encoding)
 from test_differential import ref  # noqa: E402
 from test_sql_dialects import pg, run_pg, run_sqlite  # noqa: E402,F401  (pg: a fixture)
 
@@ -36,31 +37,6 @@ CASES = [
     ("CASE WHEN coalesce(s, t) LIKE '%a%' THEN 2.5 WHEN b THEN 1 END", "num"),
     ("CASE WHEN contains(s, p) THEN n ELSE -n END", "num"),
 ]
-
-
-def grid_model(cases) -> dict:
-    """One score and one segmentation per case (as the conformance harness builds them)."""
-    scores, segments = {}, {}
-    for k, (expr, kind) in enumerate(cases):
-        if kind == "bool":
-            scores[f"n{k}"] = {"rules": [{"name": "r", "points": 0}]}
-            segments[f"z{k}"] = [{"name": "T", "when": expr},
-                                 {"name": "F", "when": f"NOT ({expr})"}, {"name": "N"}]
-        else:
-            scores[f"n{k}"] = {"rules": [{"name": "r", "points": expr}]}
-            segments[f"z{k}"] = [{"name": "N", "when": f"({expr}) IS NULL"}, {"name": "V"}]
-    return {"name": "multicol", "as_of": "2026-11-01T00:00:00Z", "scores": scores,
-            "segments": segments}
-
-
-def decode(res: dict, cases) -> list[list]:
-    out = []
-    for k, (_, kind) in enumerate(cases):
-        if kind == "bool":
-            out.append([{"T": True, "F": False, "N": None}[v] for v in res[f"z{k}"]])
-        else:
-            out.append([None if z == "N" else float(x) for x, z in zip(res[f"n{k}"], res[f"z{k}"])])
-    return out
 
 
 def names(cases):
