@@ -17,6 +17,7 @@ from functools import lru_cache
 import pyarrow as pa
 import pyarrow.types as pat
 
+import reference_numeric as rn
 import reference_strings as rs
 
 UTC = dt.timezone.utc
@@ -64,12 +65,15 @@ def _arith(op, a, b):
     if a is None or b is None:
         return None
     a, b = _pair(a, b)
+    exact = rn.int64 if rn.isint(a) and rn.isint(b) else _f
     if op == "+":
-        return _f(a + b)
+        return exact(a + b)
     if op == "-":
-        return _f(a - b)
+        return exact(a - b)
     if op == "*":
-        return _f(a * b)
+        return exact(a * b)
+    if op == "//":  # integer division of ints; of floats it is / (as in DuckDB)
+        return rn.int_div(a, b) if rn.isint(a) and rn.isint(b) else _arith("/", a, b)
     if op == "/":
         return None if b == 0 else _f(float(a) / float(b))
     if op == "%":  # truncating: the result has the dividend's sign
@@ -90,18 +94,21 @@ def _cmp(op, a, b):
 
 
 def _and(a, b):
+    a, b = rn.truth(a), rn.truth(b)
     if a is False or b is False:
         return False
     return None if a is None or b is None else True
 
 
 def _or(a, b):
+    a, b = rn.truth(a), rn.truth(b)
     if a is True or b is True:
         return True
     return None if a is None or b is None else False
 
 
 def _not(a):
+    a = rn.truth(a)
     return None if a is None else not a
 
 
@@ -141,6 +148,10 @@ def _decay(p, age, hl):
 
 
 def _call(fn, args, as_of):
+    if fn == "mod":
+        return _arith("%", *args)
+    if fn in rn.FUNCTIONS:
+        return rn.call(fn, args)
     if fn in rs.FUNCTIONS:
         return rs.call(fn, args)
     if fn in ("least", "greatest"):
@@ -156,7 +167,7 @@ def _call(fn, args, as_of):
     if fn == "coalesce":
         return next((v for v in args if v is not None), None)
     if fn == "abs":
-        return None if args[0] is None else abs(args[0])
+        return None if args[0] is None else rn.int64(abs(args[0])) if rn.isint(args[0]) else abs(args[0])
     if fn in ("ln", "exp", "sqrt"):
         return _math1(fn, args[0])
     if fn in ("lower", "upper"):
@@ -192,14 +203,14 @@ def evaluate(node: dict, env: dict, as_of: dt.datetime):
             return _and(a, b)
         if op == "or":
             return _or(a, b)
-        if op in ("+", "-", "*", "/", "%"):
+        if op in ("+", "-", "*", "/", "%", "//"):
             return _arith(op, a, b)
         if op == "||":
             return None if a is None or b is None else a + b
         return _cmp("<>" if op == "!=" else op, a, b)
     if t == "neg":
         v = ev(node["e"])
-        return None if v is None else -v
+        return None if v is None else rn.int64(-v) if rn.isint(v) else -v
     if t == "not":
         return _not(ev(node["e"]))
     if t == "is_null":
@@ -225,12 +236,20 @@ def evaluate(node: dict, env: dict, as_of: dt.datetime):
     if t == "case":
         operand = ev(node["operand"]) if node["operand"] is not None else None
         for cond, res in node["whens"]:
-            c = _cmp("=", operand, ev(cond)) if node["operand"] is not None else ev(cond)
+            c = _cmp("=", operand, ev(cond)) if node["operand"] is not None else rn.truth(ev(cond))
             if c is True:
                 return ev(res)
         return ev(node["else"]) if node["else"] is not None else None
     if t == "call":
         return _call(node["fn"], [ev(a) for a in node["args"]], as_of)
+    if t == "cast":
+        return rn.cast(ev(node["e"]), node["to"])
+    if t == "distinct":
+        d = rn.distinct(ev(node["l"]), ev(node["r"]), lambda a, b: _cmp("=", a, b))
+        return not d if node["neg"] else d
+    if t == "truth":
+        r = rn.is_truth(ev(node["e"]), node["is"])
+        return not r if node["neg"] else r
     raise ValueError(f"unknown node {t}")
 
 
@@ -284,7 +303,7 @@ def reference_score(model: dict, rows: list[dict], as_of=None) -> dict[str, list
             else:
                 s = 0.0
                 for when, points, floor, cap in rules:
-                    if when is not None and ev(when) is not True:
+                    if when is not None and rn.truth(ev(when)) is not True:
                         continue
                     p = ev(points)
                     if p is None:
@@ -303,7 +322,7 @@ def reference_score(model: dict, rows: list[dict], as_of=None) -> dict[str, list
                     sum(1 for e in cases["edges"] if _cmp(">=", v, e))]
             else:
                 label = next((lab for lab, when in cases
-                              if when is None or evaluate(when, env, as_of) is True), None)
+                              if when is None or rn.truth(evaluate(when, env, as_of)) is True), None)
             out[name].append(label)
     return out
 

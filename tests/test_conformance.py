@@ -220,9 +220,11 @@ def test_grid_matches_duckdb(grid, how, table, monkeypatch):
     assert not bad, f"{how} differs from DuckDB on {len(bad)} case(s):\n" + "\n".join(bad)
 
 
-@pytest.mark.parametrize("how", ["interpreter", "fused", "reference"])
+@pytest.mark.parametrize("how", EXECUTORS)
 @pytest.mark.parametrize("grid", GRIDS, ids=lambda p: p.stem)
 def test_grid_departures(grid, how, table, monkeypatch):
+    """The engine's documented answer where DuckDB raises; ``to_sql`` writes the same rule
+    out (DuckDB: HUGEINT arithmetic under TRY_CAST), so it gives it too."""
     _, departures = load_grid(grid)
     if not departures:
         pytest.skip("no DEPARTURES")
@@ -231,7 +233,8 @@ def test_grid_departures(grid, how, table, monkeypatch):
     want = [[None if v is None else (v if isinstance(v, bool) else float(v)) for v in exp]
             for _, _, exp in departures]
     assert all(len(w) == ROWS for w in want), "every DEPARTURES entry lists 15 values"
-    bad = differences(cases, engine(cases, table, monkeypatch, how), want)
+    sqlite = how == "to_sql sqlite"
+    bad = differences(cases, engine(cases, table, monkeypatch, how), want, loose=sqlite)
     assert not bad, f"{how} differs from the documented answer:\n" + "\n".join(bad)
 
 

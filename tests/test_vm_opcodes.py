@@ -305,10 +305,12 @@ def sql_f(op, a, b):
         return None
     if op in (3, 4) and b == 0:
         return None
+    if op == 6:  # pow; 0 to a negative power is NULL
+        return None if a == 0 and b < 0 else math.pow(a, b) if a >= 0 or b == int(b) else None
     return [a + b, a - b, a * b, a / b if b else 0, math.fmod(a, b) if b else 0][op]
 
 
-@pytest.mark.parametrize("aop", range(5))
+@pytest.mark.parametrize("aop", [0, 1, 2, 3, 4, 6])
 def test_arith_f(kw, aop):
     d = {"a": floats(A_F), "b": floats(B_F)}
     got = run([(O.LOAD_F, 0, 0), (O.LOAD_F, 1, 1), (O.ARITH_F, 2, 0, 1, aop)], d, reg=2, score_kw=kw)
@@ -336,17 +338,21 @@ def c_mod(a, b):
     return -r if a < 0 else r
 
 
-def wrap(v):
-    return (v + 2**63) % 2**64 - 2**63
+def c_div(a, b):
+    q = abs(a) // abs(b)
+    return q if (a < 0) == (b < 0) else -q
 
 
 def sql_i(op, a, b):
-    if a is None or b is None or (op == 4 and b == 0):
+    """int64 + - * // and truncating %: NULL on overflow and for % or // by zero."""
+    if a is None or b is None or (op in (4, 5) and b == 0):
         return None
-    return wrap([a + b, a - b, a * b, None, c_mod(a, b) if b else 0][op])
+    v = {0: lambda: a + b, 1: lambda: a - b, 2: lambda: a * b, 4: lambda: c_mod(a, b),
+         5: lambda: c_div(a, b)}[op]()
+    return v if I64_MIN <= v <= I64_MAX else None
 
 
-@pytest.mark.parametrize("aop", [0, 1, 2, 4])
+@pytest.mark.parametrize("aop", [0, 1, 2, 4, 5])
 def test_arith_i(kw, aop):
     # results are compared exactly via CMP_IK against each expected value: route through
     # a float only where exact, else compare with the int64 expectations via pyarrow
@@ -381,21 +387,54 @@ def test_int_mod_sign_and_zero(kw):
     assert got == [1.0, -1.0, 1.0, -1.0, None, 0.0]
 
 
+def _round_half_away(x):
+    t = math.trunc(x)
+    return float(t + (math.copysign(1, x) if abs(x - t) >= 0.5 else 0)) if math.isfinite(x) else x
+
+
 def test_math_f(kw):
-    xs = [4.0, -4.0, 0.0, None, 1.0, 0.25]
+    xs = [4.0, -4.0, 0.0, None, 1.0, 0.25, 2.5, -2.5, 0.49999999999999994, -0.5, 1e300, -7.75]
     d = {"x": floats(xs)}
-    fns = [lambda x: -x, abs, lambda x: math.log(x) if x > 0 else None, math.exp,
-           lambda x: math.sqrt(x) if x >= 0 else None]
-    for fn in range(5):
+    fns = [lambda x: -x, abs, lambda x: math.log(x) if x > 0 else None,
+           lambda x: math.exp(x) if x < 709 else math.inf,
+           lambda x: math.sqrt(x) if x >= 0 else None, lambda x: float(math.floor(x)),
+           lambda x: float(math.ceil(x)), _round_half_away,
+           lambda x: math.log10(x) if x > 0 else None, lambda x: math.log2(x) if x > 0 else None]
+    for fn in range(10):
         got = run([(O.LOAD_F, 0, 0), (O.MATH_F, 1, 0, fn)], d, reg=1, score_kw=kw)
         close(got, [None if x is None else fns[fn](x) for x in xs])
 
 
+def test_round_f(kw):
+    # DuckDB's round(x, digits): scale by k = 10^|digits|, round half away, scale back
+    xs = [1234.5678, -2.5, 0.125, None, 1e300, 0.0, -0.0]
+    d = {"x": floats(xs)}
+    for k, neg, want in [
+        (100.0, 0, [1234.57, -2.5, 0.13, None, 1e300, 0.0, 0.0]),
+        (100.0, 1, [1200.0, 0.0, 0.0, None, 1e300, 0.0, 0.0]),
+        (math.inf, 0, [1234.5678, -2.5, 0.125, None, 1e300, 0.0, 0.0]),  # not finite: x
+        (math.inf, 1, [0.0, 0.0, 0.0, None, 0.0, 0.0, 0.0]),  # not finite: 0
+    ]:
+        got = run([(O.LOAD_F, 0, 0), (O.ROUND_F, 1, 0, 0, neg)], d, reg=1, consts_f=[k], score_kw=kw)
+        assert got == want, (k, neg)
+
+
+def test_f2i(kw):
+    # half to even (DuckDB's CAST(double AS BIGINT)); NULL outside int64
+    xs = [2.5, 3.5, -2.5, -0.5, 1.4999, None, 9.3e18, -9.223372036854775808e18, math.inf]
+    d = {"x": floats(xs)}
+    got = _exact_ints([(O.LOAD_F, 0, 0), (O.F2I, 1, 0)], 1, d, kw)
+    assert got == [2, 4, -2, 0, 1, None, None, I64_MIN, None]
+
+
 def test_neg_abs_i(kw):
-    xs = [3, -3, 0, None, I64_MAX]
+    xs = [3, -3, 0, None, I64_MAX, I64_MIN]
     d = {"x": pa.array(xs, pa.int64())}
-    assert _exact_ints([(O.LOAD_I, 0, 0), (O.NEG_I, 1, 0)], 1, d, kw) == [None if x is None else -x for x in xs]
-    assert _exact_ints([(O.LOAD_I, 0, 0), (O.ABS_I, 1, 0)], 1, d, kw) == [None if x is None else abs(x) for x in xs]
+    # -INT64_MIN and abs(INT64_MIN) overflow: NULL
+    assert _exact_ints([(O.LOAD_I, 0, 0), (O.NEG_I, 1, 0)], 1, d, kw) == [
+        None if x is None or x == I64_MIN else -x for x in xs]
+    assert _exact_ints([(O.LOAD_I, 0, 0), (O.ABS_I, 1, 0)], 1, d, kw) == [
+        None if x is None or x == I64_MIN else abs(x) for x in xs]
 
 
 # -- comparisons and logic -------------------------------------------------------------------
@@ -719,8 +758,11 @@ def test_lookup_i(kw):
     ([(O.RULE, 0, -1, 0, -1, 3)], {}, r"operand 4 \(kF\?\) = 3: index out of range"),
     ([(O.RULE, 0, -2, 0, -1, -1)], {}, "operand 1"),
     ([(O.CMP_FK, 0, 0, 0, 6)], {"consts_f": [1.0]}, "unknown cmp code"),
-    ([(O.ARITH_IK, 0, 0, 0, 3)], {"consts_i": [1]}, "float division"),
-    ([(O.MATH_F, 0, 0, 5)], {}, "unknown fn code"),
+    ([(O.ARITH_IK, 0, 0, 0, 3)], {"consts_i": [1]}, "float operations, not valid on ints"),
+    ([(O.MATH_F, 0, 0, 10)], {}, "unknown fn code"),
+    ([(O.ARITH_I, 0, 0, 0, 6)], {}, "not valid on ints"),
+    ([(O.ARITH_F, 0, 0, 0, 5)], {}, "not valid on floats"),
+    ([(O.ROUND_F, 0, 0, 0, 2)], {"consts_f": [10.0]}, "immediate outside 0..1"),
     ([(O.SEG_SET, 0, -1, 2)], {"segments": [{"name": "g", "labels": ["a", "b"]}]}, "has 2 labels"),
     ([(O.SEG_SET, 1, -1, 0)], {"segments": [{"name": "g", "labels": ["a"]}]}, r"\(seg\) = 1"),
     ([(O.STORE_SCORE, 0, 0, 3)], {}, "immediate outside 0..2"),

@@ -115,6 +115,7 @@ fn expect(e: TExpr, want: Type, what: &str) -> std::result::Result<TExpr, Compil
     match (want, e.ty) {
         (Type::Bool, Type::Bool) => Ok(e),
         (Type::Bool, Type::Null) => Ok(TExpr::null(Type::Bool)),
+        (Type::Bool, Type::Int) => Ok(crate::typecheck::int_truth(e)),
         (Type::Float, Type::Int | Type::Float | Type::Null) => Ok(to_float(e)),
         (_, t) => Err(CompileError::new(ErrorKind::Type, format!("{what} must be a {want}, got {t}"))),
     }

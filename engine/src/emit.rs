@@ -233,6 +233,11 @@ impl Emitter {
                     self.push(Op::ArithKF, &[d, k, r[0], aop])
                 }
             }
+            RoundTo(_, digits) => {
+                let k = self.kf(crate::numeric::round_modifier(*digits));
+                self.push(Op::RoundF, &[d, r[0], k, (*digits < 0) as i64])
+            }
+            ToInt(_) => self.push(Op::FToI, &[d, r[0]]),
             Math(f, a) => {
                 if a.ty == Type::Int {
                     match f {

@@ -4,7 +4,7 @@
 
 use crate::casemap;
 use crate::tir::{Aop, Cmp, Fun, Node, SFn, TExpr, Value};
-use crate::{re2, strfns};
+use crate::{casts, numeric, re2, strfns};
 
 /// Evaluate `e`, reading columns through `col`. Returns None when `e` reads something only
 /// the VM can provide (scores, timestamps, lookups).
@@ -21,6 +21,14 @@ pub fn eval(e: &TExpr, col: &dyn Fn(usize) -> Option<Value>) -> Option<Value> {
         },
         Node::Arith(op, a, b) => arith(*op, ev(a)?, ev(b)?),
         Node::Math(f, a) => math(*f, ev(a)?),
+        Node::RoundTo(a, digits) => match num(&ev(a)?) {
+            Some(x) => float(numeric::round_to(x, numeric::round_modifier(*digits), *digits < 0)),
+            None => Null,
+        },
+        Node::ToInt(a) => match num(&ev(a)?).and_then(numeric::float_to_int) {
+            Some(i) => Int(i),
+            None => Null,
+        },
         Node::Cmp(op, a, b) => compare(*op, &ev(a)?, &ev(b)?),
         Node::And(a, b) => kleene_and(truth(&ev(a)?), truth(&ev(b)?)),
         Node::Or(a, b) => kleene_or(truth(&ev(a)?), truth(&ev(b)?)),
@@ -118,6 +126,9 @@ fn str_fn(f: SFn, args: Vec<Value>) -> Value {
         SFn::Right => Str(strfns::right(s(0), n(1))),
         SFn::Replace => Str(strfns::replace(s(0), s(1), s(2))),
         SFn::StripAccents => Str(strfns::strip_accents(s(0))),
+        SFn::ToInt => casts::to_int(s(0)).map_or(Null, Int),
+        SFn::ToFloat => casts::to_float(s(0)).map_or(Null, float),
+        SFn::ToBool => casts::to_bool(s(0)).map_or(Null, Bool),
         SFn::Concat | SFn::ConcatSkipNull => Str((0..args.len()).map(s).collect()),
     }
 }
@@ -176,34 +187,26 @@ fn map_str(v: Value, f: impl Fn(&str) -> String) -> Value {
 fn arith(op: Aop, a: Value, b: Value) -> Value {
     use Value::*;
     match (a, b) {
-        (Int(x), Int(y)) => match op {
-            Aop::Add => Int(x.wrapping_add(y)),
-            Aop::Sub => Int(x.wrapping_sub(y)),
-            Aop::Mul => Int(x.wrapping_mul(y)),
-            Aop::Div => {
-                if y == 0 {
-                    Null
-                } else {
-                    float(x as f64 / y as f64)
-                }
-            }
-            // Rust's % truncates toward zero, as SQL's does.
-            Aop::Mod => {
-                if y == 0 {
-                    Null
-                } else {
-                    Int(x.wrapping_rem(y))
-                }
-            }
+        (Int(x), Int(y)) if op != Aop::Div => match numeric::int_arith(op, x, y) {
+            Some(v) => Int(v),
+            None => Null,
         },
+        (Int(x), Int(y)) => {
+            if y == 0 {
+                Null
+            } else {
+                float(x as f64 / y as f64)
+            }
+        }
         (a, b) => match (num(&a), num(&b)) {
             (Some(x), Some(y)) => match op {
                 Aop::Add => float(x + y),
                 Aop::Sub => float(x - y),
                 Aop::Mul => float(x * y),
-                Aop::Div | Aop::Mod if y == 0.0 => Null,
-                Aop::Div => float(x / y),
+                Aop::Div | Aop::Mod | Aop::IntDiv if y == 0.0 => Null,
+                Aop::Div | Aop::IntDiv => float(x / y),
                 Aop::Mod => float(x % y),
+                Aop::Pow => float(numeric::pow(x, y)),
             },
             _ => Null,
         },
@@ -214,8 +217,8 @@ fn math(f: Fun, a: Value) -> Value {
     use Value::*;
     match (f, a) {
         (_, Null) => Null,
-        (Fun::Neg, Int(i)) => Int(i.wrapping_neg()),
-        (Fun::Abs, Int(i)) => Int(i.wrapping_abs()),
+        (Fun::Neg, Int(i)) => i.checked_neg().map_or(Null, Int),
+        (Fun::Abs, Int(i)) => i.checked_abs().map_or(Null, Int),
         (f, v) => match num(&v) {
             None => Null,
             Some(x) => match f {
@@ -226,6 +229,12 @@ fn math(f: Fun, a: Value) -> Value {
                 Fun::Exp => float(x.exp()),
                 Fun::Sqrt if x < 0.0 => Null,
                 Fun::Sqrt => float(x.sqrt()),
+                Fun::Floor => float(x.floor()),
+                Fun::Ceil => float(x.ceil()),
+                Fun::Round => float(numeric::round_half_away(x)),
+                Fun::Log10 | Fun::Log2 if x <= 0.0 => Null,
+                Fun::Log10 => float(x.log10()),
+                Fun::Log2 => float(x.log2()),
             },
         },
     }

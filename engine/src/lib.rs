@@ -5,6 +5,7 @@
 
 pub mod ast;
 pub mod casemap;
+pub mod casts;
 pub(crate) mod unicode_table;
 pub mod check;
 pub mod emit;
@@ -15,6 +16,7 @@ pub mod fold;
 pub mod fuse;
 pub mod lookup;
 pub mod model;
+pub mod numeric;
 pub mod opcodes;
 pub mod parse;
 pub mod program;

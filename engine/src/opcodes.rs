@@ -15,8 +15,8 @@
 //! | `tab` | lookup table index (into `Program::lookups`) |
 //! | `kF` `kI` | index into `consts_f` / `consts_i`; `kF?` may be -1 (= absent) |
 //! | `cmp` | comparison: 0 `=`, 1 `<>`, 2 `<`, 3 `<=`, 4 `>`, 5 `>=` |
-//! | `aop` | arithmetic: 0 `+`, 1 `-`, 2 `*`, 3 `/`, 4 `%` |
-//! | `fn` | unary float function: 0 neg, 1 abs, 2 ln, 3 exp, 4 sqrt |
+//! | `aop` | arithmetic: 0 `+`, 1 `-`, 2 `*`, 3 `/`, 4 `%`, 5 `//` (int), 6 pow (float) |
+//! | `fn` | unary float function: 0 neg, 1 abs, 2 ln, 3 exp, 4 sqrt, 5 floor, 6 ceil, 7 round (half away from zero), 8 log10, 9 log2 |
 //! | `mm` | 0 least, 1 greatest |
 //! | `imm` | small immediate integer |
 //! | `score` `seg` `label` | score output index / segmentation index / label code |
@@ -67,14 +67,14 @@ opcodes! {
     11 ConstI     "CONST_I"    ["dI", "kI", "imm"]             "fill with an int constant; imm 0 makes it NULL";
     12 ConstB     "CONST_B"    ["dB", "imm"]                   "fill with a tri-state constant (0 FALSE, 1 NULL, 2 TRUE)";
     13 IToF       "I2F"        ["dF", "I"]                     "int64 to float64";
-    14 ArithF     "ARITH_F"    ["dF", "F", "F", "aop"]         "float arithmetic; / and % by zero give NULL; % truncates";
+    14 ArithF     "ARITH_F"    ["dF", "F", "F", "aop"]         "float arithmetic (+ - * / % pow); / and % by zero give NULL; % truncates; pow(0, y < 0) is NULL";
     15 ArithFK    "ARITH_FK"   ["dF", "F", "kF", "aop"]        "float arithmetic with a constant right operand";
     16 ArithKF    "ARITH_KF"   ["dF", "kF", "F", "aop"]        "float arithmetic with a constant left operand";
-    17 ArithI     "ARITH_I"    ["dI", "I", "I", "aop"]         "int64 arithmetic (+ - * %); % by zero gives NULL and truncates";
+    17 ArithI     "ARITH_I"    ["dI", "I", "I", "aop"]         "int64 arithmetic (+ - * % //); overflow and % or // by zero give NULL; % and // truncate";
     18 ArithIK    "ARITH_IK"   ["dI", "I", "kI", "aop"]        "int64 arithmetic with a constant right operand";
-    19 MathF      "MATH_F"     ["dF", "F", "fn"]               "unary float function; ln/sqrt outside their domain give NULL";
-    20 NegI       "NEG_I"      ["dI", "I"]                     "int64 negation";
-    21 AbsI       "ABS_I"      ["dI", "I"]                     "int64 absolute value";
+    19 MathF      "MATH_F"     ["dF", "F", "fn"]               "unary float function; ln/log10/log2/sqrt outside their domain give NULL";
+    20 NegI       "NEG_I"      ["dI", "I"]                     "int64 negation; NULL for INT64_MIN (overflow)";
+    21 AbsI       "ABS_I"      ["dI", "I"]                     "int64 absolute value; NULL for INT64_MIN (overflow)";
     22 CmpF       "CMP_F"      ["dB", "F", "F", "cmp"]         "float comparison, NULL if either side is NULL";
     23 CmpFK      "CMP_FK"     ["dB", "F", "kF", "cmp"]        "float comparison with a constant";
     24 CmpI       "CMP_I"      ["dB", "I", "I", "cmp"]         "exact int64 comparison";
@@ -107,6 +107,8 @@ opcodes! {
     51 Hist       "HIST"       ["slot", "F", "kF", "imm"]      "j = #edges <= x (edges = consts_f[kF..kF+imm]); acc[slot + 1 + j] += 1, acc[slot] += 1 for NULL";
     52 TopK       "TOPK"       ["topk", "F", "I?"]             "keep the k largest x per group (group = I, -1 = one group); ties keep the earlier row; NULL x or group skipped";
     53 LookupRuleK "LOOKUP_RULE_K" ["aF", "col", "tab", "kF"] "acc += constant where the tri-state table at the dictionary code is TRUE (LOOKUP_B + RULE_K fused)";
+    54 RoundF     "ROUND_F"    ["dF", "F", "kF", "imm"]        "round(x, digits), k = 10^|digits|: imm 0 round(x * k) / k, x where that is not finite; imm 1 round(x / k) * k, 0 where not finite (half away from zero)";
+    55 FToI       "F2I"        ["dI", "F"]                     "float64 to int64 rounded half to even; NULL for NaN or outside int64 (CAST AS BIGINT)";
 }
 
 impl Op {
@@ -123,8 +125,8 @@ impl Op {
 
 /// Sub-operation codes shared by several opcodes (the `cmp`, `aop`, `fn`, `mm` kinds).
 pub const CMP_NAMES: &[&str] = &["=", "<>", "<", "<=", ">", ">="];
-pub const AOP_NAMES: &[&str] = &["+", "-", "*", "/", "%"];
-pub const FN_NAMES: &[&str] = &["neg", "abs", "ln", "exp", "sqrt"];
+pub const AOP_NAMES: &[&str] = &["+", "-", "*", "/", "%", "//", "pow"];
+pub const FN_NAMES: &[&str] = &["neg", "abs", "ln", "exp", "sqrt", "floor", "ceil", "round", "log10", "log2"];
 pub const MM_NAMES: &[&str] = &["least", "greatest"];
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use sqlparser::tokenizer::{Location, Token};
 pub const FUNCTIONS: &[&str] = &[
     "least", "greatest", "abs", "coalesce", "ln", "exp", "sqrt", "lower", "upper", "starts_with", "contains",
     "days_since", "decay", "has_any", "length", "trim", "ltrim", "rtrim", "ends_with", "split_part", "substring",
-    "substr", "left", "right", "replace", "regexp_matches", "strip_accents", "concat",
+    "substr", "left", "right", "replace", "regexp_matches", "strip_accents", "concat", "round", "floor", "ceil",
+    "ceiling", "sign", "pow", "power", "log10", "log2", "mod",
 ];
 
 /// Regular-expression spellings of other SQL dialects: the message names the one to use.
@@ -97,6 +98,7 @@ fn convert(e: &Expr) -> Result<Ast> {
                 B::Multiply => "*",
                 B::Divide => "/",
                 B::Modulo => "%",
+                B::DuckIntegerDivide => "//",
                 B::Eq => "=",
                 B::NotEq => "<>",
                 B::Lt => "<",
@@ -115,6 +117,38 @@ fn convert(e: &Expr) -> Result<Ast> {
             Ast::Bin { op, l: b(convert(left)?), r: b(convert(right)?), at }
         }
         Expr::IsNull(x) => Ast::IsNull { e: b(convert(x)?), neg: false },
+        Expr::IsDistinctFrom(l, r) => Ast::Distinct { l: b(convert(l)?), r: b(convert(r)?), neg: false },
+        Expr::IsNotDistinctFrom(l, r) => Ast::Distinct { l: b(convert(l)?), r: b(convert(r)?), neg: true },
+        Expr::IsTrue(x) => Ast::Truth { e: b(convert(x)?), is: Some(true), neg: false },
+        Expr::IsNotTrue(x) => Ast::Truth { e: b(convert(x)?), is: Some(true), neg: true },
+        Expr::IsFalse(x) => Ast::Truth { e: b(convert(x)?), is: Some(false), neg: false },
+        Expr::IsNotFalse(x) => Ast::Truth { e: b(convert(x)?), is: Some(false), neg: true },
+        Expr::IsUnknown(x) => Ast::Truth { e: b(convert(x)?), is: None, neg: false },
+        Expr::IsNotUnknown(x) => Ast::Truth { e: b(convert(x)?), is: None, neg: true },
+        Expr::Cast { kind, expr, data_type, format: None } => {
+            use sqlparser::ast::CastKind as K;
+            let try_ = matches!(kind, K::TryCast | K::SafeCast);
+            Ast::Cast { e: b(convert(expr)?), to: cast_type(data_type, at)?, try_, at }
+        }
+        // sqlparser gives FLOOR/CEIL their own node: floor(x) and ceil(x) only.
+        Expr::Floor { expr, field } | Expr::Ceil { expr, field } => {
+            use sqlparser::ast::{CeilFloorKind as K, DateTimeField as D};
+            let func = if matches!(e, Expr::Floor { .. }) { "floor" } else { "ceil" };
+            if !matches!(field, K::DateTimeField(D::NoDateTime)) {
+                return Err(err_at(at, format!("{func}() takes one number: {func}(x)")));
+            }
+            Ast::Call { func: func.into(), args: vec![convert(expr)?], at }
+        }
+        Expr::TypedString(ts) => {
+            let to = cast_type(&ts.data_type, at)?;
+            if !matches!(to, "date" | "timestamp") {
+                return Err(err_at(at, format!("typed literal {} '...' is not supported: use CAST('...' AS {})", ts.data_type, ts.data_type)));
+            }
+            let Value::SingleQuotedString(text) = &ts.value.value else {
+                return Err(err_at(at, format!("{} takes a string in single quotes", ts.data_type)));
+            };
+            Ast::Cast { e: b(Ast::Lit { v: Lit::Str(text.clone()) }), to, try_: false, at }
+        }
         Expr::IsNotNull(x) => Ast::IsNull { e: b(convert(x)?), neg: true },
         Expr::In { expr, target: InTarget::List(list), negated, global: false } => {
             Ast::In { e: b(convert(expr)?), list: list.iter().map(convert).collect::<Result<_>>()?, neg: *negated }
@@ -205,6 +239,29 @@ fn convert(e: &Expr) -> Result<Ast> {
         other => {
             let text = other.to_string();
             return Err(err_at(at, format!("'{text}' is not part of the model expression language")));
+        }
+    })
+}
+
+/// The CAST target, as `CAST_TYPES` names it; anything else is an error naming what is.
+fn cast_type(t: &sqlparser::ast::DataType, at: Pos) -> Result<&'static str> {
+    let text = t.to_string().to_lowercase();
+    let base = text.split(['(', ' ']).next().unwrap_or("");
+    Ok(match (base, text.as_str()) {
+        ("int" | "integer" | "int4" | "int32" | "signed", _) => "int",
+        ("bigint" | "int8" | "int64" | "long", _) => "bigint",
+        ("double" | "float8" | "float64", _) => "double",
+        ("varchar" | "text" | "string" | "char" | "bpchar", _) => "varchar",
+        ("boolean" | "bool" | "logical", _) => "boolean",
+        ("date", _) => "date",
+        ("timestamp" | "datetime", t) if !t.contains("with time zone") => "timestamp",
+        ("float" | "real" | "float4", _) => {
+            return Err(err_at(at, format!("CAST to {text} (32-bit float) is not supported: use DOUBLE")))
+        }
+        _ => {
+            return Err(err_at(at, format!(
+                "CAST to {text} is not supported; the types are INTEGER, BIGINT, DOUBLE, VARCHAR, BOOLEAN, DATE, TIMESTAMP"
+            )))
         }
     })
 }

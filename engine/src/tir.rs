@@ -23,6 +23,10 @@ pub enum Aop {
     Mul,
     Div,
     Mod,
+    /// `//`: truncating integer division (ints only; `//` of floats is `/`, as in DuckDB).
+    IntDiv,
+    /// pow(a, b): floats only.
+    Pow,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,6 +46,12 @@ pub enum Fun {
     Ln,
     Exp,
     Sqrt,
+    Floor,
+    Ceil,
+    /// Half away from zero (C's round), as DuckDB's round(double).
+    Round,
+    Log10,
+    Log2,
 }
 
 /// String functions of the model language (string domain: they only survive inside lookups
@@ -69,6 +79,10 @@ pub enum SFn {
     Concat,
     /// concat(a, ...): NULL arguments skipped.
     ConcatSkipNull,
+    /// CAST(s AS BIGINT / DOUBLE / BOOLEAN): DuckDB's string parsing; NULL where it fails.
+    ToInt,
+    ToFloat,
+    ToBool,
 }
 
 impl SFn {
@@ -89,6 +103,9 @@ impl SFn {
             StripAccents => "strip_accents",
             Concat => "||",
             ConcatSkipNull => "concat",
+            ToInt => "CAST AS BIGINT",
+            ToFloat => "CAST AS DOUBLE",
+            ToBool => "CAST AS BOOLEAN",
         }
     }
     /// A NULL argument makes the result NULL.
@@ -103,7 +120,7 @@ impl Aop {
         self as i64
     }
     pub fn sql(self) -> &'static str {
-        ["+", "-", "*", "/", "%"][self as usize]
+        ["+", "-", "*", "/", "%", "//", "pow"][self as usize]
     }
 }
 
@@ -161,6 +178,10 @@ pub enum Node {
     MinMax(bool, Box<TExpr>, Box<TExpr>),
     Coalesce(Box<TExpr>, Box<TExpr>),
     Decay(Box<TExpr>, Box<TExpr>, Box<TExpr>),
+    /// round(x, digits) of a float, digits a constant other than 0 (DuckDB's formula).
+    RoundTo(Box<TExpr>, i64),
+    /// float → int: rounded half to even, NULL outside int64 (CAST(x AS BIGINT)).
+    ToInt(Box<TExpr>),
     // String-domain nodes: they only survive inside lookups and constant folding.
     /// `e IN ('a', 'b', ...)` over string literals: one set probe per dictionary value
     /// (an OR chain would cost one comparison per list item). `has_null`: the list holds NULL.
@@ -208,7 +229,7 @@ impl TExpr {
         use Node::*;
         match &self.node {
             Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
-            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } | Regexp { e: a, .. } => vec![a],
+            Cast(a) | Math(_, a) | RoundTo(a, _) | ToInt(a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } | Regexp { e: a, .. } => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
             Like { e, pat, .. } => vec![e, pat],
@@ -221,7 +242,7 @@ impl TExpr {
         use Node::*;
         match &mut self.node {
             Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
-            Cast(a) | Math(_, a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } | Regexp { e: a, .. } => vec![a],
+            Cast(a) | Math(_, a) | RoundTo(a, _) | ToInt(a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } | Regexp { e: a, .. } => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
             Like { e, pat, .. } => vec![e, pat],

@@ -131,7 +131,7 @@ impl<'a> Scope<'a> {
             Ast::Bin { op, l, r, at } => {
                 let (l, r) = (self.check(l)?, self.check(r)?);
                 match *op {
-                    "+" | "-" | "*" | "/" | "%" => arith(op, l, r, *at)?,
+                    "+" | "-" | "*" | "/" | "%" | "//" => arith(op, l, r, *at)?,
                     "=" | "<>" | "<" | "<=" | ">" | ">=" => self.compare(op, l, r, *at)?,
                     "||" => {
                         let (l, r) = (string(l, "'||'", *at)?, string(r, "'||'", *at)?);
@@ -208,6 +208,36 @@ impl<'a> Scope<'a> {
                 negate_if(TExpr::new(Type::Bool, Node::Like { e: boxed(e), pat: boxed(pat), ci: *ci, esc }), *neg)
             }
             Ast::Case { operand, whens, else_ } => self.case(operand.as_deref(), whens, else_.as_deref(), a.pos())?,
+            Ast::Cast { e, to, at, .. } => {
+                let x = self.check(e)?;
+                cast(x, to, *at)?
+            }
+            Ast::Distinct { l, r, neg } => {
+                // a IS NOT DISTINCT FROM b  ≡  (a IS NULL AND b IS NULL) OR coalesce(a = b, FALSE)
+                let at = a.pos();
+                let (l, r) = (self.check(l)?, self.check(r)?);
+                let eq = self.compare("=", l.clone(), r.clone(), at)?;
+                let null = |x: TExpr| TExpr::new(Type::Bool, Node::IsNull(boxed(x)));
+                let both = TExpr::new(Type::Bool, Node::And(boxed(null(l)), boxed(null(r))));
+                let same = TExpr::new(Type::Bool, Node::Coalesce(boxed(eq), boxed(TExpr::bool(false))));
+                negate_if(TExpr::new(Type::Bool, Node::Or(boxed(both), boxed(same))), !*neg)
+            }
+            Ast::Truth { e, is, neg } => {
+                let what = match is {
+                    Some(true) => "IS TRUE",
+                    Some(false) => "IS FALSE",
+                    None => "IS UNKNOWN",
+                };
+                let x = boolean(self.check(e)?, what, a.pos())?;
+                let t = match is {
+                    None => TExpr::new(Type::Bool, Node::IsNull(boxed(x))),
+                    Some(v) => {
+                        let x = negate_if(x, !*v);
+                        TExpr::new(Type::Bool, Node::Coalesce(boxed(x), boxed(TExpr::bool(false))))
+                    }
+                };
+                negate_if(t, *neg)
+            }
             Ast::Call { func, args, at } => self.call(func, args, *at)?,
         })
     }
@@ -311,6 +341,55 @@ impl<'a> Scope<'a> {
                     _ => Fun::Sqrt,
                 };
                 TExpr::new(Type::Float, Node::Math(f, boxed(x)))
+            }
+            "floor" | "ceil" | "ceiling" | "log10" | "log2" => {
+                arity(1)?;
+                let x = to_float(numeric(self.check(&args[0])?, func, at)?);
+                let f = match func {
+                    "floor" => Fun::Floor,
+                    "ceil" | "ceiling" => Fun::Ceil,
+                    "log10" => Fun::Log10,
+                    _ => Fun::Log2,
+                };
+                TExpr::new(Type::Float, Node::Math(f, boxed(x)))
+            }
+            "round" => {
+                if !(1..=2).contains(&args.len()) {
+                    return Err(err(ErrorKind::Type, at, format!("round() takes 1 or 2 arguments (number[, digits]), got {}", args.len())));
+                }
+                let x = numeric(self.check(&args[0])?, func, at)?;
+                let digits = match args.get(1).map(|d| self.check(d)).transpose()?.map(|d| d.node) {
+                    None => 0,
+                    Some(Node::Const(Value::Int(d))) => d,
+                    Some(Node::Const(Value::Null)) => return Ok(TExpr::null(if x.ty == Type::Int { Type::Int } else { Type::Float })),
+                    Some(_) => return Err(err(ErrorKind::Type, at, "round() takes its digits as an integer literal")),
+                };
+                round(x, digits)
+            }
+            "sign" => {
+                arity(1)?;
+                let x = numeric(self.check(&args[0])?, func, at)?;
+                if x.ty == Type::Null {
+                    return Ok(TExpr::null(Type::Int));
+                }
+                // TINYINT -1 / 0 / 1 in DuckDB; NULL stays NULL (every comparison is NULL).
+                let zero = if x.ty == Type::Int { TExpr::konst(Type::Int, Value::Int(0)) } else { TExpr::konst(Type::Float, Value::Float(0.0)) };
+                let int = |i: i64| TExpr::konst(Type::Int, Value::Int(i));
+                let cmp = |c: Cmp| TExpr::new(Type::Bool, Node::Cmp(c, boxed(x.clone()), boxed(zero.clone())));
+                let eq = TExpr::new(Type::Int, Node::Select(boxed(cmp(Cmp::Eq)), boxed(int(0)), boxed(TExpr::null(Type::Int))));
+                let lt = TExpr::new(Type::Int, Node::Select(boxed(cmp(Cmp::Lt)), boxed(int(-1)), boxed(eq)));
+                TExpr::new(Type::Int, Node::Select(boxed(cmp(Cmp::Gt)), boxed(int(1)), boxed(lt)))
+            }
+            "pow" | "power" => {
+                arity(2)?;
+                let x = to_float(numeric(self.check(&args[0])?, func, at)?);
+                let y = to_float(numeric(self.check(&args[1])?, func, at)?);
+                TExpr::new(Type::Float, Node::Arith(Aop::Pow, boxed(x), boxed(y)))
+            }
+            "mod" => {
+                arity(2)?;
+                let (x, y) = (self.check(&args[0])?, self.check(&args[1])?);
+                arith("%", x, y, at)?
             }
             "lower" | "upper" => {
                 arity(1)?;
@@ -481,9 +560,103 @@ fn negate_if(e: TExpr, neg: bool) -> TExpr {
 fn boolean(e: TExpr, what: &str, at: Pos) -> Result<TExpr> {
     match e.ty {
         Type::Bool => Ok(e),
+        Type::Int => Ok(int_truth(e)),
         Type::Null => Ok(TExpr::null(Type::Bool)),
         t => Err(err(ErrorKind::Type, at, format!("{what} needs a boolean, got {t}"))),
     }
+}
+
+/// An integer used as a condition (a 0/1 flag column): nonzero is TRUE, as in DuckDB.
+pub fn int_truth(e: TExpr) -> TExpr {
+    TExpr::new(Type::Bool, Node::Cmp(Cmp::Ne, boxed(e), boxed(TExpr::konst(Type::Int, Value::Int(0)))))
+}
+
+/// round(x[, digits]) as DuckDB: a float rounds half away from zero (`RoundTo` for digits ≠ 0);
+/// an integer is itself for digits ≥ 0, else rounded half away to a multiple of 10^-digits.
+fn round(x: TExpr, digits: i64) -> TExpr {
+    let int = |i: i64| TExpr::konst(Type::Int, Value::Int(i));
+    match x.ty {
+        Type::Null => TExpr::null(Type::Float),
+        Type::Int if digits >= 0 => x,
+        Type::Int if digits <= -19 => {
+            let null = TExpr::new(Type::Bool, Node::IsNull(boxed(x)));
+            TExpr::new(Type::Int, Node::Select(boxed(null), boxed(TExpr::null(Type::Int)), boxed(int(0))))
+        }
+        Type::Int => {
+            let p = 10i64.pow((-digits) as u32);
+            let neg = TExpr::new(Type::Bool, Node::Cmp(Cmp::Lt, boxed(x.clone()), boxed(int(0))));
+            let half = TExpr::new(Type::Int, Node::Select(boxed(neg), boxed(int(-p / 2)), boxed(int(p / 2))));
+            let shifted = TExpr::new(Type::Int, Node::Arith(Aop::Add, boxed(x), boxed(half)));
+            let q = TExpr::new(Type::Int, Node::Arith(Aop::IntDiv, boxed(shifted), boxed(int(p))));
+            TExpr::new(Type::Int, Node::Arith(Aop::Mul, boxed(q), boxed(int(p))))
+        }
+        _ if digits == 0 => TExpr::new(Type::Float, Node::Math(Fun::Round, boxed(x))),
+        _ => TExpr::new(Type::Float, Node::RoundTo(boxed(x), digits)),
+    }
+}
+
+/// `CAST(x AS to)` (`to` one of `ast::CAST_TYPES`). A value that does not convert is NULL
+/// (DuckDB raises an error there: CAST behaves as TRY_CAST, a documented departure).
+fn cast(x: TExpr, to: &str, at: Pos) -> Result<TExpr> {
+    let int = |i: i64| TExpr::konst(Type::Int, Value::Int(i));
+    let flt = |f: f64| TExpr::konst(Type::Float, Value::Float(f));
+    // CASE WHEN b THEN t WHEN NOT b THEN f END
+    let of_bool = |b: TExpr, t: TExpr, f: TExpr, ty: Type| {
+        let not = TExpr::new(Type::Bool, Node::Not(boxed(b.clone())));
+        let inner = TExpr::new(ty, Node::Select(boxed(not), boxed(f), boxed(TExpr::null(ty))));
+        TExpr::new(ty, Node::Select(boxed(b), boxed(t), boxed(inner)))
+    };
+    let str_fn = |f: SFn, ty: Type, x: TExpr| TExpr::new(ty, Node::StrFn(f, vec![x]));
+    let unsupported = |x: &TExpr| err(ErrorKind::Type, at, format!("CAST of {} values to {} is not supported", x.ty, to.to_uppercase()));
+    Ok(match to {
+        "bigint" | "int" => {
+            let v = match x.ty {
+                Type::Null => TExpr::null(Type::Int),
+                Type::Int => x,
+                Type::Float => TExpr::new(Type::Int, Node::ToInt(boxed(x))),
+                Type::Bool => of_bool(x, int(1), int(0), Type::Int),
+                Type::Str => str_fn(SFn::ToInt, Type::Int, x),
+                _ => return Err(unsupported(&x)),
+            };
+            if to == "int" {
+                // INTEGER is 32 bits: outside it DuckDB raises; NULL here.
+                let ge = TExpr::new(Type::Bool, Node::Cmp(Cmp::Ge, boxed(v.clone()), boxed(int(i32::MIN as i64))));
+                let le = TExpr::new(Type::Bool, Node::Cmp(Cmp::Le, boxed(v.clone()), boxed(int(i32::MAX as i64))));
+                let fits = TExpr::new(Type::Bool, Node::And(boxed(ge), boxed(le)));
+                TExpr::new(Type::Int, Node::Select(boxed(fits), boxed(v), boxed(TExpr::null(Type::Int))))
+            } else {
+                v
+            }
+        }
+        "double" => match x.ty {
+            Type::Null => TExpr::null(Type::Float),
+            Type::Int | Type::Float => to_float(x),
+            Type::Bool => of_bool(x, flt(1.0), flt(0.0), Type::Float),
+            Type::Str => str_fn(SFn::ToFloat, Type::Float, x),
+            _ => return Err(unsupported(&x)),
+        },
+        "boolean" => match x.ty {
+            Type::Null => TExpr::null(Type::Bool),
+            Type::Bool => x,
+            Type::Int => int_truth(x),
+            Type::Float => TExpr::new(Type::Bool, Node::Cmp(Cmp::Ne, boxed(x), boxed(flt(0.0)))),
+            Type::Str => str_fn(SFn::ToBool, Type::Bool, x),
+            _ => return Err(unsupported(&x)),
+        },
+        "varchar" => match (&x.node, x.ty) {
+            (_, Type::Null) => TExpr::null(Type::Str),
+            (_, Type::Str) => x,
+            (Node::Const(Value::Int(i)), _) => TExpr::konst(Type::Str, Value::Str(i.to_string())),
+            (Node::Const(Value::Bool(b)), _) => TExpr::konst(Type::Str, Value::Str(b.to_string())),
+            _ => {
+                return Err(err(ErrorKind::Type, at, format!(
+                    "CAST of {} values to VARCHAR is not supported (only strings and integer or boolean literals): compare the value itself",
+                    x.ty
+                )))
+            }
+        },
+        _ => return Err(err(ErrorKind::Type, at, format!("CAST to {} is not supported here", to.to_uppercase()))),
+    })
 }
 
 fn numeric(e: TExpr, what: &str, at: Pos) -> Result<TExpr> {
@@ -535,6 +708,7 @@ fn arith(op: &str, l: TExpr, r: TExpr, at: Pos) -> Result<TExpr> {
         "-" => Aop::Sub,
         "*" => Aop::Mul,
         "/" => Aop::Div,
+        "//" => Aop::IntDiv,
         _ => Aop::Mod,
     };
     let int = aop != Aop::Div && matches!(l.ty, Type::Int | Type::Null) && matches!(r.ty, Type::Int | Type::Null) && (l.ty == Type::Int || r.ty == Type::Int);
@@ -543,6 +717,8 @@ fn arith(op: &str, l: TExpr, r: TExpr, at: Pos) -> Result<TExpr> {
     } else {
         (to_float(l), to_float(r), Type::Float)
     };
+    // `//` of floats is `/` in DuckDB.
+    let aop = if aop == Aop::IntDiv && ty == Type::Float { Aop::Div } else { aop };
     Ok(TExpr::new(ty, Node::Arith(aop, boxed(l), boxed(r))))
 }
 

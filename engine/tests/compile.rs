@@ -61,7 +61,11 @@ fn positions_inside_the_expression_are_offset() {
 fn type_errors() {
     for (when, points, needle) in [
         (Some("industry > 3"), "1", "cannot compare string with integer"),
-        (Some("visits"), "1", "must be a boolean"),
+        (Some("lower(industry)"), "1", "must be a boolean"),
+        (None, "round(visits, visits)", "round() takes its digits as an integer literal"),
+        (None, "CAST(visits AS FLOAT)", "(32-bit float) is not supported: use DOUBLE"),
+        (None, "CAST(visits AS SMALLINT)", "the types are INTEGER, BIGINT, DOUBLE"),
+        (Some("CAST(visits AS VARCHAR) = '1'"), "1", "CAST of integer values to VARCHAR is not supported"),
         (None, "industry", "must be a float"),
         (None, "nosuch(visits)", "unknown function 'nosuch'"),
         (None, "lest(visits, 1)", "did you mean 'least'"),
@@ -72,6 +76,14 @@ fn type_errors() {
         assert!(e.to_string().contains(needle), "{needle}: {e}");
     }
     assert_eq!(error(&[(None, "visits +")]).kind, ErrorKind::Expression);
+}
+
+#[test]
+fn an_integer_condition_reads_as_nonzero() {
+    // `when: visits` is `visits <> 0`, as DuckDB reads an integer used as a condition.
+    let a = compile(&[(Some("visits"), "1")]);
+    let b = compile(&[(Some("visits <> 0"), "1")]);
+    assert_eq!(a.code, b.code);
 }
 
 #[test]

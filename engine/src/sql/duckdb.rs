@@ -3,9 +3,9 @@
 //! that NaN is a value equal to itself: every float result passes through `NULLIF(x, NaN)`.
 
 use super::bind::Cx;
-use super::syntax::{quote_ident, quote_str, Layout, Part, Pattern, Syntax};
+use super::syntax::{duckdb_str_fn, quote_ident, quote_str, Layout, Part, Pattern, Syntax};
 use crate::error::Result;
-use crate::tir::{Aop, Cmp, Fun};
+use crate::tir::{Aop, Cmp, Fun, SFn, Value};
 use crate::types::Type;
 
 pub(super) struct DuckDb;
@@ -70,8 +70,10 @@ impl Syntax for DuckDb {
     fn arith(&self, _cx: &Cx, op: Aop, a: Part, b: Part, float: bool) -> String {
         let (a, b) = (a.sql, b.sql);
         let x = match op {
-            Aop::Div => format!("({a} / NULLIF({b}, 0))"),
+            Aop::Div | Aop::IntDiv => format!("({a} / NULLIF({b}, 0))"),
             Aop::Mod => format!("({a} % NULLIF({b}, 0))"),
+            // DuckDB raises for 0 to a negative power; the engine says NULL.
+            Aop::Pow => format!("(CASE WHEN {a} = 0 AND {b} < 0 THEN NULL ELSE pow({a}, {b}) END)"),
             _ => format!("({a} {} {b})", op.sql()),
         };
         // NaN (inf - inf, 0 * inf) is NULL in the VM; DuckDB's NaN = NaN makes NULLIF do it.
@@ -90,7 +92,48 @@ impl Syntax for DuckDb {
             Fun::Ln => format!("(CASE WHEN {a} > 0 THEN ln({a}) END)"),
             Fun::Exp => format!("exp({a})"),
             Fun::Sqrt => format!("(CASE WHEN {a} >= 0 THEN sqrt({a}) END)"),
+            Fun::Floor => format!("floor({a})"),
+            Fun::Ceil => format!("ceil({a})"),
+            Fun::Round => format!("round({a})"),
+            Fun::Log10 => format!("(CASE WHEN {a} > 0 THEN log10({a}) END)"),
+            Fun::Log2 => format!("(CASE WHEN {a} > 0 THEN log2({a}) END)"),
         }
+    }
+
+    // DuckDB raises on int64 overflow; computed in HUGEINT, TRY_CAST makes it NULL.
+    fn int_arith(&self, _cx: &Cx, op: Aop, a: Part, b: Part) -> Result<String> {
+        let (a, b) = (a.sql, b.sql);
+        Ok(match op {
+            Aop::IntDiv => format!("TRY_CAST(CAST({a} AS HUGEINT) // NULLIF({b}, 0) AS BIGINT)"),
+            _ => format!("TRY_CAST(CAST({a} AS HUGEINT) {} {b} AS BIGINT)", op.sql()),
+        })
+    }
+
+    fn int_neg_abs(&self, _cx: &Cx, f: Fun, a: Part) -> Result<String> {
+        let a = a.sql;
+        Ok(if f == Fun::Neg {
+            format!("TRY_CAST(-CAST({a} AS HUGEINT) AS BIGINT)")
+        } else {
+            format!("TRY_CAST(abs(CAST({a} AS HUGEINT)) AS BIGINT)")
+        })
+    }
+
+    fn round_to(&self, _cx: &Cx, a: Part, digits: i64) -> Result<String> {
+        Ok(format!("round({}, {digits})", a.sql))
+    }
+
+    fn float_to_int(&self, _cx: &Cx, a: Part) -> Result<String> {
+        Ok(format!("TRY_CAST({} AS BIGINT)", a.sql))
+    }
+
+    fn str_fn(&self, _cx: &Cx, f: SFn, args: Vec<Part>, _consts: &[Option<&Value>]) -> Result<String> {
+        let a = &args[0].sql;
+        Ok(match f {
+            SFn::ToInt => format!("TRY_CAST({a} AS BIGINT)"),
+            SFn::ToFloat => nan_to_null(&format!("TRY_CAST({a} AS DOUBLE)")),
+            SFn::ToBool => format!("TRY_CAST({a} AS BOOLEAN)"),
+            _ => duckdb_str_fn(f, &args),
+        })
     }
 
     fn min_max(&self, _cx: &Cx, greatest: bool, a: Part, b: Part) -> String {

@@ -30,7 +30,7 @@ use super::bind::{bind_all, Cx};
 use super::syntax::{quote_ident, quote_str, unsupported, Layout, Part, Pattern, Syntax};
 use crate::error::Result;
 use super::strfns::{self as sf, Spelling};
-use super::syntax::{const_str, duckdb_str_fn};
+use super::syntax::{const_str, duckdb_str_fn, int64_range, round_half_away, round_to_written};
 use crate::tir::{Aop, Cmp, Fun, SFn, Value};
 use crate::types::Type;
 
@@ -201,10 +201,14 @@ impl Syntax for Postgres {
         format!("CAST({a} AS {FLOAT})")
     }
 
-    fn arith(&self, _cx: &Cx, op: Aop, a: Part, b: Part, float: bool) -> String {
+    fn arith(&self, cx: &Cx, op: Aop, a: Part, b: Part, float: bool) -> String {
         let x = match op {
             Aop::Mod if float => return fmod(a, b),
-            Aop::Div => format!("({} / NULLIF({}, 0))", a.sql, b.sql),
+            Aop::Div | Aop::IntDiv => format!("({} / NULLIF({}, 0))", a.sql, b.sql),
+            // PostgreSQL raises for 0 to a negative power and a negative to a fraction.
+            Aop::Pow => cx.bind(&[&a, &b], |v| {
+                format!("(CASE WHEN {0} = 0 AND {1} < 0 THEN NULL WHEN {0} < 0 AND {1} <> trunc({1}) THEN NULL ELSE power({0}, {1}) END)", v[0], v[1])
+            }),
             Aop::Mod => format!("({} % NULLIF({}, 0))", a.sql, b.sql),
             _ => format!("({} {} {})", a.sql, op.sql(), b.sql),
         };
@@ -224,7 +228,42 @@ impl Syntax for Postgres {
             Fun::Exp => cx.bind(&[&a], |v| {
                 format!("(CASE WHEN {0} > {EXP_FINITE_MAX} THEN {INF} WHEN {0} < {EXP_NONZERO_MIN} THEN {ZERO} ELSE exp({0}) END)", v[0])
             }),
+            Fun::Floor => format!("floor({})", a.sql),
+            Fun::Ceil => format!("ceil({})", a.sql),
+            // PostgreSQL's round(double precision) rounds half to even.
+            Fun::Round => cx.bind(&[&a], |v| round_half_away(v[0])),
+            // log(double precision) is log10 (C's); log2 through numeric, correctly rounded.
+            Fun::Log10 => cx.bind(&[&a], |v| format!("(CASE WHEN {0} > 0 THEN log({0}) END)", v[0])),
+            Fun::Log2 => cx.bind(&[&a], |v| format!("(CASE WHEN {0} > 0 THEN CAST(log(2, CAST({0} AS NUMERIC)) AS {FLOAT}) END)", v[0])),
         }
+    }
+
+    fn int_arith(&self, cx: &Cx, op: Aop, a: Part, b: Part) -> Result<String> {
+        // Exact in NUMERIC, then the int64 range check PostgreSQL would raise on.
+        let r = match op {
+            Aop::IntDiv => format!("trunc(CAST({} AS NUMERIC) / NULLIF({}, 0))", a.sql, b.sql),
+            _ => format!("(CAST({} AS NUMERIC) {} {})", a.sql, op.sql(), b.sql),
+        };
+        Ok(cx.bind(&[&Part::over(r, &[&a, &b])], |v| {
+            format!("(CASE WHEN {0} BETWEEN -9223372036854775808 AND 9223372036854775807 THEN CAST({0} AS BIGINT) END)", v[0])
+        }))
+    }
+
+    fn int_neg_abs(&self, cx: &Cx, f: Fun, a: Part) -> Result<String> {
+        let op = if f == Fun::Neg { "-" } else { "abs" };
+        Ok(cx.bind(&[&a], |v| format!("(CASE WHEN {0} = -9223372036854775808 THEN NULL ELSE {op}({0}) END)", v[0])))
+    }
+
+    fn round_to(&self, cx: &Cx, a: Part, digits: i64) -> Result<String> {
+        Ok(cx.bind(&[&a], |v| round_to_written(v[0], digits, &|x| self.float_lit(x))))
+    }
+
+    // CAST(double precision AS BIGINT) rounds half to even (rint), as DuckDB's; it raises
+    // outside int64, so the range is checked first.
+    fn float_to_int(&self, cx: &Cx, a: Part) -> Result<String> {
+        Ok(cx.bind(&[&a], |v| {
+            format!("(CASE WHEN {} THEN CAST({} AS BIGINT) END)", int64_range(v[0], &|x| self.float_lit(x)), v[0])
+        }))
     }
 
     fn min_max(&self, _cx: &Cx, greatest: bool, a: Part, b: Part) -> String {
@@ -320,6 +359,9 @@ impl Syntax for Postgres {
             SFn::StripAccents => {
                 let (from, to) = accent_translation();
                 format!("translate({}, {}, {})", args[0].sql, self.string_lit(&from)?, self.string_lit(&to)?)
+            }
+            SFn::ToInt | SFn::ToFloat | SFn::ToBool => {
+                return Err(unsupported(NAME, format!("{} of a string (DuckDB's parsing rules) is not written for PostgreSQL", f.name())))
             }
             _ => duckdb_str_fn(f, &args),
         })

@@ -4,7 +4,7 @@
 use super::bind::Cx;
 use super::syntax::{Part, Pattern, Syntax};
 use crate::error::Result;
-use crate::tir::{Node, TExpr, Value};
+use crate::tir::{Aop, Fun, Node, TExpr, Value};
 use crate::typecheck::ColumnRef;
 use crate::types::Type;
 
@@ -56,8 +56,14 @@ impl Printer<'_> {
             }
             Node::Lookup(_) => Part::leaf("NULL".into()),
             Node::Cast(a) => Part::node(syn.to_float(&text(a)?)),
+            Node::Arith(op @ (Aop::Add | Aop::Sub | Aop::Mul | Aop::IntDiv), a, b) if e.ty == Type::Int => {
+                Part::node(syn.int_arith(cx, *op, p(a)?, p(b)?)?)
+            }
             Node::Arith(op, a, b) => Part::node(syn.arith(cx, *op, p(a)?, p(b)?, e.ty == Type::Float)),
+            Node::Math(f @ (Fun::Neg | Fun::Abs), a) if a.ty == Type::Int => Part::node(syn.int_neg_abs(cx, *f, p(a)?)?),
             Node::Math(f, a) => Part::node(syn.math(cx, *f, p(a)?)),
+            Node::RoundTo(a, digits) => Part::node(syn.round_to(cx, p(a)?, *digits)?),
+            Node::ToInt(a) => Part::node(syn.float_to_int(cx, p(a)?)?),
             // Segment comparisons were typed as label codes; SQL compares the labels.
             Node::Cmp(op, a, b) => Part::node(match (&a.node, &b.node) {
                 (Node::Segment(g), Node::Const(Value::Int(c))) | (Node::Const(Value::Int(c)), Node::Segment(g)) => {

@@ -24,7 +24,7 @@ use super::bind::Cx;
 use super::syntax::{quote_ident, quote_str, unsupported, Layout, Part, Pattern, Syntax};
 use crate::error::Result;
 use super::strfns::{self as sf, Spelling};
-use super::syntax::{const_str, duckdb_str_fn};
+use super::syntax::{const_str, duckdb_str_fn, int64_range, round_half_away, round_to_written};
 use crate::tir::{Aop, Cmp, Fun, SFn, Value};
 use crate::types::Type;
 
@@ -244,19 +244,27 @@ impl Syntax for Sqlite {
         format!("CAST({a} AS REAL)")
     }
 
-    fn arith(&self, _cx: &Cx, op: Aop, a: Part, b: Part, float: bool) -> String {
+    fn arith(&self, cx: &Cx, op: Aop, a: Part, b: Part, float: bool) -> String {
+        if op == Aop::Pow {
+            // C's pow gives inf for 0 to a negative power; the engine says NULL.
+            return cx.bind(&[&a, &b], |v| format!("(CASE WHEN {0} = 0 AND {1} < 0 THEN NULL ELSE pow({0}, {1}) END)", v[0], v[1]));
+        }
         let (a, b) = (a.sql, b.sql);
         // Division and % by zero are NULL in SQLite already; NULLIF says so. NaN is NULL too.
         match op {
             Aop::Mod if float => format!("mod({a}, NULLIF({b}, 0))"),
-            Aop::Div => format!("({a} / NULLIF({b}, 0))"),
+            Aop::Div | Aop::IntDiv => format!("({a} / NULLIF({b}, 0))"),
             Aop::Mod => format!("({a} % NULLIF({b}, 0))"),
             _ => format!("({a} {} {b})", op.sql()),
         }
     }
 
-    fn math(&self, _cx: &Cx, f: Fun, a: Part) -> String {
-        // ln(x <= 0) and sqrt(x < 0) are NULL in SQLite, as in the engine.
+    fn math(&self, cx: &Cx, f: Fun, a: Part) -> String {
+        // ln/log10/log2(x <= 0) and sqrt(x < 0) are NULL in SQLite, as in the engine.
+        if f == Fun::Round {
+            // SQLite's round() adds 0.5, which rounds 0.49999999999999994 up.
+            return cx.bind(&[&a], |v| round_half_away(v[0]));
+        }
         let a = a.sql;
         match f {
             Fun::Neg => format!("(- {a})"),
@@ -264,7 +272,43 @@ impl Syntax for Sqlite {
             Fun::Ln => format!("ln({a})"),
             Fun::Exp => format!("exp({a})"),
             Fun::Sqrt => format!("sqrt({a})"),
+            Fun::Floor => format!("floor({a})"),
+            Fun::Ceil => format!("ceil({a})"),
+            Fun::Log10 => format!("log10({a})"),
+            Fun::Log2 => format!("log2({a})"),
+            Fun::Round => unreachable!("handled above"),
         }
+    }
+
+    // SQLite turns an overflowing integer + - * into a REAL: that is the NULL case.
+    fn int_arith(&self, cx: &Cx, op: Aop, a: Part, b: Part) -> Result<String> {
+        if op == Aop::IntDiv {
+            return Ok(cx.bind(&[&a, &b], |v| {
+                format!("(CASE WHEN {1} = -1 THEN (CASE WHEN {0} = -9223372036854775808 THEN NULL ELSE - {0} END) ELSE {0} / NULLIF({1}, 0) END)", v[0], v[1])
+            }));
+        }
+        let r = Part::over(format!("({} {} {})", a.sql, op.sql(), b.sql), &[&a, &b]);
+        Ok(cx.bind(&[&r], |v| format!("(CASE WHEN typeof({0}) = 'integer' THEN {0} END)", v[0])))
+    }
+
+    fn int_neg_abs(&self, cx: &Cx, f: Fun, a: Part) -> Result<String> {
+        let op = if f == Fun::Neg { "-" } else { "abs" };
+        Ok(cx.bind(&[&a], |v| format!("(CASE WHEN {0} = -9223372036854775808 THEN NULL ELSE {op}({0}) END)", v[0])))
+    }
+
+    fn round_to(&self, cx: &Cx, a: Part, digits: i64) -> Result<String> {
+        Ok(cx.bind(&[&a], |v| round_to_written(v[0], digits, &float_lit)))
+    }
+
+    // CAST(REAL AS INTEGER) truncates: half to even written out over trunc.
+    fn float_to_int(&self, cx: &Cx, a: Part) -> Result<String> {
+        Ok(cx.bind(&[&a], |v| {
+            let x = v[0];
+            let even = format!(
+                "(trunc({x}) + CASE WHEN abs({x} - trunc({x})) > 0.5 OR (abs({x} - trunc({x})) = 0.5 AND CAST(trunc({x}) AS INTEGER) % 2 <> 0) THEN sign({x}) ELSE 0 END)"
+            );
+            format!("(CASE WHEN {} THEN CAST({even} AS INTEGER) END)", int64_range(x, &float_lit))
+        }))
     }
 
     fn min_max(&self, cx: &Cx, greatest: bool, a: Part, b: Part) -> String {
@@ -337,6 +381,9 @@ impl Syntax for Sqlite {
             SFn::ConcatSkipNull => {
                 let pieces: Vec<String> = args.iter().map(|a| format!("coalesce({}, '')", a.sql)).collect();
                 format!("({})", pieces.join(" || "))
+            }
+            SFn::ToInt | SFn::ToFloat | SFn::ToBool => {
+                return Err(unsupported(NAME, format!("{} of a string (DuckDB's parsing rules) is not written for SQLite", f.name())))
             }
             _ => duckdb_str_fn(f, &args),
         })

@@ -26,6 +26,10 @@ impl Part {
     pub fn node(sql: String) -> Part {
         Part { sql, leaf: false, level: 0 }
     }
+    /// A node written over `parts`: it needs the helper stages they need.
+    pub fn over(sql: String, parts: &[&Part]) -> Part {
+        Part { sql, leaf: false, level: parts.iter().map(|p| p.level).max().unwrap_or(0) }
+    }
 }
 
 /// A LIKE pattern: a string literal (a dialect may rewrite it) or any string expression.
@@ -71,7 +75,16 @@ pub(super) trait Syntax: Sync {
     fn to_float(&self, a: &str) -> String;
     /// `a op b`; `float`: the result is float (then NaN must read as NULL).
     fn arith(&self, cx: &Cx, op: Aop, a: Part, b: Part, float: bool) -> String;
+    /// A float function (`Fun`; `Neg`/`Abs` of ints go to `int_neg_abs`).
     fn math(&self, cx: &Cx, f: Fun, a: Part) -> String;
+    /// int64 `a op b` for `+ - * //`: NULL where the result overflows int64 (and `//` by 0).
+    fn int_arith(&self, cx: &Cx, op: Aop, a: Part, b: Part) -> Result<String>;
+    /// `-a` / `abs(a)` of an int64: NULL for INT64_MIN.
+    fn int_neg_abs(&self, cx: &Cx, f: Fun, a: Part) -> Result<String>;
+    /// round(a, digits) of a float, digits ≠ 0, as DuckDB computes it (`numeric::round_to`).
+    fn round_to(&self, cx: &Cx, a: Part, digits: i64) -> Result<String>;
+    /// float → int64 rounded half to even; NULL outside int64 (`numeric::float_to_int`).
+    fn float_to_int(&self, cx: &Cx, a: Part) -> Result<String>;
     /// least/greatest of two, skipping NULLs.
     fn min_max(&self, cx: &Cx, greatest: bool, a: Part, b: Part) -> String;
     fn decay(&self, cx: &Cx, points: Part, age: Part, half_life: Part) -> String;
@@ -162,4 +175,31 @@ pub(super) fn const_str<'a>(v: Option<&'a Value>) -> Option<&'a str> {
         Some(Value::Str(s)) => Some(s.as_str()),
         _ => None,
     }
+}
+
+/// C's round(x) (half away from zero) over trunc and sign, exactly: `x - trunc(x)` is exact.
+/// `x` is a bound name (it is repeated).
+pub(super) fn round_half_away(x: &str) -> String {
+    format!("(trunc({x}) + CASE WHEN abs({x} - trunc({x})) >= 0.5 THEN sign({x}) ELSE 0 END)")
+}
+
+/// DuckDB's round(a, digits), digits ≠ 0 (see `numeric::round_to`), for dialects without
+/// it; `a` is a bound name, `lit` writes a float literal. Where `a * 10^digits` would overflow
+/// the input is kept (what DuckDB's not-finite rule gives there).
+pub(super) fn round_to_written(a: &str, digits: i64, lit: &dyn Fn(f64) -> String) -> String {
+    let m = crate::numeric::round_modifier(digits);
+    if digits > 0 {
+        let scaled = format!("({a} * {})", lit(m));
+        format!("(CASE WHEN abs({a}) >= {} THEN {a} ELSE {} / {} END)", lit(1e308 / m), round_half_away(&scaled), lit(m))
+    } else if m.is_infinite() {
+        format!("(CASE WHEN {a} IS NULL THEN NULL ELSE {} END)", lit(0.0))
+    } else {
+        let scaled = format!("({a} / {})", lit(m));
+        format!("({} * {})", round_half_away(&scaled), lit(m))
+    }
+}
+
+/// The float bounds of int64, [-2^63, 2^63), for range checks before a cast.
+pub(super) fn int64_range(x: &str, lit: &dyn Fn(f64) -> String) -> String {
+    format!("({x} >= {} AND {x} < {})", lit(-9223372036854775808.0), lit(9223372036854775808.0))
 }

@@ -8,14 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from leadscore_fast.vm.opcodes import (
-    ARITH_I, ARITH_IK, CONST_B, CONST_I, COUNT_IF, DECAY, HIST, INSN_WIDTH, LOOKUP_B, LOOKUP_F, LOOKUP_I,
-    LOOKUP_RULE_K, OPCODES, SEG_MATRIX, STORE_SCORE, TOPK,
+    ARITH_F, ARITH_FK, ARITH_I, ARITH_IK, ARITH_KF, CONST_B, CONST_I, COUNT_IF, DECAY, HIST, INSN_WIDTH, LOOKUP_B, LOOKUP_F, LOOKUP_I,
+    LOOKUP_RULE_K, OPCODES, ROUND_F, SEG_MATRIX, STORE_SCORE, TOPK,
 )
 
 # sub-op kinds: number of valid codes (engine/src/opcodes.rs CMP/AOP/FN/MM_NAMES)
-_SUBOP_COUNT = {"cmp": 6, "aop": 5, "fn": 5, "mm": 2}
+_SUBOP_COUNT = {"cmp": 6, "aop": 7, "fn": 10, "mm": 2}
 # immediates with a fixed range, per opcode
-_IMM_RANGE = {CONST_I: (0, 1), CONST_B: (0, 2), STORE_SCORE: (0, 2)}
+_IMM_RANGE = {CONST_I: (0, 1), CONST_B: (0, 2), STORE_SCORE: (0, 2), ROUND_F: (0, 1)}
 # Opcodes the numba kernel implements (vm/kernel.py); an opcode added to the Rust table but not
 # yet to the kernel is rejected here rather than silently skipped.
 VM_OPCODES = frozenset("""
@@ -23,7 +23,7 @@ VM_OPCODES = frozenset("""
     CONST_F CONST_I CONST_B I2F ARITH_F ARITH_FK ARITH_KF ARITH_I ARITH_IK MATH_F NEG_I ABS_I
     CMP_F CMP_FK CMP_I CMP_IK AND OR NOT IS_NULL_F IS_NULL_I IS_NULL_B SELECT_F SELECT_I SELECT_B
     MINMAX_F MINMAX_I COALESCE_F COALESCE_I COALESCE_B DECAY ZERO_F RULE RULE_K CLAMP_F
-    STORE_SCORE SEG_SET SEG_MATRIX COUNT_IF STORE_MASK HIST TOPK LOOKUP_RULE_K""".split())
+    STORE_SCORE SEG_SET SEG_MATRIX COUNT_IF STORE_MASK HIST TOPK LOOKUP_RULE_K ROUND_F F2I""".split())
 _LOOKUP_RESULT = {LOOKUP_F: "F", LOOKUP_B: "B", LOOKUP_I: "I", LOOKUP_RULE_K: "B"}
 _REG_KIND = {"dF": 0, "aF": 0, "F": 0, "dI": 1, "I": 1, "dB": 2, "B": 2}
 
@@ -108,8 +108,12 @@ def check_program(program, code: np.ndarray | None = None) -> np.ndarray:
         for j in range(len(kinds), INSN_WIDTH - 1):
             if insn[1 + j] != 0:
                 raise _error(f"{where} operand {j}: unused operand must be 0, got {int(insn[1 + j])}")
-        if op in (ARITH_I, ARITH_IK) and insn[4] == 3:
-            raise _error(f"{where} operand 3 (aop) = 3: '/' is float division, not valid on ints")
+        if op in (ARITH_I, ARITH_IK) and insn[4] in (3, 6):
+            raise _error(f"{where} operand 3 (aop) = {int(insn[4])}: '/' and pow are float "
+                         "operations, not valid on ints")
+        if op in (ARITH_F, ARITH_FK, ARITH_KF) and insn[4] == 5:
+            raise _error(f"{where} operand 3 (aop) = 5: '//' is integer division, not valid on "
+                         "floats")
         if "col" in kinds and op not in _LOOKUP_RESULT and int(insn[1 + kinds.index("col")]) >= len(columns):
             raise _error(f"{where}: column {int(insn[1 + kinds.index('col')])} is a lookup key; "
                          "only lookup opcodes read keys")

@@ -606,6 +606,10 @@ class _Gen:
                 y = f(self.kf[a2]) if op == O.ARITH_FK else rf[a2]
                 if a3 <= 2:  # + - *
                     r = getattr(b, ("fadd", "fsub", "fmul")[a3])(x, y)
+                elif a3 == 6:  # pow; 0 to a negative power is NULL
+                    bad = b.or_(b.fcmp_unordered("uno", x, y),  # a NULL operand (C: pow(1, NaN) = 1)
+                                b.and_(b.fcmp_ordered("==", x, f(0.0)), b.fcmp_ordered("<", y, f(0.0))))
+                    r = b.select(bad, f(NAN), b.call(self._intrinsic("llvm.pow.f64", 2), [x, y]))
                 else:
                     nz = b.fcmp_unordered("!=", y, f(0.0))
                     r = b.select(nz, b.fdiv(x, y) if a3 == 3 else b.frem(x, y), f(NAN))
@@ -614,8 +618,20 @@ class _Gen:
                 x, v = ri[a1]
                 y, vy = (i64(self.ki[a2]), true) if op == O.ARITH_IK else ri[a2]
                 v = b.and_(v, vy)
-                if a3 <= 2:  # + - * (wrapping)
-                    r = getattr(b, ("add", "sub", "mul")[a3])(x, y)
+                if a3 <= 2:  # + - *: the wrapped value, NULL on overflow (kernel.arith_i)
+                    name = ("llvm.sadd.with.overflow.i64", "llvm.ssub.with.overflow.i64",
+                            "llvm.smul.with.overflow.i64")[a3]
+                    res = b.call(self._overflow_intrinsic(name), [x, y])
+                    r = b.extract_value(res, 0)
+                    v = b.and_(v, b.not_(b.extract_value(res, 1)))
+                elif a3 == 5:  # truncating //; by 0 NULL (value x), by -1 -x wrapping
+                    nz = b.icmp_signed("!=", y, i64(0))
+                    m1 = b.icmp_signed("==", y, i64(-1))
+                    safe = b.and_(nz, b.not_(m1))
+                    q = b.sdiv(x, b.select(safe, y, i64(1)))
+                    r = b.select(m1, b.sub(i64(0), x), q)
+                    ok = b.and_(nz, b.not_(b.and_(m1, b.icmp_signed("==", x, i64(-(1 << 63))))))
+                    v = b.and_(v, ok)
                 else:  # truncating %; by 0 NULL, by -1 0 (INT64_MIN % -1 traps)
                     nz = b.icmp_signed("!=", y, i64(0))
                     safe = b.and_(nz, b.icmp_signed("!=", y, i64(-1)))
@@ -633,16 +649,40 @@ class _Gen:
                                  b.call(self._intrinsic("llvm.log.f64", 1), [x]), f(NAN))
                 elif a2 == 3:
                     r = b.call(self._intrinsic("llvm.exp.f64", 1), [x])
-                else:
+                elif a2 == 4:
                     r = b.select(b.fcmp_ordered(">=", x, f(0.0)),
                                  b.call(self._intrinsic("llvm.sqrt.f64", 1), [x]), f(NAN))
+                elif a2 in (5, 6, 7):  # floor, ceil, round (half away from zero)
+                    name = ("llvm.floor.f64", "llvm.ceil.f64", "llvm.round.f64")[a2 - 5]
+                    r = b.call(self._intrinsic(name, 1), [x])
+                else:  # log10, log2
+                    name = "llvm.log10.f64" if a2 == 8 else "llvm.log2.f64"
+                    r = b.select(b.fcmp_ordered(">", x, f(0.0)),
+                                 b.call(self._intrinsic(name, 1), [x]), f(NAN))
                 rf[a0] = r
-            elif op == O.NEG_I:
+            elif op == O.ROUND_F:  # kernel.round_f
+                x, k = rf[a1], f(self.kf[a2])
+                rnd = self._intrinsic("llvm.round.f64", 1)
+                if a3:
+                    r = b.fmul(b.call(rnd, [b.fdiv(x, k)]), k)
+                    r = b.select(self._finite(b, r), r, f(0.0))
+                    r = b.select(b.fcmp_unordered("uno", x, x), x, r)
+                else:
+                    r = b.fdiv(b.call(rnd, [b.fmul(x, k)]), k)
+                    r = b.select(self._finite(b, r), r, x)
+                rf[a0] = r
+            elif op == O.F2I:  # kernel.f2i
+                r = b.call(self._intrinsic("llvm.rint.f64", 1), [rf[a1]])
+                ok = b.and_(b.fcmp_ordered(">=", r, f(-9.223372036854775808e18)),
+                            b.fcmp_ordered("<", r, f(9.223372036854775808e18)))
+                ri[a0] = (b.select(ok, b.fptosi(r, I64), i64(0)), ok)
+            elif op == O.NEG_I:  # NULL for INT64_MIN
                 x, v = ri[a1]
-                ri[a0] = (b.sub(i64(0), x), v)
+                ri[a0] = (b.sub(i64(0), x), b.and_(v, b.icmp_signed("!=", x, i64(-(1 << 63)))))
             elif op == O.ABS_I:
                 x, v = ri[a1]
-                ri[a0] = (b.select(b.icmp_signed("<", x, i64(0)), b.sub(i64(0), x), x), v)
+                ri[a0] = (b.select(b.icmp_signed("<", x, i64(0)), b.sub(i64(0), x), x),
+                          b.and_(v, b.icmp_signed("!=", x, i64(-(1 << 63)))))
             elif op in (O.CMP_F, O.CMP_FK):
                 if op == O.CMP_FK:
                     k = self.kf[a2]
@@ -800,6 +840,19 @@ class _Gen:
             return (b.load(self._slot(b, i, slot, I64)),
                     b.icmp_unsigned("!=", valid, self.i8(0)))
         return b.load(self._slot(b, i, slot, ty))
+
+    def _overflow_intrinsic(self, name):
+        """llvm.s{add,sub,mul}.with.overflow.i64: {wrapped result, overflowed}."""
+        fn = self.module.globals.get(name)
+        if fn is None:
+            ret = ir.LiteralStructType([I64, I1])
+            fn = ir.Function(self.module, ir.FunctionType(ret, [I64, I64]), name)
+        return fn
+
+    def _finite(self, b, x):
+        """x is neither NaN nor ±inf (np.isfinite)."""
+        ax = b.call(self._intrinsic("llvm.fabs.f64", 1), [x])
+        return b.fcmp_ordered("<", ax, ir.Constant(F64, float("inf")))
 
     def _intrinsic(self, name, arity):
         fn = self.module.globals.get(name)

@@ -48,7 +48,7 @@ from leadscore_fast.vm.opcodes import (  # noqa: E402
     LOAD_SEG, LOOKUP_B, LOOKUP_F, LOOKUP_I, MATH_F, MINMAX_F, MINMAX_I, NEG_I, NOP, NOT, OR, RULE,
     RULE_K,
     SEG_SET, SELECT_B, SELECT_F, SELECT_I, STORE_SCORE, ZERO_F,
-    COUNT_IF, HIST, LOOKUP_RULE_K, SEG_MATRIX, STORE_MASK, TOPK,
+    COUNT_IF, HIST, LOOKUP_RULE_K, SEG_MATRIX, STORE_MASK, TOPK, ROUND_F, F2I,
 )
 
 BUF_TYPE = types.Array(types.uint8, 1, "C", readonly=True)
@@ -60,6 +60,7 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy", boundscheck=False)
 _SUB = dict(_OPTS, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 NAN = np.nan
 INF = np.inf
+INT64_MIN = np.int64(-9223372036854775808)
 US_PER_DAY = 86_400_000_000.0
 # Inside the kernel an empty top-k heap entry is (-inf, ROW_EMPTY): it ranks below every real
 # (value, row), even a real -inf, so a heap starts full of sentinels and needs no size counter.
@@ -479,7 +480,8 @@ def cmp_i(dst, a, va, b, vb, op, m):
 # --- arithmetic ----------------------------------------------------------------------------
 @njit(**_SUB)
 def arith_f(dst, a, b, op, m):
-    """a, b: register rows or scalars. / and % by zero give NULL; % truncates (fmod)."""
+    """a, b: register rows or scalars. / and % by zero give NULL; % truncates (fmod);
+    pow(0, y < 0) is NULL (DuckDB raises)."""
     if op == 0:
         for i in range(m):
             dst[i] = _at(a, i) + _at(b, i)
@@ -493,6 +495,13 @@ def arith_f(dst, a, b, op, m):
         for i in range(m):
             y = _at(b, i)
             dst[i] = _at(a, i) / y if y != 0 else NAN
+    elif op == 6:
+        for i in range(m):
+            x = _at(a, i)
+            y = _at(b, i)
+            # pow(1, NaN) and pow(NaN, 0) are 1 in C: a NULL operand must stay NULL
+            bad = (x != x) | (y != y) | ((x == 0) & (y < 0))
+            dst[i] = NAN if bad else math.pow(x, y)
     else:
         for i in range(m):
             y = _at(b, i)
@@ -510,26 +519,56 @@ def _trunc_mod(x, y):
     return r
 
 
+@njit(inline="always", **_SUB)
+def _trunc_div(x, y):
+    # numba's int // floors; SQL truncates. By 0 the value is x (NULL anyway); by -1 it is
+    # -x wrapping (INT64_MIN // -1 traps in hardware and is NULL: see _div_ok).
+    if y == -1:
+        return _sub_ovf(np.int64(0), x)[0]
+    yy = y if y != 0 else 1
+    q = x // yy
+    if ((x % yy) != 0) & ((x < 0) != (yy < 0)):
+        q += 1
+    return q
+
+
 @njit(**_SUB)
 def arith_i(dst, dv, a, va, b, vb, op, m):
-    """int64 + - * (wrapping) and truncating %; b/vb: register rows or scalars."""
+    """int64 + - * // and truncating %; overflow and % or // by zero give NULL (the value
+    is then the wrapped result); b/vb: register rows or scalars."""
     if op == 0:
         for i in range(m):
-            dst[i] = a[i] + _at(b, i)
-            dv[i] = va[i] & _at(vb, i)
+            r, o = _add_ovf(a[i], _at(b, i))
+            dst[i] = r
+            dv[i] = va[i] & _at(vb, i) & np.uint8(1 - o)
     elif op == 1:
         for i in range(m):
-            dst[i] = a[i] - _at(b, i)
-            dv[i] = va[i] & _at(vb, i)
+            r, o = _sub_ovf(a[i], _at(b, i))
+            dst[i] = r
+            dv[i] = va[i] & _at(vb, i) & np.uint8(1 - o)
     elif op == 2:
         for i in range(m):
-            dst[i] = a[i] * _at(b, i)
-            dv[i] = va[i] & _at(vb, i)
-    else:  # % (check.py rejects / for int registers)
+            r, o = _mul_ovf(a[i], _at(b, i))
+            dst[i] = r
+            dv[i] = va[i] & _at(vb, i) & np.uint8(1 - o)
+    elif op == 5:
+        for i in range(m):
+            x = a[i]
+            y = _at(b, i)
+            dst[i] = _trunc_div(x, y)
+            dv[i] = va[i] & _at(vb, i) & np.uint8((y != 0) & ((y != -1) | (x != INT64_MIN)))
+    else:  # % (check.py rejects / and pow for int registers)
         for i in range(m):
             y = _at(b, i)
             dst[i] = _trunc_mod(a[i], y)
             dv[i] = va[i] & _at(vb, i) & np.uint8(y != 0)
+
+
+@njit(inline="always", **_SUB)
+def _round_half_away(x):
+    # C's round() over trunc (exact: x - trunc(x) is), as llvm.round in the fused kernels.
+    t = np.trunc(x)
+    return t + np.copysign(1.0, x) if abs(x - t) >= 0.5 else t
 
 
 @njit(**_SUB)
@@ -547,10 +586,52 @@ def math_f(dst, a, fn, m):
     elif fn == 3:
         for i in range(m):
             dst[i] = math.exp(a[i])
-    else:
+    elif fn == 4:
         for i in range(m):
             x = a[i]
             dst[i] = math.sqrt(x) if x >= 0 else NAN
+    elif fn == 5:
+        for i in range(m):
+            dst[i] = np.floor(a[i])
+    elif fn == 6:
+        for i in range(m):
+            dst[i] = np.ceil(a[i])
+    elif fn == 7:
+        for i in range(m):
+            dst[i] = _round_half_away(a[i])
+    elif fn == 8:
+        for i in range(m):
+            x = a[i]
+            dst[i] = math.log10(x) if x > 0 else NAN
+    else:
+        for i in range(m):
+            x = a[i]
+            dst[i] = math.log2(x) if x > 0 else NAN
+
+
+@njit(**_SUB)
+def round_f(dst, a, k, negative, m):
+    """round(x, digits) with k = 10^|digits| (DuckDB's formula, see engine/src/numeric.rs)."""
+    if negative:
+        for i in range(m):
+            x = a[i]
+            r = _round_half_away(x / k) * k
+            dst[i] = x if x != x else (r if np.isfinite(r) else 0.0)
+    else:
+        for i in range(m):
+            x = a[i]
+            r = _round_half_away(x * k) / k
+            dst[i] = r if np.isfinite(r) else x
+
+
+@njit(**_SUB)
+def f2i(dst, dv, a, m):
+    """float64 → int64 rounded half to even; NULL for NaN or outside int64."""
+    for i in range(m):
+        r = np.rint(a[i])
+        ok = (r >= -9.223372036854775808e18) & (r < 9.223372036854775808e18)
+        dst[i] = np.int64(r) if ok else 0
+        dv[i] = np.uint8(ok)
 
 
 @intrinsic
@@ -569,6 +650,29 @@ def _fma(typingctx, a, b, c):
         return builder.fma(*args)
     return types.float64(types.float64, types.float64, types.float64), codegen
 
+
+def _with_overflow(op: str):
+    """(x op y wrapped, 1 where it overflowed) for int64 through llvm.s<op>.with.overflow:
+    numba's own + - * carry nsw, which lets LLVM prove any after-the-fact check away."""
+    @intrinsic
+    def checked(typingctx, x, y):
+        def codegen(context, builder, signature, args):
+            i64 = llvm_ir.IntType(64)
+            fnty = llvm_ir.FunctionType(llvm_ir.LiteralStructType([i64, llvm_ir.IntType(1)]),
+                                        [i64, i64])
+            fn = cgutils.get_or_insert_function(builder.module, fnty,
+                                                f"llvm.s{op}.with.overflow.i64")
+            res = builder.call(fn, list(args))
+            flag = builder.zext(builder.extract_value(res, 1), i64)
+            return context.make_tuple(builder, signature.return_type,
+                                      [builder.extract_value(res, 0), flag])
+        return types.UniTuple(types.int64, 2)(types.int64, types.int64), codegen
+    return checked
+
+
+_add_ovf = _with_overflow("add")
+_sub_ovf = _with_overflow("sub")
+_mul_ovf = _with_overflow("mul")
 
 _LN2 = math.log(2.0)
 # 1/k! for e**x, |x| <= ln(2)/2: the Taylor remainder is below 1e-17, so the result is within
@@ -776,12 +880,15 @@ def _exec_ext(op, a0, a1, a2, a3, m, o, rf, ri, rv, rb, of, og):
         va = rv[a1]
         if op == NEG_I:
             for i in range(m):
-                d[i] = -a[i]
-                dv[i] = va[i]
+                r, o = _sub_ovf(np.int64(0), a[i])
+                d[i] = r
+                dv[i] = va[i] & np.uint8(1 - o)
         else:
             for i in range(m):
-                d[i] = abs(a[i])
-                dv[i] = va[i]
+                x = a[i]
+                r, o = _sub_ovf(np.int64(0), x)
+                d[i] = x if x >= 0 else r
+                dv[i] = va[i] & np.uint8(1 - o)
     elif op == SELECT_F:
         d = rf[a0]
         c = rb[a1]
@@ -1079,6 +1186,10 @@ def _make_run_block(full: bool):
                             arith_i(ri[a0], rv[a0], ri[a1], rv[a1], ri[a2], rv[a2], a3, m)
                         elif op == MATH_F:
                             math_f(rf[a0], rf[a1], a2, m)
+                        elif op == ROUND_F:
+                            round_f(rf[a0], rf[a1], consts_f[a2], a3 != 0, m)
+                        elif op == F2I:
+                            f2i(ri[a0], rv[a0], rf[a1], m)
                         elif op == CMP_F:
                             cmp_f(rb[a0], rf[a1], rf[a2], a3, m)
                         elif op == CMP_I:

@@ -16,14 +16,14 @@ CONST_F = 10  # dF kF: fill with a float constant (NaN = NULL)
 CONST_I = 11  # dI kI imm: fill with an int constant; imm 0 makes it NULL
 CONST_B = 12  # dB imm: fill with a tri-state constant (0 FALSE, 1 NULL, 2 TRUE)
 I2F = 13  # dF I: int64 to float64
-ARITH_F = 14  # dF F F aop: float arithmetic; / and % by zero give NULL; % truncates
+ARITH_F = 14  # dF F F aop: float arithmetic (+ - * / % pow); / and % by zero give NULL; % truncates; pow(0, y < 0) is NULL
 ARITH_FK = 15  # dF F kF aop: float arithmetic with a constant right operand
 ARITH_KF = 16  # dF kF F aop: float arithmetic with a constant left operand
-ARITH_I = 17  # dI I I aop: int64 arithmetic (+ - * %); % by zero gives NULL and truncates
+ARITH_I = 17  # dI I I aop: int64 arithmetic (+ - * % //); overflow and % or // by zero give NULL; % and // truncate
 ARITH_IK = 18  # dI I kI aop: int64 arithmetic with a constant right operand
-MATH_F = 19  # dF F fn: unary float function; ln/sqrt outside their domain give NULL
-NEG_I = 20  # dI I: int64 negation
-ABS_I = 21  # dI I: int64 absolute value
+MATH_F = 19  # dF F fn: unary float function; ln/log10/log2/sqrt outside their domain give NULL
+NEG_I = 20  # dI I: int64 negation; NULL for INT64_MIN (overflow)
+ABS_I = 21  # dI I: int64 absolute value; NULL for INT64_MIN (overflow)
 CMP_F = 22  # dB F F cmp: float comparison, NULL if either side is NULL
 CMP_FK = 23  # dB F kF cmp: float comparison with a constant
 CMP_I = 24  # dB I I cmp: exact int64 comparison
@@ -56,6 +56,8 @@ STORE_MASK = 50  # mask B: mask[row] = 1 where cond is TRUE, else 0
 HIST = 51  # slot F kF imm: j = #edges <= x (edges = consts_f[kF..kF+imm]); acc[slot + 1 + j] += 1, acc[slot] += 1 for NULL
 TOPK = 52  # topk F I?: keep the k largest x per group (group = I, -1 = one group); ties keep the earlier row; NULL x or group skipped
 LOOKUP_RULE_K = 53  # aF col tab kF: acc += constant where the tri-state table at the dictionary code is TRUE (LOOKUP_B + RULE_K fused)
+ROUND_F = 54  # dF F kF imm: round(x, digits), k = 10^|digits|: imm 0 round(x * k) / k, x where that is not finite; imm 1 round(x / k) * k, 0 where not finite (half away from zero)
+F2I = 55  # dI F: float64 to int64 rounded half to even; NULL for NaN or outside int64 (CAST AS BIGINT)
 
 OPCODES = {
     0: ('NOP', ()),
@@ -112,4 +114,6 @@ OPCODES = {
     51: ('HIST', ('slot', 'F', 'kF', 'imm')),
     52: ('TOPK', ('topk', 'F', 'I?')),
     53: ('LOOKUP_RULE_K', ('aF', 'col', 'tab', 'kF')),
+    54: ('ROUND_F', ('dF', 'F', 'kF', 'imm')),
+    55: ('F2I', ('dI', 'F')),
 }
