@@ -55,7 +55,10 @@ def _f(x):
 
 
 def _pair(a, b):
-    """Numeric operands: int op float compares/computes in float64 (as the engine does)."""
+    """Numeric operands: int op float compares/computes in float64 (as the engine does);
+    dates and timestamps compare as microseconds since the epoch (a date is its midnight)."""
+    if isinstance(a, (dt.date, dt.datetime)) and isinstance(b, (dt.date, dt.datetime)):
+        return rn.temporal_us(a), rn.temporal_us(b)
     if _isnum(a) and _isnum(b) and (isinstance(a, float) or isinstance(b, float)):
         return float(a), float(b)
     return a, b

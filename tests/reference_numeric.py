@@ -6,6 +6,7 @@ with the engine.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -182,9 +183,67 @@ def cast(v, to: str):
         if isinstance(v, str):
             return _BOOLS.get(v.lower())
         return v if isinstance(v, bool) else v != 0
+    if to in ("date", "timestamp"):
+        return _to_temporal(v, to)
     if to == "varchar":
         return v if isinstance(v, str) else (str(v).lower() if isinstance(v, bool) else str(v))
     raise ValueError(to)
+
+
+_UTC = dt.timezone.utc
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=_UTC)
+_DATE = re.compile(r"([0-9]{4,6})-([0-9]{1,2})-([0-9]{1,2})")
+_TIME = re.compile(r"([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?"
+                   r"(Z|[+-][0-9:]{1,5}| [A-Za-z0-9_/+-]+)?")
+
+
+def _date(text: str):
+    m = _DATE.match(text)
+    if not m:
+        return None, text
+    try:
+        return dt.date(*(int(g) for g in m.groups())), text[m.end():]
+    except ValueError:
+        return None, text
+
+
+def _time(text: str):
+    """Microseconds into the day of ``HH:MM[:SS[.f]]`` (24:00:00 is the next midnight); the
+    zone after it is read and ignored, as DuckDB's TIMESTAMP does."""
+    m = _TIME.fullmatch(text)
+    if not m:
+        return None
+    h, mi, sec = int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+    us = int((m.group(4) or "")[:6].ljust(6, "0"))
+    if h > 24 or mi > 59 or sec > 59 or (h == 24 and (mi, sec, us) != (0, 0, 0)):
+        return None
+    return ((h * 60 + mi) * 60 + sec) * 1_000_000 + us
+
+
+def temporal_us(v) -> int:
+    """A date (its midnight UTC) or timestamp (naive = UTC) as microseconds since the epoch."""
+    if not isinstance(v, dt.datetime):
+        v = dt.datetime(v.year, v.month, v.day, tzinfo=_UTC)
+    elif v.tzinfo is None:
+        v = v.replace(tzinfo=_UTC)
+    return (v - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+def _to_temporal(v, to: str):
+    if isinstance(v, (dt.date, dt.datetime)):
+        if to == "timestamp" and not isinstance(v, dt.datetime):
+            return dt.datetime(v.year, v.month, v.day, tzinfo=_UTC)
+        return v
+    if to == "date":
+        d, rest = _date(v.strip(" "))
+        return d if d is not None and (not rest or (rest[0] in " T" and _time(rest[1:]) is not None)) else None
+    d, rest = _date(v)
+    if d is None:
+        return None
+    us = 0 if not rest else (_time(rest[1:]) if rest[0] in " T" else None)
+    if us is None:
+        return None
+    return dt.datetime(d.year, d.month, d.day, tzinfo=_UTC) + dt.timedelta(microseconds=us)
 
 
 def distinct(a, b, eq) -> bool:

@@ -253,22 +253,33 @@ class ExprGen:
         if depth <= 0:
             return self.num_leaf()
         k = self.pick(["leaf", "arith", "arith", "arith", "neg", "abs", "minmax", "coalesce",
-                       "math", "case", "simple_case", "decay"])
+                       "math", "case", "simple_case", "decay", "rounding", "sign"])
         d = depth - 1
         if k == "leaf":
             return self.num_leaf()
         if k == "arith":
             a, b = self.num(d), self.num(d)
-            op = self.pick(["+", "-", "*", "/", "%"])
+            op = self.pick(["+", "-", "*", "/", "%", "//"])
+            if op == "//" and not (a.is_int and b.is_int):
+                op = "/"  # // of floats is / (DuckDB): generated only where it means //
             is_int = a.is_int and b.is_int and op != "/"
             bound = {"+": a.bound + b.bound, "-": a.bound + b.bound, "*": a.bound * b.bound,
-                     "/": a.bound * (1 if b.is_int else 1e6), "%": a.bound}[op]
+                     "/": a.bound * (1 if b.is_int else 1e6), "%": a.bound, "//": a.bound}[op]
             if bound > (INT_BOUND if is_int else FLOAT_BOUND):
                 return a
             return Num(f"({a.text} {op} {b.text})", is_int, bound)
         if k == "neg":
             a = self.num(d)
             return Num(f"(- {a.text})", a.is_int, a.bound)
+        if k == "rounding":
+            a = self.num(d)
+            fn = self.pick(["round", "floor", "ceil", "mod"])
+            if fn == "mod":
+                b = self.num(d)
+                return Num(f"mod({a.text}, {b.text})", a.is_int and b.is_int, a.bound)
+            return Num(f"{fn}({a.text})", a.is_int and fn == "round", a.bound + 1)
+        if k == "sign":
+            return Num(f"sign({self.num(d).text})", True, 1)
         if k == "abs":
             a = self.num(d)
             return Num(f"abs({a.text})", a.is_int, a.bound)
@@ -433,7 +444,7 @@ class ExprGen:
             return self.bool_leaf()
         d = depth - 1
         k = self.pick(["leaf", "cmp", "cmp", "and", "or", "not", "in", "between", "is_null",
-                       "case", "coalesce", "booleq"])
+                       "case", "coalesce", "booleq", "distinct", "truth"])
         if k == "leaf":
             return self.bool_leaf()
         if k == "cmp":
@@ -456,6 +467,14 @@ class ExprGen:
                     f"ELSE {self.boolean(d)} END)")
         if k == "coalesce":
             return f"coalesce({self.boolean(d)}, {self.boolean(d)})"
+        if k == "distinct":
+            op = self.pick(["IS DISTINCT FROM", "IS NOT DISTINCT FROM"])
+            if self.draw(st.booleans()):
+                return f"({self.num(d).text} {op} {self.num(d).text})"
+            return f"({self.boolean(d)} {op} {self.boolean(d)})"
+        if k == "truth":
+            what = self.pick(["TRUE", "NOT TRUE", "FALSE", "NOT FALSE", "UNKNOWN", "NOT UNKNOWN"])
+            return f"({self.boolean(d)} IS {what})"
         return f"({self.boolean(d)} {self.pick(['=', '<>'])} {self.boolean(d)})"
 
 

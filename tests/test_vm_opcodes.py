@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.types as pat
 import pytest
 
 from leadscore_fast.vm import opcodes as O
@@ -134,6 +135,21 @@ def test_load_days_ns_floors_to_whole_microseconds(kw):
     assert got == want  # bit-exact, not approximately
     assert got[0] == (as_of_us + 2) / 86_400_000_000.0
     assert got[-2] == -1.0
+
+
+@pytest.mark.parametrize("typ", [pa.timestamp("s"), pa.timestamp("ms"), pa.timestamp("us", "UTC"),
+                                 pa.timestamp("ns"), pa.date32(), pa.date64()])
+def test_load_us_every_time_type(kw, typ):
+    # epoch microseconds, read exactly (ns floored, a date at midnight UTC)
+    if pat.is_date(typ):
+        vals = [dt.date(2026, 1, 2), None, dt.date(1969, 12, 31)]
+        want = [1_767_312_000_000_000, None, -86_400_000_000]
+    else:
+        per_us = {"s": 1_000_000, "ms": 1000, "us": 1, "ns": 1}[typ.unit]
+        raw = [1_767_312_000_000_000 // per_us, None, -1] if typ.unit != "ns" else [1_767_312_000_000_000_999, None, -1]
+        vals, want = raw, [1_767_312_000_000_000, None, -1 * per_us if typ.unit != "ns" else -1]
+    arr = pa.array(vals, typ)
+    assert _exact_ints([(O.LOAD_US, 0, 0)], 0, {"t": arr}, kw) == want
 
 
 def test_load_days_dates_and_as_of_resolution(kw):

@@ -202,6 +202,7 @@ impl Emitter {
             Score(s) => self.push(Op::LoadScore, &[d, *s as i64]),
             Segment(g) => self.push(Op::LoadSeg, &[d, *g as i64]),
             Days(c) => self.push(Op::LoadDays, &[d, *c as i64]),
+            EpochUs(c) => self.push(Op::LoadUs, &[d, *c as i64]),
             Lookup(t) => {
                 let col = self.p.lookups[*t].column as i64;
                 let op = match kind(e.ty) {

@@ -4,7 +4,7 @@
 
 use crate::casemap;
 use crate::tir::{Aop, Cmp, Fun, Node, SFn, TExpr, Value};
-use crate::{casts, numeric, re2, strfns};
+use crate::{casts, numeric, re2, strfns, temporal};
 
 /// Evaluate `e`, reading columns through `col`. Returns None when `e` reads something only
 /// the VM can provide (scores, timestamps, lookups).
@@ -14,7 +14,7 @@ pub fn eval(e: &TExpr, col: &dyn Fn(usize) -> Option<Value>) -> Option<Value> {
     Some(match &e.node {
         Node::Const(v) => v.clone(),
         Node::Column(c) => col(*c)?,
-        Node::Score(_) | Node::Segment(_) | Node::Days(_) | Node::Lookup(_) => return None,
+        Node::Score(_) | Node::Segment(_) | Node::Days(_) | Node::EpochUs(_) | Node::Lookup(_) => return None,
         Node::Cast(a) => match ev(a)? {
             Int(i) => Float(i as f64),
             other => other,
@@ -129,6 +129,8 @@ fn str_fn(f: SFn, args: Vec<Value>) -> Value {
         SFn::ToInt => casts::to_int(s(0)).map_or(Null, Int),
         SFn::ToFloat => casts::to_float(s(0)).map_or(Null, float),
         SFn::ToBool => casts::to_bool(s(0)).map_or(Null, Bool),
+        SFn::ToDate => temporal::parse_date(s(0)).map_or(Null, Int),
+        SFn::ToTimestamp => temporal::parse_timestamp(s(0)).map_or(Null, Int),
         SFn::Concat | SFn::ConcatSkipNull => Str((0..args.len()).map(s).collect()),
     }
 }

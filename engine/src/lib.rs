@@ -25,6 +25,7 @@ pub mod sql;
 pub mod strfns;
 pub mod strings;
 pub mod strpred;
+pub mod temporal;
 pub mod tir;
 pub mod typecheck;
 pub mod types;

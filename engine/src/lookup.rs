@@ -142,7 +142,7 @@ fn tuple_key(e: &TExpr, columns: &[crate::typecheck::ColumnRef]) -> Option<Vec<u
 /// What `e` reads that a string expression may not: columns of other types, scores, segments.
 fn not_string_inputs(e: &TExpr, columns: &[crate::typecheck::ColumnRef], out: &mut Vec<String>) {
     let what = match &e.node {
-        Node::Column(c) | Node::Days(c) if !matches!(columns[*c].ty, Type::Str | Type::Bool) || columns[*c].has_any.is_some() => {
+        Node::Column(c) | Node::Days(c) | Node::EpochUs(c) if !matches!(columns[*c].ty, Type::Str | Type::Bool) || columns[*c].has_any.is_some() => {
             Some(format!("column '{}' ({})", columns[*c].name, columns[*c].kind()))
         }
         Node::Score(_) => Some("a score".to_string()),

@@ -109,6 +109,7 @@ opcodes! {
     53 LookupRuleK "LOOKUP_RULE_K" ["aF", "col", "tab", "kF"] "acc += constant where the tri-state table at the dictionary code is TRUE (LOOKUP_B + RULE_K fused)";
     54 RoundF     "ROUND_F"    ["dF", "F", "kF", "imm"]        "round(x, digits), k = 10^|digits|: imm 0 round(x * k) / k, x where that is not finite; imm 1 round(x / k) * k, 0 where not finite (half away from zero)";
     55 FToI       "F2I"        ["dI", "F"]                     "float64 to int64 rounded half to even; NULL for NaN or outside int64 (CAST AS BIGINT)";
+    56 LoadUs     "LOAD_US"    ["dI", "col"]                   "timestamp/date column as int64 microseconds since the epoch (nanoseconds floored; a date is midnight UTC)";
 }
 
 impl Op {

@@ -83,6 +83,9 @@ pub enum SFn {
     ToInt,
     ToFloat,
     ToBool,
+    /// CAST(s AS DATE / TIMESTAMP): Int microseconds since the epoch (see `temporal.rs`).
+    ToDate,
+    ToTimestamp,
 }
 
 impl SFn {
@@ -106,6 +109,8 @@ impl SFn {
             ToInt => "CAST AS BIGINT",
             ToFloat => "CAST AS DOUBLE",
             ToBool => "CAST AS BOOLEAN",
+            ToDate => "CAST AS DATE",
+            ToTimestamp => "CAST AS TIMESTAMP",
         }
     }
     /// A NULL argument makes the result NULL.
@@ -161,6 +166,9 @@ pub enum Node {
     Segment(usize),
     /// `days_since(column)` for a timestamp or date column.
     Days(usize),
+    /// A timestamp or date column as Int microseconds since the epoch (a date is its
+    /// midnight UTC): what comparisons with DATE / TIMESTAMP values read.
+    EpochUs(usize),
     /// A dictionary lookup table replacing a subtree over one string column (optimizer output).
     Lookup(usize),
     /// int → float.
@@ -228,7 +236,7 @@ impl TExpr {
     pub fn children(&self) -> Vec<&TExpr> {
         use Node::*;
         match &self.node {
-            Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
+            Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | EpochUs(_) | Lookup(_) => vec![],
             Cast(a) | Math(_, a) | RoundTo(a, _) | ToInt(a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } | Regexp { e: a, .. } => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
@@ -241,7 +249,7 @@ impl TExpr {
     pub fn children_mut(&mut self) -> Vec<&mut TExpr> {
         use Node::*;
         match &mut self.node {
-            Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | Lookup(_) => vec![],
+            Const(_) | Column(_) | Score(_) | Segment(_) | Days(_) | EpochUs(_) | Lookup(_) => vec![],
             Cast(a) | Math(_, a) | RoundTo(a, _) | ToInt(a) | Not(a) | IsNull(a) | Lower(a) | Upper(a) | StrIn { e: a, .. } | Regexp { e: a, .. } => vec![a],
             Arith(_, a, b) | Cmp(_, a, b) | And(a, b) | Or(a, b) | MinMax(_, a, b) | Coalesce(a, b) | StartsWith(a, b)
             | Contains(a, b) => vec![a, b],
@@ -254,7 +262,7 @@ impl TExpr {
     /// Input columns this expression reads (Days and Column nodes), and whether it reads a score.
     pub fn inputs(&self, cols: &mut Vec<usize>, scores: &mut bool) {
         match &self.node {
-            Node::Column(c) | Node::Days(c) => {
+            Node::Column(c) | Node::Days(c) | Node::EpochUs(c) => {
                 if !cols.contains(c) {
                     cols.push(*c)
                 }

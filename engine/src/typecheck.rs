@@ -159,6 +159,8 @@ impl<'a> Scope<'a> {
             }
             Ast::IsNull { e, neg } => {
                 let e = self.check(e)?;
+                // a bare column is tested in place (IS_NULL_COL); other date values as numbers
+                let e = if matches!(e.node, Node::Column(_)) { e } else { lower_temporal(e) };
                 let is_null = TExpr::new(Type::Bool, Node::IsNull(boxed(e)));
                 negate_if(is_null, *neg)
             }
@@ -313,8 +315,8 @@ impl<'a> Scope<'a> {
                 }
                 let items = args.iter().map(|x| self.check(x)).collect::<Result<Vec<_>>>()?;
                 let ty = unify(items.iter().map(|i| i.ty), &format!("{func}() arguments"), at)?;
-                if func != "coalesce" && !matches!(ty, Type::Int | Type::Float | Type::Null | Type::Str) {
-                    return Err(err(ErrorKind::Type, at, format!("{func}() takes numbers or strings, got {ty}")));
+                if func != "coalesce" && !matches!(ty, Type::Int | Type::Float | Type::Null | Type::Str | Type::Date | Type::Timestamp) {
+                    return Err(err(ErrorKind::Type, at, format!("{func}() takes numbers, strings, dates or timestamps, got {ty}")));
                 }
                 let mut items = items.into_iter().map(|i| coerce(i, ty));
                 let first = items.next().expect("non-empty");
@@ -655,7 +657,35 @@ fn cast(x: TExpr, to: &str, at: Pos) -> Result<TExpr> {
                 )))
             }
         },
-        _ => return Err(err(ErrorKind::Type, at, format!("CAST to {} is not supported here", to.to_uppercase()))),
+        "date" | "timestamp" => {
+            let ty = if to == "date" { Type::Date } else { Type::Timestamp };
+            let parse = if to == "date" { crate::temporal::parse_date } else { crate::temporal::parse_timestamp };
+            match (&x.node, x.ty) {
+                (_, Type::Null) => TExpr::null(ty),
+                (Node::Const(Value::Str(text)), _) => match parse(text) {
+                    Some(us) => TExpr::konst(ty, Value::Int(us)),
+                    None => {
+                        return Err(err(ErrorKind::Type, at, format!(
+                            "'{text}' is not a valid {}: write {}",
+                            to.to_uppercase(),
+                            if to == "date" { "DATE 'YYYY-MM-DD'" } else { "TIMESTAMP 'YYYY-MM-DD HH:MM:SS[.ffffff]'" }
+                        )))
+                    }
+                },
+                (_, Type::Str) => TExpr::new(ty, Node::StrFn(if to == "date" { SFn::ToDate } else { SFn::ToTimestamp }, vec![x])),
+                (_, Type::Date | Type::Timestamp) if to == "timestamp" || x.ty == Type::Date => TExpr { ty, ..x },
+                (Node::Const(Value::Int(us)), Type::Timestamp) => {
+                    TExpr::konst(ty, Value::Int(us.div_euclid(crate::temporal::US_PER_DAY) * crate::temporal::US_PER_DAY))
+                }
+                _ => {
+                    return Err(err(ErrorKind::Type, at, format!(
+                        "CAST of {} values to {} is not supported: compare the timestamp itself (a date compares as its midnight)",
+                        x.ty, to.to_uppercase()
+                    )))
+                }
+            }
+        }
+        _ => unreachable!("parse.rs gives only CAST_TYPES"),
     })
 }
 
@@ -683,6 +713,7 @@ fn unify(tys: impl Iterator<Item = Type>, what: &str, at: Pos) -> Result<Type> {
             (Type::Null, b) => b,
             (a, b) if a == b => a,
             (Type::Int, Type::Float) | (Type::Float, Type::Int) => Type::Float,
+            (Type::Date, Type::Timestamp) | (Type::Timestamp, Type::Date) => Type::Timestamp,
             (a, b) => return Err(err(ErrorKind::Type, at, format!("{what} mix {a} and {b}"))),
         };
     }
@@ -722,7 +753,39 @@ fn arith(op: &str, l: TExpr, r: TExpr, at: Pos) -> Result<TExpr> {
     Ok(TExpr::new(ty, Node::Arith(aop, boxed(l), boxed(r))))
 }
 
+fn is_temporal(t: Type) -> bool {
+    matches!(t, Type::Date | Type::Timestamp)
+}
+
+/// A DATE / TIMESTAMP value as the Int microseconds since the epoch it stands for (how
+/// comparisons read it): columns become `EpochUs`, constants and string casts are already
+/// microseconds, and CASE / coalesce / least / greatest over them carry the same over.
+fn lower_temporal(e: TExpr) -> TExpr {
+    if !is_temporal(e.ty) {
+        return e;
+    }
+    let node = match e.node {
+        Node::Column(c) => Node::EpochUs(c),
+        Node::Select(c, a, b) => Node::Select(c, boxed(lower_temporal(*a)), boxed(lower_temporal(*b))),
+        Node::Coalesce(a, b) => Node::Coalesce(boxed(lower_temporal(*a)), boxed(lower_temporal(*b))),
+        Node::MinMax(g, a, b) => Node::MinMax(g, boxed(lower_temporal(*a)), boxed(lower_temporal(*b))),
+        other => other, // constants and ToDate / ToTimestamp: Int microseconds already
+    };
+    TExpr::new(Type::Int, node)
+}
+
 fn compare(op: &str, l: TExpr, r: TExpr, at: Pos) -> Result<TExpr> {
+    if is_temporal(l.ty) && (is_temporal(r.ty) || r.ty == Type::Null) || l.ty == Type::Null && is_temporal(r.ty) {
+        // a date compares as its midnight with a timestamp, as in DuckDB
+        let (l, r) = (lower_temporal(retype_null(l, Type::Int)), lower_temporal(retype_null(r, Type::Int)));
+        return compare(op, l, r, at);
+    }
+    if is_temporal(l.ty) || is_temporal(r.ty) {
+        let (a, b) = (l.ty, r.ty);
+        return Err(err(ErrorKind::Type, at, format!(
+            "cannot compare {a} with {b} using '{op}': compare with DATE '...' or TIMESTAMP '...', or use days_since()"
+        )));
+    }
     let cmp = match op {
         "=" => Cmp::Eq,
         "<>" => Cmp::Ne,

@@ -24,7 +24,8 @@ from leadscore_fast.schema import is_string
 from leadscore_fast.sources import check_column, open_source
 from leadscore_fast.vm import opcodes as _op
 from leadscore_fast.vm.columns import (
-    EMPTY, INT_PTYPES, NUMERIC_PTYPES, PT_I32, PT_NULL, PTYPE_NAMES, TIME_PTYPES, bind_array,
+    EMPTY, INT_PTYPES, NUMERIC_PTYPES, PT_I32, PT_NULL, PT_U64, PTYPE_NAMES, TIME_PTYPES, bind_array,
+    check_int64,
     encode_strings,
 )
 from leadscore_fast.vm.keys import KeyCodes, key_codes
@@ -38,6 +39,7 @@ _ACCEPTS = {
     _op.LOAD_I: INT_PTYPES | {PT_NULL},
     _op.LOAD_B: NUMERIC_PTYPES | {PT_NULL},
     _op.LOAD_DAYS: TIME_PTYPES | {PT_NULL},
+    _op.LOAD_US: TIME_PTYPES | {PT_NULL},
 }
 
 
@@ -270,8 +272,12 @@ def _bind(prep: _Prepared, batch: pa.RecordBatch, col_idx) -> _Bound:
         has_any = spec.get("has_any") if spec.get("kind") == "has_any" else None
         try:
             b = bind_array(arrays[c], has_any)
+            if b.ptype == PT_U64 and _op.LOAD_I in prep.uses.get(c, ()):
+                check_int64(arrays[c])
         except TypeError as e:
             raise _errors().SchemaError(f"column {spec['name']!r}: {e}") from None
+        except ValueError as e:
+            raise _errors().DataError(f"column {spec['name']!r} {e}") from None
         for op in prep.uses.get(c, ()):
             ok = _ACCEPTS.get(op)
             if ok is None and "tab" in _op.OPCODES[op][1]:

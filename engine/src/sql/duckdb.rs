@@ -55,12 +55,15 @@ impl Syntax for DuckDb {
         Ok(format!("list_has_any({name}, [{}]::VARCHAR[])", list.join(", ")))
     }
 
-    fn days(&self, name: &str, _ty: Type, as_of_us: i64) -> String {
-        // Whole microseconds since the epoch, floored (as the VM reads any unit):
-        // epoch_ns works for every timestamp type and dates, epoch_us not for TIMESTAMPTZ_NS.
+    fn epoch_us(&self, name: &str, _ty: Type) -> String {
+        // Floored (as the VM reads any unit): epoch_ns works for every timestamp type and
+        // dates, epoch_us not for TIMESTAMPTZ_NS.
         let ns = format!("epoch_ns({name})");
-        let us = format!("(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)");
-        format!("(CAST({as_of_us} - {us} AS DOUBLE) / 86400000000.0)")
+        format!("(({ns} - (({ns} % 1000) + 1000) % 1000) // 1000)")
+    }
+
+    fn days(&self, name: &str, ty: Type, as_of_us: i64) -> String {
+        format!("(CAST({as_of_us} - {} AS DOUBLE) / 86400000000.0)", self.epoch_us(name, ty))
     }
 
     fn to_float(&self, a: &str) -> String {
@@ -132,6 +135,8 @@ impl Syntax for DuckDb {
             SFn::ToInt => format!("TRY_CAST({a} AS BIGINT)"),
             SFn::ToFloat => nan_to_null(&format!("TRY_CAST({a} AS DOUBLE)")),
             SFn::ToBool => format!("TRY_CAST({a} AS BOOLEAN)"),
+            SFn::ToDate => self.epoch_us(&format!("TRY_CAST({a} AS DATE)"), Type::Date),
+            SFn::ToTimestamp => self.epoch_us(&format!("TRY_CAST({a} AS TIMESTAMP)"), Type::Timestamp),
             _ => duckdb_str_fn(f, &args),
         })
     }

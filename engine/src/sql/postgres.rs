@@ -182,18 +182,22 @@ impl Syntax for Postgres {
         Ok(format!("(CAST({name} AS TEXT[]) && CAST(ARRAY[{}] AS TEXT[]))", list.join(", ")))
     }
 
-    fn days(&self, name: &str, ty: Type, as_of_us: i64) -> String {
-        // Whole microseconds since the epoch, exactly, on every version (EXTRACT returned
-        // float before 14): whole seconds, plus the microseconds of the seconds field. A date
-        // is midnight UTC, a timestamp without zone UTC (EXTRACT(EPOCH) reads it so).
-        let us = if ty == Type::Date {
+    fn epoch_us(&self, name: &str, ty: Type) -> String {
+        // Exactly, on every version (EXTRACT returned float before 14): whole seconds, plus
+        // the microseconds of the seconds field. A date is midnight UTC, a timestamp without
+        // zone UTC (EXTRACT(EPOCH) reads it so).
+        if ty == Type::Date {
             format!("(CAST({name} - DATE '1970-01-01' AS BIGINT) * 86400000000)")
         } else {
             format!(
                 "(CAST(EXTRACT(EPOCH FROM date_trunc('second', {name})) AS BIGINT) * 1000000 \
                  + CAST(EXTRACT(MICROSECONDS FROM {name}) AS BIGINT) % 1000000)"
             )
-        };
+        }
+    }
+
+    fn days(&self, name: &str, ty: Type, as_of_us: i64) -> String {
+        let us = self.epoch_us(name, ty);
         format!("(CAST(CAST({as_of_us} AS BIGINT) - {us} AS {FLOAT}) / {})", self.float_lit(86_400_000_000.0))
     }
 
@@ -360,7 +364,7 @@ impl Syntax for Postgres {
                 let (from, to) = accent_translation();
                 format!("translate({}, {}, {})", args[0].sql, self.string_lit(&from)?, self.string_lit(&to)?)
             }
-            SFn::ToInt | SFn::ToFloat | SFn::ToBool => {
+            SFn::ToInt | SFn::ToFloat | SFn::ToBool | SFn::ToDate | SFn::ToTimestamp => {
                 return Err(unsupported(NAME, format!("{} of a string (DuckDB's parsing rules) is not written for PostgreSQL", f.name())))
             }
             _ => duckdb_str_fn(f, &args),

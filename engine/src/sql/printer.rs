@@ -54,6 +54,10 @@ impl Printer<'_> {
                 let col = &self.columns[*c];
                 Part::leaf(syn.days(&syn.ident(&col.name)?, col.ty, self.as_of_us))
             }
+            Node::EpochUs(c) => {
+                let col = &self.columns[*c];
+                Part::leaf(syn.epoch_us(&syn.ident(&col.name)?, col.ty))
+            }
             Node::Lookup(_) => Part::leaf("NULL".into()),
             Node::Cast(a) => Part::node(syn.to_float(&text(a)?)),
             Node::Arith(op @ (Aop::Add | Aop::Sub | Aop::Mul | Aop::IntDiv), a, b) if e.ty == Type::Int => {

@@ -223,7 +223,7 @@ impl Syntax for Sqlite {
         ))
     }
 
-    fn days(&self, name: &str, _ty: Type, as_of_us: i64) -> String {
+    fn epoch_us(&self, name: &str, _ty: Type) -> String {
         // ISO-8601 text as SQLite writes it: 'YYYY-MM-DD', 'YYYY-MM-DD HH:MM[:SS[.fff...]]',
         // 'T' or ' ' between, an optional 'Z' or ±HH:MM. Whole seconds from strftime('%s')
         // over the text without its fraction (SQLite keeps milliseconds only, rounded), plus
@@ -231,12 +231,16 @@ impl Syntax for Sqlite {
         let v = name;
         let frac = format!("substr({v}, 21, 6)");
         let digits = format!("substr({frac}, 1, length({frac}) - length(ltrim({frac}, '0123456789')))");
-        let us = format!(
+        format!(
             "(CASE WHEN substr({v}, 20, 1) = '.' \
              THEN CAST(strftime('%s', substr({v}, 1, 19) || ltrim(substr({v}, 21), '0123456789')) AS INTEGER) * 1000000 \
              + CAST(substr({digits} || '000000', 1, 6) AS INTEGER) \
              ELSE CAST(strftime('%s', {v}) AS INTEGER) * 1000000 END)"
-        );
+        )
+    }
+
+    fn days(&self, name: &str, ty: Type, as_of_us: i64) -> String {
+        let us = self.epoch_us(name, ty);
         format!("(CAST({} - {us} AS REAL) / {})", self.int_lit(as_of_us), float_lit(86_400_000_000.0))
     }
 
@@ -382,7 +386,7 @@ impl Syntax for Sqlite {
                 let pieces: Vec<String> = args.iter().map(|a| format!("coalesce({}, '')", a.sql)).collect();
                 format!("({})", pieces.join(" || "))
             }
-            SFn::ToInt | SFn::ToFloat | SFn::ToBool => {
+            SFn::ToInt | SFn::ToFloat | SFn::ToBool | SFn::ToDate | SFn::ToTimestamp => {
                 return Err(unsupported(NAME, format!("{} of a string (DuckDB's parsing rules) is not written for SQLite", f.name())))
             }
             _ => duckdb_str_fn(f, &args),

@@ -69,6 +69,9 @@ pub(super) trait Syntax: Sync {
     fn column(&self, name: &str, ty: Type) -> String;
     /// `has_any(column, values...)` over a list<string> column.
     fn has_any(&self, name: &str, values: &[String]) -> Result<String>;
+    /// A timestamp or date column as whole microseconds since the epoch (BIGINT; nanoseconds
+    /// floored, a date is midnight UTC).
+    fn epoch_us(&self, name: &str, ty: Type) -> String;
     /// `days_since(column)`: whole microseconds from the column to `as_of_us`, in days.
     fn days(&self, name: &str, ty: Type, as_of_us: i64) -> String;
     /// int → float.

@@ -203,3 +203,17 @@ def bind_chunked(arr: pa.ChunkedArray | pa.Array, has_any: list[str] | None = No
     """One binding per chunk (the kernel runs batch by batch)."""
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     return [bind_array(c, has_any) for c in chunks]
+
+
+_INT64_MAX = (1 << 63) - 1
+
+
+def check_int64(arr: pa.Array) -> None:
+    """Integers are int64 in the engine: a uint64 array read as integers (not as floats) is
+    read exactly, or refused, never wrapped. Raises ValueError naming the value."""
+    if pat.is_uint64(arr.type) and arr.null_count < len(arr):
+        top = pc.max(arr).as_py()
+        if top > _INT64_MAX:
+            raise ValueError(f"holds the uint64 value {top}, above the largest int64 "
+                             f"({_INT64_MAX}) the engine reads exactly as an integer; cast the "
+                             "column to double (or filter those rows) before scoring")

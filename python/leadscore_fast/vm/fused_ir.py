@@ -65,7 +65,7 @@ _UNSIGNED = (PT_U8, PT_U16, PT_U32, PT_U64)
 _INTS = (PT_I8, PT_I16, PT_I32, PT_I64, PT_U8, PT_U16, PT_U32, PT_U64)
 _TIMES = (PT_TS_S, PT_TS_MS, PT_TS_US, PT_TS_NS, PT_DATE32, PT_DATE64)
 _COLUMN_OPS = (O.LOAD_F, O.LOAD_I, O.LOAD_B, O.LOAD_DAYS, O.IS_NULL_COL, O.LOOKUP_F, O.LOOKUP_B,
-               O.LOOKUP_I, O.LOOKUP_RULE_K)
+               O.LOOKUP_I, O.LOOKUP_RULE_K, O.LOAD_US)
 _LOOKUPS = (O.LOOKUP_F, O.LOOKUP_B, O.LOOKUP_I, O.LOOKUP_RULE_K)
 # top-k keeps per-block heaps, updated row by row: the interpreter runs it
 HIST_EDGES_MAX = 16  # a histogram is one compare-and-count per bucket and row: up to here
@@ -558,6 +558,20 @@ class _Gen:
                     x = b.mul(x, i64(_TIME_MULT[pt]))
                 d = b.fdiv(b.sitofp(b.sub(p["as_of"], x), F64), f(US_PER_DAY))
                 rf[a0] = fsel(valid(a1), d, f(NAN))
+            elif op == O.LOAD_US:  # kernel.load_us
+                if pt not in _TIMES:
+                    ri[a0] = (i64(0), false)
+                    continue
+                x = as_int(a1)
+                if pt == PT_TS_NS:  # floor division by 1000
+                    q = b.sdiv(x, i64(1000))
+                    fix = b.and_(b.icmp_signed("!=", b.srem(x, i64(1000)), i64(0)),
+                                 b.icmp_signed("<", x, i64(0)))
+                    x = b.sub(q, b.zext(fix, I64))
+                elif _TIME_MULT[pt] != 1:
+                    x = b.mul(x, i64(_TIME_MULT[pt]))
+                v = valid(a1)
+                ri[a0] = (x, true if v is None else v)
             elif op == O.IS_NULL_COL:
                 if pt == PT_NULL:
                     rb[a0] = two

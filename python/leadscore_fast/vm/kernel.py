@@ -48,7 +48,7 @@ from leadscore_fast.vm.opcodes import (  # noqa: E402
     LOAD_SEG, LOOKUP_B, LOOKUP_F, LOOKUP_I, MATH_F, MINMAX_F, MINMAX_I, NEG_I, NOP, NOT, OR, RULE,
     RULE_K,
     SEG_SET, SELECT_B, SELECT_F, SELECT_I, STORE_SCORE, ZERO_F,
-    COUNT_IF, HIST, LOOKUP_RULE_K, SEG_MATRIX, STORE_MASK, TOPK, ROUND_F, F2I,
+    COUNT_IF, HIST, LOOKUP_RULE_K, SEG_MATRIX, STORE_MASK, TOPK, ROUND_F, F2I, LOAD_US,
 )
 
 BUF_TYPE = types.Array(types.uint8, 1, "C", readonly=True)
@@ -225,6 +225,31 @@ def load_days(dst, data, has_valid, ok, ptype, base, m, as_of):
         return
     if has_valid:
         _mask_f(dst, ok, m)
+
+
+@njit(**_SUB)
+def load_us(dst, dv, data, has_valid, ptype, base, m):
+    """A timestamp/date column as int64 microseconds since the epoch (ns floored, as
+    load_days reads them); dv: validity, already expanded by run_block when has_valid."""
+    if ptype == PT_NULL:
+        dv[:m] = 0
+        dst[:m] = 0
+        return
+    if not has_valid:
+        dv[:m] = 1
+    if ptype == PT_DATE32:
+        src32 = _view(data, np.int32)
+        for i in range(m):
+            dst[i] = np.int64(src32[np.uint64(base + i)]) * 86_400_000_000
+        return
+    src = _view(data, np.int64)
+    if ptype == PT_TS_NS:
+        for i in range(m):
+            dst[i] = src[np.uint64(base + i)] // 1000
+    else:
+        mult = 1 if ptype == PT_TS_US else (1_000_000 if ptype == PT_TS_S else 1000)
+        for i in range(m):
+            dst[i] = src[np.uint64(base + i)] * mult
 
 
 @njit(inline="always", **_SUB)
@@ -1093,7 +1118,7 @@ def _make_run_block(full: bool):
                     a4 = code[pc, 5]
                     if op == LOAD_F or op == LOAD_I or op == LOAD_B or op == LOAD_DAYS \
                             or op == IS_NULL_COL or op == LOOKUP_F or op == LOOKUP_B or op == LOOKUP_I \
-                            or op == LOOKUP_RULE_K:
+                            or op == LOOKUP_RULE_K or op == LOAD_US:
                         # column a1, read here once rather than at every call site; its validity
                         # bits expanded here too (one _bits in the compiled code, not one per
                         # helper), into the LOAD_I validity register or else tmp
@@ -1102,7 +1127,7 @@ def _make_run_block(full: bool):
                         pt = meta[a1, 0]
                         base = meta[a1, 1] + start
                         has_valid = valid.size > 0
-                        ok = rv[a0] if op == LOAD_I else tmp
+                        ok = rv[a0] if op == LOAD_I or op == LOAD_US else tmp
                         if has_valid:
                             _bits(ok, valid, base, m)
                         if op == LOAD_F:
@@ -1124,6 +1149,9 @@ def _make_run_block(full: bool):
                                 load_b_core(rb[a0], data, has_valid, ok, pt, base, m, tmpi)
                         elif op == LOAD_DAYS:
                             load_days(rf[a0], data, has_valid, ok, pt, base, m, as_of)
+                        elif op == LOAD_US:
+                            if full:  # (not a core opcode: the core variant never sees it)
+                                load_us(ri[a0], ok, data, has_valid, pt, base, m)
                         elif op == LOOKUP_B or op == LOOKUP_RULE_K:
                             t0 = lut_off[a2]
                             t1 = lut_off[a2 + 1]

@@ -58,6 +58,7 @@ TOPK = 52  # topk F I?: keep the k largest x per group (group = I, -1 = one grou
 LOOKUP_RULE_K = 53  # aF col tab kF: acc += constant where the tri-state table at the dictionary code is TRUE (LOOKUP_B + RULE_K fused)
 ROUND_F = 54  # dF F kF imm: round(x, digits), k = 10^|digits|: imm 0 round(x * k) / k, x where that is not finite; imm 1 round(x / k) * k, 0 where not finite (half away from zero)
 F2I = 55  # dI F: float64 to int64 rounded half to even; NULL for NaN or outside int64 (CAST AS BIGINT)
+LOAD_US = 56  # dI col: timestamp/date column as int64 microseconds since the epoch (nanoseconds floored; a date is midnight UTC)
 
 OPCODES = {
     0: ('NOP', ()),
@@ -116,4 +117,5 @@ OPCODES = {
     53: ('LOOKUP_RULE_K', ('aF', 'col', 'tab', 'kF')),
     54: ('ROUND_F', ('dF', 'F', 'kF', 'imm')),
     55: ('F2I', ('dI', 'F')),
+    56: ('LOAD_US', ('dI', 'col')),
 }
