@@ -126,3 +126,32 @@ def test_to_expr_text():
         to_expr_text(None)
     assert repr(col("a") + 1) == "Expr('a + 1')" and str(col("a")) == "a"
     assert isinstance(col("a") + 1, Expr)
+
+
+def test_builder_numeric_date_and_string_functions_match_their_text():
+    # each builder call scores exactly like the SQL text it stands for
+    import datetime as dt
+
+    import pyarrow as pa
+
+    import leadscore_fast as lf
+    from leadscore_fast import expr as E
+
+    t = pa.table({"x": [7.25, -2.5, None], "n": pa.array([7, -3, 4], pa.int64()),
+                  "s": ["a@gmail.com", "b@x.org", None],
+                  "d": pa.array([dt.date(2026, 1, 2), dt.date(2025, 1, 1), None], pa.date32())})
+    pairs = [
+        (E.round_(E.col("x")), "round(x)"), (E.round_(E.col("x"), 1), "round(x, 1)"),
+        (E.floor(E.col("x")), "floor(x)"), (E.ceil(E.col("x")), "ceil(x)"),
+        (E.sign(E.col("n")), "sign(n)"), (E.pow_(E.col("n"), 2), "pow(n, 2)"),
+        (E.log10(E.abs_(E.col("x"))), "log10(abs(x))"), (E.mod(E.col("n"), 2), "mod(n, 2)"),
+        (E.col("n") // 2, "n // 2"), (E.cast(E.col("x"), "bigint"), "CAST(x AS BIGINT)"),
+        (E.length(E.split_part(E.col("s"), "@", 2)), "length(split_part(s, '@', 2))"),
+        (E.case((E.col("d") >= E.date("2026-01-01"), 1), else_=0), "CASE WHEN d >= DATE '2026-01-01' THEN 1 ELSE 0 END"),
+        (E.case((E.col("n").is_distinct_from(7), 1), else_=0), "CASE WHEN n IS DISTINCT FROM 7 THEN 1 ELSE 0 END"),
+    ]
+    for built, text in pairs:
+        m = {"name": "t", "scores": {"a": {"rules": [{"name": "r", "points": built}]},
+                                     "b": {"rules": [{"name": "r", "points": text}]}}}
+        res = lf.score(m, t)
+        assert res.column("a").to_pylist() == res.column("b").to_pylist(), (str(built), text)

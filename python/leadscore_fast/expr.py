@@ -25,7 +25,14 @@ __all__ = [
     "Expr", "col", "lit", "sql", "to_expr_text",
     "least", "greatest", "coalesce", "abs_", "ln", "exp", "sqrt", "lower", "upper",
     "starts_with", "contains", "days_since", "decay", "has_any", "case",
+    "round_", "floor", "ceil", "sign", "pow_", "log10", "log2", "mod", "cast", "try_cast",
+    "date", "timestamp", "length", "trim", "ends_with", "split_part", "substring", "replace",
+    "regexp_matches", "strip_accents", "concat",
 ]
+# CAST targets (engine/src/ast.rs CAST_TYPES, as SQL spells them)
+_CAST_TYPES = {"int": "INTEGER", "integer": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE",
+               "float": "DOUBLE", "varchar": "VARCHAR", "str": "VARCHAR", "boolean": "BOOLEAN",
+               "bool": "BOOLEAN", "date": "DATE", "timestamp": "TIMESTAMP"}
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Words the SQL grammar reserves: a column with one of these names must be quoted.
@@ -76,6 +83,8 @@ class Expr:
     def __rtruediv__(self, o): return self._bin("/", o, True)
     def __mod__(self, o): return self._bin("%", o)
     def __rmod__(self, o): return self._bin("%", o, True)
+    def __floordiv__(self, o): return self._bin("//", o)
+    def __rfloordiv__(self, o): return self._bin("//", o, True)
     def __neg__(self): return Expr(f"-{self._operand()}")
     def __pos__(self): return self
 
@@ -115,6 +124,12 @@ class Expr:
 
     def is_null(self) -> Expr:
         return Expr(f"{self._operand()} IS NULL")
+
+    def is_distinct_from(self, other) -> Expr:
+        return self._bin("IS DISTINCT FROM", other)
+
+    def is_not_distinct_from(self, other) -> Expr:
+        return self._bin("IS NOT DISTINCT FROM", other)
 
     def is_not_null(self) -> Expr:
         return Expr(f"{self._operand()} IS NOT NULL")
@@ -294,3 +309,104 @@ def case(*whens, else_=None) -> Expr:
 def _as_cond(value) -> Expr:
     # A condition given as a str is SQL text (a string literal is never a useful condition).
     return sql(value) if isinstance(value, str) else _as_expr(value)
+
+
+def round_(x, digits: int = 0) -> Expr:
+    """Half away from zero; ``digits`` may be negative (``round_(x, -2)``: to hundreds)."""
+    return _call("round", _as_expr(x), lit(int(digits))) if digits else _call("round", _as_expr(x))
+
+
+def floor(x) -> Expr:
+    return _call("floor", _as_expr(x))
+
+
+def ceil(x) -> Expr:
+    return _call("ceil", _as_expr(x))
+
+
+def sign(x) -> Expr:
+    return _call("sign", _as_expr(x))
+
+
+def pow_(x, y) -> Expr:
+    return _call("pow", _as_expr(x), _as_expr(y))
+
+
+def log10(x) -> Expr:
+    return _call("log10", _as_expr(x))
+
+
+def log2(x) -> Expr:
+    return _call("log2", _as_expr(x))
+
+
+def mod(x, y) -> Expr:
+    return _call("mod", _as_expr(x), _as_expr(y))
+
+
+def _cast(kind: str, x, to: str) -> Expr:
+    t = _CAST_TYPES.get(str(to).lower())
+    if t is None:
+        raise ValueError(f"cannot cast to {to!r}; the types are {sorted(set(_CAST_TYPES.values()))}")
+    return Expr(f"{kind}({_as_expr(x).text} AS {t})", atomic=True)
+
+
+def cast(x, to: str) -> Expr:
+    """``CAST(x AS to)`` (a value that does not convert is NULL)."""
+    return _cast("CAST", x, to)
+
+
+def try_cast(x, to: str) -> Expr:
+    return _cast("TRY_CAST", x, to)
+
+
+def date(text) -> Expr:
+    """A DATE literal: ``date("2026-01-01")`` or a ``datetime.date``."""
+    return Expr(f"DATE {lit(str(text)).text}", atomic=True)
+
+
+def timestamp(text) -> Expr:
+    """A TIMESTAMP literal (UTC): ``timestamp("2026-01-01 12:00:00")`` or a ``datetime``."""
+    if hasattr(text, "isoformat"):
+        text = text.isoformat(sep=" ")
+    return Expr(f"TIMESTAMP {lit(str(text)).text}", atomic=True)
+
+
+def length(x) -> Expr:
+    return _call("length", _as_expr(x))
+
+
+def trim(x, characters=None) -> Expr:
+    return _call("trim", _as_expr(x)) if characters is None else _call("trim", _as_expr(x), _as_expr(characters))
+
+
+def ends_with(x, suffix) -> Expr:
+    return _call("ends_with", _as_expr(x), _as_expr(suffix))
+
+
+def split_part(x, separator, n: int) -> Expr:
+    return _call("split_part", _as_expr(x), _as_expr(separator), lit(int(n)))
+
+
+def substring(x, start: int, length_=None) -> Expr:
+    args = [_as_expr(x), lit(int(start))] + ([] if length_ is None else [lit(int(length_))])
+    return _call("substring", *args)
+
+
+def replace(x, old, new) -> Expr:
+    return _call("replace", _as_expr(x), _as_expr(old), _as_expr(new))
+
+
+def regexp_matches(x, pattern: str, options: str = "") -> Expr:
+    args = [_as_expr(x), lit(pattern)] + ([lit(options)] if options else [])
+    return _call("regexp_matches", *args)
+
+
+def strip_accents(x) -> Expr:
+    return _call("strip_accents", _as_expr(x))
+
+
+def concat(*args) -> Expr:
+    if not args:
+        raise ValueError("concat() needs at least one argument")
+    return _call("concat", *map(_as_expr, args))
