@@ -68,6 +68,9 @@ pub struct TModel {
 
 struct Ctx<'a> {
     source: &'a str,
+    schema: &'a Schema,
+    /// Every segmentation's name (for the "used before it is defined" hint).
+    segmentations: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -77,6 +80,7 @@ impl Ctx<'_> {
         e.context = context.to_string();
         match src {
             Some(s) => {
+                e = crate::hints::add(e, &s.text, self.schema, &self.segmentations);
                 e.expr = s.text.clone();
                 let (l, c) = (e.line, e.col);
                 if s.line == 0 {
@@ -122,7 +126,7 @@ fn expect(e: TExpr, want: Type, what: &str) -> std::result::Result<TExpr, Compil
 }
 
 pub fn check_model(spec: &ModelSpec, schema: &Schema) -> Result<TModel> {
-    let cx = Ctx { source: &spec.source };
+    let cx = Ctx { source: &spec.source, schema, segmentations: spec.segments.iter().map(|g| g.name.clone()).collect() };
     let score_names: Vec<String> = spec.scores.iter().map(|s| s.name.clone()).collect();
     let mut columns = Vec::new();
     let mut scores = Vec::new();

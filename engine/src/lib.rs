@@ -14,6 +14,7 @@ pub mod error;
 pub mod eval;
 pub mod fold;
 pub mod fuse;
+pub mod hints;
 pub mod lookup;
 pub mod model;
 pub mod numeric;

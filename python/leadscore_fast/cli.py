@@ -54,11 +54,13 @@ def check_cmd(model, datafile, input_format, delimiter, null_values):
     from leadscore_fast.compiler import check_expressions, compile
 
     m = _load_model(model)
-    check_expressions(m)
     what = "structure and syntax"
     if datafile is not None:
+        # compiling checks the syntax too, with the columns at hand for its hints
         compile(m, _schema_of(datafile, input_format, delimiter, null_values))
         what = f"compiles against {datafile}"
+    else:
+        check_expressions(m)
     n_rules = sum(len(s.rules or ()) for s in m.scores)
     click.echo(f"{model}: OK ({what}): model {m.name!r}, {len(m.scores)} scores, {n_rules} "
                f"rules, {len(m.segmentations)} segmentations")

@@ -75,15 +75,38 @@ def load_yaml(text: str, source: str = "<string>") -> Loaded:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         pos = Pos(mark.line + 1, mark.column + 1) if mark else None
-        message = e.problem or e.context or "invalid YAML"
-        if e.context and e.problem and e.context_mark:
-            message += f" ({e.context} at line {e.context_mark.line + 1})"
-        raise model_error(located(source, pos, f"invalid YAML: {message}")) from None
+        raise model_error(located(source, pos, f"invalid YAML: {_yaml_problem(e, text)}")) from None
     except yaml.YAMLError as e:  # reader errors (bad characters) carry no problem_mark
         raise model_error(f"{source}: invalid YAML: {e}") from None
     finally:
         loader.dispose()
     return loaded
+
+
+def _yaml_problem(e, text: str) -> str:
+    """PyYAML's problem in words a model writer acts on, with the parser's own words after."""
+    problem = e.problem or e.context or "invalid YAML"
+    raw = problem
+    if e.context and e.problem and e.context_mark:
+        raw += f" ({e.context} at line {e.context_mark.line + 1})"
+    lines = text.splitlines()
+    line = lines[e.problem_mark.line] if e.problem_mark and e.problem_mark.line < len(lines) else ""
+    if problem.startswith("expected <block end>") or problem.startswith("did not find expected key"):
+        where = f" the block that starts at line {e.context_mark.line + 1}" if e.context_mark else " its block"
+        friendly = (f"this line is indented differently from{where}: keys of one mapping, and the "
+                    "'-' items of one list, must start in the same column")
+    elif problem.startswith("mapping values are not allowed"):
+        friendly = ("a ':' YAML cannot read here: quote an expression that contains ': ' "
+                    "(when: \"...\"), or start a new key on its own line")
+    elif "found character '\\t'" in problem or "\t" in line[: len(line) - len(line.lstrip())]:
+        friendly = "a tab in the indentation: YAML indents with spaces only"
+    elif problem.startswith("could not find expected ':'"):
+        friendly = "a line without 'key: value' (or a quote left open above it)"
+    elif problem.startswith("found unexpected end of stream") or "end of stream" in problem:
+        friendly = "the file ends inside a quoted string or a bracket: close it"
+    else:
+        return raw
+    return f"{friendly} [YAML: {raw}]"
 
 
 def load_yaml_file(path) -> Loaded:
