@@ -124,3 +124,14 @@ def test_model_without_segmentations():
     m = lf.Model("m").derived("s", "1")
     with pytest.raises(LeadscoreError, match="no segmentations"):
         summarize(m, pa.table({"x": [1]}))
+
+
+def test_text_label_with_nulls_leaves_them_out():
+    # the bug: a NULL in a yes/no label column was reported as a value "neither a conversion
+    # nor its absence"
+    import pyarrow as pa
+    m = {"name": "m", "scores": {"s": {"rules": [{"name": "r", "points": 1}]}},
+         "segments": {"g": [{"name": "all"}]}}
+    t = pa.table({"y": ["yes", None, "no", "no"]})
+    row = summarize(m, t, label="y").to_pylist()[0]
+    assert row["conversions"] == 1.0 and abs(row["conversion_rate"] - 1 / 3) < 1e-12

@@ -9,6 +9,7 @@ only loaded when something is scored):
     count select top_k histogram quantiles crossings migration
                            threshold queries fused into the scoring pass (queries.py)
     summarize              per-segment counts, shares, score stats, conversion and lift (summaries.py)
+    evaluate               ROC AUC, KS, gains per decile, conversion per segment (evaluation.py)
     source                 open a file, directory, glob or in-memory object as a Source (sources/)
     write_output           write a Table or stream to a file atomically (sinks.py)
     errors                 LeadscoreError and its subclasses
@@ -37,6 +38,8 @@ _LAZY = {
     "Crossings": "leadscore_fast.queries",
     "QueryError": "leadscore_fast.queries",
     "summarize": "leadscore_fast.summaries",
+    "evaluate": "leadscore_fast.evaluation",
+    "Evaluation": "leadscore_fast.evaluation",
     "rescore": "leadscore_fast.rescoring",
     "source": "leadscore_fast.sources",
     "write_output": "leadscore_fast.sinks",
@@ -52,7 +55,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "sinks", "sources", "cli", "schema", "queries", "summaries", "runner"}
+_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "sinks", "sources", "cli", "schema", "queries", "summaries", "runner", "evaluation", "labels"}
 
 
 def __getattr__(name: str):

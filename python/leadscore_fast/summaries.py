@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 
 from leadscore_fast.compiler import as_model, as_schema
+from leadscore_fast.labels import check_label, floats, label_values
 from leadscore_fast.queries import QueryError
 from leadscore_fast.suggest import did_you_mean_or_known as _suggest
 
@@ -49,49 +50,6 @@ class _Acc:
             self.conv_n += np.bincount(codes[ok], minlength=n)
 
 
-def _floats(arr) -> np.ndarray:
-    """float64 with NaN for NULL (bools become 0/1)."""
-    if pa.types.is_boolean(arr.type):
-        arr = arr.cast(pa.int8())
-    return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
-
-
-# Text labels read without ``positive``: the spellings of a conversion and of its absence
-# (compared trimmed and case-insensitively).
-TEXT_POSITIVE = ("yes", "y", "true", "t", "1", "converted", "won")
-TEXT_NEGATIVE = ("no", "n", "false", "f", "0", "not converted", "lost")
-
-
-def _is_text(t: pa.DataType) -> bool:
-    if pa.types.is_dictionary(t):
-        t = t.value_type
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
-
-def _text_label(arr, name: str, positive: str | None) -> np.ndarray:
-    """A text label as 1.0 (a conversion), 0.0 or NaN (NULL): equal to ``positive``, or, without
-    it, one of TEXT_POSITIVE / TEXT_NEGATIVE; QueryError naming any other value."""
-    import pyarrow.compute as pc
-
-    if pa.types.is_dictionary(arr.type):
-        arr = arr.dictionary_decode()
-    arr = arr.cast(pa.large_string())
-    if positive is not None:
-        hit = pc.equal(arr, pa.scalar(positive, pa.large_string()))
-    else:
-        norm = pc.utf8_lower(pc.utf8_trim_whitespace(arr))
-        hit = pc.is_in(norm, value_set=pa.array(TEXT_POSITIVE, pa.large_string()))
-        known = pc.or_(hit, pc.is_in(norm, value_set=pa.array(TEXT_NEGATIVE, pa.large_string())))
-        odd = pc.filter(arr, pc.invert(known))
-        if len(odd):
-            raise QueryError(
-                f"summarize: label column {name!r} holds {odd[0].as_py()!r}, which is neither "
-                f"a conversion ({'/'.join(TEXT_POSITIVE[:3])}) nor its absence "
-                f"({'/'.join(TEXT_NEGATIVE[:3])}): say which value is a conversion with "
-                "positive= (--positive VALUE)")
-    return _floats(hit)
-
-
 def _codes(arr) -> np.ndarray:
     return np.asarray(arr.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
 
@@ -119,20 +77,7 @@ def summarize(model, data, *, segmentation=None, label=None, positive=None, as_o
                              f"{_suggest(name, m.segment_names)}")
     source = open_source(data)
     schema = source.schema
-    text = False
-    if label is not None:
-        field = as_schema(schema).field(label) if label in schema.names else None
-        if field is None:
-            raise QueryError(f"summarize: unknown label column {label!r}"
-                             f"{_suggest(label, schema.names)}")
-        text = _is_text(field.type)
-        if not (text or pa.types.is_boolean(field.type) or pa.types.is_integer(field.type)
-                or pa.types.is_floating(field.type)):
-            raise QueryError(f"summarize: label column {label!r} must be bool, numeric or "
-                             f"text, got {field.type}")
-        if positive is not None and not text:
-            raise QueryError(f"summarize: positive= is for a text label; {label!r} is "
-                             f"{field.type} (nonzero / TRUE is a conversion)")
+    text = False if label is None else check_label(as_schema(schema), label, positive, "summarize")
     program = compile_model(m, schema)
     labels = {g["name"]: list(g["labels"]) for g in program.segments}
     accs = {name: _Acc(labels[name], m.score_names, label is not None) for name in names}
@@ -141,9 +86,9 @@ def summarize(model, data, *, segmentation=None, label=None, positive=None, as_o
     n_scores = len(m.score_names)
     label_at = n_scores + len(m.segment_names)  # kept columns follow scores and segments
     for batch in stream:
-        values = {s: _floats(batch.column(i)) for i, s in enumerate(m.score_names)}
-        lab = None if label is None else _text_label(batch.column(label_at), label, positive) \
-            if text else _floats(batch.column(label_at))
+        values = {s: floats(batch.column(i)) for i, s in enumerate(m.score_names)}
+        lab = None if label is None else \
+            label_values(batch.column(label_at), label, positive, text, "summarize")
         for name, acc in accs.items():
             acc.add(_codes(batch.column(n_scores + m.segment_names.index(name))), values, lab)
     return _table(accs, m.score_names, label is not None)

@@ -1,0 +1,92 @@
+"""``leadscore evaluate``: how well a score of MODEL separates conversions in INPUT (AUC, KS,
+gains per decile, conversion per segment), what a sales capacity or a threshold catches, and
+optionally a plot of the gains curve and the per-segment conversion."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
+                                       input_options, open_input, table)
+
+__all__ = ["evaluate_cmd"]
+
+
+@click.command("evaluate")
+@click.argument("model", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--label", required=True, metavar="COL",
+              help="Outcome column (bool, 0/1, or text such as yes/no), e.g. converted.")
+@click.option("--score", "score_name", default="total", show_default=True, metavar="SCORE",
+              help="The score to evaluate.")
+@click.option("--positive", metavar="VALUE", help="For a text --label: the value that means a "
+              "conversion (default: yes/y/true/1 against no/n/false/0, any case).")
+@click.option("--capacity", type=click.IntRange(min=0), metavar="N",
+              help="Sales can take N leads: the threshold that fits them and what it catches.")
+@click.option("--threshold", type=float, metavar="T",
+              help="An MQL threshold: the leads at or above it and what they catch.")
+@click.option("--plot", metavar="FILE.png", help="Draw the gains curve and the per-segment "
+              "conversion (needs matplotlib: pip install leadscore_fast[plot]).")
+@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@input_options
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON on stdout.")
+@errors_to_exit
+def evaluate_cmd(model, input_path, label, score_name, positive, capacity, threshold, plot,
+                 as_of, threads, input_format, delimiter, null_values, as_json):
+    """Evaluate a score of MODEL against the outcome column --label of INPUT."""
+    from leadscore_fast.evaluation import evaluate
+    from leadscore_fast.model import Model
+
+    m = Model.from_yaml(model)
+    source = open_input(input_path, input_format, delimiter, null_values)
+    ev = evaluate(m, source, label, score_name, positive=positive, capacity=capacity,
+                  threshold=threshold, as_of=as_of_option_value(as_of), threads=threads)
+    if plot:
+        from leadscore_fast.evaluation_plot import save_plot
+
+        save_plot(ev, plot)
+    if as_json:
+        click.echo(json.dumps(ev.to_dict(), indent=2))
+        return
+    _print(ev, plot)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _print(ev, plot) -> None:
+    out = console()
+    rate = _pct(ev.rate)
+    auc = "-" if ev.auc is None else f"{ev.auc:.4f}"
+    ks = "-" if ev.ks is None else f"{ev.ks:.4f} (at {ev.score} >= {ev.ks_at:g})"
+    out.print(f"[bold]{ev.score}[/bold]: {ev.leads:,} labelled leads, {ev.conversions:,} "
+              f"conversions ({rate}); ROC AUC {auc}; KS {ks}"
+              + (f"; {ev.unlabelled:,} left out (NULL label or score)" if ev.unlabelled else ""))
+    t = table("decile", "score", "leads", "conversions", "rate", "gains", "lift")
+    for d in ev.deciles:
+        t.add_row(str(d["decile"]), f"{d['min_score']:g} – {d['max_score']:g}", f"{d['leads']:,}",
+                  f"{d['conversions']:,}", _pct(d["rate"]), _pct(d["gains"]),
+                  "-" if d["lift"] is None else f"{d['lift']:.2f}×")
+    out.print(t)
+    for name in dict.fromkeys(s["segmentation"] for s in ev.segments):
+        t = table(name, "leads", "share", "conversions", "rate", "lift")
+        for s in (s for s in ev.segments if s["segmentation"] == name):
+            t.add_row("(none)" if s["segment"] is None else s["segment"], f"{s['leads']:,}",
+                      _pct(s["share"]), f"{s['conversions']:,}", _pct(s["rate"]),
+                      "-" if s["lift"] is None else f"{s['lift']:.2f}×")
+        out.print(t)
+    for what, r in (("capacity", ev.capacity), ("threshold", ev.threshold)):
+        if r is None:
+            continue
+        head = (f"sales capacity {r['capacity']:,} leads: threshold {ev.score} >= {r['threshold']:g}"
+                if what == "capacity" and r["threshold"] is not None else
+                f"sales capacity {r.get('capacity', 0):,} leads: no threshold fits (the top "
+                "score alone has more leads)" if what == "capacity" else
+                f"threshold {ev.score} >= {r['threshold']:g}")
+        out.print(f"{head}: {r['leads']:,} leads, {r['conversions']:,} conversions "
+                  f"({_pct(r['rate'])} of them convert), {_pct(r['caught'])} of all conversions")
+    if plot:
+        out.print(f"plot written to {plot}")
