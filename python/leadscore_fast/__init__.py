@@ -10,6 +10,7 @@ only loaded when something is scored):
                            threshold queries fused into the scoring pass (queries.py)
     summarize              per-segment counts, shares, score stats, conversion and lift (summaries.py)
     evaluate               ROC AUC, KS, gains per decile, conversion per segment (evaluation.py)
+    explain                per-lead reasons and per-rule contributions (explanations.py)
     source                 open a file, directory, glob or in-memory object as a Source (sources/)
     write_output           write a Table or stream to a file atomically (sinks.py)
     errors                 LeadscoreError and its subclasses
@@ -39,6 +40,7 @@ _LAZY = {
     "QueryError": "leadscore_fast.queries",
     "summarize": "leadscore_fast.summaries",
     "evaluate": "leadscore_fast.evaluation",
+    "explain": "leadscore_fast.explanations",
     "Evaluation": "leadscore_fast.evaluation",
     "rescore": "leadscore_fast.rescoring",
     "source": "leadscore_fast.sources",

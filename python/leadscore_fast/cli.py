@@ -12,6 +12,7 @@ from leadscore_fast.cli_common import (as_of_option_value as _as_of, console as 
                                        errors_to_exit as _errors_to_exit, input_options,
                                        open_input, table as _table)
 from leadscore_fast.cli_evaluate import evaluate_cmd
+from leadscore_fast.cli_explain import explain_cmd
 from leadscore_fast.cli_rescore import rescore_cmd
 from leadscore_fast.cli_score import score_cmd
 
@@ -43,6 +44,7 @@ def _finished(*_args, **_kwargs):
 main.add_command(score_cmd)
 main.add_command(rescore_cmd, "rescore")
 main.add_command(evaluate_cmd)
+main.add_command(explain_cmd)
 
 
 @main.command("check")

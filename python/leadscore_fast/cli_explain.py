@@ -1,0 +1,78 @@
+"""``leadscore explain``: for each lead matching --where, every rule (its condition TRUE /
+FALSE / NULL, raw points, cap or floor, contribution), the score, and every segment case."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
+                                       input_options, open_input, table)
+
+__all__ = ["explain_cmd"]
+
+
+@click.command("explain")
+@click.argument("model", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--where", required=True, metavar="CONDITION",
+              help="Which leads, as an expression, e.g. \"lead_id = 123\".")
+@click.option("--keep", multiple=True, metavar="COL", help="Input column to show (repeatable).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most this many leads.")
+@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@input_options
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON on stdout.")
+@errors_to_exit
+def explain_cmd(model, input_path, where, keep, limit, as_of, threads, input_format, delimiter,
+                null_values, as_json):
+    """Explain MODEL's scores and segments for the leads of INPUT matching --where."""
+    from leadscore_fast.explanations import explain_leads
+    from leadscore_fast.model import Model
+
+    m = Model.from_yaml(model)
+    source = open_input(input_path, input_format, delimiter, null_values)
+    leads = explain_leads(m, source, where, keep=list(keep), limit=limit,
+                          as_of=as_of_option_value(as_of), threads=threads)
+    if as_json:
+        click.echo(json.dumps(leads, indent=2, default=str))
+        return
+    out = console()
+    if not leads:
+        out.print(f"no lead matches {where}")
+        return
+    for n, lead in enumerate(leads, 1):
+        who = ", ".join(f"{k} = {v}" for k, v in lead["keep"].items())
+        out.print(f"[bold]lead {n}[/bold]" + (f" ({who})" if who else ""))
+        for s in lead["scores"]:
+            if not s["rules"]:
+                out.print(f"  {s['score']} = {_n(s['value'])} (derived)")
+                continue
+            t = table(f"{s['score']} = {_n(s['value'])}", "when", "points", "cap/floor", "adds")
+            for r in s["rules"]:
+                bound = _bound(r)
+                t.add_row(r["rule"], r["condition"] or "(always)", _n(r["points"]), bound,
+                          _n(r["contribution"]))
+            if s["range"] is not None:
+                t.add_row("(range)", "", "", "clamped", _n(s["range"]))
+            out.print(t)
+        for g in lead["segments"]:
+            seg = g["segment"] if g["segment"] is not None else "(none)"
+            why = "; ".join(f"{c['label']}: {c['condition'] or 'default'}" for c in g["cases"])
+            out.print(f"  {g['segmentation']} = [bold]{seg}[/bold]  ({why})")
+
+
+def _n(x) -> str:
+    return "NULL" if x is None else f"{x:g}"
+
+
+def _bound(r) -> str:
+    p, c, f = r["points"], r["cap"], r["floor"]
+    if r["contribution"] == 0 or p is None:
+        return ""
+    if c is not None and p > c:
+        return f"capped at {c:g}"
+    if f is not None and p < f:
+        return f"floored at {f:g}"
+    return ""

@@ -1,0 +1,242 @@
+"""Why a lead has its score: per-rule contributions, the top reasons per lead, and a full
+account of one lead's rules and segments.
+
+The engine computes it in the same pass as the scores: the model is compiled with one more
+score per rule, that rule alone (its condition, points, cap and floor, no range), so each
+contribution is exactly what the rule added to its score's left-to-right sum. A score's
+``range`` clamp shows as a final ``(range)`` entry with its adjustment, so that the entries
+of a lead sum to its score. Derived scores (``expr``) have no rules and no reasons.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from leadscore_fast.compiler import as_model
+from leadscore_fast.model import Score, Segmentation, SegmentCase, Src
+from leadscore_fast.queries import QueryError
+
+__all__ = ["explain", "explain_leads", "RANGE"]
+
+RANGE = "(range)"
+_REASON = pa.struct([("rule", pa.string()), ("points", pa.float64())])
+
+
+@dataclass
+class _Plan:
+    """The augmented model and, per rule score, its rules' contribution columns."""
+
+    model: object
+    rules: dict  # score name -> [(rule name, contribution score name)]
+    ranged: dict  # score name -> bool (has a range)
+
+
+def _fresh(base: str, taken: set) -> str:
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}~{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def _plan(m) -> _Plan:
+    taken = set(m.score_names) | set(m.segment_names)
+    scores, rules, ranged = [], {}, {}
+    for s in m.scores:
+        scores.append(s)
+        if s.rules is None:
+            continue
+        rules[s.name], ranged[s.name] = [], s.range is not None
+        for i, r in enumerate(s.rules):
+            name = _fresh(f"__explain.{s.name}.{i}", taken)
+            scores.append(Score(name=name, rules=[r], line=s.line))
+            rules[s.name].append((r.name, name))
+    out = copy.copy(m)
+    out.scores = scores
+    out.segmentations = list(m.segmentations)
+    return _Plan(out, rules, ranged)
+
+
+def _contributions(batch: pa.RecordBatch, plan: _Plan, score: str):
+    """(contributions n × k in rule order, the clamp adjustment or None) of one batch."""
+    cols = [batch.column(batch.schema.get_field_index(c)) for _, c in plan.rules[score]]
+    c = np.column_stack([np.nan_to_num(np.asarray(a.to_numpy(zero_copy_only=False), np.float64))
+                         for a in cols]) if cols else np.zeros((batch.num_rows, 0))
+    if not plan.ranged[score]:
+        return c, None
+    total = np.zeros(batch.num_rows)
+    for j in range(c.shape[1]):  # the engine's left-to-right float64 sum, before the clamp
+        total += c[:, j]
+    v = np.asarray(batch.column(batch.schema.get_field_index(score)).to_numpy(zero_copy_only=False))
+    adj = v - total
+    for _ in range(4):  # v - total is inexact when they differ by more than 2×: nudge it until
+        off = v - (total + adj)  # total + adj gives v exactly (an ulp or two)
+        if not off.any():
+            break
+        adj = np.where(off != 0, np.nextafter(adj, adj + off), adj)
+    return c, adj
+
+
+def _reasons(c: np.ndarray, adj, names: list[str], top: int) -> pa.ListArray:
+    """list<struct<rule, points>>: the ``top`` largest |contributions| (ties in rule order,
+    zeros left out), then the clamp's adjustment where it is not zero."""
+    n, k = c.shape
+    t = min(top, k)
+    absc = np.abs(c)
+    picks, vals = np.zeros((n, t + 1), np.int64), np.zeros((n, t + 1))
+    ok = np.zeros((n, t + 1), bool)
+    rows = np.arange(n)
+    for j in range(t):  # argmax takes the first of equal values: rule order
+        idx = np.argmax(absc, axis=1) if k else np.zeros(n, np.int64)
+        picks[:, j], vals[:, j] = idx, c[rows, idx]
+        ok[:, j] = absc[rows, idx] > 0
+        absc[rows, idx] = -1.0
+    if adj is not None:
+        picks[:, t], vals[:, t], ok[:, t] = k, adj, adj != 0
+    labels = pa.array(list(names) + [RANGE], pa.string())
+    rule = pc.take(labels, pa.array(picks[ok]))
+    struct = pa.StructArray.from_arrays([rule, pa.array(vals[ok])], fields=list(_REASON))
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(ok.sum(axis=1), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), struct)
+
+
+def _reasons_text(reasons: pa.ListArray) -> pa.Array:
+    """``"+15 target industry, -40 unsubscribed"`` per lead."""
+    flat = reasons.flatten()
+    pts = flat.field("points")
+    sign = pc.if_else(pc.greater_equal(pts, 0), "+", "-")
+    num = pc.cast(pc.round(pc.abs(pts), 2), pa.string())  # two decimals at most
+    num = pc.replace_substring_regex(num, r"\.0$", "")  # 15.0 reads as 15
+    entry = pc.binary_join_element_wise(pc.binary_join_element_wise(sign, num, ""),
+                                        flat.field("rule"), " ")
+    lists = pa.ListArray.from_arrays(reasons.offsets, entry)
+    return pc.binary_join(lists, ", ")
+
+
+def explain(model, data, *, top: int = 3, keep=None, contributions: bool = False,
+            reasons_text: bool = False, as_of=None, threads=None) -> pa.Table:
+    """Score ``data`` and say why: the ``keep`` input columns, every score and segment, then
+    per rule score ``reasons_<score>`` (list<struct<rule, points>>: the ``top`` rules with
+    the largest absolute contribution, ties in file order, then ``(range)`` for the clamp),
+    or with ``contributions=True`` one float64 column ``<score>.<rule>`` per rule (and
+    ``<score>.(range)`` for a ranged score) instead; ``reasons_text=True`` adds
+    ``reasons_<score>_text`` ("+15 target industry, -40 unsubscribed", for a CRM field)."""
+    from leadscore_fast.scoring import score as run
+
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise QueryError(f"explain: top must be a positive integer, got {top!r}")
+    m = as_model(model)
+    plan = _plan(m)
+    keep = list(keep or [])
+
+    def one(batch):
+        cols, names = [], []
+        for k in keep + m.score_names + m.segment_names:
+            cols.append(batch.column(batch.schema.get_field_index(k)))
+            names.append(k)
+        for s, rules in plan.rules.items():
+            c, adj = _contributions(batch, plan, s)
+            rule_names = [r for r, _ in rules]
+            reasons = None
+            if contributions:
+                for j, r in enumerate(rule_names):
+                    cols.append(pa.array(c[:, j]))
+                    names.append(f"{s}.{r}")
+                if adj is not None:
+                    cols.append(pa.array(adj))
+                    names.append(f"{s}.{RANGE}")
+            else:
+                reasons = _reasons(c, adj, rule_names, top)
+                cols.append(reasons)
+                names.append(f"reasons_{s}")
+            if reasons_text:
+                if reasons is None:
+                    reasons = _reasons(c, adj, rule_names, len(rule_names))
+                cols.append(_reasons_text(reasons))
+                names.append(f"reasons_{s}_text")
+        return pa.RecordBatch.from_arrays(cols, names=names)
+
+    stream = run(plan.model, data, keep=keep or None, as_of=as_of, threads=threads, stream=True)
+    batches = [one(b) for b in stream]
+    if not batches:  # no rows: the same columns, empty
+        empty = run(plan.model, pa.table({}) if False else data, keep=keep or None, as_of=as_of,
+                    threads=threads)
+        batches = [one(pa.RecordBatch.from_pylist([], schema=empty.schema))]
+    return pa.Table.from_batches(batches)
+
+
+# -- one lead in full ------------------------------------------------------------------------
+
+def _truth_case(name: str, when: Src) -> Segmentation:
+    """A segmentation whose label is the condition's truth value: T, F or N (NULL)."""
+    return Segmentation(name=name, cases=[SegmentCase("T", when), SegmentCase("F", Src(f"NOT ({when.text})")),
+                                          SegmentCase("N")])
+
+
+def explain_leads(model, data, where: str, *, keep=None, limit: int = 20, as_of=None,
+                  threads=None) -> list[dict]:
+    """Every rule and segment case of the leads satisfying ``where`` (at most ``limit``):
+    per lead ``{"keep": {...}, "scores": [{"score", "value", "rules": [{"rule", "condition"
+    ("TRUE"/"FALSE"/"NULL"/None without one), "points", "cap", "floor", "contribution"}],
+    "range": adjustment or None}], "segments": [{"segmentation", "segment", "cases":
+    [{"label", "condition"}]}]}``."""
+    from leadscore_fast.queries import select
+
+    m = as_model(model)
+    plan = _plan(m)
+    aug = plan.model
+    taken = set(aug.score_names) | set(aug.segment_names)
+    cond_of, raw_of, case_of = {}, {}, {}
+    extra_scores, extra_segs = [], []
+    for s in m.scores:
+        for i, r in enumerate(s.rules or ()):
+            raw = _fresh(f"__raw.{s.name}.{i}", taken)
+            extra_scores.append(Score(name=raw, expr=r.points))  # a NULL reads as 0 here:
+            null = _fresh(f"__null.{s.name}.{i}", taken)  # so whether it is NULL, apart
+            extra_segs.append(_truth_case(null, Src(f"({r.points.text}) IS NULL")))
+            raw_of[(s.name, i)] = (raw, null)
+            if r.when is not None:
+                cond = _fresh(f"__when.{s.name}.{i}", taken)
+                extra_segs.append(_truth_case(cond, r.when))
+                cond_of[(s.name, i)] = cond
+    for g in m.segmentations:
+        for i, c in enumerate(g.cases):
+            if c.when is not None:
+                name = _fresh(f"__case.{g.name}.{i}", taken)
+                extra_segs.append(_truth_case(name, c.when))
+                case_of[(g.name, i)] = name
+    aug.scores = aug.scores + extra_scores
+    aug.segmentations = aug.segmentations + extra_segs
+    rows = select(aug, data, where, columns=list(keep or []), as_of=as_of, threads=threads)
+    out = []
+    truth = {"T": "TRUE", "F": "FALSE", "N": "NULL"}
+    for row in rows.slice(0, limit).to_pylist():
+        lead = {"keep": {k: row[k] for k in keep or []}, "scores": [], "segments": []}
+        for s in m.scores:
+            entry = {"score": s.name, "value": row[s.name], "rules": [], "range": None}
+            if s.rules is not None:
+                total = 0.0
+                for i, r in enumerate(s.rules):
+                    contribution = row[plan.rules[s.name][i][1]]
+                    total += contribution
+                    cond = cond_of.get((s.name, i))
+                    entry["rules"].append({
+                        "rule": r.name, "condition": truth[row[cond]] if cond else None,
+                        "points": None if row[raw_of[(s.name, i)][1]] == "T" else row[raw_of[(s.name, i)][0]],
+                        "cap": r.cap, "floor": r.floor,
+                        "contribution": contribution})
+                if s.range is not None and row[s.name] != total:
+                    entry["range"] = row[s.name] - total
+            lead["scores"].append(entry)
+        for g in m.segmentations:
+            cases = [{"label": c.label,
+                      "condition": truth[row[case_of[(g.name, i)]]] if (g.name, i) in case_of else None}
+                     for i, c in enumerate(g.cases)]
+            lead["segments"].append({"segmentation": g.name, "segment": row[g.name], "cases": cases})
+        out.append(lead)
+    return out
