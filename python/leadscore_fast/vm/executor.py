@@ -14,6 +14,7 @@ is at hand, else native while the interpreter is not loaded (no JIT warm-up), el
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -31,9 +32,10 @@ NATIVE_MAX_ROWS = 1 << 16
 
 
 def check_executor(executor) -> str:
-    """``executor`` as one of EXECUTORS (None = "auto"); ValueError for anything else."""
+    """``executor`` as one of EXECUTORS; None is ``$LEADSCORE_EXECUTOR``, else "auto".
+    ValueError for anything else."""
     if executor is None:
-        return "auto"
+        executor = os.environ.get("LEADSCORE_EXECUTOR") or "auto"
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(map(repr, EXECUTORS))}, "
                          f"got {executor!r}")
@@ -154,7 +156,8 @@ def choose(executor, code, n, fused_kernel):
     if executor == "native":
         return "native", None
     native = executor == "auto" and _engine() is not None and native_unsupported(code) is None
-    if native and n < NATIVE_MAX_ROWS:
+    # LEADSCORE_FUSE_AFTER_ROWS=0 asks for fused kernels from the first row, small batches too
+    if native and n < NATIVE_MAX_ROWS and not (_fused.enabled() and _fused.fuse_after_rows() == 0):
         return "native", None
     if executor != "interpreter":
         # with the native executor at hand no first batch waits for a compile
