@@ -56,7 +56,8 @@ def run(*args):
 
 def _fake_scoring(monkeypatch, fail_after=None):
     """A stand-in `leadscore_fast.scoring`: fit = min(5 * visits, 25), tier by fit >= 20."""
-    def score(model, data, *, keep=None, as_of=None, threads=None, stream=False):
+    def score(model, data, *, keep=None, as_of=None, threads=None, stream=False,
+              executor=None):
         data = data.reader()
         schema = pa.schema([("fit", pa.float64()), ("tier", pa.dictionary(pa.int32(),
                                                                           pa.string()))]

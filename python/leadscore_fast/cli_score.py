@@ -25,11 +25,10 @@ __all__ = ["score_cmd"]
 @click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601; "
               "default: the model's as_of, else now, UTC).")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
-@click.option("--executor", default="auto", show_default=True,
-              type=click.Choice(["auto", "native", "interpreter", "fused"]),
-              help="What runs the bytecode: auto picks per batch; native (Rust, no warm-up), "
-              "interpreter (numba) or fused (LLVM kernels where the model allows) force one. "
-              "Every executor gives the same results.")
+@click.option("--executor", type=click.Choice(["auto", "native", "interpreter", "fused"]),
+              help="What runs the bytecode: auto (default, or $LEADSCORE_EXECUTOR) picks per "
+              "batch; native (Rust, no warm-up), interpreter (numba) or fused (LLVM kernels "
+              "where the model allows) force one. Every executor gives the same results.")
 @click.option("--compression", default="snappy", show_default=True,
               type=click.Choice(["snappy", "zstd", "lz4", "gzip", "brotli", "none"]),
               help="Parquet output compression.")
