@@ -3,6 +3,9 @@
 //! branched on outside the row loop. Registers are raw row pointers: an instruction may write
 //! the register it reads, element by element, as the numba kernel's arrays may alias.
 //!
+//! Every loop is `#[inline(always)]` into the interpreter loop of `run.rs`, which is compiled
+//! once per CPU level (see `run::Level`) so that they vectorise for the host's vector width.
+//!
 //! Safety: every pointer covers `m` elements (the caller's registers are chunk wide) and every
 //! column read `base + m` elements (checked against the buffers before a batch runs).
 
@@ -49,6 +52,7 @@ pub unsafe fn fill<T: Copy>(dst: *mut T, m: usize, v: T) {
 }
 
 /// dst[r] = bit base+r of an Arrow bitmap, as 0/1 bytes.
+#[inline(always)]
 pub unsafe fn bits(dst: *mut u8, bm: *const u8, base: usize, m: usize) {
     for r in 0..m {
         *dst.add(r) = bit(bm, base + r);
@@ -75,6 +79,7 @@ unsafe fn mask_b(dst: *mut u8, ok: *const u8, m: usize) {
 }
 
 /// LOAD_F: any numeric column as float64 (`kernel.load_f`).
+#[inline(always)]
 pub unsafe fn load_f(dst: *mut f64, data: *const u8, ptype: i64, has_valid: bool, ok: *const u8, base: usize, m: usize) {
     match ptype {
         pt::F64 => conv(dst, data, base, m, |x: f64| x),
@@ -101,6 +106,7 @@ pub unsafe fn load_f(dst: *mut f64, data: *const u8, ptype: i64, has_valid: bool
 
 /// LOAD_I (and the widening of other reads): `dv` holds the expanded validity when
 /// `has_valid`, else is set to 1 (`kernel.load_i`).
+#[inline(always)]
 pub unsafe fn load_i(dst: *mut i64, dv: *mut u8, data: *const u8, ptype: i64, has_valid: bool, base: usize, m: usize) {
     if ptype == pt::NULL {
         fill(dv, m, 0);
@@ -130,6 +136,7 @@ fn tri_of_f(x: f64) -> u8 {
 }
 
 /// LOAD_B: booleans as 0/2, numbers as tri-state; integer types come widened in `tmpi`.
+#[inline(always)]
 pub unsafe fn load_b(dst: *mut u8, data: *const u8, ptype: i64, has_valid: bool, ok: *const u8, base: usize, m: usize, tmpi: *const i64) {
     match ptype {
         pt::BOOL => {
@@ -152,6 +159,7 @@ pub unsafe fn load_b(dst: *mut u8, data: *const u8, ptype: i64, has_valid: bool,
 }
 
 /// LOAD_DAYS: (as_of - t) in whole microseconds, one float division (`kernel.load_days`).
+#[inline(always)]
 pub unsafe fn load_days(dst: *mut f64, data: *const u8, ptype: i64, has_valid: bool, ok: *const u8, base: usize, m: usize, as_of: i64) {
     let days = |mult: i64| move |x: i64| as_of.wrapping_sub(x.wrapping_mul(mult)) as f64 / US_PER_DAY;
     match ptype {
@@ -172,6 +180,7 @@ pub unsafe fn load_days(dst: *mut f64, data: *const u8, ptype: i64, has_valid: b
 }
 
 /// IS_NULL_COL: the validity, plus NaN in float columns.
+#[inline(always)]
 pub unsafe fn is_null_col(dst: *mut u8, data: *const u8, ptype: i64, has_valid: bool, ok: *const u8, base: usize, m: usize) {
     if ptype == pt::NULL {
         return fill(dst, m, 2);
@@ -198,6 +207,7 @@ pub unsafe fn is_null_col(dst: *mut u8, data: *const u8, ptype: i64, has_valid: 
 
 /// dst = tab[code], the last (NULL) entry for NULL rows and out-of-range codes: int32/uint32
 /// codes read in place, other integer types widened in `tmpi` with validity in `ok`.
+#[inline(always)]
 pub unsafe fn lookup<T: Copy>(dst: *mut T, data: *const u8, ptype: i64, has_valid: bool, ok: *const u8, base: usize, m: usize, tab: &[T], tmpi: *const i64) {
     let last = tab.len() - 1;
     let t = tab.as_ptr();
@@ -234,6 +244,7 @@ pub unsafe fn lookup<T: Copy>(dst: *mut T, data: *const u8, ptype: i64, has_vali
 /// LOOKUP_RULE_K: acc += k where the tri-state table is TRUE at the code, or with a points
 /// table (k where TRUE, else 0.0) acc += points[code] (`kernel.lookup_rule_k`). `ok` must
 /// hold the validity bytes, all 1 without a bitmap.
+#[inline(always)]
 pub unsafe fn lookup_rule_k(acc: *mut f64, data: *const u8, ptype: i64, ok: *const u8, base: usize, m: usize, tri: &[u8], points: &[f64], k: f64, tmpi: *const i64) {
     let narrow = ptype == pt::I32 || ptype == pt::U32;
     let wide = pt::wide_codes(ptype);
@@ -271,6 +282,7 @@ fn cmp_flip(op: i64) -> u8 {
     if op == 1 || op >= 4 { 2 } else { 0 }
 }
 
+#[inline(always)]
 pub unsafe fn cmp_f(dst: *mut u8, a: *const f64, b: impl Src<f64>, op: i64, m: usize) {
     let f = cmp_flip(op);
     macro_rules! lp {
@@ -291,6 +303,7 @@ pub unsafe fn cmp_f(dst: *mut u8, a: *const f64, b: impl Src<f64>, op: i64, m: u
     }
 }
 
+#[inline(always)]
 pub unsafe fn cmp_i(dst: *mut u8, a: *const i64, va: *const u8, b: impl Src<i64>, vb: impl Src<u8>, op: i64, m: usize) {
     let f = cmp_flip(op);
     macro_rules! lp {
@@ -310,6 +323,7 @@ pub unsafe fn cmp_i(dst: *mut u8, a: *const i64, va: *const u8, b: impl Src<i64>
 }
 
 /// + - * / %: / and % by zero give NULL; % truncates (fmod).
+#[inline(always)]
 pub unsafe fn arith_f(dst: *mut f64, a: impl Src<f64>, b: impl Src<f64>, op: i64, m: usize) {
     match op {
         0 => (0..m).for_each(|i| *dst.add(i) = a.at(i) + b.at(i)),
@@ -334,6 +348,7 @@ fn trunc_mod(x: i64, y: i64) -> i64 {
 }
 
 /// int64 + - * (wrapping) and truncating %.
+#[inline(always)]
 pub unsafe fn arith_i(dst: *mut i64, dv: *mut u8, a: *const i64, va: *const u8, b: impl Src<i64>, vb: impl Src<u8>, op: i64, m: usize) {
     match op {
         0 => (0..m).for_each(|i| {
@@ -357,6 +372,7 @@ pub unsafe fn arith_i(dst: *mut i64, dv: *mut u8, a: *const i64, va: *const u8, 
 }
 
 /// neg abs ln exp sqrt; ln and sqrt outside their domain give NULL (libm's log/exp).
+#[inline(always)]
 pub unsafe fn math_f(dst: *mut f64, a: *const f64, fn_: i64, m: usize) {
     match fn_ {
         0 => (0..m).for_each(|i| *dst.add(i) = -*a.add(i)),
@@ -384,6 +400,7 @@ const E: [f64; 14] = [
 /// DECAY: p * 0.5 ** (age / hl), NULL when hl is 0. `2**t` is 2**round(t) (exponent bits)
 /// times a degree-13 polynomial in fused multiply-adds, exactly as `kernel.decay` and the
 /// fused kernels; NULLs and exponents beyond ±1022 are recomputed with libm's pow.
+#[inline(always)]
 pub unsafe fn decay(dst: *mut f64, p: *const f64, age: *const f64, hl: *const f64, m: usize) {
     for i in 0..m {
         let t = -(*age.add(i) / *hl.add(i));
@@ -416,6 +433,7 @@ pub unsafe fn decay(dst: *mut f64, p: *const f64, age: *const f64, hl: *const f6
 }
 
 /// least/greatest skipping NULLs (NULL only when both are).
+#[inline(always)]
 pub unsafe fn minmax_f(dst: *mut f64, a: *const f64, b: *const f64, greatest: bool, m: usize) {
     for i in 0..m {
         let (x, y) = (*a.add(i), *b.add(i));
@@ -425,6 +443,7 @@ pub unsafe fn minmax_f(dst: *mut f64, a: *const f64, b: *const f64, greatest: bo
     }
 }
 
+#[inline(always)]
 pub unsafe fn minmax_i(dst: *mut i64, dv: *mut u8, a: *const i64, va: *const u8, b: *const i64, vb: *const u8, greatest: bool, m: usize) {
     for i in 0..m {
         let (x, y, p, q) = (*a.add(i), *b.add(i), *va.add(i), *vb.add(i));
@@ -439,6 +458,7 @@ pub unsafe fn minmax_i(dst: *mut i64, dv: *mut u8, a: *const i64, va: *const u8,
 const HIST_LINEAR_MAX: usize = 16;
 
 /// acc[slot] counts NULLs; acc[slot + 1 + j] with j = #edges <= x (edges ascending).
+#[inline(always)]
 pub unsafe fn hist(acc: &mut [i64], slot: usize, x: *const f64, edges: &[f64], m: usize) {
     let ne = edges.len();
     for i in 0..m {
@@ -487,6 +507,7 @@ fn heap_replace_root(hv: &mut [f64], hr: &mut [i64], k: usize, v: f64, r: i64) {
 /// TOPK over one chunk: per group keep the k best (x desc, row asc) in heaps `hv`/`hr`
 /// (`groups` rows of `stride` entries). Rows only increase within a block, so a value equal
 /// to the root's never displaces it. `grp`: the group register and its validity, or None.
+#[inline(always)]
 pub unsafe fn topk(hv: &mut [f64], hr: &mut [i64], stride: usize, k: usize, groups: usize, x: *const f64, grp: Option<(*const i64, *const u8)>, row0: i64, m: usize) {
     if k == 0 {
         return;

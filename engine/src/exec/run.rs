@@ -136,7 +136,7 @@ pub fn run(batch: &Batch, out: Outputs, nblocks: usize, threads: usize) -> Resul
         out_f: out.out_f.as_mut_ptr(), out_seg: out.out_seg.as_mut_ptr(), acc: out.acc.as_mut_ptr(),
         masks: out.masks.as_mut_ptr(), tk_val: out.tk_val.as_mut_ptr(), tk_row: out.tk_row.as_mut_ptr(),
     };
-    let ctx = Ctx { b, code: &code, shared, n_scores: out.n_scores, n_segs: out.n_segs, acc_w, heap, kmax: out.tk_kmax, n_chunks, nblocks };
+    let ctx = Ctx { b, code: &code, shared, n_scores: out.n_scores, n_segs: out.n_segs, acc_w, heap, kmax: out.tk_kmax, n_chunks, nblocks, level: level() };
     let next = AtomicUsize::new(0);
     let threads = threads.clamp(1, nblocks);
     let work = || {
@@ -188,6 +188,7 @@ struct Ctx<'a> {
     kmax: usize,
     n_chunks: usize,
     nblocks: usize,
+    level: Level,
 }
 
 /// One thread's registers and scratch rows, chunk wide, reused for every block it runs.
@@ -220,9 +221,61 @@ impl Regs {
     }
 }
 
+/// The CPU levels the interpreter loop is compiled for (x86-64 v4: AVX-512, v3: AVX2 + FMA,
+/// else the baseline), picked at run time. Results are the same bits at every level: the
+/// loops are element-wise, FMA is exact either way, and libm is called for ln/exp/pow.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Level {
+    Base,
+    #[cfg(target_arch = "x86_64")]
+    V3,
+    #[cfg(target_arch = "x86_64")]
+    V4,
+}
+
+fn level() -> Level {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let v3 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+            && is_x86_feature_detected!("bmi2") && is_x86_feature_detected!("lzcnt");
+        if v3 && is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512dq") && is_x86_feature_detected!("avx512vl") {
+            return Level::V4;
+        }
+        if v3 {
+            return Level::V3;
+        }
+    }
+    Level::Base
+}
+
 impl Ctx<'_> {
-    /// Run the chunks of block `blk`. Safety: no other thread runs the same block.
+    /// Run the chunks of block `blk` with the loop compiled for this CPU. Safety: no other
+    /// thread runs the same block.
     unsafe fn block(&self, blk: usize, r: &mut Regs) {
+        match self.level {
+            Level::Base => self.block_at(blk, r),
+            #[cfg(target_arch = "x86_64")]
+            Level::V3 => self.block_v3(blk, r),
+            #[cfg(target_arch = "x86_64")]
+            Level::V4 => self.block_v4(blk, r),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,popcnt,f16c,movbe")]
+    unsafe fn block_v3(&self, blk: usize, r: &mut Regs) {
+        self.block_at(blk, r)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512cd,avx2,fma,bmi1,bmi2,lzcnt,popcnt,f16c,movbe")]
+    unsafe fn block_v4(&self, blk: usize, r: &mut Regs) {
+        self.block_at(blk, r)
+    }
+
+    #[inline(always)]
+    unsafe fn block_at(&self, blk: usize, r: &mut Regs) {
         let b = self.b;
         let c0 = blk * self.n_chunks / self.nblocks;
         let c1 = (blk + 1) * self.n_chunks / self.nblocks;
