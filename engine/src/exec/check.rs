@@ -86,6 +86,15 @@ fn imm_range(op: Op) -> Option<(i64, i64)> {
     }
 }
 
+/// "instruction 3 (LOAD_F)", formatted only for a message.
+struct Where(usize, &'static str);
+
+impl std::fmt::Display for Where {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "instruction {} ({})", self.0, self.1)
+    }
+}
+
 /// Check `code` against the opcode table and `dims`; the decoded instructions, or the first
 /// problem, naming the instruction, opcode and operand.
 pub fn check(code: &[i64], dims: &Dims) -> Result<Vec<Insn>, String> {
@@ -96,7 +105,7 @@ pub fn check(code: &[i64], dims: &Dims) -> Result<Vec<Insn>, String> {
     for (pc, words) in code.chunks_exact(INSN_WIDTH).enumerate() {
         let op = Op::from_code(words[0]).expect("checked by unsupported");
         let info = op.info();
-        let where_ = format!("instruction {pc} ({})", info.name);
+        let where_ = Where(pc, info.name);
         let a: [i64; INSN_WIDTH - 1] = words[1..].try_into().expect("INSN_WIDTH words");
         for (j, kind) in info.operands.iter().enumerate() {
             let v = a[j];
