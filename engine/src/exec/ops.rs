@@ -51,12 +51,45 @@ pub unsafe fn fill<T: Copy>(dst: *mut T, m: usize, v: T) {
     }
 }
 
+/// Each bitmap byte → the 8 bytes (0 or `one`, low bit first) it expands to.
+const fn byte_table(one: u64) -> [u64; 256] {
+    let mut t = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut j = 0;
+        while j < 8 {
+            t[b] |= (((b >> j) & 1) as u64 * one) << (8 * j);
+            j += 1;
+        }
+        b += 1;
+    }
+    t
+}
+
+static BYTE_TO_01: [u64; 256] = byte_table(1);
+static BYTE_TO_02: [u64; 256] = byte_table(2);
+
+/// dst[r] = `one` if bit base+r of an Arrow bitmap is set, else 0; byte-aligned runs expand 8
+/// rows per table load.
+#[inline(always)]
+unsafe fn expand(dst: *mut u8, bm: *const u8, base: usize, m: usize, table: &[u64; 256], one: u8) {
+    let mut i = 0;
+    if base & 7 == 0 {
+        let b0 = base >> 3;
+        for k in 0..m >> 3 {
+            dst.add(8 * k).cast::<u64>().write_unaligned(table[*bm.add(b0 + k) as usize]);
+        }
+        i = m & !7;
+    }
+    for r in i..m {
+        *dst.add(r) = bit(bm, base + r) * one;
+    }
+}
+
 /// dst[r] = bit base+r of an Arrow bitmap, as 0/1 bytes.
 #[inline(always)]
 pub unsafe fn bits(dst: *mut u8, bm: *const u8, base: usize, m: usize) {
-    for r in 0..m {
-        *dst.add(r) = bit(bm, base + r);
-    }
+    expand(dst, bm, base, m, &BYTE_TO_01, 1);
 }
 
 #[inline(always)]
@@ -139,11 +172,7 @@ fn tri_of_f(x: f64) -> u8 {
 #[inline(always)]
 pub unsafe fn load_b(dst: *mut u8, data: *const u8, ptype: i64, has_valid: bool, ok: *const u8, base: usize, m: usize, tmpi: *const i64) {
     match ptype {
-        pt::BOOL => {
-            for i in 0..m {
-                *dst.add(i) = bit(data, base + i) * 2;
-            }
-        }
+        pt::BOOL => expand(dst, data, base, m, &BYTE_TO_02, 2), // 0 FALSE / 2 TRUE
         pt::F64 => conv(dst, data, base, m, |x: f64| tri_of_f(x)),
         pt::F32 => conv(dst, data, base, m, |x: f32| tri_of_f(x as f64)),
         p if pt::is_int(p) => {
@@ -540,6 +569,19 @@ pub unsafe fn topk(hv: &mut [f64], hr: &mut [i64], stride: usize, k: usize, grou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bitmaps_expand_at_any_offset() {
+        let bm = [0b1010_0110u8, 0b0000_0001, 0xff];
+        for base in 0..9 {
+            let m = 24 - base;
+            let mut got = [9u8; 24];
+            unsafe { bits(got.as_mut_ptr(), bm.as_ptr(), base, m) };
+            for r in 0..m {
+                assert_eq!(got[r], (bm[(base + r) / 8] >> ((base + r) % 8)) & 1, "base {base} row {r}");
+            }
+        }
+    }
 
     #[test]
     fn constants_match_the_python_kernel() {

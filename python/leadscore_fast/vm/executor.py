@@ -28,7 +28,7 @@ _NO_TOPK = np.zeros((0, 3), np.int64)
 EXECUTORS = ("auto", "native", "interpreter", "fused")
 # auto: batches below this many rows run native whatever else is at hand (a fused kernel's
 # call and a pool hand-off cost more than the batch; see the README's latency figures).
-NATIVE_MAX_ROWS = 1 << 16
+NATIVE_MAX_ROWS = 1 << 15
 
 
 def check_executor(executor) -> str:
