@@ -1,5 +1,5 @@
 //! `_engine.run_native`: the native executor (`engine::exec`) over numpy arrays, with the
-//! arguments of `vm/kernel.start_batch`. Arrays are read through `__array_interface__`
+//! arguments of `vm/kernel.start_batch`. Arrays are read through numpy's `__array_struct__`
 //! (dtype and C order checked); column buffers come as `pool.Buffers.where` rows of
 //! (address, bytes), which the caller keeps alive. The GIL is released while it runs.
 
@@ -7,7 +7,7 @@ use crate::ProgramError;
 use leadscore_engine::exec;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyCapsule, PyCapsuleMethods};
 use pyo3::intern;
 
 /// A C-contiguous numpy array: data address and shape.
@@ -30,26 +30,51 @@ impl Arr {
     }
 }
 
+/// numpy's `PyArrayInterface`, the struct behind `__array_struct__` (a capsule): cheaper to
+/// read than `__array_interface__`'s dict, which matters for a one-row batch.
+#[repr(C)]
+struct ArrayStruct {
+    two: i32,
+    nd: i32,
+    typekind: u8,
+    itemsize: i32,
+    flags: i32,
+    shape: *const isize,
+    strides: *const isize,
+    data: *mut std::ffi::c_void,
+    descr: *mut pyo3::ffi::PyObject,
+}
+
+const C_CONTIGUOUS: i32 = 0x1;
+const NOTSWAPPED: i32 = 0x200;
+const WRITEABLE: i32 = 0x400;
+
 fn array(a: &Bound<'_, PyAny>, what: &str, typestr: &str, writable: bool) -> PyResult<Arr> {
     let py = a.py();
-    let ai = a.getattr(intern!(py, "__array_interface__")).map_err(|_| PyTypeError::new_err(format!("{what}: expected a numpy array")))?;
-    let ai = ai.cast::<PyDict>()?;
-    let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
-        ai.get_item(k)?.ok_or_else(|| PyTypeError::new_err(format!("{what}: __array_interface__ lacks {k:?}")))
-    };
-    let ts: String = get("typestr")?.extract()?;
-    if ts != typestr {
-        return Err(PyTypeError::new_err(format!("{what}: expected dtype {typestr}, got {ts}")));
+    let cap = a.getattr(intern!(py, "__array_struct__")).map_err(|_| PyTypeError::new_err(format!("{what}: expected a numpy array")))?;
+    let cap = cap.cast::<PyCapsule>()?;
+    // SAFETY: numpy's __array_struct__ capsule (no name) holds a PyArrayInterface, alive with
+    // the capsule, which keeps the array alive
+    let s = unsafe { &*cap.pointer_checked(None)?.cast::<ArrayStruct>().as_ptr() };
+    if s.two != 2 || s.nd < 0 {
+        return Err(PyTypeError::new_err(format!("{what}: malformed __array_struct__")));
     }
-    if !get("strides")?.is_none() {
+    let order = if s.flags & NOTSWAPPED != 0 { if s.itemsize == 1 { '|' } else { '<' } } else { '>' };
+    let got = format!("{order}{}{}", s.typekind as char, s.itemsize);
+    if got != typestr {
+        return Err(PyTypeError::new_err(format!("{what}: expected dtype {typestr}, got {got}")));
+    }
+    if s.flags & C_CONTIGUOUS == 0 {
         return Err(PyTypeError::new_err(format!("{what}: expected a C-contiguous array")));
     }
-    let (addr, readonly): (usize, bool) = get("data")?.extract()?;
-    if writable && readonly {
+    if writable && s.flags & WRITEABLE == 0 {
         return Err(PyValueError::new_err(format!("{what}: the array is read-only")));
     }
-    let shape: Vec<usize> = get("shape")?.cast::<PyTuple>()?.extract()?;
-    Ok(Arr { addr, shape })
+    let shape = if s.nd == 0 { Vec::new() } else {
+        // SAFETY: nd entries (numpy's contract)
+        unsafe { std::slice::from_raw_parts(s.shape, s.nd as usize) }.iter().map(|&d| d.max(0) as usize).collect()
+    };
+    Ok(Arr { addr: s.data as usize, shape })
 }
 
 const F8: &str = "<f8";
