@@ -203,6 +203,7 @@ def test_a_program_fuses_once_it_is_hot(monkeypatch, tmp_path):
     compiles on a background thread while the interpreter goes on, and later calls run fused."""
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "1000")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty fused-kernel cache
+    monkeypatch.delenv("LEADSCORE_FUSED_CACHE", raising=False)  # (which this would override)
     monkeypatch.setattr(executor, "NATIVE_MAX_ROWS", 0)  # these small batches are bulk here
     model = lf.Model.from_yaml_string(REFERENCE.replace("points: 15\n", "points: 15.25\n", 1))
     leads = synthetic.generate_leads(600, seed=5)
@@ -313,6 +314,7 @@ def test_a_new_process_loads_the_fused_kernel_from_disk(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
                LEADSCORE_FUSE_AFTER_ROWS="0", LEADSCORE_FUSE_BACKGROUND="0")
     env.pop("LEADSCORE_FUSED", None)
+    env.pop("LEADSCORE_FUSED_CACHE", None)  # the kernels go under NUMBA_CACHE_DIR
 
     def run():
         out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
@@ -421,8 +423,8 @@ def test_at_most_so_many_background_compiles_at_once(monkeypatch, tmp_path):
 
 def test_a_process_whose_programs_run_fused_never_loads_numba(tmp_path):
     """vm/executor.py imports the interpreter only for a batch it interprets: a fresh process
-    whose (small) program compiles to a fused kernel at once, and a later one that finds it in
-    the disk cache, score without importing numba (0.3 s of every CLI run), with the same
+    whose program compiles to a fused kernel at once (executor="fused"), and a later one that
+    finds it in the disk cache, score without importing numba (0.3 s of every CLI run), with the same
     bits as the interpreter."""
     data = tmp_path / "leads.parquet"
     import pyarrow.parquet as pq
@@ -438,6 +440,7 @@ def test_a_process_whose_programs_run_fused_never_loads_numba(tmp_path):
             "print(dict(fused.ROWS_RUN), 'numba' in sys.modules)\n")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     env.pop("LEADSCORE_FUSED", None)
+    env.pop("LEADSCORE_FUSED_CACHE", None)
     env.pop("LEADSCORE_FUSE_AFTER_ROWS", None)
     for run in ("compiles", "from the cache"):
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
