@@ -607,3 +607,62 @@ impl Ctx<'_> {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::opcodes::INSN_WIDTH;
+
+    fn code(insns: &[&[i64]]) -> Vec<i64> {
+        insns.iter().flat_map(|i| { let mut w = i.to_vec(); w.resize(INSN_WIDTH, 0); w }).collect()
+    }
+
+    /// score = x (NULL where x is NaN), count of x > 2, top-2 of x; 10 rows in 3-row chunks,
+    /// 2 blocks on 2 threads.
+    #[test]
+    fn runs_blocks_on_threads_with_query_state() {
+        let x: Vec<f64> = vec![1.0, f64::NAN, 5.0, 3.0, 0.5, 9.0, f64::NAN, 2.5, 7.0, 4.0];
+        let data: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let columns = [Column { data: &data, valid: &[], offset: 0, ptype: pt::F64 }];
+        let c = code(&[
+            &[Op::LoadF as i64, 0, 0], &[Op::CmpFK as i64, 0, 0, 0, 4], &[Op::CountIf as i64, 0, 0],
+            &[Op::StoreScore as i64, 0, 0, 0], &[Op::TopK as i64, 0, 0, -1],
+        ]);
+        let (n, nblocks) = (x.len(), 2);
+        let batch = Batch {
+            code: &c, consts_f: &[2.0], consts_i: &[], n_regs: [1, 0, 1], columns: &columns,
+            lut_f: &[], lut_b: &[], lut_off: &[0], as_of: 0, n, chunk: 3, materialize: true,
+            row_base: 100, tk_meta: &[[0, 1, 2]],
+        };
+        let (mut out_f, mut acc) = (vec![0.0; n], vec![0i64; nblocks * 2]);
+        let (mut tk_val, mut tk_row) = (vec![f64::NAN; nblocks * 2], vec![-1i64; nblocks * 2]);
+        let outs = Outputs {
+            out_f: &mut out_f, n_scores: 1, out_seg: &mut [], n_segs: 0, acc: &mut acc, n_slots: 1,
+            masks: &mut [], n_masks: 0, tk_val: &mut tk_val, tk_row: &mut tk_row, tk_groups: 1, tk_kmax: 2,
+        };
+        run(&batch, outs, nblocks, 2).unwrap();
+        assert_eq!(out_f.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), x.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        // block 0 = chunks 0..2 (rows 0..6), block 1 = chunks 2..4 (rows 6..10)
+        assert_eq!(acc, vec![3, 1, 3, 1]); // [count, NULL scores] per block
+        let mut best: Vec<(i64, f64)> = tk_row.iter().copied().zip(tk_val.iter().copied()).collect();
+        best.sort_by_key(|&(r, _)| r);
+        assert_eq!(best, vec![(102, 5.0), (105, 9.0), (108, 7.0), (109, 4.0)]);
+    }
+
+    #[test]
+    fn refuses_a_batch_that_does_not_fit() {
+        let data = [0u8; 8];
+        let columns = [Column { data: &data, valid: &[], offset: 0, ptype: pt::F64 }];
+        let c = code(&[&[Op::LoadF as i64, 0, 0]]);
+        let batch = Batch {
+            code: &c, consts_f: &[], consts_i: &[], n_regs: [1, 0, 0], columns: &columns, lut_f: &[],
+            lut_b: &[], lut_off: &[0], as_of: 0, n: 2, chunk: 8, materialize: true, row_base: 0, tk_meta: &[],
+        };
+        let outs = Outputs {
+            out_f: &mut [], n_scores: 0, out_seg: &mut [], n_segs: 0, acc: &mut [0], n_slots: 1,
+            masks: &mut [], n_masks: 0, tk_val: &mut [], tk_row: &mut [], tk_groups: 0, tk_kmax: 0,
+        };
+        let err = run(&batch, outs, 1, 1).unwrap_err();
+        assert!(err.contains("data buffer of 8 bytes"), "{err}");
+    }
+}
