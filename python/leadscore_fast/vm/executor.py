@@ -26,8 +26,8 @@ from leadscore_fast.vm.pool import Pending
 _NO_TOPK = np.zeros((0, 3), np.int64)
 
 EXECUTORS = ("auto", "native", "interpreter", "fused")
-# auto: batches below this many rows run native whatever else is at hand (a fused kernel's
-# call and a pool hand-off cost more than the batch; see the README's latency figures).
+# auto: batches below this many rows run native whatever else is at hand: about where a fused
+# kernel (its call, the pool hand-off, then a faster loop) overtakes it on the reference model.
 NATIVE_MAX_ROWS = 1 << 15
 
 
@@ -64,7 +64,8 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
           fused=None, executor=None) -> Pending:
     """Pick the executor and the block count, allocate per-block query state, start the
     batch; ``.result()`` on the returned Pending waits for it (see :func:`run`). Batches
-    started before the previous one's result run back to back on the worker threads.
+    started before the previous one's result run back to back on the worker threads (a
+    native batch runs within this call, on threads of its own, and its Pending is done).
 
     ``datas``/``valids``: :class:`pool.Buffers` from :func:`pool.buffer_list`; ``meta``:
     int64[n_cols, 3] (ptype, offset, has_validity); ``lut_*``: flat lookup tables, table t at
