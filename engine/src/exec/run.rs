@@ -84,6 +84,10 @@ unsafe impl Sync for Shared {}
 /// Run `batch` into `out` as `nblocks` blocks on up to `threads` threads (this one included),
 /// after checking the program and the buffers; the reason when they do not fit.
 pub fn run(batch: &Batch, out: Outputs, nblocks: usize, threads: usize) -> Result<(), String> {
+    run_at(batch, out, nblocks, threads, level())
+}
+
+fn run_at(batch: &Batch, out: Outputs, nblocks: usize, threads: usize, level: Level) -> Result<(), String> {
     let b = batch;
     let width = if b.materialize { b.n } else { 0 };
     let dims = Dims {
@@ -136,7 +140,7 @@ pub fn run(batch: &Batch, out: Outputs, nblocks: usize, threads: usize) -> Resul
         out_f: out.out_f.as_mut_ptr(), out_seg: out.out_seg.as_mut_ptr(), acc: out.acc.as_mut_ptr(),
         masks: out.masks.as_mut_ptr(), tk_val: out.tk_val.as_mut_ptr(), tk_row: out.tk_row.as_mut_ptr(),
     };
-    let ctx = Ctx { b, code: &code, shared, n_scores: out.n_scores, n_segs: out.n_segs, acc_w, heap, kmax: out.tk_kmax, n_chunks, nblocks, level: level() };
+    let ctx = Ctx { b, code: &code, shared, n_scores: out.n_scores, n_segs: out.n_segs, acc_w, heap, kmax: out.tk_kmax, n_chunks, nblocks, level };
     let next = AtomicUsize::new(0);
     let threads = threads.clamp(1, nblocks);
     let work = || {
@@ -647,6 +651,50 @@ mod tests {
         let mut best: Vec<(i64, f64)> = tk_row.iter().copied().zip(tk_val.iter().copied()).collect();
         best.sort_by_key(|&(r, _)| r);
         assert_eq!(best, vec![(102, 5.0), (105, 9.0), (108, 7.0), (109, 4.0)]);
+    }
+
+    /// Every CPU level this machine has gives the baseline's bits (decay's polynomial in FMAs,
+    /// libm's ln/exp, division, fmod, float-to-int) on awkward values.
+    #[test]
+    fn every_cpu_level_gives_the_same_bits() {
+        let n = 1000;
+        let x: Vec<f64> = (0..n).map(|i| match i % 7 {
+            0 => f64::NAN, 1 => -0.0, 2 => (i as f64) * 1e-3, 3 => -(i as f64) * 37.5, 4 => 1e300,
+            5 => (i as f64).sqrt() * 3.3, _ => 1.0 / (i as f64),
+        }).collect();
+        let data: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let columns = [Column { data: &data, valid: &[], offset: 0, ptype: pt::F64 }];
+        let c = code(&[
+            &[Op::LoadF as i64, 0, 0], &[Op::ConstF as i64, 1, 0], &[Op::MathF as i64, 2, 0, 1],
+            &[Op::Decay as i64, 3, 1, 2, 0], &[Op::MathF as i64, 4, 0, 2], &[Op::MathF as i64, 5, 0, 3],
+            &[Op::ArithF as i64, 6, 4, 0, 4], &[Op::ArithFK as i64, 6, 6, 1, 3], &[Op::MinMaxF as i64, 6, 6, 5, 1],
+            &[Op::StoreScore as i64, 0, 3, 0], &[Op::StoreScore as i64, 1, 6, 0], &[Op::StoreScore as i64, 2, 5, 0],
+        ]);
+        let batch = Batch {
+            code: &c, consts_f: &[12.5, 0.3], consts_i: &[], n_regs: [7, 0, 0], columns: &columns, lut_f: &[],
+            lut_b: &[], lut_off: &[0], as_of: 0, n, chunk: 256, materialize: true, row_base: 0, tk_meta: &[],
+        };
+        let at = |level: Level| {
+            let (mut out_f, mut acc) = (vec![0.0; 3 * n], vec![0i64; 3]);
+            let outs = Outputs {
+                out_f: &mut out_f, n_scores: 3, out_seg: &mut [], n_segs: 0, acc: &mut acc, n_slots: 0,
+                masks: &mut [], n_masks: 0, tk_val: &mut [], tk_row: &mut [], tk_groups: 0, tk_kmax: 0,
+            };
+            run_at(&batch, outs, 1, 1, level).unwrap();
+            (out_f.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), acc)
+        };
+        let base = at(Level::Base);
+        #[cfg(target_arch = "x86_64")]
+        for lv in [Level::V3, Level::V4] {
+            if lv == Level::V4 && level_is_v4() || lv == Level::V3 && level() != Level::Base {
+                assert_eq!(at(lv), base, "{lv:?}");
+            }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn level_is_v4() -> bool {
+        level() == Level::V4
     }
 
     #[test]
