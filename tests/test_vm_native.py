@@ -161,3 +161,17 @@ def test_a_native_process_never_imports_numba(tmp_path):
         assert r.returncode == 0, r.stderr
         assert r.stdout.split() == ["1000", "False", "False"], (how, r.stdout)
         assert_same_tables(pq.read_table(out), lf.score(m, str(data), executor="interpreter"))
+
+
+def test_python_threads_score_at_once():
+    """run_native releases the GIL and keeps its state per call: threads scoring at once get
+    what each would get alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    m = lf.Model.from_yaml_string(synthetic.REFERENCE_MODEL_YAML)
+    tables = [synthetic.generate_leads(3000 + 100 * i, seed=i) for i in range(6)]
+    want = [lf.score(m, t, executor="interpreter") for t in tables]
+    with ThreadPoolExecutor(4) as ex:
+        got = list(ex.map(lambda t: lf.score(m, t, executor="native", chunk_rows=512), tables))
+    for g, w in zip(got, want):
+        assert_same_tables(g, w)
