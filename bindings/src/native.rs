@@ -122,7 +122,7 @@ pub fn run_native(
         .map(|c| exec::Column { data: buf(datas_w, c), valid: buf(valids_w, c), offset: meta_w[3 * c + 1].max(0) as usize, ptype: meta_w[3 * c] })
         .collect();
     let tk_meta_s: &[i64] = unsafe { a_tk_meta.slice() };
-    if tk_meta_s.len() % 3 != 0 {
+    if !tk_meta_s.len().is_multiple_of(3) {
         return Err(PyValueError::new_err("tk_meta must be int64[n_topk, 3]"));
     }
     let tk_meta_rows: Vec<[i64; 3]> = tk_meta_s.chunks_exact(3).map(|r| [r[0], r[1], r[2]]).collect();

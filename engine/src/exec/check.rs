@@ -50,7 +50,7 @@ pub const fn implements(op: Op) -> bool {
 /// Why this executor cannot run `code` (flat int64 words, `INSN_WIDTH` per instruction), or
 /// None: a malformed length, an opcode outside the table, or one it does not implement.
 pub fn unsupported(code: &[i64]) -> Option<String> {
-    if code.len() % INSN_WIDTH != 0 {
+    if !code.len().is_multiple_of(INSN_WIDTH) {
         return Some(format!("program code has {} words, not a multiple of {INSN_WIDTH}", code.len()));
     }
     for (pc, insn) in code.chunks_exact(INSN_WIDTH).enumerate() {
@@ -164,6 +164,7 @@ pub fn check(code: &[i64], dims: &Dims) -> Result<Vec<Insn>, String> {
                 },
             }
         }
+        #[allow(clippy::needless_range_loop)] // j is the operand's number in the messages
         for j in info.operands.len()..INSN_WIDTH - 1 {
             // LOOKUP_RULE_K's last word: 1 + the runner's points table for it, 0 = none
             if op == Op::LookupRuleK && j == 4 {

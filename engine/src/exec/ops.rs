@@ -9,6 +9,9 @@
 //! Safety: every pointer covers `m` elements (the caller's registers are chunk wide) and every
 //! column read `base + m` elements (checked against the buffers before a batch runs).
 
+// The loops take the numba helpers' arguments, one by one, so that each reads like its original.
+#![allow(clippy::too_many_arguments, clippy::manual_range_contains)]
+
 use super::ptype as pt;
 
 pub const NAN: f64 = f64::NAN;
