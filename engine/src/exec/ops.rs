@@ -278,33 +278,34 @@ pub unsafe fn lookup<T: Copy>(dst: *mut T, data: *const u8, ptype: i64, has_vali
 /// hold the validity bytes, all 1 without a bitmap.
 #[inline(always)]
 pub unsafe fn lookup_rule_k(acc: *mut f64, data: *const u8, ptype: i64, ok: *const u8, base: usize, m: usize, tri: &[u8], points: &[f64], k: f64, tmpi: *const i64) {
-    let narrow = ptype == pt::I32 || ptype == pt::U32;
-    let wide = pt::wide_codes(ptype);
-    let code = |i: usize| -> u64 {
-        if narrow {
-            rd::<u32>(data, base + i) as u64
-        } else if wide {
-            *tmpi.add(i) as u64
-        } else {
-            u64::MAX // not a code column (the runner refuses those): the NULL entry
-        }
-    };
-    if !points.is_empty() {
-        let last = (points.len() - 1) as u32 as u64;
-        let p = points.as_ptr();
-        for i in 0..m {
-            let c = code(i);
-            let c = if (c < last) & (*ok.add(i) != 0) { c } else { last };
-            *acc.add(i) += *p.add(c as usize);
-        }
+    // one loop per (code source, table kind), the branches outside them
+    macro_rules! add {
+        ($code:expr) => {
+            if !points.is_empty() {
+                let last = (points.len() - 1) as u32 as u64;
+                let p = points.as_ptr();
+                for i in 0..m {
+                    let c: u64 = $code(i);
+                    let c = if (c < last) & (*ok.add(i) != 0) { c } else { last };
+                    *acc.add(i) += *p.add(c as usize);
+                }
+            } else {
+                let last = (tri.len() - 1) as u32 as u64;
+                let t = tri.as_ptr();
+                for i in 0..m {
+                    let c: u64 = $code(i);
+                    let c = if (c < last) & (*ok.add(i) != 0) { c } else { last };
+                    *acc.add(i) += if *t.add(c as usize) == 2 { k } else { 0.0 };
+                }
+            }
+        };
+    }
+    if ptype == pt::I32 || ptype == pt::U32 {
+        add!(|i: usize| rd::<u32>(data, base + i) as u64)
+    } else if pt::wide_codes(ptype) {
+        add!(|i: usize| *tmpi.add(i) as u64)
     } else {
-        let last = (tri.len() - 1) as u32 as u64;
-        let t = tri.as_ptr();
-        for i in 0..m {
-            let c = code(i);
-            let c = if (c < last) & (*ok.add(i) != 0) { c } else { last };
-            *acc.add(i) += if *t.add(c as usize) == 2 { k } else { 0.0 };
-        }
+        add!(|_: usize| u64::MAX) // not a code column (the runner refuses those): the NULL entry
     }
 }
 
