@@ -64,18 +64,8 @@ def score_vm(model, table: pa.Table, **kw) -> pa.Table:
 
 
 def score_interpreted(model, table: pa.Table, **kw) -> pa.Table:
-    """score() with fused kernels off (LEADSCORE_FUSED=0): the bytecode interpreter alone."""
-    import os
-
-    old = os.environ.get("LEADSCORE_FUSED")
-    os.environ["LEADSCORE_FUSED"] = "0"
-    try:
-        return score_vm(model, table, **kw)
-    finally:
-        if old is None:
-            del os.environ["LEADSCORE_FUSED"]
-        else:
-            os.environ["LEADSCORE_FUSED"] = old
+    """score() on the numba bytecode interpreter alone (executor="interpreter")."""
+    return score_vm(model, table, executor="interpreter", **kw)
 
 
 # ---------------------------------------------------------------- plain Python, row by row

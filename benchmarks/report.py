@@ -103,7 +103,7 @@ def reference_peers(table, rows, *, full: bool) -> dict:
     spec = W.reference_spec()
     out = {LS: Peer(lambda: peers.score_vm(model, table, keep=["lead_id"]))}
     out[LS_INTERP] = Peer(lambda: peers.score_interpreted(model, table, keep=["lead_id"]),
-                          "bytecode interpreter only (LEADSCORE_FUSED=0)")
+                          "bytecode interpreter only (executor=\"interpreter\")")
     out["numba hand-fused"] = Peer(lambda: peers.score_numba(table), "hand-written")
     if peers.cython_unavailable() is None:
         out["Cython hand-written"] = Peer(lambda: peers.score_cython(table),

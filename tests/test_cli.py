@@ -56,7 +56,8 @@ def run(*args):
 
 def _fake_scoring(monkeypatch, fail_after=None):
     """A stand-in `leadscore_fast.scoring`: fit = min(5 * visits, 25), tier by fit >= 20."""
-    def score(model, data, *, keep=None, as_of=None, threads=None, stream=False):
+    def score(model, data, *, keep=None, as_of=None, threads=None, stream=False,
+              executor=None):
         data = data.reader()
         schema = pa.schema([("fit", pa.float64()), ("tier", pa.dictionary(pa.int32(),
                                                                           pa.string()))]
@@ -97,15 +98,20 @@ def test_score_writes_output_and_summary(monkeypatch, files, tmp_path):
 
 
 @needs_engine
-@pytest.mark.parametrize("env, note", [({"LEADSCORE_FUSE_AFTER_ROWS": "0",
-                                         "LEADSCORE_FUSE_BACKGROUND": "0"}, "fused kernel"),
-                                       ({"LEADSCORE_FUSED": "0"}, "interpreter")])
-def test_score_summary_names_the_path_that_scored(monkeypatch, files, tmp_path, env, note):
+@pytest.mark.parametrize("env, args, note", [
+    ({"LEADSCORE_FUSE_AFTER_ROWS": "0", "LEADSCORE_FUSE_BACKGROUND": "0"}, [], "fused kernel"),
+    ({"LEADSCORE_FUSE_BACKGROUND": "0"}, ["--executor", "fused"], "fused kernel"),
+    ({}, ["--executor", "interpreter"], "interpreter"),
+    ({"LEADSCORE_FUSED": "0", "LEADSCORE_EXECUTOR": "interpreter"}, [], "interpreter"),
+    ({}, ["--executor", "native"], "native executor"),
+    ({}, [], "native executor"),  # auto: a small file runs native
+])
+def test_score_summary_names_the_path_that_scored(monkeypatch, files, tmp_path, env, args, note):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     model, data = files
     out = tmp_path / "scored.parquet"
-    r = run("score", model, data, "-o", out)
+    r = run("score", model, data, "-o", out, *args)
     assert r.exit_code == 0, r.output
     assert f"rows/s, {note}) → {out}" in r.stderr
     assert read_input(out).read_all().column("fit").to_pylist() == \

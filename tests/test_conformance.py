@@ -1,6 +1,6 @@
 """The conformance grid: every operator and function of the language, evaluated by DuckDB itself
 (``SELECT <expr> FROM t``: the contract) and by every way the engine runs a model — the bytecode
-interpreter, the fused kernels, ``to_sql`` run by DuckDB and by SQLite — and by the plain-Python
+interpreter, the fused kernels, the native executor, ``to_sql`` run by DuckDB and by SQLite — and by the plain-Python
 reference. Strings are tried plain and dictionary-encoded.
 
 The grids are ``tests/conformance/grid_*.py``: ``CASES`` is a list of ``(expr, kind)`` with kind
@@ -116,14 +116,11 @@ def duckdb_direct(cases, table) -> list[list]:
 
 def engine(cases, table, monkeypatch, how: str) -> list[list]:
     model = grid_model(cases)
-    if how == "interpreter":
-        monkeypatch.setenv("LEADSCORE_FUSED", "0")
-    elif how == "fused":
+    if how == "fused":
         monkeypatch.delenv("LEADSCORE_FUSED", raising=False)
-        monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
         monkeypatch.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
-    if how in ("interpreter", "fused"):
-        return decode(columns(lf.score(model, table), cases), cases)
+    if how in ("interpreter", "fused", "native"):
+        return decode(columns(lf.score(model, table, executor=how), cases), cases)
     if how == "reference":
         return decode(ref(model, table, AS_OF), cases)
     if how == "to_sql duckdb":
@@ -201,7 +198,7 @@ def compile_each(cases, table) -> None:
         pytest.fail("cases the engine does not compile:\n" + "\n".join(bad))
 
 
-EXECUTORS = ["interpreter", "fused", "reference", "to_sql duckdb", "to_sql sqlite"]
+EXECUTORS = ["interpreter", "fused", "native", "reference", "to_sql duckdb", "to_sql sqlite"]
 
 
 @pytest.fixture(params=[False, True], ids=["plain", "dictionary"])
@@ -249,17 +246,16 @@ def test_grid_departures(grid, how, table, monkeypatch):
 
 
 @pytest.mark.parametrize("grid", GRIDS, ids=lambda p: p.stem)
-def test_grid_interpreter_and_fused_agree_bit_for_bit(grid, table, monkeypatch):
+def test_grid_executors_agree_bit_for_bit(grid, table, monkeypatch):
     cases, departures = load_grid(grid)
     cases += [(e, k) for e, k, _ in departures]
     if not cases:
         pytest.skip("empty grid")
     model = grid_model(cases)
-    monkeypatch.setenv("LEADSCORE_FUSED", "0")
-    interpreted = lf.score(model, table)
-    monkeypatch.delenv("LEADSCORE_FUSED")
-    monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
+    interpreted = lf.score(model, table, executor="interpreter")
+    monkeypatch.delenv("LEADSCORE_FUSED", raising=False)
     monkeypatch.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
-    fused = lf.score(model, table)
+    fused = lf.score(model, table, executor="fused")
     from test_vm_fused import assert_identical
     assert_identical(fused, interpreted)
+    assert_identical(lf.score(model, table, executor="native"), interpreted)

@@ -4,6 +4,8 @@ against a value worked out by hand).
 
 Floats must match exactly, except in models using decay/exp/ln (libm pow/exp/log may round
 differently in the last bit between implementations): there 1e-9 relative (or absolute).
+Every model runs on the numba interpreter and on the native executor, which must agree bit for
+bit (and the fused kernels in tests/test_vm_fused.py).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from leadscore_fast import errors  # noqa: E402
 from reference import (mismatches, needs_tolerance, reference_score, table_results,  # noqa: E402
                        table_rows)
 from strategies import cases, examples  # noqa: E402
+from vm_harness import assert_same_tables  # noqa: E402
 
 UTC = dt.timezone.utc
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=UTC)
@@ -30,7 +33,13 @@ def output_names(model: dict) -> list[str]:
 
 
 def vm(model, table, **kw) -> dict:
-    return table_results(lf.score(model, table, **kw), output_names(model))
+    """The interpreter's results, after checking that the native executor's are the same bits
+    (a reader is consumed by one run: those run on the interpreter only)."""
+    if isinstance(table, pa.RecordBatchReader) or "executor" in kw:
+        return table_results(lf.score(model, table, **kw), output_names(model))
+    got = lf.score(model, table, executor="interpreter", **kw)
+    assert_same_tables(lf.score(model, table, executor="native", **kw), got)
+    return table_results(got, output_names(model))
 
 
 def ref(model, table, as_of=None) -> dict:

@@ -85,8 +85,9 @@ def via_to_sql(cases, table: pa.Table) -> list[list]:
 
 def engine(cases, table, monkeypatch, how: str, **kw) -> list[list]:
     with monkeypatch.context() as m:
-        if how == "interpreter":
+        if how in ("interpreter", "native"):
             m.setenv("LEADSCORE_FUSED", "0")
+            m.setenv("LEADSCORE_EXECUTOR", how)
         else:
             m.delenv("LEADSCORE_FUSED", raising=False)
             m.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
@@ -128,7 +129,7 @@ def test_to_sql_in_sqlite_and_postgres_matches_duckdb(data, want, pg):
     assert_same(CASES, decode(run_pg(pg, model, data, model["as_of"]), CASES), want, "PostgreSQL")
 
 
-@pytest.mark.parametrize("how", ["interpreter", "fused"])
+@pytest.mark.parametrize("how", ["interpreter", "fused", "native"])
 @pytest.mark.parametrize("shape", ["plain", "dictionary", "per-batch dictionaries"])
 def test_executors_match_duckdb(data, want, monkeypatch, how, shape):
     table = {"plain": data, "dictionary": dictionary_encoded(data),
@@ -147,7 +148,7 @@ LARGE = [("s = t", "bool"), ("coalesce(s, t) = 'v17'", "bool"), ("s LIKE t", "bo
          ("CASE WHEN s = t THEN 3 WHEN contains(s, t) THEN 1 END", "num")]
 
 
-@pytest.mark.parametrize("how", ["interpreter", "fused"])
+@pytest.mark.parametrize("how", ["interpreter", "fused", "native"])
 def test_two_large_dictionaries_take_the_distinct_path(monkeypatch, how):
     """Two 5,000-value columns: 25M tuples is past DENSE_MAX, so each batch numbers the tuples
     it holds (and equal values are frequent enough to test the equal case)."""
@@ -183,7 +184,7 @@ def test_a_string_value_over_a_number_column_is_a_compile_error():
         lf.compile(grid_model([("CASE WHEN x > 1 THEN s ELSE 'a' END = 'a'", "bool")]), schema)
 
 
-@pytest.mark.parametrize("how", ["interpreter", "fused"])
+@pytest.mark.parametrize("how", ["interpreter", "fused", "native"])
 def test_sliced_columns_with_unaligned_validity(data, want, monkeypatch, how):
     """A slice starting mid-byte: codes and validity bits are read from the array's offset."""
     table = dictionary_encoded(data).slice(3, 2000)

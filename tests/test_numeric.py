@@ -21,13 +21,9 @@ def score(expr, table, **kw):
             for v, n in zip(res.column("x").to_pylist(), res.column("n").to_pylist())]
 
 
-@pytest.fixture(params=["interpreter", "fused"])
+@pytest.fixture(params=["interpreter", "fused", "native"])
 def executor(request, monkeypatch):
-    if request.param == "interpreter":
-        monkeypatch.setenv("LEADSCORE_FUSED", "0")
-    else:
-        monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
-        monkeypatch.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
+    monkeypatch.setenv("LEADSCORE_EXECUTOR", request.param)
     return request.param
 
 

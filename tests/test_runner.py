@@ -270,7 +270,7 @@ def test_an_error_in_a_worker_reaches_the_caller_and_the_pool_survives(leads, mo
         raise FloatingPointError("worker failed")
 
     with monkeypatch.context() as mp:
-        mp.setenv("LEADSCORE_FUSED", "0")  # the interpreter's pool (tests/test_vm_fused.py: fused)
+        mp.setenv("LEADSCORE_EXECUTOR", "interpreter")  # its pool (tests/test_vm_fused.py: fused)
         mp.setattr(kernel, "run_block_core", broken)
         with pytest.raises(FloatingPointError, match="worker failed"):
             lf.score(model, chunked, threads=2, chunk_rows=256)

@@ -93,7 +93,7 @@ def con():
     c.close()
 
 
-@pytest.fixture(params=["interpreted", "fused"])
+@pytest.fixture(params=["interpreted", "fused", "native"])
 def executor(request, monkeypatch):
     if request.param == "fused":
         monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
@@ -101,6 +101,8 @@ def executor(request, monkeypatch):
         monkeypatch.delenv("LEADSCORE_FUSED", raising=False)
     else:
         monkeypatch.setenv("LEADSCORE_FUSED", "0")
+        monkeypatch.setenv("LEADSCORE_EXECUTOR",
+                           "native" if request.param == "native" else "interpreter")
     return request.param
 
 

@@ -61,16 +61,17 @@ def fused_calls(monkeypatch):
 
 
 def interpreted(model, data, *, fn=None, **kw):
-    """``fn`` (default ``lf.score``) with fused kernels off: the interpreter's answer."""
-    old = os.environ.get("LEADSCORE_FUSED")
-    os.environ["LEADSCORE_FUSED"] = "0"
+    """``fn`` (default ``lf.score``) on the numba interpreter: the interpreter's answer."""
+    old = {k: os.environ.get(k) for k in ("LEADSCORE_FUSED", "LEADSCORE_EXECUTOR")}
+    os.environ.update(LEADSCORE_FUSED="0", LEADSCORE_EXECUTOR="interpreter")
     try:
         return (fn or lf.score)(model, data, **kw)
     finally:
-        if old is None:
-            del os.environ["LEADSCORE_FUSED"]
-        else:
-            os.environ["LEADSCORE_FUSED"] = old
+        for k, v in old.items():
+            if v is None:
+                del os.environ[k]
+            else:
+                os.environ[k] = v
 
 
 # ---- property: generated models and data ------------------------------------------------------
@@ -202,6 +203,8 @@ def test_a_program_fuses_once_it_is_hot(monkeypatch, tmp_path):
     compiles on a background thread while the interpreter goes on, and later calls run fused."""
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "1000")
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty fused-kernel cache
+    monkeypatch.delenv("LEADSCORE_FUSED_CACHE", raising=False)  # (which this would override)
+    monkeypatch.setattr(executor, "NATIVE_MAX_ROWS", 0)  # these small batches are bulk here
     model = lf.Model.from_yaml_string(REFERENCE.replace("points: 15\n", "points: 15.25\n", 1))
     leads = synthetic.generate_leads(600, seed=5)
     interpreted(model, leads)  # the interpreter loaded: no first-score-in-a-process fusing
@@ -226,6 +229,7 @@ def test_a_failed_background_compile_is_reported_once_and_interpreted(monkeypatc
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
     monkeypatch.setenv("LEADSCORE_FUSED_CACHE", str(tmp_path))
     monkeypatch.setattr(fused_ir._Gen, "build", lambda self: "this is not LLVM IR")
+    monkeypatch.setattr(executor, "NATIVE_MAX_ROWS", 0)  # these small batches are bulk here
     model = lf.Model.from_yaml_string(REFERENCE.replace("points: 10\n", "points: 10.5\n", 1))
     leads = synthetic.generate_leads(1_000, seed=11)
     interpreted(model, leads)
@@ -310,6 +314,7 @@ def test_a_new_process_loads_the_fused_kernel_from_disk(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
                LEADSCORE_FUSE_AFTER_ROWS="0", LEADSCORE_FUSE_BACKGROUND="0")
     env.pop("LEADSCORE_FUSED", None)
+    env.pop("LEADSCORE_FUSED_CACHE", None)  # the kernels go under NUMBA_CACHE_DIR
 
     def run():
         out = subprocess.run([sys.executable, "-c", _SCRIPT], env=env, capture_output=True,
@@ -418,8 +423,8 @@ def test_at_most_so_many_background_compiles_at_once(monkeypatch, tmp_path):
 
 def test_a_process_whose_programs_run_fused_never_loads_numba(tmp_path):
     """vm/executor.py imports the interpreter only for a batch it interprets: a fresh process
-    whose (small) program compiles to a fused kernel at once, and a later one that finds it in
-    the disk cache, score without importing numba (0.3 s of every CLI run), with the same
+    whose program compiles to a fused kernel at once (executor="fused"), and a later one that
+    finds it in the disk cache, score without importing numba (0.3 s of every CLI run), with the same
     bits as the interpreter."""
     data = tmp_path / "leads.parquet"
     import pyarrow.parquet as pq
@@ -428,19 +433,21 @@ def test_a_process_whose_programs_run_fused_never_loads_numba(tmp_path):
     out = tmp_path / "out.parquet"
     code = ("import sys, leadscore_fast as lf\n"
             "from leadscore_fast.synthetic import REFERENCE_MODEL_YAML as M\n"
-            f"t = lf.score(lf.Model.from_yaml_string(M), {str(data)!r})\n"
+            f"t = lf.score(lf.Model.from_yaml_string(M), {str(data)!r}, executor='fused')\n"
             "import pyarrow.parquet as pq\n"
             f"pq.write_table(t, {str(out)!r})\n"
             "from leadscore_fast.vm import fused\n"
             "print(dict(fused.ROWS_RUN), 'numba' in sys.modules)\n")
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
     env.pop("LEADSCORE_FUSED", None)
+    env.pop("LEADSCORE_FUSED_CACHE", None)
     env.pop("LEADSCORE_FUSE_AFTER_ROWS", None)
     for run in ("compiles", "from the cache"):
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, timeout=300)
         assert r.returncode == 0, r.stderr
-        assert r.stdout.strip() == "{'fused': 1000, 'interpreted': 0} False", (run, r.stdout)
+        assert r.stdout.strip() == "{'fused': 1000, 'interpreted': 0, 'native': 0} False", \
+            (run, r.stdout)
         import pyarrow.parquet as pq
 
         want = interpreted(lf.Model.from_yaml_string(REFERENCE), str(data))

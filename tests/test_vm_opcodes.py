@@ -21,13 +21,15 @@ I64_MAX, I64_MIN = 2**63 - 1, -(2**63)
 
 
 @pytest.fixture(params=[(4096, 1, ""), (3, 1, ""), (3, 2, ""), (1, 2, ""), (5, 2, "full"),
-                        (4096, 1, "fused"), (3, 2, "fused")],
+                        (4096, 1, "fused"), (3, 2, "fused"),
+                        (4096, 1, "native"), (3, 2, "native"), (1, 1, "native")],
                 ids=lambda p: f"chunk{p[0]}-thr{p[1]}{'-' + p[2] if p[2] else ''}")
 def kw(request, monkeypatch):
     """Score settings. The plain cases run the interpreter with the variant the program
     needs; "full" runs every program, core-only ones too, with run_block_full; "fused" runs a
     fused kernel (vm/fused.py) wherever the program allows one, from its first row (with 3-row
-    chunks: in stages of 2 instructions)."""
+    chunks: in stages of 2 instructions); "native" runs the Rust executor, and the harness
+    (vm_harness.run / run_queries) checks it against the interpreter bit for bit."""
     if request.param[2] == "fused":
         monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
         monkeypatch.setenv("LEADSCORE_FUSE_BACKGROUND", "0")
@@ -41,7 +43,28 @@ def kw(request, monkeypatch):
         from leadscore_fast.vm import kernel
 
         monkeypatch.setattr(kernel, "needs_full", lambda *a: True)
-    return {"chunk_rows": request.param[0], "threads": request.param[1]}
+    executor = {"fused": "fused", "native": "native"}.get(request.param[2], "interpreter")
+    return {"chunk_rows": request.param[0], "threads": request.param[1], "executor": executor}
+
+
+# The executors each opcode ran on in this module (see test_every_opcode_runs_on_every_executor).
+_RAN: dict = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _record_executors():
+    from leadscore_fast.vm import executor
+
+    orig = executor.choose
+
+    def choose(ex, code, n, fused_kernel):
+        got = orig(ex, code, n, fused_kernel)
+        _RAN.setdefault(got[0], set()).update(int(op) for op in code[:, 0])
+        return got
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(executor, "choose", choose)
+        yield
 
 
 def floats(v):
@@ -1166,3 +1189,28 @@ def test_core_and_full_variants_agree_on_the_reference_model():
     finally:
         kernel.needs_full = orig
     assert core.equals(full)
+
+
+# -- completeness: keep this test last in the module -----------------------------------------
+def test_every_opcode_runs_on_every_executor(request):
+    """Every opcode of the table (engine/src/opcodes.rs) ran, in this module's tests, on every
+    executor that implements it: the interpreter, the fused kernels (all but their
+    UNFUSED_OPCODES) and the native executor."""
+    cfg = request.config
+    if cfg.getoption("keyword") or cfg.getoption("markexpr") \
+            or any("::" in str(a) for a in cfg.args):
+        pytest.skip("only meaningful when the whole module ran")
+    from leadscore_fast.vm import executor, fused
+    from leadscore_fast.vm.check import VM_OPCODES
+
+    every = {code: name for code, (name, _) in O.OPCODES.items()}
+    claims = {
+        "interpreted": {c for c, name in every.items() if name in VM_OPCODES},
+        "fused": set(every) - set(fused.UNFUSED_OPCODES),
+        "native": {c for c in every if executor.native_unsupported(
+            np.array([insn(c)], np.int64)) is None},
+    }
+    missing = [f"{every[c]} never ran on the {ex} executor: add a test that runs it (with the "
+               f"`kw` fixture, through vm_harness.run or run_queries) to tests/test_vm_opcodes.py"
+               for ex, ops in claims.items() for c in sorted(ops - _RAN.get(ex, set()))]
+    assert not missing, "\n".join(missing)

@@ -31,7 +31,8 @@ def test_a_new_process_loads_the_kernel_from_the_cache(tmp_path):
         "s = kernel.run_block_core.stats\n"
         "print(json.dumps([sum(s.cache_hits.values()), sum(s.cache_misses.values())]))\n")
     # the interpreter only: a fresh process would otherwise score a fusable model fused
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), LEADSCORE_FUSED="0")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path), LEADSCORE_FUSED="0",
+               LEADSCORE_EXECUTOR="interpreter")
     runs = [json.loads(subprocess.run([sys.executable, "-c", script], env=env, check=True,
                                       capture_output=True, text=True).stdout.splitlines()[-1])
             for _ in range(2)]

@@ -2,6 +2,8 @@
 //! Each method is a one-line call into the engine; errors map once, by kind, to the Python
 //! exception hierarchy defined here.
 
+mod native;
+
 use leadscore_engine as engine;
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -317,5 +319,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(to_sql, m)?)?;
     m.add_function(wrap_pyfunction!(opcode_table, m)?)?;
     m.add_function(wrap_pyfunction!(encode_strings, m)?)?;
+    m.add_function(wrap_pyfunction!(native::run_native, m)?)?;
+    m.add_function(wrap_pyfunction!(native::native_unsupported, m)?)?;
+    m.add_function(wrap_pyfunction!(native::native_ptypes, m)?)?;
     Ok(())
 }

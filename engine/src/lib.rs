@@ -12,6 +12,7 @@ pub mod emit;
 pub mod encode;
 pub mod error;
 pub mod eval;
+pub mod exec;
 pub mod fold;
 pub mod fuse;
 pub mod hints;

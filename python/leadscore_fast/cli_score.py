@@ -25,6 +25,10 @@ __all__ = ["score_cmd"]
 @click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601; "
               "default: the model's as_of, else now, UTC).")
 @click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@click.option("--executor", type=click.Choice(["auto", "native", "interpreter", "fused"]),
+              help="What runs the bytecode: auto (default, or $LEADSCORE_EXECUTOR) picks per "
+              "batch; native (Rust, no warm-up), interpreter (numba) or fused (LLVM kernels "
+              "where the model allows) force one. Every executor gives the same results.")
 @click.option("--compression", default="snappy", show_default=True,
               type=click.Choice(["snappy", "zstd", "lz4", "gzip", "brotli", "none"]),
               help="Parquet output compression.")
@@ -35,8 +39,8 @@ __all__ = ["score_cmd"]
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @errors_to_exit
-def score_cmd(model, input_path, output, keep, as_of, threads, compression, output_format,
-              input_format, delimiter, null_values, as_json, quiet):
+def score_cmd(model, input_path, output, keep, as_of, threads, executor, compression,
+              output_format, input_format, delimiter, null_values, as_json, quiet):
     """Score INPUT with MODEL and write the scores and segments to OUTPUT."""
     from leadscore_fast.model import Model
     from leadscore_fast.vm.fused import ROWS_RUN
@@ -50,7 +54,7 @@ def score_cmd(model, input_path, output, keep, as_of, threads, compression, outp
     err = console(stderr=True)
     total = src.num_rows()
     small = total is not None and total <= 1 << 16
-    kw = dict(keep=list(keep), as_of=as_of, threads=threads)
+    kw = dict(keep=list(keep), as_of=as_of, threads=threads, executor=executor)
     with progress(err, quiet or as_json or small or not err.is_terminal, total) as advance:
         def watched(scored):
             for batch in scored:
@@ -140,13 +144,17 @@ class _Clock:
         return self.rows / (end - self.start) if end > self.start else float("inf")
 
 
+_ENGINE_NAMES = {"fused": "fused kernel", "interpreted": "interpreter", "native": "native executor"}
+
+
 def _engine_note(ran: dict) -> str:
-    """Which path scored the rows: the fused kernel, the interpreter (a program runs fused
-    once it is hot, see README "How it works"), or both."""
-    fused, interpreted = ran["fused"], ran["interpreted"]
-    if fused and interpreted:
-        return f"fused kernel for {fused:,} of {fused + interpreted:,} rows"
-    return "fused kernel" if fused else ("interpreter" if interpreted else "")
+    """Which path scored the rows: the fused kernel, the interpreter, the native executor (a
+    program runs fused once it is hot, see README "How it works"), or which share of them."""
+    used = {k: v for k, v in ran.items() if v}
+    if len(used) <= 1:
+        return next((_ENGINE_NAMES[k] for k in used), "")
+    total = sum(used.values())
+    return ", ".join(f"{_ENGINE_NAMES[k]} for {v:,} of {total:,} rows" for k, v in used.items())
 
 
 class _Stats:

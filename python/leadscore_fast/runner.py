@@ -317,10 +317,10 @@ def _bind(prep: _Prepared, batch: pa.RecordBatch, col_idx) -> _Bound:
 
 
 def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
-                 materialize, row_base, tk_state):
+                 materialize, row_base, tk_state, executor="auto"):
     """Bind the batch's columns and start the kernel on it; returns a function that waits for
     the kernel and gives the :class:`_BatchOut`."""
-    from leadscore_fast.vm import executor, pool
+    from leadscore_fast.vm import executor as executors, pool
 
     n = batch.num_rows
     datas, valids, meta, lut_f, lut_b, lut_off = _bind(prep, batch, col_idx)
@@ -329,12 +329,12 @@ def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads
     out_seg = _arrow_empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
     masks = _arrow_empty((prep.n_masks, n), np.uint8)
     nulls = np.zeros(len(prep.scores) + len(prep.segments), np.int64)
-    pending = executor.start(
+    pending = executors.start(
         prep.code, prep.consts_f, prep.consts_i, prep.n_regs, pool.buffer_list(datas),
         pool.buffer_list(valids), meta, lut_f, lut_b, lut_off, as_of, n, out_f, out_seg,
         chunk_rows=chunk_rows, threads=threads, materialize=materialize, row_base=row_base,
         n_slots=prep.n_slots, masks=masks, tk_meta=prep.tk_meta, tk_val=tk_state[0],
-        tk_row=tk_state[1], nulls=nulls)
+        tk_row=tk_state[1], nulls=nulls, executor=executor)
 
     def finish() -> _BatchOut:
         acc, tk_val, tk_row = pending.result()
@@ -347,7 +347,10 @@ class _Session:
     by ``run()`` and ``score()``. The source is asked for the columns the program reads and
     the ``keep`` columns only, in that order."""
 
-    def __init__(self, model, data, *, as_of, threads, chunk_rows, keep=()):
+    def __init__(self, model, data, *, as_of, threads, chunk_rows, keep=(), executor=None):
+        from leadscore_fast.vm.executor import check_executor
+
+        self.executor = check_executor(executor)
         chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
         if int(chunk_rows) < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
@@ -387,7 +390,7 @@ class _Session:
         for batch in inputs:
             pending.append(_start_batch(self.prep, batch, self.col_idx, self.as_of_us,
                                         self.threads, self.chunk_rows, materialize, row_base,
-                                        tk_state))
+                                        tk_state, self.executor))
             row_base += batch.num_rows
             while len(pending) > ahead:
                 yield pending.popleft()()
@@ -425,15 +428,18 @@ class RunResult:
     topk_values: dict = field(default_factory=dict)  # topk query → per group: float64 values
 
 
-def run(program, data, *, as_of=None, threads=None, chunk_rows=None, materialize=True) -> RunResult:
+def run(program, data, *, as_of=None, threads=None, chunk_rows=None, materialize=True,
+        executor=None) -> RunResult:
     """Run ``program`` over ``data`` and answer its queries in the same pass.
 
     program: a compiled Program (or anything ``score()`` accepts as a model). data: anything
     ``score()`` accepts; multi-batch input is concatenated and row numbers are global.
     materialize=False skips the full-length score/segment outputs (``scores``/``segments``
-    stay empty); query answers are the same.
+    stay empty); query answers are the same. executor: "auto" (default), "native",
+    "interpreter" or "fused" (see vm/executor.py).
     """
-    ses = _Session(program, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows)
+    ses = _Session(program, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
+                   executor=executor)
     prep = ses.prep
     out_f, out_seg, masks = [], [], []
     acc = np.zeros(prep.n_slots, np.int64)

@@ -34,7 +34,8 @@ def _record_batch(prep, out, keep_idx, out_schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(cols, schema=out_schema)
 
 
-def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, stream=False):
+def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, stream=False,
+          executor=None):
     """Score ``data`` with ``model``.
 
     model: a Model, a path to a YAML model, a dict in the YAML layout, or a compiled Program.
@@ -46,6 +47,10 @@ def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, 
     keep: input column name(s) to carry into the output after the scores and segments.
     as_of: datetime/date/ISO string for days_since; default the model's as_of, else now (UTC).
     chunk_rows: rows per VM chunk (default ``runner.DEFAULT_CHUNK_ROWS``); threads: default all cores.
+    executor: what runs the bytecode: "auto" (default: native for small batches and until a
+    fused kernel is at hand, fused kernels for hot bulk work), or one forced: "native" (the
+    Rust interpreter, no warm-up), "interpreter" (numba), "fused" (LLVM kernels where the
+    program allows, the interpreter elsewhere). Every executor gives the same bits.
     Returns a pyarrow Table (a RecordBatchReader with ``stream=True``): one float64 column per
     score, one dictionary<int32, string> column per segmentation, then the ``keep`` columns.
     """
@@ -54,7 +59,7 @@ def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, 
     elif isinstance(keep, (str, os.PathLike)):
         keep = [str(keep)]
     ses = _Session(model, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
-                   keep=list(keep))
+                   keep=list(keep), executor=executor)
     schema, prep = ses.schema, ses.prep
     fields = [pa.field(s, pa.float64()) for s in prep.scores]
     fields += [pa.field(s["name"], pa.dictionary(pa.int32(), pa.string())) for s in prep.segments]

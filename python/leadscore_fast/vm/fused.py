@@ -127,7 +127,7 @@ class Kernel:
 
 
 # Rows run by each path in this process (the CLI's summary says which one scored a file).
-ROWS_RUN = {"fused": 0, "interpreted": 0}
+ROWS_RUN = {"fused": 0, "interpreted": 0, "native": 0}
 _KERNELS: dict = {}  # key → Kernel, this process
 _ROWS_SEEN: dict = {}  # key → rows interpreted so far, for programs not fused yet
 _NOT_FUSABLE: set = set()  # keys the generator (or LLVM) turned down
@@ -166,7 +166,7 @@ FIRST_SYNC_MAX = 300  # instructions: up to here (about 1 s of LLVM) a fresh pro
 
 
 def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
-           interpreter_loaded=True) -> Kernel | None:
+           interpreter_loaded=True, force=False) -> Kernel | None:
     """The fused kernel for this program and layout, or None while there is none yet.
 
     From this process, else from the disk cache; else it is compiled once the program is hot
@@ -177,7 +177,8 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
     (FIRST_SYNC_MAX): about 0.4 s for the reference model, less than loading the interpreter
     from numba's cache and far less than compiling it (about 8 s) on an empty one. Raises
     NotFusable for a program the generator does not cover (and warns once, with
-    FusedKernelWarning, if LLVM refused one: a generator bug)."""
+    FusedKernelWarning, if LLVM refused one: a generator bug). ``force``: compile it in this
+    call if it is not at hand (``executor="fused"``)."""
     code = np.ascontiguousarray(code, np.int64)
     parts = (code.tobytes(), np.ascontiguousarray(consts_f, np.float64).tobytes(),
              np.ascontiguousarray(consts_i, np.int64).tobytes(),
@@ -189,8 +190,10 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
             return got
         pending = _PENDING.get(mem_key)
     if pending is not None:
-        if not pending.done():
+        if not pending.done() and not force:
             return None
+        if force:
+            pending.wait()
         _finish(mem_key, pending)
     elif mem_key in _PENDING:  # another thread is starting its compile
         return None
@@ -215,7 +218,7 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
         disk_key = native.key(*parts)
         hot = seen >= fuse_after_rows()
         loaded = native.load(disk_key, gen.build, SYMBOL,
-                             compile=(first and len(code) <= FIRST_SYNC_MAX)
+                             compile=force or (first and len(code) <= FIRST_SYNC_MAX)
                              or (hot and not compile_in_background()))
     except NotFusable:
         with _LOCK:  # do not generate it again for every batch
