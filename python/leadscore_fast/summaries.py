@@ -104,7 +104,7 @@ def summarize(model, data, *, segmentation=None, label=None, positive=None, as_o
     numeric column, or text: ``positive`` is the value meaning a conversion, default
     yes/y/true/1 against no/n/false/0, any case; NULL labels are left out of the rate),
     conversions, conversion_rate and lift (rate / overall rate)."""
-    from leadscore_fast.compiler import compile as compile_model
+    from leadscore_fast.compiler import compile_program as compile_model
     from leadscore_fast.scoring import score
     from leadscore_fast.sources import open_source
 
