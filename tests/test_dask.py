@@ -2,6 +2,8 @@
 query equal a single-process run exactly."""
 from __future__ import annotations
 
+import json
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -20,7 +22,7 @@ AS_OF = "2026-11-01T00:00:00Z"
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                                       dashboard_address=None, silence_logs=50)
+                                       dashboard_address=":0", silence_logs=50)
     c = distributed.Client(cluster)
     yield c
     c.close()
@@ -97,3 +99,39 @@ def test_a_missing_column_fails_before_any_task(ddf, model):
         ldask.score(ddf, model, keep=["lead_idd"])
     with pytest.raises(lf.LeadscoreError, match="totl"):  # a bad query: found on the client
         ldask.count(ddf, model, "totl > 1")
+
+
+def test_cli_engine_dask_mirrors_the_local_engine(tmp_path, leads):
+    # last in this module: the command starts (and closes) a cluster and client of its own
+    from click.testing import CliRunner
+
+    from leadscore_fast.cli import main
+
+    src = tmp_path / "in"
+    for i, region in enumerate(("EU", "NA")):
+        (src / f"region={region}").mkdir(parents=True)
+        for j in range(2):
+            pq.write_table(leads.slice(i * 20_000 + j * 10_000, 10_000),
+                           src / f"region={region}" / f"part-{j}.parquet")
+    model = tmp_path / "ref.yaml"
+    model.write_text(REFERENCE_MODEL_YAML)
+    args = ["score", str(model), str(src), "--keep", "lead_id", "--keep", "region",
+            "--as-of", AS_OF]
+    local = CliRunner().invoke(main, args + ["-o", str(tmp_path / "local"), "-q"])
+    assert local.exit_code == 0, local.output
+    r = CliRunner().invoke(main, args + ["-o", str(tmp_path / "out"), "--engine", "dask",
+                                         "--workers", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["rows"] == 40_000 and summary["engine"] == "dask, 2 worker processes"
+    assert sum(s["leads"] for s in summary["segments"]["tier"]) == 40_000
+    files = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*"))
+    assert files == sorted(str(p.relative_to(tmp_path / "local"))
+                           for p in (tmp_path / "local").rglob("*"))
+    for f in (tmp_path / "local").rglob("*.parquet"):
+        assert pq.read_table(tmp_path / "out" / f.relative_to(tmp_path / "local")).equals(
+            pq.read_table(f)), f
+    # a file output is refused: dask writes a dataset directory
+    bad = CliRunner().invoke(main, args + ["-o", str(tmp_path / "x.parquet"), "--engine",
+                                           "dask"])
+    assert bad.exit_code == 2 and "into a directory" in bad.output
