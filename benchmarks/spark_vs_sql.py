@@ -16,6 +16,7 @@ import statistics
 import sys
 import time
 
+import numpy as np
 import pyarrow.parquet as pq
 
 import leadscore_fast as lf
@@ -70,6 +71,30 @@ def sql_columns(F):
     return fit, eng, total, tier
 
 
+def _floor(df, ours):
+    """The Arrow exchange alone: the same input columns to the workers and an output of the
+    same schema back (zeros and a constant tier), no scoring."""
+    import pyarrow as pa
+
+    from leadscore_fast.spark import _compiled
+
+    cm, _schema = _compiled(df, REFERENCE_MODEL_YAML_MODEL)
+    names = ours.schema.names
+
+    def run(batches):
+        for b in batches:
+            n = b.num_rows
+            zeros = pa.array(np.zeros(n))
+            yield pa.RecordBatch.from_arrays(
+                [zeros, zeros, zeros, pa.repeat(pa.scalar("cold"), n),
+                 b.column(b.schema.get_field_index("lead_id"))], names=names)
+
+    return df.select(*dict.fromkeys(cm.inputs + ["lead_id"])).mapInArrow(run, ours.schema)
+
+
+REFERENCE_MODEL_YAML_MODEL = lf.Model.from_yaml_string(REFERENCE_MODEL_YAML)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -78,6 +103,8 @@ def main():
     ap.add_argument("--batch-rows", type=int, default=100_000,
                     help="spark.sql.execution.arrow.maxRecordsPerBatch")
     ap.add_argument("--data", default="benchmarks/.data")
+    ap.add_argument("--partition-mb", type=int, default=80,
+                    help="spark.sql.files.maxPartitionBytes (10M rows: ~300 MB, 4 partitions)")
     args = ap.parse_args()
 
     os.makedirs(args.data, exist_ok=True)
@@ -102,9 +129,10 @@ def main():
     spark = (SparkSession.builder.master(args.master).config("spark.ui.enabled", "false")
              .config("spark.sql.session.timeZone", "UTC")
              .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(args.batch_rows))
+             .config("spark.sql.files.maxPartitionBytes", str(args.partition_mb << 20))
              .getOrCreate())
     spark.sparkContext.setLogLevel("ERROR")
-    model = lf.Model.from_yaml_string(REFERENCE_MODEL_YAML)
+    model = REFERENCE_MODEL_YAML_MODEL
     df = spark.read.parquet(path)
     fit, eng, total, tier = sql_columns(F)
     sql = (df.select("lead_id", fit.alias("fit"), eng.alias("engagement"))
@@ -120,16 +148,18 @@ def main():
     for k in a:
         assert abs(a[k][1] - b[k][1]) <= 1e-9 * abs(b[k][1]), (k, a[k], b[k])
 
-    times = {"leadscore_fast.spark.score": [], "Spark SQL expressions": []}
-    frames = {"leadscore_fast.spark.score": ours, "Spark SQL expressions": sql}
+    floor = _floor(df, ours)
+    frames = {"leadscore_fast.spark.score": ours, "Spark SQL expressions": sql,
+              "mapInArrow, no scoring": floor}
+    times = {name: [] for name in frames}
     for r in range(args.repeat):
         names = list(frames) if r % 2 == 0 else list(frames)[::-1]
         for name in names:
             t0 = time.perf_counter()
             frames[name].write.format("noop").mode("overwrite").save()
             times[name].append(time.perf_counter() - t0)
-    print(f"{args.rows:,} rows, {args.master}, {df.rdd.getNumPartitions()} partitions, "
-          f"Arrow batches of {args.batch_rows:,}")
+    print(f"\n{args.rows:,} rows, {args.master}, {df.rdd.getNumPartitions()} partitions, "
+          f"Arrow batches of {args.batch_rows:,}", flush=True)
     for name, ts in times.items():
         print(f"  {name:28s} median {statistics.median(ts):7.2f} s  runs "
               + " ".join(f"{t:.2f}" for t in ts))

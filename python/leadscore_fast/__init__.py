@@ -56,7 +56,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "sinks", "sources", "cli", "schema", "queries", "summaries", "runner", "compiled", "merge"}
+_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "sinks", "sources", "cli", "schema", "queries", "summaries", "runner", "compiled", "merge", "spark", "dask"}
 
 
 def __getattr__(name: str):
