@@ -59,7 +59,8 @@ def test_compile_returns_the_compiled_model_with_the_program(cm, model, leads):
     assert [c["name"] for c in cm.columns] == [c["name"] for c in program.columns]
     # lf.score and the queries take it in place of a model
     assert lf.score(cm, leads).equals(lf.score(model, leads))
-    assert lf.count(model, leads, "total >= 40") >= 0
+    assert lf.count(cm, leads, "total >= 40") == lf.count(model, leads, "total >= 40")
+    assert lf.summarize(cm, leads).equals(lf.summarize(model, leads))
 
 
 def test_score_batch_is_lf_score(cm, leads, want):

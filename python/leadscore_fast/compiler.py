@@ -14,9 +14,13 @@ __all__ = ["compile", "compile_program", "to_sql", "as_model", "as_schema", "che
 
 
 def as_model(model) -> Model:
-    """A Model from a Model, a dict in the YAML layout, or a path to a YAML file."""
+    """A Model from a Model, a dict in the YAML layout, a path to a YAML file, or a
+    CompiledModel (its model)."""
     if isinstance(model, Model):
         return model
+    inner = getattr(model, "model", None)
+    if isinstance(inner, Model):  # a CompiledModel
+        return inner
     if isinstance(model, dict):
         return Model.from_dict(model)
     if isinstance(model, (str, os.PathLike)):
