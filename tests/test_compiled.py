@@ -82,6 +82,10 @@ def test_score_batch_is_lf_score(cm, leads, want):
 
     batch = leads.combine_chunks().to_batches()[0]
     assert _table(cm.score_batch(CArray(batch))).equals(want.drop_columns(["lead_id"]))
+    # an __arrow_c_stream__ object (Polars: string_view and categorical columns)
+    pl = pytest.importorskip("polars")
+    got = _table(cm.score_batch(pl.from_arrow(leads), keep=["lead_id"]))
+    assert got.drop_columns(["lead_id"]).equals(want.drop_columns(["lead_id"]))
 
 
 def test_score_batch_checks_the_schema(cm, leads):
