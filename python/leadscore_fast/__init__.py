@@ -11,6 +11,9 @@ only loaded when something is scored):
     summarize              per-segment counts, shares, score stats, conversion and lift (summaries.py)
     evaluate               ROC AUC, KS, gains per decile, conversion per segment (evaluation.py)
     explain                per-lead reasons and per-rule contributions (explanations.py)
+    CompiledModel          what compile returns: score_batch, score_one, picklable (compiled.py)
+    merge                  mergeable parts of counts, histograms, top-k, summaries (merge.py)
+    spark, dask            the same on Spark and Dask (import leadscore_fast.spark / .dask)
     source                 open a file, directory, glob or in-memory object as a Source (sources/)
     write_output           write a Table or stream to a file atomically (sinks.py)
     errors                 LeadscoreError and its subclasses
@@ -27,6 +30,7 @@ _LAZY = {
     "lit": "leadscore_fast.expr",
     "Expr": "leadscore_fast.expr",
     "compile": "leadscore_fast.compiler",
+    "CompiledModel": "leadscore_fast.compiled",
     "to_sql": "leadscore_fast.compiler",
     "score": "leadscore_fast.scoring",
     "count": "leadscore_fast.queries",
@@ -57,7 +61,7 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "sinks", "sources", "cli", "schema", "queries", "summaries", "runner", "evaluation", "labels"}
+_SUBMODULES = {"errors", "model", "expr", "compiler", "scoring", "synthetic", "sinks", "sources", "cli", "schema", "queries", "summaries", "runner", "evaluation", "labels", "compiled", "merge", "spark", "dask"}
 
 
 def __getattr__(name: str):

@@ -35,12 +35,18 @@ __all__ = ["score_cmd"]
 @click.option("--output-format", metavar="FMT",
               type=click.Choice(["parquet", "csv", "csv.gz", "ipc", "arrow"]),
               help="Output format, overriding OUTPUT's extension.")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="local: this process; dask: a local Dask cluster of "
+              "--workers processes (a Parquet dataset directory into a directory).")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Dask worker processes (--engine dask; default: the cores).")
 @input_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @errors_to_exit
 def score_cmd(model, input_path, output, keep, as_of, threads, executor, compression,
-              output_format, input_format, delimiter, null_values, as_json, quiet):
+              output_format, engine, workers, input_format, delimiter, null_values, as_json,
+              quiet):
     """Score INPUT with MODEL and write the scores and segments to OUTPUT."""
     from leadscore_fast.model import Model
     from leadscore_fast.vm.fused import ROWS_RUN
@@ -55,6 +61,12 @@ def score_cmd(model, input_path, output, keep, as_of, threads, executor, compres
     total = src.num_rows()
     small = total is not None and total <= 1 << 16
     kw = dict(keep=list(keep), as_of=as_of, threads=threads, executor=executor)
+    if engine == "dask":
+        return _score_dask(m, src, input_path, output, output_format, compression, kw,
+                           workers, stats, clock, err, quiet or as_json or small, as_json,
+                           quiet)
+    if workers is not None:
+        raise click.UsageError("--workers is for --engine dask")
     with progress(err, quiet or as_json or small or not err.is_terminal, total) as advance:
         def watched(scored):
             for batch in scored:
@@ -68,6 +80,33 @@ def score_cmd(model, input_path, output, keep, as_of, threads, executor, compres
             rows = _score_file(m, src, output, output_format, compression, kw, watched)
     ran = {k: ROWS_RUN[k] - ran_before[k] for k in ROWS_RUN}
     summary = stats.summary(rows, clock, output, _engine_note(ran))
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    elif not quiet:
+        stats.print(err, summary)
+
+
+def _score_dask(m, src, input_path, output, output_format, compression, kw, workers, stats,
+                clock, err, no_bar, as_json, quiet):
+    """--engine dask: the dataset's files scored on a local Dask cluster (cli_dask.py)."""
+    import os
+
+    from leadscore_fast.as_of import pinned
+    from leadscore_fast.cli_dask import score_dataset
+    from leadscore_fast.errors import DataError
+
+    if not _mirrors(src, output, output_format):
+        raise DataError("--engine dask rescores a Parquet dataset (a directory or a glob) "
+                        "into a directory: give OUTPUT without a file extension")
+    workers = workers or max(1, len(os.sched_getaffinity(0)))
+    with progress(err, no_bar or not err.is_terminal, src.num_rows()) as advance:
+        def on_part(rows):
+            clock.tick(rows)
+            advance(rows)
+        rows = score_dataset(m, src, input_path, output, keep=kw["keep"],
+                             as_of=pinned(kw["as_of"], m), compression=compression,
+                             workers=workers, stats=stats, on_part=on_part)
+    summary = stats.summary(rows, clock, output, f"dask, {workers} worker processes")
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     elif not quiet:
@@ -198,6 +237,20 @@ class _Stats:
             for code, c in zip(tally.field("values").to_pylist(),
                                tally.field("counts").to_pylist()):
                 counts[labels[code]] = counts.get(labels[code], 0) + c
+
+    def merge(self, other: _Stats) -> None:
+        """Fold in another part's statistics (--engine dask: one per file)."""
+        for name, (lo, hi, total, n) in other.scores.items():
+            acc = self.scores[name]
+            if n:
+                acc[0] = lo if acc[0] is None else min(acc[0], lo)
+                acc[1] = hi if acc[1] is None else max(acc[1], hi)
+                acc[2] += total
+                acc[3] += n
+        for name, counts in other.segments.items():
+            mine = self.segments[name]
+            for label, n in counts.items():
+                mine[label] = mine.get(label, 0) + n
 
     def summary(self, rows: int, clock: _Clock, output, engine: str) -> dict:
         end = time.perf_counter()

@@ -10,13 +10,17 @@ import pyarrow as pa
 from leadscore_fast.model import Model
 from leadscore_fast.as_of import epoch_us
 
-__all__ = ["compile", "to_sql", "as_model", "as_schema", "check_expressions"]
+__all__ = ["compile", "compile_program", "to_sql", "as_model", "as_schema", "check_expressions"]
 
 
 def as_model(model) -> Model:
-    """A Model from a Model, a dict in the YAML layout, or a path to a YAML file."""
+    """A Model from a Model, a dict in the YAML layout, a path to a YAML file, or a
+    CompiledModel (its model)."""
     if isinstance(model, Model):
         return model
+    inner = getattr(model, "model", None)
+    if isinstance(inner, Model):  # a CompiledModel
+        return inner
     if isinstance(model, dict):
         return Model.from_dict(model)
     if isinstance(model, (str, os.PathLike)):
@@ -45,7 +49,15 @@ def _schema_json(schema) -> str:
 
 
 def compile(model, schema):  # noqa: A001  (the public name is `leadscore_fast.compile`)
-    """Compile a model against a schema into a Program (ARCHITECTURE.md §3)."""
+    """Compile a model against a schema into a :class:`~leadscore_fast.compiled.CompiledModel`
+    (``score_batch``, ``score_one``, picklable); its ``.program`` is the engine's Program."""
+    from leadscore_fast.compiled import CompiledModel
+
+    return CompiledModel(model, schema)
+
+
+def compile_program(model, schema):
+    """Compile a model against a schema into the engine's Program (ARCHITECTURE.md §3)."""
     from leadscore_fast import _engine
 
     m = as_model(model)

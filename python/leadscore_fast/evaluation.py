@@ -159,7 +159,7 @@ def evaluate(model, data, label: str, score: str = "total", *, positive=None, ca
     a NULL label or a NULL score are left out. ``capacity``: how many leads sales can take —
     the threshold that fits them and what it catches; ``threshold``: the same for a given
     score threshold."""
-    from leadscore_fast.compiler import compile as compile_model
+    from leadscore_fast.compiler import compile_program as compile_model
     from leadscore_fast.scoring import score as run
     from leadscore_fast.sources import open_source
 

@@ -124,7 +124,7 @@ class _Plan:
     """Everything checked before the first write: the program, the names, the catalog."""
 
     def __init__(self, model, source: DatabaseSource, key: str, into, history, in_database):
-        from leadscore_fast.compiler import compile as compile_model
+        from leadscore_fast.compiler import compile_program as compile_model
         from leadscore_fast.errors import SchemaError
 
         self.model, self.source, self.key = model, source, key

@@ -67,10 +67,14 @@ def _compile(model, schema):
     """The Program for ``model`` over ``schema``. Programs are kept by the model's and the
     schema's content (the last 16), so scoring one model batch after batch, or call after call,
     compiles it once and keeps its prepared state (lookup tables over unchanged dictionaries)."""
+    from leadscore_fast.compiled import CompiledModel
+
+    if isinstance(model, CompiledModel):
+        return model.program
     if hasattr(model, "code"):  # already a Program
         return model
     from leadscore_fast.compiler import _schema_json, as_model
-    from leadscore_fast.compiler import compile as compile_model
+    from leadscore_fast.compiler import compile_program as compile_model
 
     key = (as_model(model).to_engine_json(), _schema_json(schema))
     program = _COMPILED.get(key)
@@ -169,7 +173,9 @@ class _Prepared:
             if self.lookups[u]["result"] == "B":  # anything but 0.0 / 2.0 reads as NULL
                 values = np.where((values == 0) | (values == 2), values, 1).astype(np.uint8)
             self.lut_cache[u] = (dictionary, values)
-        return self.lut_cache[t][1]
+            if u == t:  # this batch's table, whatever another thread puts in the cache
+                mine = values
+        return mine
 
 
     def key_table(self, t: int, key: KeyCodes) -> np.ndarray:
@@ -197,17 +203,21 @@ class _Prepared:
                 values = np.where((values == 0) | (values == 2), values, 1).astype(np.uint8)
             self.lut_cache[u] = (("dense", key.parts) if key.combos is None else ("distinct", key),
                                  values)
-        return self.lut_cache[t][1]
+            if u == t:
+                mine = values
+        return mine
 
     def points_table(self, j: int, tri: np.ndarray) -> np.ndarray:
         """Points table j (see ``points``) over tri-state table ``tri``; empty past
         POINTS_TABLE_MAX entries."""
         entry = self.points[j]
-        if entry[2] is None or entry[2][0] is not tri:
-            points = (np.where(tri == 2, self.consts_f[entry[1]], 0.0)
-                      if tri.size <= POINTS_TABLE_MAX else np.empty(0))
-            entry[2] = (tri, points)
-        return entry[2][1]
+        cached = entry[2]  # read once: another thread may replace it
+        if cached is not None and cached[0] is tri:
+            return cached[1]
+        points = (np.where(tri == 2, self.consts_f[entry[1]], 0.0)
+                  if tri.size <= POINTS_TABLE_MAX else np.empty(0))
+        entry[2] = (tri, points)
+        return points
 
 
 _PREPARED: OrderedDict = OrderedDict()  # id(program) → _Prepared (holds the program alive)
