@@ -3,6 +3,7 @@
 //! exception hierarchy defined here.
 
 mod native;
+mod reasons;
 
 use leadscore_engine as engine;
 use pyo3::create_exception;
@@ -322,5 +323,6 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native::run_native, m)?)?;
     m.add_function(wrap_pyfunction!(native::native_unsupported, m)?)?;
     m.add_function(wrap_pyfunction!(native::native_ptypes, m)?)?;
+    m.add_function(wrap_pyfunction!(reasons::top_reasons, m)?)?;
     Ok(())
 }

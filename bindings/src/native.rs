@@ -11,17 +11,17 @@ use pyo3::types::{PyCapsule, PyCapsuleMethods};
 use pyo3::intern;
 
 /// A C-contiguous numpy array: data address and shape.
-struct Arr {
+pub(crate) struct Arr {
     addr: usize,
     shape: Vec<usize>,
 }
 
 impl Arr {
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.shape.iter().product()
     }
     /// SAFETY: the array is alive and of element type T (checked by `array`).
-    unsafe fn slice<'a, T>(&self) -> &'a [T] {
+    pub(crate) unsafe fn slice<'a, T>(&self) -> &'a [T] {
         if self.len() == 0 { &[] } else { std::slice::from_raw_parts(self.addr as *const T, self.len()) }
     }
     /// SAFETY: as `slice`, and nothing else reads or writes it meanwhile.
@@ -49,7 +49,7 @@ const C_CONTIGUOUS: i32 = 0x1;
 const NOTSWAPPED: i32 = 0x200;
 const WRITEABLE: i32 = 0x400;
 
-fn array(a: &Bound<'_, PyAny>, what: &str, typestr: &str, writable: bool) -> PyResult<Arr> {
+pub(crate) fn array(a: &Bound<'_, PyAny>, what: &str, typestr: &str, writable: bool) -> PyResult<Arr> {
     let py = a.py();
     let cap = a.getattr(intern!(py, "__array_struct__")).map_err(|_| PyTypeError::new_err(format!("{what}: expected a numpy array")))?;
     let cap = cap.cast::<PyCapsule>()?;
@@ -77,7 +77,7 @@ fn array(a: &Bound<'_, PyAny>, what: &str, typestr: &str, writable: bool) -> PyR
     Ok(Arr { addr: s.data as usize, shape })
 }
 
-const F8: &str = "<f8";
+pub(crate) const F8: &str = "<f8";
 const I8: &str = "<i8";
 const I4: &str = "<i4";
 const U1: &str = "|u1";

@@ -23,6 +23,7 @@ pub mod opcodes;
 pub mod parse;
 pub mod program;
 pub mod re2;
+pub mod reasons;
 pub mod sql;
 pub mod strfns;
 pub mod strings;

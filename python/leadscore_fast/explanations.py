@@ -23,7 +23,6 @@ from leadscore_fast.queries import QueryError
 __all__ = ["explain", "explain_leads", "RANGE"]
 
 RANGE = "(range)"
-_REASON = pa.struct([("rule", pa.string()), ("points", pa.float64())])
 
 
 @dataclass
@@ -61,59 +60,58 @@ def _plan(m) -> _Plan:
     return _Plan(out, rules, ranged)
 
 
+def _floats(arr) -> np.ndarray:
+    """A score column as float64 numpy, without a copy (scores are never NULL)."""
+    return np.asarray(arr.to_numpy(zero_copy_only=False), np.float64)
+
+
 def _contributions(batch: pa.RecordBatch, plan: _Plan, score: str):
-    """(contributions n × k in rule order, the clamp adjustment or None) of one batch."""
-    cols = [batch.column(batch.schema.get_field_index(c)) for _, c in plan.rules[score]]
-    c = np.column_stack([np.nan_to_num(np.asarray(a.to_numpy(zero_copy_only=False), np.float64))
-                         for a in cols]) if cols else np.zeros((batch.num_rows, 0))
+    """(per rule its contributions, the clamp adjustment or None) of one batch."""
+    cols = [_floats(batch.column(batch.schema.get_field_index(c))) for _, c in plan.rules[score]]
     if not plan.ranged[score]:
-        return c, None
+        return cols, None
     total = np.zeros(batch.num_rows)
-    for j in range(c.shape[1]):  # the engine's left-to-right float64 sum, before the clamp
-        total += c[:, j]
-    v = np.asarray(batch.column(batch.schema.get_field_index(score)).to_numpy(zero_copy_only=False))
+    for c in cols:  # the engine's left-to-right float64 sum, before the clamp
+        total += c
+    v = _floats(batch.column(batch.schema.get_field_index(score)))
     adj = v - total
     for _ in range(4):  # v - total is inexact when they differ by more than 2×: nudge it until
         off = v - (total + adj)  # total + adj gives v exactly (an ulp or two)
         if not off.any():
             break
         adj = np.where(off != 0, np.nextafter(adj, adj + off), adj)
-    return c, adj
+    return cols, adj
 
 
-def _reasons(c: np.ndarray, adj, names: list[str], top: int) -> pa.ListArray:
+def _reasons(cols: list, adj, names: list[str], top: int, n: int) -> pa.ListArray:
     """list<struct<rule, points>>: the ``top`` largest |contributions| (ties in rule order,
-    zeros left out), then the clamp's adjustment where it is not zero."""
-    n, k = c.shape
-    t = min(top, k)
-    absc = np.abs(c)
-    picks, vals = np.zeros((n, t + 1), np.int64), np.zeros((n, t + 1))
-    ok = np.zeros((n, t + 1), bool)
-    rows = np.arange(n)
-    for j in range(t):  # argmax takes the first of equal values: rule order
-        idx = np.argmax(absc, axis=1) if k else np.zeros(n, np.int64)
-        picks[:, j], vals[:, j] = idx, c[rows, idx]
-        ok[:, j] = absc[rows, idx] > 0
-        absc[rows, idx] = -1.0
-    if adj is not None:
-        picks[:, t], vals[:, t], ok[:, t] = k, adj, adj != 0
-    labels = pa.array(list(names) + [RANGE], pa.string())
-    rule = pc.take(labels, pa.array(picks[ok]))
-    struct = pa.StructArray.from_arrays([rule, pa.array(vals[ok])], fields=list(_REASON))
-    offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(ok.sum(axis=1), out=offsets[1:])
-    return pa.ListArray.from_arrays(pa.array(offsets), struct)
+    zeros left out), then the clamp's adjustment where it is not zero. The selection runs in
+    the engine (``_engine.top_reasons``, over the cores); ``rule`` is dictionary-encoded."""
+    from leadscore_fast import _engine
+    from leadscore_fast.vm.pool import default_threads
+
+    offsets, rules, points = _engine.top_reasons(cols, adj, n, top, default_threads())
+    k = len(points) // 8
+    idx = pa.Array.from_buffers(pa.int32(), k, [None, pa.py_buffer(rules)])
+    rule = pa.DictionaryArray.from_arrays(idx, pa.array(list(names) + [RANGE], pa.string()))
+    pts = pa.Array.from_buffers(pa.float64(), k, [None, pa.py_buffer(points)])
+    struct = pa.StructArray.from_arrays([rule, pts], names=["rule", "points"])
+    offs = pa.Array.from_buffers(pa.int32(), n + 1, [None, pa.py_buffer(offsets)])
+    return pa.ListArray.from_arrays(offs, struct)
 
 
 def _reasons_text(reasons: pa.ListArray) -> pa.Array:
     """``"+15 target industry, -40 unsubscribed"`` per lead."""
     flat = reasons.flatten()
     pts = flat.field("points")
+    rule = flat.field("rule")
+    if pa.types.is_dictionary(rule.type):
+        rule = rule.cast(pa.string())
     sign = pc.if_else(pc.greater_equal(pts, 0), "+", "-")
     num = pc.cast(pc.round(pc.abs(pts), 2), pa.string())  # two decimals at most
     num = pc.replace_substring_regex(num, r"\.0$", "")  # 15.0 reads as 15
     entry = pc.binary_join_element_wise(pc.binary_join_element_wise(sign, num, ""),
-                                        flat.field("rule"), " ")
+                                        rule, " ")
     lists = pa.ListArray.from_arrays(reasons.offsets, entry)
     return pc.binary_join(lists, ", ")
 
@@ -121,7 +119,8 @@ def _reasons_text(reasons: pa.ListArray) -> pa.Array:
 def explain(model, data, *, top: int = 3, keep=None, contributions: bool = False,
             reasons_text: bool = False, as_of=None, threads=None) -> pa.Table:
     """Score ``data`` and say why: the ``keep`` input columns, every score and segment, then
-    per rule score ``reasons_<score>`` (list<struct<rule, points>>: the ``top`` rules with
+    per rule score ``reasons_<score>`` (list<struct<rule, points>>, rule dictionary-encoded:
+    the ``top`` rules with
     the largest absolute contribution, ties in file order, then ``(range)`` for the clamp),
     or with ``contributions=True`` one float64 column ``<score>.<rule>`` per rule (and
     ``<score>.(range)`` for a ranged score) instead; ``reasons_text=True`` adds
@@ -143,20 +142,21 @@ def explain(model, data, *, top: int = 3, keep=None, contributions: bool = False
             c, adj = _contributions(batch, plan, s)
             rule_names = [r for r, _ in rules]
             reasons = None
+            n = batch.num_rows
             if contributions:
                 for j, r in enumerate(rule_names):
-                    cols.append(pa.array(c[:, j]))
+                    cols.append(pa.array(c[j]))
                     names.append(f"{s}.{r}")
                 if adj is not None:
                     cols.append(pa.array(adj))
                     names.append(f"{s}.{RANGE}")
             else:
-                reasons = _reasons(c, adj, rule_names, top)
+                reasons = _reasons(c, adj, rule_names, top, n)
                 cols.append(reasons)
                 names.append(f"reasons_{s}")
             if reasons_text:
                 if reasons is None:
-                    reasons = _reasons(c, adj, rule_names, len(rule_names))
+                    reasons = _reasons(c, adj, rule_names, len(rule_names), n)
                 cols.append(_reasons_text(reasons))
                 names.append(f"reasons_{s}_text")
         return pa.RecordBatch.from_arrays(cols, names=names)
