@@ -470,6 +470,17 @@ class _Gen:
                 return None
             return b.icmp_unsigned("!=", scratch_byte(c, "valid"), zero_b)
 
+        def epoch_us(c):
+            """A time column's value as int64 microseconds since the epoch (load_days and
+            load_us): ns floored by 1000 (numba's // on int64), other units multiplied."""
+            x, unit = as_int(c), self.lay.columns[c][0]
+            if unit == PT_TS_NS:
+                q = b.sdiv(x, i64(1000))
+                fix = b.and_(b.icmp_signed("!=", b.srem(x, i64(1000)), i64(0)),
+                             b.icmp_signed("<", x, i64(0)))
+                return b.sub(q, b.zext(fix, I64))
+            return x if _TIME_MULT[unit] == 1 else b.mul(x, i64(_TIME_MULT[unit]))
+
         def as_int(c):  # an integer column's value as int64 (uint64 wraps, as in load_i)
             pt = self.lay.columns[c][0]
             x = elem(c)
@@ -548,30 +559,14 @@ class _Gen:
                 if pt not in _TIMES:
                     rf[a0] = f(NAN)
                     continue
-                x = as_int(a1)
-                if pt == PT_TS_NS:  # floor division by 1000 (numba's // on int64)
-                    q = b.sdiv(x, i64(1000))
-                    fix = b.and_(b.icmp_signed("!=", b.srem(x, i64(1000)), i64(0)),
-                                 b.icmp_signed("<", x, i64(0)))
-                    x = b.sub(q, b.zext(fix, I64))
-                elif _TIME_MULT[pt] != 1:
-                    x = b.mul(x, i64(_TIME_MULT[pt]))
-                d = b.fdiv(b.sitofp(b.sub(p["as_of"], x), F64), f(US_PER_DAY))
+                d = b.fdiv(b.sitofp(b.sub(p["as_of"], epoch_us(a1)), F64), f(US_PER_DAY))
                 rf[a0] = fsel(valid(a1), d, f(NAN))
             elif op == O.LOAD_US:  # kernel.load_us
                 if pt not in _TIMES:
                     ri[a0] = (i64(0), false)
                     continue
-                x = as_int(a1)
-                if pt == PT_TS_NS:  # floor division by 1000
-                    q = b.sdiv(x, i64(1000))
-                    fix = b.and_(b.icmp_signed("!=", b.srem(x, i64(1000)), i64(0)),
-                                 b.icmp_signed("<", x, i64(0)))
-                    x = b.sub(q, b.zext(fix, I64))
-                elif _TIME_MULT[pt] != 1:
-                    x = b.mul(x, i64(_TIME_MULT[pt]))
                 v = valid(a1)
-                ri[a0] = (x, true if v is None else v)
+                ri[a0] = (epoch_us(a1), true if v is None else v)
             elif op == O.IS_NULL_COL:
                 if pt == PT_NULL:
                     rb[a0] = two
