@@ -4,6 +4,7 @@
 
 mod native;
 mod reasons;
+mod row;
 
 use leadscore_engine as engine;
 use pyo3::create_exception;
@@ -324,5 +325,6 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native::native_unsupported, m)?)?;
     m.add_function(wrap_pyfunction!(native::native_ptypes, m)?)?;
     m.add_function(wrap_pyfunction!(reasons::top_reasons, m)?)?;
+    m.add_function(wrap_pyfunction!(row::score_row, m)?)?;
     Ok(())
 }

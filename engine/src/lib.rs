@@ -24,6 +24,7 @@ pub mod parse;
 pub mod program;
 pub mod re2;
 pub mod reasons;
+pub mod row;
 pub mod sql;
 pub mod strfns;
 pub mod strings;
@@ -291,7 +292,7 @@ pub fn eval_key_lookups(program: &Program, key: usize, tables: &[usize], parts: 
 }
 
 /// A lookup entry: booleans 0.0 FALSE / 1.0 NULL / 2.0 TRUE, numbers with NaN = NULL.
-fn encode_result(v: Option<tir::Value>, result: types::Type) -> f64 {
+pub(crate) fn encode_result(v: Option<tir::Value>, result: types::Type) -> f64 {
     use tir::Value;
     match v {
         Some(Value::Bool(true)) => 2.0,

@@ -13,6 +13,8 @@ refuses with a ``LeadscoreError``.
 """
 from __future__ import annotations
 
+import datetime as _dt
+
 import base64
 import hashlib
 import json
@@ -66,6 +68,10 @@ class CompiledModel:
         self.score_names = list(program.scores)
         self.segment_names = [g["name"] for g in program.segments]
         self._labels = [list(g["labels"]) for g in program.segments]
+        # score_one's columns: (name, kind, has_any values), in the program's column order
+        self._row_columns = [(c["name"], c["kind"], frozenset(c.get("has_any") or ()))
+                             for c in program.columns]
+        self._row_micros = [c["kind"] in ("timestamp", "date") for c in program.columns]
         self._local = threading.local()
         self._out_schemas: dict = {}  # keep names + their types → output schema
         self._checked: list = []      # input schemas already checked against the compiled one
@@ -181,6 +187,9 @@ class CompiledModel:
                     raise _errors().SchemaError(
                         f"score_one: unknown column {key!r}"
                         f"{did_you_mean(key, self.schema.names)}")
+        fast = self._score_row(lead, as_of)
+        if fast is not None:
+            return fast
         arrays = [self._nulls[i] if (v := lead.get(f.name)) is None else _one(v, f)
                   for i, f in enumerate(self._fields)]
         batch = pa.RecordBatch.from_arrays(arrays, schema=self._one_schema)
@@ -193,6 +202,38 @@ class CompiledModel:
         for g, name in enumerate(self.segment_names):
             code = int(out.out_seg[g, 0])
             result[name] = None if code < 0 else self._labels[g][code]
+        return result
+
+    def _score_row(self, lead: dict, as_of):
+        """score_one without building a batch: the values go straight to the engine
+        (``_engine.score_row``, the native executor over one row). None where a value is not
+        of the plain Python type its column takes (the Arrow path converts it then)."""
+        values = []
+        for name, kind, wanted in self._row_columns:
+            v = lead.get(name)
+            if v is None:
+                values.append(None)
+            elif kind == "has_any":
+                if not isinstance(v, (list, tuple)):
+                    return None
+                values.append(any(x in wanted for x in v))
+            elif kind in ("timestamp", "date"):
+                us = _micros(v)
+                if us is None:
+                    return None
+                values.append(us)
+            elif not isinstance(v, _ROW_TYPES.get(kind, object)) or \
+                    (kind != "bool" and isinstance(v, bool)):
+                return None
+            else:
+                values.append(0 if kind in ("other", "null", "list_string") else v)
+        from leadscore_fast.as_of import resolve_as_of
+
+        scores, codes = _engine().score_row(self.program, values, self._row_micros,
+                                            resolve_as_of(as_of, self.program))
+        result = {name: (None if v != v else v) for name, v in zip(self.score_names, scores)}
+        for g, name in enumerate(self.segment_names):
+            result[name] = None if codes[g] < 0 else self._labels[g][codes[g]]
         return result
 
     # -- pickling -----------------------------------------------------------------------------
@@ -276,3 +317,25 @@ def _as_batches(data):
 
     source = open_source(data)
     return list(source.batches(None)), source.schema
+
+
+# the plain Python types score_one's fast path passes on as they are, per column kind
+_ROW_TYPES = {"int": int, "float": (int, float), "bool": bool, "string": str}
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+
+
+def _micros(v):
+    """A datetime (naive is UTC) or date as microseconds since the epoch; None otherwise."""
+    if isinstance(v, _dt.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=_dt.timezone.utc)
+        return (v - _EPOCH) // _dt.timedelta(microseconds=1)
+    if isinstance(v, _dt.date):
+        return (v - _EPOCH.date()).days * 86_400_000_000
+    return None
+
+
+def _engine():
+    from leadscore_fast import _engine as engine
+
+    return engine
