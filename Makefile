@@ -27,6 +27,10 @@ opcodes: ## Regenerate python/leadscore_fast/vm/opcodes.py from the Rust opcode 
 	$(PYTHON) -m leadscore_fast.vm.gen_opcodes
 	touch python/leadscore_fast/vm/kernel.py  # numba's cache only notices edits to the kernel's own file
 
+.PHONY: stubs
+stubs: ## Regenerate python/leadscore_fast/_engine.pyi (the extension's type stub) from the built extension
+	$(PYTHON) -m leadscore_fast.gen_stubs
+
 .PHONY: warmup
 warmup: ## Fill the numba cache once so later processes start warm
 	$(PYTHON) -m leadscore_fast.warmup
