@@ -5,12 +5,24 @@ from leadscore_fast.vm import gen_opcodes, opcodes
 
 def test_generated_opcodes_match_the_rust_table():
     table = _engine.opcode_table()
-    expected = gen_opcodes.render(table, _engine.INSN_WIDTH)
+    expected = gen_opcodes.render(table, _engine.INSN_WIDTH, _engine.subop_names())
     current = open(opcodes.__file__).read()
     assert current == expected, "python/leadscore_fast/vm/opcodes.py is stale: run `make opcodes`"
 
 
 def test_every_opcode_is_a_module_constant():
-    for code, name, operands, _doc in _engine.opcode_table():
+    for code, name, operands, _doc, _variant, _fusion in _engine.opcode_table():
         assert getattr(opcodes, name) == code
         assert opcodes.OPCODES[code] == (name, tuple(operands))
+
+
+def test_the_opcode_facts_python_reads_come_from_the_table():
+    # the sets the VM, the validator and the fused generator use are generated, not kept by hand
+    from leadscore_fast.vm import check, fused, kernel
+
+    table = _engine.opcode_table()
+    assert kernel.CORE_OPCODES == {c for c, _n, _o, _d, v, _f in table if v == "core"}
+    assert fused.UNFUSED_OPCODES == {c for c, _n, _o, _d, _v, f in table if f == "interp"}
+    assert opcodes.COLUMN_OPCODES == {c for c, _n, o, _d, _v, _f in table if "col" in o}
+    assert check.VM_OPCODES == {n for _c, n, _o, _d, _v, _f in table}
+    assert dict(_engine.subop_names()) == {k: list(v) for k, v in opcodes.SUBOPS.items()}

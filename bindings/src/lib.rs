@@ -298,10 +298,17 @@ fn with_arrow_strings<R>(values: &Bound<'_, PyAny>, check_utf8: bool, f: impl Fn
     Ok(f(&strings))
 }
 
-/// The opcode table: (code, name, operand kinds, doc) per opcode.
+/// The opcode table: (code, name, operand kinds, doc, variant, fusion) per opcode.
 #[pyfunction]
-fn opcode_table() -> Vec<(i64, &'static str, Vec<&'static str>, &'static str)> {
-    engine::opcodes::OPCODES.iter().map(|o| (o.code, o.name, o.operands.to_vec(), o.doc)).collect()
+fn opcode_table() -> Vec<(i64, &'static str, Vec<&'static str>, &'static str, &'static str, &'static str)> {
+    engine::opcodes::OPCODES.iter().map(|o| (o.code, o.name, o.operands.to_vec(), o.doc, o.variant, o.fusion)).collect()
+}
+
+/// The sub-operation names of the `cmp`, `aop`, `fn` and `mm` operand kinds, by code.
+#[pyfunction]
+fn subop_names() -> Vec<(&'static str, Vec<&'static str>)> {
+    use engine::opcodes::{AOP_NAMES, CMP_NAMES, FN_NAMES, MM_NAMES};
+    vec![("cmp", CMP_NAMES.to_vec()), ("aop", AOP_NAMES.to_vec()), ("fn", FN_NAMES.to_vec()), ("mm", MM_NAMES.to_vec())]
 }
 
 #[pymodule]
@@ -320,6 +327,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse_expr, m)?)?;
     m.add_function(wrap_pyfunction!(to_sql, m)?)?;
     m.add_function(wrap_pyfunction!(opcode_table, m)?)?;
+    m.add_function(wrap_pyfunction!(subop_names, m)?)?;
     m.add_function(wrap_pyfunction!(encode_strings, m)?)?;
     m.add_function(wrap_pyfunction!(native::run_native, m)?)?;
     m.add_function(wrap_pyfunction!(native::native_unsupported, m)?)?;

@@ -29,12 +29,12 @@ from leadscore_fast.vm import fused_ir
 from leadscore_fast.vm import opcodes as O
 from leadscore_fast.vm.columns import PT_NULL
 from leadscore_fast.vm.fused_ir import (  # noqa: F401  (re-exported: the fused-kernel API)
-    _COLUMN_OPS, _HEAD, _PER_COL, _PER_TAB, SYMBOL, Layout, NotFusable, Outputs, _Gen, ir_text,
+    _HEAD, _PER_COL, _PER_TAB, SYMBOL, Layout, NotFusable, Outputs, _Gen, ir_text,
 )
 
 CHUNK = 2048  # rows per chunk at most: the expanded bitmaps (one byte per row) stay in L1
 MAX_INSTRUCTIONS = 2500  # bigger programs stay interpreted (LLVM takes ~5 ms per instruction)
-UNFUSED_OPCODES = frozenset({O.TOPK})
+UNFUSED_OPCODES = O.UNFUSED_OPCODES  # from the opcode table (its `interp` rows)
 
 
 class FusedKernelWarning(RuntimeWarning):
@@ -74,7 +74,7 @@ def table_bytes(code, lut_off) -> int:
 def layout(code, meta, lut_off) -> Layout:
     """The batch's layout: each read column's (ptype, has_valid), and per LOOKUP_RULE_K
     whether its points table is non-empty."""
-    read = {int(insn[2]) for insn in code if int(insn[0]) in _COLUMN_OPS}
+    read = {int(insn[2]) for insn in code if int(insn[0]) in O.COLUMN_OPCODES}
     columns = tuple((int(meta[c, 0]), bool(meta[c, 2])) if c in read else (PT_NULL, False)
                     for c in range(len(meta)))
     points = tuple(bool(insn[5] > 0 and lut_off[insn[5]] > lut_off[insn[5] - 1])

@@ -64,8 +64,6 @@ _ELEM = {PT_F64: F64, PT_F32: F32, PT_I8: I8, PT_I16: I16, PT_I32: I32, PT_I64: 
 _UNSIGNED = (PT_U8, PT_U16, PT_U32, PT_U64)
 _INTS = (PT_I8, PT_I16, PT_I32, PT_I64, PT_U8, PT_U16, PT_U32, PT_U64)
 _TIMES = (PT_TS_S, PT_TS_MS, PT_TS_US, PT_TS_NS, PT_DATE32, PT_DATE64)
-_COLUMN_OPS = (O.LOAD_F, O.LOAD_I, O.LOAD_B, O.LOAD_DAYS, O.IS_NULL_COL, O.LOOKUP_F, O.LOOKUP_B,
-               O.LOOKUP_I, O.LOOKUP_RULE_K, O.LOAD_US)
 _LOOKUPS = (O.LOOKUP_F, O.LOOKUP_B, O.LOOKUP_I, O.LOOKUP_RULE_K)
 # top-k keeps per-block heaps, updated row by row: the interpreter runs it
 HIST_EDGES_MAX = 16  # a histogram is one compare-and-count per bucket and row: up to here
@@ -167,7 +165,7 @@ class _Gen:
         k = 0
         for insn in self.code:
             op = insn[0]
-            if op not in _COLUMN_OPS:
+            if op not in O.COLUMN_OPCODES:
                 continue
             c = insn[2]
             pt, has_valid = lay.columns[c]
@@ -529,7 +527,7 @@ class _Gen:
             op, a0, a1, a2, a3, a4 = self.code[pc]
             if op == O.NOP:
                 continue
-            pt = self.lay.columns[a1][0] if op in _COLUMN_OPS else None
+            pt = self.lay.columns[a1][0] if op in O.COLUMN_OPCODES else None
             if op == O.LOAD_F:
                 if pt not in _ELEM:
                     rf[a0] = f(NAN)

@@ -49,6 +49,7 @@ from leadscore_fast.vm.opcodes import (  # noqa: E402
     RULE_K,
     SEG_SET, SELECT_B, SELECT_F, SELECT_I, STORE_SCORE, ZERO_F,
     COUNT_IF, HIST, LOOKUP_RULE_K, SEG_MATRIX, STORE_MASK, TOPK, ROUND_F, F2I, LOAD_US,
+    CORE_OPCODES,
 )
 
 BUF_TYPE = types.Array(types.uint8, 1, "C", readonly=True)
@@ -1252,10 +1253,7 @@ def _make_run_block(full: bool):
 # negation, float/int lookups, IS NULL on a column, reading scores/segments back, segment
 # matrices) are in run_block_full, compiled the first time a program needs one: a cold first
 # score of a core-only model compiles about a third less.
-CORE_OPCODES = frozenset({
-    NOP, LOAD_F, LOAD_I, LOAD_B, LOAD_DAYS, LOOKUP_B, LOOKUP_RULE_K, CONST_F, CONST_I, CONST_B,
-    I2F, ARITH_F, ARITH_FK, ARITH_KF, ARITH_IK, CMP_FK, CMP_IK, AND, OR, NOT, IS_NULL_F,
-    IS_NULL_I, IS_NULL_B, DECAY, ZERO_F, RULE, RULE_K, CLAMP_F, STORE_SCORE, SEG_SET})
+# CORE_OPCODES (the core variant's opcodes) comes from the opcode table (vm/opcodes.py).
 run_block_core = _make_run_block(False)
 run_block_full = _make_run_block(True)
 

@@ -119,3 +119,27 @@ OPCODES = {
     55: ('F2I', ('dI', 'F')),
     56: ('LOAD_US', ('dI', 'col')),
 }
+
+# The numba interpreter's core variant (the rest are compiled only in the full one).
+CORE_OPCODES = frozenset({
+    NOP, LOAD_F, LOAD_I, LOAD_B, LOAD_DAYS, LOOKUP_B, CONST_F, CONST_I, CONST_B, I2F,
+    ARITH_F, ARITH_FK, ARITH_KF, ARITH_IK, CMP_FK, CMP_IK, AND, OR, NOT, IS_NULL_F,
+    IS_NULL_I, IS_NULL_B, DECAY, ZERO_F, RULE, RULE_K, CLAMP_F, STORE_SCORE, SEG_SET,
+    LOOKUP_RULE_K,
+})
+# Opcodes the fused kernels do not implement: a program using one is interpreted.
+UNFUSED_OPCODES = frozenset({
+    TOPK,
+})
+# Opcodes that read an input column (a `col` operand).
+COLUMN_OPCODES = frozenset({
+    LOAD_F, LOAD_I, LOAD_B, LOAD_DAYS, IS_NULL_COL, LOOKUP_F, LOOKUP_B, LOOKUP_I,
+    LOOKUP_RULE_K, LOAD_US,
+})
+# Sub-operation names by code, per operand kind (cmp, aop, fn, mm).
+SUBOPS = {
+    'cmp': ('=', '<>', '<', '<=', '>', '>='),
+    'aop': ('+', '-', '*', '/', '%', '//', 'pow'),
+    'fn': ('neg', 'abs', 'ln', 'exp', 'sqrt', 'floor', 'ceil', 'round', 'log10', 'log2'),
+    'mm': ('least', 'greatest'),
+}
