@@ -151,7 +151,7 @@ class _Folder:
         self.hit_labelled = np.zeros(k, np.int64)
         self.y_sum, self.y_n = 0.0, 0
         # input columns the model reads: their NULL counts
-        self.inputs = [c["name"] for c in prep.columns]
+        self.inputs = list(dict.fromkeys(c["name"] for c in prep.columns))
         self.col_nulls = dict.fromkeys(self.inputs, 0)
         # segment counts of the model's own segmentations (index len(labels): NULL)
         self.segs = {g: np.zeros(len(self.seg_labels[g]) + 1, np.int64) for g in m.segment_names}
