@@ -16,6 +16,7 @@ from leadscore_fast.cli_explain import explain_cmd
 from leadscore_fast.cli_rescore import rescore_cmd
 from leadscore_fast.cli_rules import rules_cmd
 from leadscore_fast.cli_drift import drift_cmd
+from leadscore_fast.cli_cleanup import cleanup_cmd
 from leadscore_fast.cli_score import score_cmd
 
 def _load_model(path):
@@ -49,6 +50,7 @@ main.add_command(evaluate_cmd)
 main.add_command(explain_cmd)
 main.add_command(rules_cmd)
 main.add_command(drift_cmd)
+main.add_command(cleanup_cmd)
 
 
 @main.command("check")
