@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from leadscore_fast.compiler import as_model
-from leadscore_fast.rule_health import _augment, _bin_counts, _Folder, _session
+from leadscore_fast.rule_health import _augment, _Folder, _session
 
 __all__ = ["drift", "Drift", "psi", "decile_edges", "EPS", "MODERATE", "MAJOR", "NULL_SHIFT"]
 
@@ -72,16 +72,43 @@ class Drift:
 
 
 def _pass(m, data, as_of, threads, edges=None, keep_scores=False):
+    """One pass of the augmented model; with ``edges``, each score's bin counts are
+    histogram queries of the same Program (the engine counts them in the pass)."""
     from leadscore_fast.compiler import as_schema
+    from leadscore_fast.queries import _program, _query
     from leadscore_fast.sources import open_source
 
     source = open_source(data)
-    aug, slots, _ = _augment(m, as_schema(source.schema), bounds=False)
-    ses = _session(aug, source, [], as_of, threads)
-    f = _Folder(m, ses, slots, [], keep_scores=keep_scores, score_edges=edges, what="drift")
+    schema = as_schema(source.schema)
+    aug, slots, _ = _augment(m, schema, bounds=False)
+    engine_edges = {s: e for s, e in (edges or {}).items() if len(e)}
+    numpy_edges = {s: e for s, e in (edges or {}).items() if not len(e)}
+    queries = [_query("hist", f"__drift.{i}", f'"{s}"', edges=[float(x) for x in e])
+               for i, (s, e) in enumerate(engine_edges.items())]
+    program = _program(aug, schema, queries) if queries else aug
+    ses = _session(program, source, [], as_of, threads)
+    f = _Folder(m, ses, slots, [], keep_scores=keep_scores, score_edges=numpy_edges,
+                what="drift")
+    slots_of = {q["name"]: (int(q["slot"]), int(q["size"])) for q in ses.prep.queries}
+    for s in engine_edges:
+        f.hist[s] = np.zeros(len(engine_edges[s]) + 2, np.int64)
     for out in ses.batches(materialize=True):
         f.add(out)
+        for i, s in enumerate(engine_edges):
+            at, size = slots_of[f"__drift.{i}"]
+            acc = out.acc[at:at + size]  # [NULL, below, bins..., at or above the last]
+            f.hist[s] += np.append(acc[1:], acc[0])
     return f
+
+
+def _reference_bins(v: np.ndarray, bins: int):
+    """(edges, counts) of the reference values: the deciles, then one compare per edge."""
+    v = np.asarray(v, np.float64)
+    ok = v[~np.isnan(v)]
+    edges = decile_edges(ok, bins)  # a partition, not a sort
+    below = np.array([np.count_nonzero(ok < e) for e in edges], np.int64)  # values < each edge
+    counts = np.diff(np.concatenate([[0], below, [len(ok)]]))
+    return edges, np.append(counts, len(v) - len(ok))
 
 
 def _share(x, n):
@@ -102,9 +129,8 @@ def drift(model, reference, current, *, bins: int = 10, as_of=None, threads=None
     ref = _pass(m, reference, as_of, threads, keep_scores=True)
     edges, ref_hist = {}, {}
     for s, parts in ref.scores.items():
-        v = np.concatenate(parts) if parts else np.zeros(0)
-        edges[s] = decile_edges(v, bins)
-        ref_hist[s] = _bin_counts(v, edges[s])
+        edges[s], ref_hist[s] = _reference_bins(
+            np.concatenate(parts) if parts else np.zeros(0), bins)
     ref.scores = None  # free the reference's score columns
     cur = _pass(m, current, as_of, threads, edges=edges)
     warnings = []

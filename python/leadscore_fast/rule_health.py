@@ -192,8 +192,12 @@ class _Folder:
 
         for c in self.inputs:
             a = b.column(columns.index(c))
-            self.col_nulls[c] += (int(np.count_nonzero(nulls(c)))
-                                  if pa.types.is_floating(a.type) else a.null_count)
+            if not pa.types.is_floating(a.type):
+                self.col_nulls[c] += a.null_count
+            elif a.null_count == 0:  # NaN reads as NULL
+                self.col_nulls[c] += int(np.count_nonzero(np.isnan(a.to_numpy(zero_copy_only=False))))
+            else:
+                self.col_nulls[c] += int(np.count_nonzero(nulls(c)))
         y = None
         if self.label is not None:
             y = label_values(b.column(columns.index(self.label)), self.label, self.positive,
@@ -203,25 +207,29 @@ class _Folder:
             self.y_n += int(ok.sum())
         for k, s in enumerate(self.slots):
             v = out.out_f[self.score_at[s.contribution]]
-            self.contrib[k] += float(np.nansum(v))
+            total = float(v.sum())  # a rule's own score is never NULL; nansum if it were
+            self.contrib[k] += total if total == total else float(np.nansum(v))
             if s.truth is None:
                 self.truth[k, 0] += n
                 hit = None
             else:
                 codes = self._codes(out, s.truth)
-                self.truth[k] += np.bincount(codes, minlength=3)[:3]
-                hit = codes == 0
-                if s.columns:
-                    cond_null = codes == 2
+                # two compares and counts: cheaper than a bincount of int32 codes (a copy)
+                t = int(np.count_nonzero(codes == 0))
+                cond_null = codes == 2
+                nu = int(np.count_nonzero(cond_null))
+                self.truth[k] += (t, n - t - nu, nu)
+                hit = codes == 0 if y is not None else None
+                if s.columns and nu:
                     for c in s.columns:
                         self.null_by_col[k][c] += int(np.count_nonzero(cond_null & nulls(c)))
             if s.bound is not None:  # counts per label: cap, floor (whichever it has), none
                 labels = self.seg_labels[s.bound]
-                c = np.bincount(self._codes(out, s.bound), minlength=len(labels))
-                for j, lab in enumerate(labels):
-                    self.bound[k, _BOUND.index(lab)] += c[j]
+                codes = self._codes(out, s.bound)
+                for j, lab in enumerate(labels[:-1]):  # the last is "none"
+                    self.bound[k, _BOUND.index(lab)] += int(np.count_nonzero(codes == j))
             if y is not None:
-                sel = ok if hit is None else ok & hit
+                sel = ok if s.truth is None else ok & hit
                 self.hit_y[k] += float(y[sel].sum())
                 self.hit_labelled[k] += int(sel.sum())
         for g, acc in self.segs.items():
@@ -231,8 +239,13 @@ class _Folder:
             self.scores[s].append(np.array(out.out_f[self.score_at[s]], np.float64))
         for s, e in (self.edges or {}).items():
             self.hist[s] += _bin_counts(out.out_f[self.score_at[s]], e)
-        for (where, c, lit) in self.literals:
-            if self.found[(where, c, lit)] and len(self.values[c]) >= VALUES_KEPT:
+        by_col = {}
+        for key in self.literals:
+            by_col.setdefault(key[1], []).append(key)
+        for c, keys in by_col.items():
+            todo = [k for k in keys if not self.found[k]]
+            vals = self.values[c]
+            if not todo:  # every literal of this column seen: nothing more to learn
                 continue
             a = b.column(columns.index(c))
             if pa.types.is_dictionary(a.type):
@@ -240,13 +253,13 @@ class _Folder:
             else:
                 u = pc.unique(a).drop_null()
             u = u.cast(pa.large_string())
-            if not self.found[(where, c, lit)]:
-                self.found[(where, c, lit)] = bool(pc.any(pc.equal(u, pa.scalar(lit, pa.large_string()))).as_py())
-            vals = self.values[c]
+            lits = pa.array([k[2] for k in todo], pa.large_string())
+            seen = pc.is_in(lits, value_set=u).to_pylist()
+            for k, hit in zip(todo, seen):
+                self.found[k] = bool(hit)
             if len(vals) < VALUES_KEPT:
                 for x in u.slice(0, VALUES_KEPT - len(vals)).to_pylist():
                     vals.setdefault(x, None)
-
 
 def _bin_counts(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Counts per bin: bin i holds edges[i-1] <= v < edges[i] (0: below the first edge,
