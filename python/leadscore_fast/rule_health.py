@@ -203,8 +203,10 @@ class _Folder:
             y = label_values(b.column(columns.index(self.label)), self.label, self.positive,
                              self.label_text, self.what)
             ok = ~np.isnan(y)
-            self.y_sum += float(y[ok].sum())
-            self.y_n += int(ok.sum())
+            y0 = np.where(ok, y, 0.0)
+            all_ok = bool(ok.all())
+            self.y_sum += float(y0.sum())
+            self.y_n += int(np.count_nonzero(ok))
         for k, s in enumerate(self.slots):
             v = out.out_f[self.score_at[s.contribution]]
             total = float(v.sum())  # a rule's own score is never NULL; nansum if it were
@@ -229,9 +231,12 @@ class _Folder:
                 for j, lab in enumerate(labels[:-1]):  # the last is "none"
                     self.bound[k, _BOUND.index(lab)] += int(np.count_nonzero(codes == j))
             if y is not None:
-                sel = ok if s.truth is None else ok & hit
-                self.hit_y[k] += float(y[sel].sum())
-                self.hit_labelled[k] += int(sel.sum())
+                if s.truth is None:
+                    self.hit_y[k] += float(y0.sum())
+                    self.hit_labelled[k] += int(np.count_nonzero(ok))
+                else:
+                    self.hit_y[k] += float(np.sum(y0, where=hit))
+                    self.hit_labelled[k] += t if all_ok else int(np.count_nonzero(ok & hit))
         for g, acc in self.segs.items():
             codes = self._codes(out, g)
             acc += np.bincount(np.where(codes < 0, len(acc) - 1, codes), minlength=len(acc))
