@@ -164,3 +164,19 @@ def test_bank_marketing_halves():
     assert total["psi"] > 0.1
     h = lf.rule_stats(m, first, label="y")
     assert h.leads == half and all(r["true"] + r["false"] + r["null"] == half for r in h.rules)
+
+
+def test_an_empty_input_gives_no_psi_and_valid_json(tmp_path):
+    import yaml
+
+    empty = _table(np.zeros(0))
+    d = lf.drift(MODEL, _table(np.arange(10.0)), empty)
+    assert all(s["psi"] is None and s["flag"] == "-" for s in d.scores) and d.current_leads == 0
+    model = tmp_path / "m.yaml"
+    model.write_text(yaml.safe_dump(MODEL))
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    write_output(_table(np.arange(10.0)), a)
+    write_output(empty, b)
+    r = CliRunner().invoke(main, ["drift", str(model), str(a), str(b), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["scores"][0]["psi"] is None

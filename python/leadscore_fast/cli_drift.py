@@ -48,7 +48,7 @@ def drift_cmd(model, reference, current, bins, as_of, threads, input_format, del
     out = console()
     t = table(f"score ({d.reference_leads:,} → {d.current_leads:,} leads)", "PSI", "")
     for s in d.scores:
-        t.add_row(s["score"], "-" if s["psi"] != s["psi"] else f"{s['psi']:.4f}", s["flag"])
+        t.add_row(s["score"], "-" if s["psi"] is None else f"{s['psi']:.4f}", s["flag"])
     out.print(t)
     t = table("segment", "reference", "current", "change")
     for s in d.segments:

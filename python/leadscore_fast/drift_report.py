@@ -136,10 +136,10 @@ def drift(model, reference, current, *, bins: int = 10, as_of=None, threads=None
     warnings = []
     scores = []
     for s in m.score_names:
-        p = psi(ref_hist[s], cur.hist[s])
-        scores.append({"score": s, "psi": p, "flag": _flag(p), "edges": edges[s].tolist(),
+        p = psi(ref_hist[s], cur.hist[s])  # NaN (None in the report) when an input is empty
+        scores.append({"score": s, "psi": None if p != p else p, "flag": _flag(p), "edges": edges[s].tolist(),
                        "reference": ref_hist[s].tolist(), "current": cur.hist[s].tolist()})
-        if p >= MODERATE:
+        if p == p and p >= MODERATE:
             warnings.append(f"score {s!r}: PSI {p:.3f} ({_flag(p)} shift; 0.1 moderate, "
                             "0.25 major)")
     segments = []
