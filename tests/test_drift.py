@@ -180,3 +180,28 @@ def test_an_empty_input_gives_no_psi_and_valid_json(tmp_path):
     r = CliRunner().invoke(main, ["drift", str(model), str(a), str(b), "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["scores"][0]["psi"] is None
+
+
+def test_drift_and_rule_stats_over_a_database_table_and_a_dataset(tmp_path):
+    from leadscore_fast.sources.database import DatabaseSource
+
+    ref = _table(np.arange(300) % 10)
+    cur = _table(np.arange(300) % 10 + 3)
+    db = tmp_path / "leads.duckdb"
+    con = duckdb_connect(db)
+    con.register("r", ref)
+    con.execute("CREATE TABLE leads AS SELECT * FROM r")
+    con.close()
+    (tmp_path / "cur").mkdir()
+    write_output(cur.slice(0, 150), tmp_path / "cur" / "part-0.parquet")
+    write_output(cur.slice(150), tmp_path / "cur" / "part-1.parquet")
+    d = lf.drift(MODEL, DatabaseSource(f"duckdb:///{db}", "leads"), tmp_path / "cur")
+    want = lf.drift(MODEL, ref, cur)
+    assert d.scores == want.scores and d.rules == want.rules and d.columns == want.columns
+    h = lf.rule_stats(MODEL, DatabaseSource(f"duckdb:///{db}", "leads"))
+    assert h.rules == lf.rule_stats(MODEL, ref).rules
+
+
+def duckdb_connect(path):
+    duckdb = pytest.importorskip("duckdb")
+    return duckdb.connect(str(path))
