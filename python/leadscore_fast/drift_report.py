@@ -88,7 +88,7 @@ def _pass(m, data, as_of, threads, edges=None, keep_scores=False):
     program = _program(aug, schema, queries) if queries else aug
     ses = _session(program, source, [], as_of, threads)
     f = _Folder(m, ses, slots, [], keep_scores=keep_scores, score_edges=numpy_edges,
-                what="drift")
+                what="drift", null_columns=False)
     slots_of = {q["name"]: (int(q["slot"]), int(q["size"])) for q in ses.prep.queries}
     for s in engine_edges:
         f.hist[s] = np.zeros(len(engine_edges[s]) + 2, np.int64)

@@ -134,8 +134,9 @@ class _Folder:
     """Per-batch folding of one pass's raw outputs (``runner._Session`` batches)."""
 
     def __init__(self, m, ses, slots, literals, label=None, label_text=False, positive=None,
-                 keep_scores=False, score_edges=None, what="rule_stats"):
+                 keep_scores=False, score_edges=None, what="rule_stats", null_columns=True):
         self.m, self.ses, self.slots, self.what = m, ses, slots, what
+        self.null_columns = null_columns  # count which columns' NULLs make conditions NULL
         prep = ses.prep
         self.score_at = {s: i for i, s in enumerate(prep.scores)}
         self.seg_at = {g["name"]: i for i, g in enumerate(prep.segments)}
@@ -194,10 +195,11 @@ class _Folder:
             a = b.column(columns.index(c))
             if not pa.types.is_floating(a.type):
                 self.col_nulls[c] += a.null_count
-            elif a.null_count == 0:  # NaN reads as NULL
-                self.col_nulls[c] += int(np.count_nonzero(np.isnan(a.to_numpy(zero_copy_only=False))))
-            else:
-                self.col_nulls[c] += int(np.count_nonzero(nulls(c)))
+            elif c in isnull:
+                self.col_nulls[c] += int(np.count_nonzero(isnull[c]))
+            else:  # NULLs, and NaN (which reads as NULL) among the valid values
+                nan = pc.sum(pc.cast(pc.is_nan(a), pa.int64())).as_py() or 0
+                self.col_nulls[c] += a.null_count + int(nan)
         y = None
         if self.label is not None:
             y = label_values(b.column(columns.index(self.label)), self.label, self.positive,
@@ -216,13 +218,14 @@ class _Folder:
                 hit = None
             else:
                 codes = self._codes(out, s.truth)
-                # two compares and counts: cheaper than a bincount of int32 codes (a copy)
-                t = int(np.count_nonzero(codes == 0))
-                cond_null = codes == 2
-                nu = int(np.count_nonzero(cond_null))
+                # codes are 0 (T), 1 (F), 2 (N): one compare and one sum give all three
+                # (F + N = n - T, F + 2N = sum), cheaper than a bincount (an int64 copy)
+                hit = codes == 0
+                t = int(np.count_nonzero(hit))
+                nu = int(codes.sum(dtype=np.int64)) - (n - t)
                 self.truth[k] += (t, n - t - nu, nu)
-                hit = codes == 0 if y is not None else None
-                if s.columns and nu:
+                if self.null_columns and s.columns and nu:
+                    cond_null = codes == 2
                     for c in s.columns:
                         self.null_by_col[k][c] += int(np.count_nonzero(cond_null & nulls(c)))
             if s.bound is not None:  # counts per label: cap, floor (whichever it has), none
