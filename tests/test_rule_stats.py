@@ -188,3 +188,43 @@ def test_x_education_rules_end_to_end():
     h2 = lf.rule_stats(bad, lf.source(path, null_values=["Select"]))
     assert any(w["kind"] == "unknown_value" and w["suggestion"] == "Working Professional"
                for w in h2.warnings)
+
+
+def test_generated_models_against_the_reference_evaluator():
+    """TRUE / NULL counts and mean contributions of every rule of generated models (NULLs,
+    caps, floors, ranges) against tests/reference.py: the condition counted through one-rule
+    scores (`when: c` and `when: (c) IS NULL`, points 1), the contribution as the rule alone."""
+    from hypothesis import given
+
+    from reference import reference_score, table_rows
+    from strategies import cases, examples
+
+    @examples(0.2)
+    @given(cases(max_rows=25))
+    def check(case):
+        h = lf.rule_stats(case.model, case.table, as_of=case.as_of)
+        rows = table_rows(case.table)
+        names = list(case.model["scores"])
+        got = iter(h.rules)
+        for name, spec in case.model["scores"].items():
+            earlier = {k: v for k, v in case.model["scores"].items() if names.index(k) < names.index(name)}
+            for rule in spec.get("rules") or []:
+                r = next(got)
+                assert (r["score"], r["rule"]) == (name, rule["name"])
+                probes = {"__rule": {"rules": [rule]}}
+                if rule.get("when") is not None:
+                    probes["__t"] = {"rules": [{"name": "t", "when": rule["when"], "points": 1}]}
+                    probes["__n"] = {"rules": [{"name": "n", "when": f"({rule['when']}) IS NULL", "points": 1}]}
+                ref = reference_score({**case.model, "scores": {**earlier, **probes}, "segments": {}},
+                                      rows, case.as_of)
+                n = len(rows)
+                if rule.get("when") is not None:
+                    assert r["true"] == sum(ref["__t"]) and r["null"] == sum(ref["__n"])
+                else:
+                    assert (r["true"], r["null"]) == (n, 0)
+                assert r["true"] + r["false"] + r["null"] == n
+                if n:
+                    want = sum(ref["__rule"]) / n
+                    assert r["mean_contribution"] == pytest.approx(want, rel=1e-9, abs=1e-9)
+
+    check()
