@@ -205,3 +205,16 @@ def test_drift_and_rule_stats_over_a_database_table_and_a_dataset(tmp_path):
 def duckdb_connect(path):
     duckdb = pytest.importorskip("duckdb")
     return duckdb.connect(str(path))
+
+
+def test_an_error_says_which_input(tmp_path):
+    import yaml
+
+    model = tmp_path / "m.yaml"
+    model.write_text(yaml.safe_dump(MODEL))
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    write_output(_table(np.arange(10.0)), a)
+    write_output(pa.table({"v": [1.0]}), b)  # no column w
+    r = CliRunner().invoke(main, ["drift", str(model), str(a), str(b)])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "unknown column 'w'" in r.output and f"(drift: reading the current input {b})" in r.output

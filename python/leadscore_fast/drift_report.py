@@ -111,6 +111,22 @@ def _reference_bins(v: np.ndarray, bins: int):
     return edges, np.append(counts, len(v) - len(ok))
 
 
+def _named(fn, which, data, *args, **kwargs):
+    """``fn(*args)``; an error says which input it is about (the reference or the current)."""
+    from leadscore_fast.errors import LeadscoreError
+
+    try:
+        return fn(*args, **kwargs)
+    except LeadscoreError as e:
+        what = getattr(data, "name", None) or (data if isinstance(data, (str, bytes)) else None)
+        where = f"the {which} input {what}" if isinstance(what, str) else f"the {which} input"
+        try:
+            err = type(e)(f"{e}\n  (drift: reading {where})")
+        except Exception:  # an error type that takes other arguments: leave it as it is
+            raise e from None
+        raise err from None
+
+
 def _share(x, n):
     return float(x / n) if n else None
 
@@ -126,13 +142,13 @@ def drift(model, reference, current, *, bins: int = 10, as_of=None, threads=None
         raise QueryError(f"drift: bins must be an integer >= 2, got {bins!r}")
     m = as_model(model)
     as_of = pinned(as_of, m)
-    ref = _pass(m, reference, as_of, threads, keep_scores=True)
+    ref = _named(_pass, "reference", reference, m, reference, as_of, threads, keep_scores=True)
     edges, ref_hist = {}, {}
     for s, parts in ref.scores.items():
         edges[s], ref_hist[s] = _reference_bins(
             np.concatenate(parts) if parts else np.zeros(0), bins)
     ref.scores = None  # free the reference's score columns
-    cur = _pass(m, current, as_of, threads, edges=edges)
+    cur = _named(_pass, "current", current, m, current, as_of, threads, edges=edges)
     warnings = []
     scores = []
     for s in m.score_names:
