@@ -56,7 +56,10 @@ def cleanup(model, data, *, score: str = "total", below=None, inactive=None, key
             below = float(below)
         except (TypeError, ValueError):
             raise QueryError(f"cleanup: below must be a number, got {below!r}") from None
-        criteria.append(("low", f"{score} < {below:g}", f'"{score}" < {below!r}'))
+        if below != below or below in (float("inf"), float("-inf")):
+            raise QueryError(f"cleanup: below must be a finite number, got {below!r}")
+        quoted = '"' + score.replace('"', '""') + '"'
+        criteria.append(("low", f"{score} < {below:g}", f"{quoted} < {below!r}"))
     if inactive is not None:
         text = to_expr_text(inactive)
         criteria.append(("inactive", f"inactive: {text}", text))

@@ -83,7 +83,7 @@ def _pass(m, data, as_of, threads, edges=None, keep_scores=False):
     aug, slots, _ = _augment(m, schema, bounds=False)
     engine_edges = {s: e for s, e in (edges or {}).items() if len(e)}
     numpy_edges = {s: e for s, e in (edges or {}).items() if not len(e)}
-    queries = [_query("hist", f"__drift.{i}", f'"{s}"', edges=[float(x) for x in e])
+    queries = [_query("hist", f"__drift.{i}", _quoted(s), edges=[float(x) for x in e])
                for i, (s, e) in enumerate(engine_edges.items())]
     program = _program(aug, schema, queries) if queries else aug
     ses = _session(program, source, [], as_of, threads)
@@ -99,6 +99,11 @@ def _pass(m, data, as_of, threads, edges=None, keep_scores=False):
             acc = out.acc[at:at + size]  # [NULL, below, bins..., at or above the last]
             f.hist[s] += np.append(acc[1:], acc[0])
     return f
+
+
+def _quoted(name: str) -> str:
+    """A score name as an identifier in query text."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _reference_bins(v: np.ndarray, bins: int):
