@@ -27,7 +27,6 @@ __all__ = ["rule_stats", "RuleHealth", "NULL_HEAVY", "VALUES_KEPT"]
 
 NULL_HEAVY = 0.5     # a condition NULL for more than this share of leads is warned about
 VALUES_KEPT = 5000   # distinct values kept per column for "did you mean" suggestions
-_TRUTH = ("T", "F", "N")
 _BOUND = ("cap", "floor", "none")
 
 
@@ -169,7 +168,7 @@ class _Folder:
         return out.out_seg[self.seg_at[name]]
 
     def add(self, out) -> None:
-        from leadscore_fast.labels import floats, label_values
+        from leadscore_fast.labels import label_values
 
         b = out.batch
         n = b.num_rows
