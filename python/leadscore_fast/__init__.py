@@ -11,6 +11,8 @@ only loaded when something is scored):
     summarize              per-segment counts, shares, score stats, conversion and lift (summaries.py)
     evaluate               ROC AUC, KS, gains per decile, conversion per segment (evaluation.py)
     explain                per-lead reasons and per-rule contributions (explanations.py)
+    rule_stats             per-rule hits, contributions, caps, lift and warnings (rule_health.py)
+    drift                  PSI per score, segment shares, hit rates, null rates between runs (drift_report.py)
     CompiledModel          what compile returns: score_batch, score_one, picklable (compiled.py)
     merge                  mergeable parts of counts, histograms, top-k, summaries (merge.py)
     spark, dask            the same on Spark and Dask (import leadscore_fast.spark / .dask)
@@ -45,6 +47,8 @@ _LAZY = {
     "summarize": "leadscore_fast.summaries",
     "evaluate": "leadscore_fast.evaluation",
     "explain": "leadscore_fast.explanations",
+    "rule_stats": "leadscore_fast.rule_health",
+    "drift": "leadscore_fast.drift_report",
     "Evaluation": "leadscore_fast.evaluation",
     "rescore": "leadscore_fast.rescoring",
     "source": "leadscore_fast.sources",

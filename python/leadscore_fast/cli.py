@@ -14,6 +14,9 @@ from leadscore_fast.cli_common import (as_of_option_value as _as_of, console as 
 from leadscore_fast.cli_evaluate import evaluate_cmd
 from leadscore_fast.cli_explain import explain_cmd
 from leadscore_fast.cli_rescore import rescore_cmd
+from leadscore_fast.cli_rules import rules_cmd
+from leadscore_fast.cli_drift import drift_cmd
+from leadscore_fast.cli_cleanup import cleanup_cmd
 from leadscore_fast.cli_score import score_cmd
 
 def _load_model(path):
@@ -45,15 +48,21 @@ main.add_command(score_cmd)
 main.add_command(rescore_cmd, "rescore")
 main.add_command(evaluate_cmd)
 main.add_command(explain_cmd)
+main.add_command(rules_cmd)
+main.add_command(drift_cmd)
+main.add_command(cleanup_cmd)
 
 
 @main.command("check")
 @click.argument("model", metavar="MODEL")
 @click.option("--schema", "datafile", metavar="DATAFILE",
               help="Also compile against this data file's columns.")
+@click.option("--data", "data_path", metavar="FILE", help="Also score this data and warn about "
+              "rules that never or always fire, string values the data never contains, and "
+              "conditions NULL for most leads (as `leadscore rules` does).")
 @input_options
 @_errors_to_exit
-def check_cmd(model, datafile, input_format, delimiter, null_values):
+def check_cmd(model, datafile, data_path, input_format, delimiter, null_values):
     """Validate MODEL (structure and expression syntax; with --schema, types and columns)."""
     from leadscore_fast.compiler import check_expressions, compile
 
@@ -65,9 +74,17 @@ def check_cmd(model, datafile, input_format, delimiter, null_values):
         what = f"compiles against {datafile}"
     else:
         check_expressions(m)
+    if data_path is not None:
+        from leadscore_fast.cli_rules import print_warnings
+        from leadscore_fast.rule_health import rule_stats
+
+        health = rule_stats(m, open_input(data_path, input_format, delimiter, null_values))
+        what += f"; scored {health.leads:,} leads of {data_path}"
     n_rules = sum(len(s.rules or ()) for s in m.scores)
     click.echo(f"{model}: OK ({what}): model {m.name!r}, {len(m.scores)} scores, {n_rules} "
                f"rules, {len(m.segmentations)} segmentations")
+    if data_path is not None:
+        print_warnings(_console(), health.warnings)
 
 
 @main.command("compile")

@@ -26,7 +26,7 @@ RANGE = "(range)"
 
 
 @dataclass
-class _Plan:
+class ContributionPlan:
     """The augmented model and, per rule score, its rules' contribution columns."""
 
     model: object
@@ -34,7 +34,7 @@ class _Plan:
     ranged: dict  # score name -> bool (has a range)
 
 
-def _fresh(base: str, taken: set) -> str:
+def fresh_name(base: str, taken: set) -> str:
     name, k = base, 1
     while name in taken:
         name, k = f"{base}~{k}", k + 1
@@ -42,7 +42,7 @@ def _fresh(base: str, taken: set) -> str:
     return name
 
 
-def _plan(m) -> _Plan:
+def plan_contributions(m) -> ContributionPlan:
     taken = set(m.score_names) | set(m.segment_names)
     scores, rules, ranged = [], {}, {}
     for s in m.scores:
@@ -51,13 +51,13 @@ def _plan(m) -> _Plan:
             continue
         rules[s.name], ranged[s.name] = [], s.range is not None
         for i, r in enumerate(s.rules):
-            name = _fresh(f"__explain.{s.name}.{i}", taken)
+            name = fresh_name(f"__explain.{s.name}.{i}", taken)
             scores.append(Score(name=name, rules=[r], line=s.line))
             rules[s.name].append((r.name, name))
     out = copy.copy(m)
     out.scores = scores
     out.segmentations = list(m.segmentations)
-    return _Plan(out, rules, ranged)
+    return ContributionPlan(out, rules, ranged)
 
 
 def _floats(arr) -> np.ndarray:
@@ -65,7 +65,7 @@ def _floats(arr) -> np.ndarray:
     return np.asarray(arr.to_numpy(zero_copy_only=False), np.float64)
 
 
-def _contributions(batch: pa.RecordBatch, plan: _Plan, score: str):
+def _contributions(batch: pa.RecordBatch, plan: ContributionPlan, score: str):
     """(per rule its contributions, the clamp adjustment or None) of one batch."""
     cols = [_floats(batch.column(batch.schema.get_field_index(c))) for _, c in plan.rules[score]]
     if not plan.ranged[score]:
@@ -130,7 +130,7 @@ def explain(model, data, *, top: int = 3, keep=None, contributions: bool = False
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise QueryError(f"explain: top must be a positive integer, got {top!r}")
     m = as_model(model)
-    plan = _plan(m)
+    plan = plan_contributions(m)
     keep = list(keep or [])
 
     def one(batch):
@@ -172,7 +172,7 @@ def explain(model, data, *, top: int = 3, keep=None, contributions: bool = False
 
 # -- one lead in full ------------------------------------------------------------------------
 
-def _truth_case(name: str, when: Src) -> Segmentation:
+def truth_case(name: str, when: Src) -> Segmentation:
     """A segmentation whose label is the condition's truth value: T, F or N (NULL)."""
     return Segmentation(name=name, cases=[SegmentCase("T", when), SegmentCase("F", Src(f"NOT ({when.text})")),
                                           SegmentCase("N")])
@@ -188,27 +188,27 @@ def explain_leads(model, data, where: str, *, keep=None, limit: int = 20, as_of=
     from leadscore_fast.queries import select
 
     m = as_model(model)
-    plan = _plan(m)
+    plan = plan_contributions(m)
     aug = plan.model
     taken = set(aug.score_names) | set(aug.segment_names)
     cond_of, raw_of, case_of = {}, {}, {}
     extra_scores, extra_segs = [], []
     for s in m.scores:
         for i, r in enumerate(s.rules or ()):
-            raw = _fresh(f"__raw.{s.name}.{i}", taken)
+            raw = fresh_name(f"__raw.{s.name}.{i}", taken)
             extra_scores.append(Score(name=raw, expr=r.points))  # a NULL reads as 0 here:
-            null = _fresh(f"__null.{s.name}.{i}", taken)  # so whether it is NULL, apart
-            extra_segs.append(_truth_case(null, Src(f"({r.points.text}) IS NULL")))
+            null = fresh_name(f"__null.{s.name}.{i}", taken)  # so whether it is NULL, apart
+            extra_segs.append(truth_case(null, Src(f"({r.points.text}) IS NULL")))
             raw_of[(s.name, i)] = (raw, null)
             if r.when is not None:
-                cond = _fresh(f"__when.{s.name}.{i}", taken)
-                extra_segs.append(_truth_case(cond, r.when))
+                cond = fresh_name(f"__when.{s.name}.{i}", taken)
+                extra_segs.append(truth_case(cond, r.when))
                 cond_of[(s.name, i)] = cond
     for g in m.segmentations:
         for i, c in enumerate(g.cases):
             if c.when is not None:
-                name = _fresh(f"__case.{g.name}.{i}", taken)
-                extra_segs.append(_truth_case(name, c.when))
+                name = fresh_name(f"__case.{g.name}.{i}", taken)
+                extra_segs.append(truth_case(name, c.when))
                 case_of[(g.name, i)] = name
     aug.scores = aug.scores + extra_scores
     aug.segmentations = aug.segmentations + extra_segs

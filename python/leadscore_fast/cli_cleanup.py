@@ -1,0 +1,58 @@
+"""``leadscore cleanup``: the dead leads of INPUT (a score below --below, and/or --inactive
+TRUE) written atomically to -o (the key, the reason, the score, the segments), and how many
+leads, and what share, each reason accounts for (cleanup.py)."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
+                                       input_options, open_input, table)
+
+__all__ = ["cleanup_cmd"]
+
+
+@click.command("cleanup")
+@click.argument("model", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--score", "score_name", default="total", show_default=True, metavar="SCORE",
+              help="The score --below applies to (and that the output shows).")
+@click.option("--below", type=float, metavar="T", help="Dead when SCORE < T.")
+@click.option("--inactive", metavar="CONDITION", help="Dead when this is TRUE, e.g. "
+              "\"days_since(last_activity_at) > 365\" (NULL is not dead).")
+@click.option("--key", metavar="COL", help="Lead id column written out (default: the input "
+              "row number, as `row`).")
+@click.option("-o", "--output", metavar="OUTPUT", help="Write the dead leads here (.parquet, "
+              ".csv, .arrow), atomically.")
+@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@input_options
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@errors_to_exit
+def cleanup_cmd(model, input_path, score_name, below, inactive, key, output, as_of, threads,
+                input_format, delimiter, null_values, as_json):
+    """List the dead leads of INPUT under MODEL: low score and/or inactive."""
+    from leadscore_fast.cleanup import cleanup
+    from leadscore_fast.model import Model
+    from leadscore_fast.sinks import write_output
+
+    m = Model.from_yaml(model)
+    source = open_input(input_path, input_format, delimiter, null_values)
+    c = cleanup(m, source, score=score_name, below=below, inactive=inactive, key=key,
+                as_of=as_of_option_value(as_of), threads=threads)
+    if output:
+        write_output(c.dead, output)
+    s = c.summary()
+    if as_json:
+        click.echo(json.dumps({**s, "output": output}, indent=2))
+        return
+    out = console()
+    t = table("reason", "leads", "share of all")
+    for r in s["reasons"]:
+        t.add_row(r["reason"], f"{r['leads']:,}", f"{100 * (r['share'] or 0):.1f}%")
+    t.add_row("[bold]dead (any reason)[/bold]", f"{s['dead']:,}", f"{100 * (s['share'] or 0):.1f}%")
+    t.title = f"{s['leads']:,} leads"
+    out.print(t)
+    if output:
+        out.print(f"{s['dead']:,} dead leads → {output}")

@@ -1,0 +1,72 @@
+"""``leadscore rules``: per rule of MODEL over INPUT its condition's TRUE / FALSE / NULL
+counts, share, mean contribution, cap/floor hits (with --label conversion among hits and
+lift), then the warnings (rule_stats.py). ``print_warnings`` is shared with ``check --data``."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
+                                       input_options, open_input, table)
+
+__all__ = ["rules_cmd", "print_warnings"]
+
+
+def print_warnings(out, warnings) -> None:
+    if not warnings:
+        out.print("no warnings")
+        return
+    out.print(f"[bold]{len(warnings)} warning{'s' if len(warnings) != 1 else ''}[/bold]")
+    for w in warnings:
+        out.print(f"  warning: {w['message']}", markup=False)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _g(x) -> str:
+    return "-" if x is None else f"{x:,.4g}"
+
+
+@click.command("rules")
+@click.argument("model", metavar="MODEL")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--label", metavar="COL", help="Outcome column (bool, 0/1, or text such as "
+              "yes/no): adds conversion among each rule's hits and its lift.")
+@click.option("--positive", metavar="VALUE", help="For a text --label: the value that means a "
+              "conversion (default: yes/y/true/1 against no/n/false/0, any case).")
+@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
+@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
+@input_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@errors_to_exit
+def rules_cmd(model, input_path, label, positive, as_of, threads, input_format, delimiter,
+              null_values, as_json):
+    """Rule health of MODEL over INPUT: hits, share, contribution, caps, and warnings."""
+    from leadscore_fast.model import Model
+    from leadscore_fast.rule_health import rule_stats
+
+    m = Model.from_yaml(model)
+    source = open_input(input_path, input_format, delimiter, null_values)
+    h = rule_stats(m, source, label, positive=positive, as_of=as_of_option_value(as_of),
+                   threads=threads)
+    if as_json:
+        click.echo(json.dumps(h.to_dict(), indent=2))
+        return
+    out = console()
+    cols = ["TRUE", "FALSE", "NULL", "share", "mean adds", "adds when hit", "capped", "floored"]
+    cols += ["conversion", "lift"] if label else []
+    t = table("score / rule", *cols)
+    for r in h.rules:
+        cells = [f"{r['true']:,}", f"{r['false']:,}", f"{r['null']:,}", _pct(r["share"]),
+                 _g(r["mean_contribution"]), _g(r["mean_when_hit"]), f"{r['capped']:,}",
+                 f"{r['floored']:,}"]
+        if label:
+            cells += [_pct(r["conversion_hits"]),
+                      "-" if r["lift"] is None else f"{r['lift']:.2f}×"]
+        t.add_row(f"{r['score']} / {r['rule']}", *cells)
+    t.title = f"{h.leads:,} leads" + (f", conversion {_pct(h.conversion_rate)}" if label else "")
+    out.print(t)
+    print_warnings(out, h.warnings)
