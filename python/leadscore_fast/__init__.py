@@ -45,6 +45,7 @@ _LAZY = {
     "summarize": "leadscore_fast.summaries",
     "evaluate": "leadscore_fast.evaluation",
     "explain": "leadscore_fast.explanations",
+    "learn": "leadscore_fast.learning",
     "Evaluation": "leadscore_fast.evaluation",
     "rescore": "leadscore_fast.rescoring",
     "source": "leadscore_fast.sources",
