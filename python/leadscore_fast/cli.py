@@ -13,6 +13,7 @@ from leadscore_fast.cli_common import (as_of_option_value as _as_of, console as 
                                        open_input, table as _table)
 from leadscore_fast.cli_evaluate import evaluate_cmd
 from leadscore_fast.cli_explain import explain_cmd
+from leadscore_fast.cli_learn import learn_cmd
 from leadscore_fast.cli_rescore import rescore_cmd
 from leadscore_fast.cli_score import score_cmd
 
@@ -45,6 +46,7 @@ main.add_command(score_cmd)
 main.add_command(rescore_cmd, "rescore")
 main.add_command(evaluate_cmd)
 main.add_command(explain_cmd)
+main.add_command(learn_cmd)
 
 
 @main.command("check")

@@ -140,6 +140,8 @@ def learn(data, target: str, *, exclude=(), columns=None, allow=(), positive=Non
         raise _err(f"points range {points[0]}:{points[1]} is empty")
     source = open_source(data, format=format, delimiter=delimiter, null_values=null_values)
     schema = source.schema
+    if target not in schema.names:
+        raise _err(f"unknown target column {target!r}{did_you_mean(target, schema.names)}")
     text = check_label(schema, target, positive, "learn")
     names = list(schema.names)
     for c in list(exclude) + list(columns or []) + list(allow):
@@ -192,7 +194,9 @@ def learn(data, target: str, *, exclude=(), columns=None, allow=(), positive=Non
         binned.append(cb)
     if not binned:
         raise _err("no column carries information about the target"
-                   + "".join(f"; {c}: {w}" for c, w in list(dropped.items())[:5]))
+                   + "".join(f"; {c}: {w}" for c, w in list(dropped.items())[:5])
+                   + "".join(f"; {c}: a leak? {w} (--allow {c} keeps it)"
+                             for c, w in list(leaks.items())[:5]))
     X = np.column_stack([cb.woe_of_rows()[train] for cb in binned])
     intercept, coefs, neg = fit_logistic(X, y, [cb.column for cb in binned], C=C, seed=seed)
     dropped.update(neg)

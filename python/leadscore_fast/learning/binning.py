@@ -97,6 +97,22 @@ def _merge(n, pos, cuts, _unused, i):
     return n, pos, cuts
 
 
+def _short(below: float, cut: float) -> float:
+    """The number with the fewest significant digits in (below, cut]: the same split of the
+    training values as ``cut`` (the largest of them under it is ``below``), easier to read."""
+    import math
+
+    if not math.isfinite(below) or cut == int(cut) and abs(cut) < 1e6:
+        return cut
+    mag = math.floor(math.log10(max(abs(cut), abs(below), 1e-300)))
+    for d in range(1, 17):
+        q = 10.0 ** (mag - d + 1)
+        for r in (float(f"{math.floor(cut / q) * q:.{d + 2}g}"), float(f"{cut:.{d}g}")):
+            if below < r <= cut:
+                return r
+    return cut
+
+
 def _rates(n, pos):
     return (pos + 0.5) / (n + 1.0)
 
@@ -168,7 +184,7 @@ def _numeric_bins(name, x, y, train, kind, max_bins, min_share):
         notes.append(f"not monotone (a monotone binning keeps {iv_mono:.3f} of IV {iv_free:.3f})")
     unit = " days" if kind == "date" else ""
     bins = []
-    edges = [number(c) for c in cuts]
+    edges = [number(_short(v[v < c].max(), c)) for c in cuts]
     if not edges:
         bins.append(Bin("(any value)", f"{col} IS NOT NULL"))
     for k in range(len(edges) + 1 if edges else 0):

@@ -1,7 +1,8 @@
 """The leakage guard: a column whose values nearly determine the outcome (filled in after the
 fact, like a sales team's tags) is reported before fitting and left out unless allowed.
 
-A column leaks when, in the training rows, its bins whose odds of converting are at least
+A column leaks when, in the training rows, its values (text and boolean columns: a number's
+extreme quantile bins of a strong predictor would look the same) whose odds of converting are at least
 ``odds`` times the average, or at most 1/``odds`` of it (|WoE| >= ln odds; NULL aside), cover
 at least ``min_share`` of the rows, or when the column alone ranks the leads with an AUC above
 ``max_auc``.
@@ -19,7 +20,7 @@ def leak_reason(cb, y: np.ndarray, *, min_share: float = 0.1, odds: float = 20.0
                 max_auc: float = 0.95) -> str | None:
     """Why the binned column ``cb`` (a ColumnBins) looks like a leak, or None."""
     n_train = sum(b.count for b in cb.bins)
-    sure = [b for b in cb.bins if b.count and not b.when.endswith(" IS NULL") and
+    sure = [b for b in cb.bins if cb.kind in ("text", "boolean") and b.count and not b.when.endswith(" IS NULL") and
             abs(b.woe) >= math.log(odds)]
     share = sum(b.count for b in sure) / n_train if n_train else 0
     if share >= min_share:
