@@ -30,6 +30,7 @@ class LearnResult:
     columns: list = field(default_factory=list)  # ColumnBins of the columns in the model
     calibration: tuple = (0.0, 0.0)  # p_convert = 1 / (1 + exp(-(a + b * total)))
     total: str = "total"
+    points: dict = field(default_factory=dict)  # column -> integer points per bin
 
     def save(self, path) -> None:
         """Write the model file (atomically)."""
@@ -261,4 +262,5 @@ def learn(data, target: str, *, exclude=(), columns=None, allow=(), positive=Non
     report.seconds = time.perf_counter() - t_start
     return LearnResult(model=model, yaml=text_yaml, report=report, scaling=scaling,
                        intercept=intercept, coefficients=coefs, columns=binned,
-                       calibration=(a, b), total=special["total"])
+                       calibration=(a, b), total=special["total"],
+                       points={c: p.tolist() for c, p in pts.items()})

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from leadscore_fast.learning.sql import ident
+
 __all__ = ["yaml_str", "score_names", "write_yaml"]
 
 _PLAIN_OK = re.compile(r"^[\x20-\x7e\u00a0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd]*$")
@@ -38,6 +40,13 @@ def _comment(s: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f\x85\u2028\u2029]", " ", s)
 
 
+# words a score may not be called: YAML reads them as booleans/null, SQL as keywords
+_RESERVED = set("""true false yes no on off null y n and or not is in between like ilike glob
+case when then else end cast try_cast date timestamp interval escape distinct from for select
+unknown exists all any some array row collate similar regexp rlike over filter within at as
+both leading trailing""".split())
+
+
 def score_names(columns: list[str], taken) -> dict[str, str]:
     """A score name (an identifier) per column, unlike every input column and each other."""
     used = set(taken)
@@ -46,6 +55,8 @@ def score_names(columns: list[str], taken) -> dict[str, str]:
         base = re.sub(r"[^0-9a-zA-Z_]+", "_", c.lower()).strip("_") or "column"
         if base[0].isdigit():
             base = "c_" + base
+        if base in _RESERVED:
+            base += "_points"
         name, k = base, 2
         while name in used:
             name, k = f"{base}_{k}", k + 1
@@ -81,9 +92,9 @@ def write_yaml(*, name: str, header: list[str], as_of: str | None, columns: list
         L.append(f"      - {{name: base points, points: {int(base_points)}}}")
     parts = [c[1] for c in columns] + ([base_score] if base_score else [])
     L.append(f"  {total}:    # the points: the sum of the column scores")
-    L.append(f"    expr: {' + '.join(parts) if parts else '0'}")
+    L.append(f"    expr: {yaml_str(' + '.join(map(ident, parts)) if parts else '0')}")
     L.append(f"  {p_convert}:    # probability of converting, calibrated on the training rows")
-    L.append(f"    expr: 1 / (1 + exp(-({a!r} + {b!r} * {total})))")
+    L.append(f"    expr: {yaml_str(f'1 / (1 + exp(-({a!r} + {b!r} * {ident(total)})))')}")
     L.append("segments:")
     L.append(f"  {tier}:    # {_comment(bands_note)}")
     L.append(f"    bands: {{score: {total}, edges: [{edges[0]}, {edges[1]}], "
