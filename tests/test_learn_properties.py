@@ -64,7 +64,7 @@ def tables(draw):
     return pa.table(arrays + [pa.array(y)], names=cols + ["y"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(tables(), st.sampled_from([0.0, 0.3]))
 def test_learn_writes_models_the_engine_compiles(table, holdout):
     try:

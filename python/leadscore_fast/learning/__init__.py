@@ -131,8 +131,8 @@ def learn(data, target: str, *, exclude=(), columns=None, allow=(), positive=Non
     from leadscore_fast.sources import open_source
     from leadscore_fast.suggest import did_you_mean
 
-    require_sklearn()
     t_start = time.perf_counter()
+    require_sklearn()
     if not 0 <= holdout < 1:
         raise _err(f"holdout must be in [0, 1), got {holdout}")
     if points is not None and pdo is not None:
@@ -201,7 +201,7 @@ def learn(data, target: str, *, exclude=(), columns=None, allow=(), positive=Non
     X = np.column_stack([cb.woe_of_rows()[train] for cb in binned])
     intercept, coefs, neg = fit_logistic(X, y, [cb.column for cb in binned], C=C, seed=seed)
     dropped.update(neg)
-    binned = [cb for cb in binned if cb.column in coefs]
+    binned = sorted((cb for cb in binned if cb.column in coefs), key=lambda cb: -cb.iv)
     if not binned:
         raise _err("no column is left after the fit")
     contributions = {cb.column: coefs[cb.column] * np.array([b.woe for b in cb.bins])
