@@ -46,22 +46,13 @@ def synthetic():
     return table, learn(table, "converted", as_of=AS_OF, seed=3)
 
 
-def _points(result, column):
-    cb = next(c for c in result.columns if c.column == column)
-    from leadscore_fast.learning.scaling import scale  # noqa: F401
-
-    return cb, result.model
-
-
 def test_recovers_the_ordering_of_the_generating_model(synthetic):
     table, r = synthetic
     cols = {c.column: c for c in r.columns}
     assert "noise" not in cols and "negligible information value" in r.report.dropped["noise"]
     assert {"lead source", "visits", "email_ok", "last seen"} <= set(cols)
     scored = lf.score(r.model, table)
-    totals = {}
     # points per source value follow the generating effects
-    src = table.column("lead source").to_pylist()
     cb = cols["lead source"]
     pts = {b.label: p for b, p in zip(cb.bins, _bin_points(r, "lead source"))}
     order = sorted(SOURCE_EFFECT, key=SOURCE_EFFECT.get)
@@ -79,7 +70,6 @@ def test_recovers_the_ordering_of_the_generating_model(synthetic):
     y = np.asarray(table.column("converted").to_numpy(zero_copy_only=False), float)
     rates = [y[[t == k for t in tier]].mean() for k in ("cold", "warm", "hot")]
     assert rates[0] < rates[1] < rates[2], rates
-    del totals, src
 
 
 def _bin_points(result, column):
@@ -237,3 +227,30 @@ def test_cli_learn(tmp_path):
                                     str(tmp_path / "x.yaml")])
     assert res.exit_code == 2 and "did you mean 'converted'" in res.output
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_text_target_with_positive_and_json_report(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from leadscore_fast.cli import main
+
+    table = known_scorecard(3000)
+    outcome = ["Subscribed" if v else "Declined" for v in table.column("converted").to_pylist()]
+    t = table.set_column(5, "outcome", pa.array(outcome))
+    with pytest.raises(QueryError, match="positive"):
+        learn(t, "outcome", baselines=False)
+    r = learn(t, "outcome", positive="Subscribed", baselines=False, as_of=AS_OF)
+    assert r.report.conversion == pytest.approx(np.mean(table.column("converted").to_numpy()))
+    data = tmp_path / "t.parquet"
+    pq.write_table(t, data)
+    res = CliRunner().invoke(main, ["learn", str(data), "--target", "outcome", "--positive",
+                                    "Subscribed", "--columns", "lead source", "--columns",
+                                    "visits", "--pdo", "20", "--no-baselines", "--json",
+                                    "--as-of", AS_OF, "-o", str(tmp_path / "m.yaml")])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    assert {c["column"] for c in rep["columns"]} == {"lead source", "visits"}
+    assert set(rep["holdout"]) == {"learned points (this model)"}
+    assert "20 points double the odds" in (tmp_path / "m.yaml").read_text()
