@@ -32,6 +32,11 @@ def test_x_education():
     assert h[OURS]["auc"] >= h[LR]["auc"] - 0.002, h
     assert h[OURS]["auc"] >= 0.89, h
     assert 'IS NULL' in r.yaml  # 'Select' read as NULL has its own bin
+    import leadscore_fast as lf
+
+    ev = lf.evaluate(r.model, lf.source(X_EDU, null_values=["Select"]), "Converted", r.total)
+    rate = {s["segment"]: s["rate"] for s in ev.segments if s["segmentation"] == "tier"}
+    assert rate["cold"] < rate["warm"] < rate["hot"], rate
 
 
 @pytest.mark.skipif(not os.path.exists(BANK), reason="bank_marketing_full.csv not present")
