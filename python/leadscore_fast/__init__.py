@@ -49,6 +49,7 @@ _LAZY = {
     "explain": "leadscore_fast.explanations",
     "rule_stats": "leadscore_fast.rule_health",
     "drift": "leadscore_fast.drift_report",
+    "learn": "leadscore_fast.learning",
     "Evaluation": "leadscore_fast.evaluation",
     "rescore": "leadscore_fast.rescoring",
     "source": "leadscore_fast.sources",

@@ -13,6 +13,7 @@ from leadscore_fast.cli_common import (as_of_option_value as _as_of, console as 
                                        open_input, table as _table)
 from leadscore_fast.cli_evaluate import evaluate_cmd
 from leadscore_fast.cli_explain import explain_cmd
+from leadscore_fast.cli_learn import learn_cmd
 from leadscore_fast.cli_rescore import rescore_cmd
 from leadscore_fast.cli_rules import rules_cmd
 from leadscore_fast.cli_drift import drift_cmd
@@ -51,6 +52,7 @@ main.add_command(explain_cmd)
 main.add_command(rules_cmd)
 main.add_command(drift_cmd)
 main.add_command(cleanup_cmd)
+main.add_command(learn_cmd)
 
 
 @main.command("check")
