@@ -121,7 +121,7 @@ def native_unsupported(code) -> Any:
 
 
 def opcode_table() -> Any:
-    """The opcode table: (code, name, operand kinds, doc) per opcode."""
+    """The opcode table: (code, name, operand kinds, doc, variant, fusion) per opcode."""
 
 
 def parse_expr(text) -> Any:
@@ -134,6 +134,10 @@ def run_native(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut
 
 def score_row(program, values, micros, as_of_us) -> Any:
     """(scores, segment label codes) of one lead: `values` one per program column, in order"""
+
+
+def subop_names() -> Any:
+    """The sub-operation names of the `cmp`, `aop`, `fn` and `mm` operand kinds, by code."""
 
 
 def to_sql(model_json, schema_json, relation, as_of_us, include_input: Any = False, dialect: Any = 'duckdb') -> Any:
