@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from leadscore_fast.compiled import CompiledModel
+from leadscore_fast import distributed
 
 __all__ = ["score", "count", "histogram", "top_k", "summarize", "arrow_schema"]
 
@@ -31,26 +31,6 @@ def arrow_schema(ddf) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _compiled(ddf, model, extra=()) -> tuple[CompiledModel, pa.Schema]:
-    from leadscore_fast.errors import SchemaError
-    from leadscore_fast.sources import check_column
-
-    schema = arrow_schema(ddf)
-    for name in extra:
-        check_column(schema, name, "Dask DataFrame")
-    m = model.model if isinstance(model, CompiledModel) else model
-    try:
-        return CompiledModel(m, schema), schema
-    except SchemaError as e:
-        raise SchemaError(f"Dask DataFrame: {e}") from None
-
-
-def _pinned(as_of, cm: CompiledModel):
-    from leadscore_fast.as_of import pinned
-
-    return pinned(as_of, cm.model)
-
-
 def _table(pdf, columns) -> pa.Table:
     return pa.Table.from_pandas(pdf[columns], preserve_index=False)
 
@@ -65,12 +45,12 @@ def score(ddf, model, *, keep=None, as_of=None, threads=1):
     from leadscore_fast.errors import SchemaError
 
     keep = [keep] if isinstance(keep, str) else list(keep or [])
-    cm, _schema = _compiled(ddf, model, keep)
+    cm, _schema = distributed.compiled(ENGINE, ddf, model, keep)
     for k in keep:
         if k in cm.score_names or k in cm.segment_names:
             raise SchemaError(f"keep: column {k!r} has the name of one of the model's outputs")
     columns = list(dict.fromkeys(cm.inputs + keep))
-    as_of = _pinned(as_of, cm)
+    as_of = distributed.pinned(as_of, cm)
     n_scores, n_segs = len(cm.score_names), len(cm.segment_names)
     meta = pd.DataFrame({
         **{s: pd.Series([], dtype=pd.ArrowDtype(pa.float64())) for s in cm.score_names},
@@ -91,71 +71,56 @@ def score(ddf, model, *, keep=None, as_of=None, threads=1):
     return ddf.map_partitions(run, meta=meta, align_dataframes=False)
 
 
-def _parts(ddf, columns, make, schema: pa.Schema):
-    """``make(table, part)`` on each partition, merged on the client."""
-    import dask
+class _Dask:
+    """The distributed.Engine of Dask DataFrames: tasks per partition, parts merged on the
+    client; each task scores on one engine thread (a worker runs as many tasks as threads)."""
 
-    from leadscore_fast import merge
+    name = "Dask DataFrame"
 
-    fields = pa.schema([schema.field(c) for c in columns])
-    empty = make(fields.empty_table(), 0)  # a bad query or label fails here, before any task
+    def schema(self, ddf) -> pa.Schema:
+        return arrow_schema(ddf)
 
-    def one(pdf, part):
-        return make(_table(pdf, columns), part)
+    def task_threads(self) -> int:
+        return 1
 
-    tasks = [dask.delayed(one)(d, i) for i, d in enumerate(ddf[columns].to_delayed())]
-    parts = dask.compute(*tasks)
-    return merge.combine(list(parts) or [empty]).result()
+    def parts(self, ddf, columns, make, schema: pa.Schema):
+        """``make(table, part)`` on each partition, merged on the client."""
+        import dask
+
+        from leadscore_fast import merge
+
+        fields = pa.schema([schema.field(c) for c in columns])
+        empty = make(fields.empty_table(), 0)  # a bad query or label fails here, before any task
+
+        def one(pdf, part):
+            return make(_table(pdf, columns), part)
+
+        tasks = [dask.delayed(one)(d, i) for i, d in enumerate(ddf[columns].to_delayed())]
+        parts = dask.compute(*tasks)
+        return merge.combine(list(parts) or [empty]).result()
+
+
+ENGINE = _Dask()
 
 
 def count(ddf, model, where, *, as_of=None) -> int:
     """``lf.count`` over the DataFrame's rows."""
-    from leadscore_fast import merge
-
-    cm, schema = _compiled(ddf, model)
-    m, as_of = cm.model, _pinned(as_of, cm)
-    return _parts(ddf, cm.inputs,
-                  lambda t, part: merge.count(m, t, where, as_of=as_of, threads=1), schema)
+    return distributed.count(ENGINE, ddf, model, where, as_of=as_of)
 
 
 def histogram(ddf, model, score, edges, *, as_of=None) -> pa.Table:
     """``lf.histogram`` with a list of edges over the DataFrame's rows."""
-    from leadscore_fast import merge
-
-    cm, schema = _compiled(ddf, model)
-    m, as_of = cm.model, _pinned(as_of, cm)
-    return _parts(ddf, cm.inputs,
-                  lambda t, part: merge.histogram(m, t, score, edges, as_of=as_of, threads=1),
-                  schema)
+    return distributed.histogram(ENGINE, ddf, model, score, edges, as_of=as_of)
 
 
 def top_k(ddf, model, k, by, per=None, columns=None, *, as_of=None) -> pa.Table:
     """``lf.top_k`` over the DataFrame's rows; equal values rank in partition order, then row
     order (the order of ``ddf.compute()``)."""
-    from leadscore_fast import merge
-
-    cm, schema = _compiled(ddf, model, [] if columns is None else
-                           [columns] if isinstance(columns, str) else columns)
-    m, as_of = cm.model, _pinned(as_of, cm)
-    outputs = set(cm.score_names) | set(cm.segment_names)
-    if columns is None:
-        columns = [c for c in schema.names if c not in outputs]
-    columns = [columns] if isinstance(columns, str) else list(columns)
-    return _parts(ddf, list(dict.fromkeys(cm.inputs + columns)),
-                  lambda t, part: merge.top_k(m, t, k, by, per=per, columns=columns, part=part,
-                                              as_of=as_of, threads=1),
-                  schema)
+    return distributed.top_k(ENGINE, ddf, model, k, by, per=per, columns=columns, as_of=as_of)
 
 
 def summarize(ddf, model, *, segmentation=None, label=None, positive=None,
               as_of=None) -> pa.Table:
     """``lf.summarize`` over the DataFrame's rows (exact: the same table, bit for bit)."""
-    from leadscore_fast import merge
-
-    cm, schema = _compiled(ddf, model, [label] if label is not None else [])
-    m, as_of = cm.model, _pinned(as_of, cm)
-    columns = list(dict.fromkeys(cm.inputs + ([label] if label is not None else [])))
-    return _parts(ddf, columns,
-                  lambda t, part: merge.summarize(m, t, segmentation=segmentation, label=label,
-                                                  positive=positive, as_of=as_of, threads=1),
-                  schema)
+    return distributed.summarize(ENGINE, ddf, model, segmentation=segmentation, label=label,
+                                 positive=positive, as_of=as_of)

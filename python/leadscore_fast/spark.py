@@ -14,7 +14,7 @@ import pickle
 
 import pyarrow as pa
 
-from leadscore_fast.compiled import CompiledModel
+from leadscore_fast import distributed
 
 __all__ = ["score", "count", "histogram", "top_k", "summarize"]
 
@@ -34,22 +34,6 @@ def _arrow_schema(spark_schema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def _compiled(df, model, extra=()) -> tuple[CompiledModel, pa.Schema]:
-    """The model compiled against ``df``'s schema, and that schema; SchemaError naming a
-    column the model or ``extra`` needs that ``df`` lacks (with a suggestion)."""
-    from leadscore_fast.errors import SchemaError
-    from leadscore_fast.sources import check_column
-
-    schema = _arrow_schema(df.schema)
-    for name in extra:
-        check_column(schema, name, "Spark DataFrame")
-    m = model.model if isinstance(model, CompiledModel) else model
-    try:
-        return CompiledModel(m, schema), schema
-    except SchemaError as e:
-        raise SchemaError(f"Spark DataFrame: {e}") from None
-
-
 def _task_threads() -> int:
     from pyspark import TaskContext
 
@@ -58,12 +42,6 @@ def _task_threads() -> int:
         return max(1, int(ctx.cpus())) if ctx is not None else 1
     except (AttributeError, TypeError, ValueError):
         return 1
-
-
-def _pinned(as_of, cm: CompiledModel):
-    from leadscore_fast.as_of import pinned
-
-    return pinned(as_of, cm.model)
 
 
 def score(df, model, *, keep=None, as_of=None):
@@ -75,7 +53,7 @@ def score(df, model, *, keep=None, as_of=None):
     from leadscore_fast.errors import SchemaError
 
     keep = [keep] if isinstance(keep, str) else list(keep or [])
-    cm, _schema = _compiled(df, model, keep)
+    cm, _schema = distributed.compiled(ENGINE, df, model, keep)
     outputs = cm.score_names + cm.segment_names
     for k in keep:
         if k in outputs:
@@ -84,7 +62,7 @@ def score(df, model, *, keep=None, as_of=None):
         [StructField(s, DoubleType()) for s in cm.score_names]
         + [StructField(g, StringType()) for g in cm.segment_names]
         + [df.schema[k] for k in keep])
-    as_of = _pinned(as_of, cm)
+    as_of = distributed.pinned(as_of, cm)
     n_scores, n_segs = len(cm.score_names), len(cm.segment_names)
 
     def run(batches):
@@ -99,87 +77,69 @@ def score(df, model, *, keep=None, as_of=None):
     return df.select(*dict.fromkeys(cm.inputs + keep)).mapInArrow(run, out_type)
 
 
-def _parts(df, columns, make, schema: pa.Schema):
-    """``make(table, part)`` on each partition's rows (its batches one at a time, parts merged
-    in the task), the parts merged on the driver. Parts travel pickled between this job's
-    own processes, as Spark's Python functions do."""
-    from leadscore_fast import merge
+class _Spark:
+    """The distributed.Engine of Spark DataFrames: mapInArrow tasks per partition, parts
+    merged on the driver; each task scores with the cores Spark gives it."""
 
-    fields = pa.schema([schema.field(c) for c in columns])
-    # The part of no rows, here: a bad query, label or segmentation fails before any job.
-    empty = make(fields.empty_table(), 0)
+    name = "Spark DataFrame"
 
-    def run(batches):
-        from pyspark import TaskContext
+    def schema(self, df) -> pa.Schema:
+        return _arrow_schema(df.schema)
 
-        ctx = TaskContext.get()
-        partition = ctx.partitionId() if ctx is not None else 0
-        acc = None
-        for i, batch in enumerate(batches):
-            # (partition, batch) orders the rows as Spark's partition order does
-            part = make(pa.Table.from_batches([batch]), (partition << 32) + i)
-            acc = part if acc is None else acc.merge(part)
-        if acc is None:
-            acc = make(fields.empty_table(), partition << 32)
-        yield pa.RecordBatch.from_arrays([pa.array([pickle.dumps(acc)], pa.binary())],
-                                         names=["part"])
+    def task_threads(self) -> int:
+        return _task_threads()
 
-    rows = df.select(*columns).mapInArrow(run, "part binary").collect()
-    parts = [pickle.loads(r["part"]) for r in rows]
-    return merge.combine(parts or [empty]).result()
+    def parts(self, df, columns, make, schema: pa.Schema):
+        """``make(table, part)`` on each partition's rows (its batches one at a time, parts
+        merged in the task), the parts merged on the driver. Parts travel pickled between this
+        job's own processes, as Spark's Python functions do."""
+        from leadscore_fast import merge
+
+        fields = pa.schema([schema.field(c) for c in columns])
+        # The part of no rows, here: a bad query, label or segmentation fails before any job.
+        empty = make(fields.empty_table(), 0)
+
+        def run(batches):
+            from pyspark import TaskContext
+
+            ctx = TaskContext.get()
+            partition = ctx.partitionId() if ctx is not None else 0
+            acc = None
+            for i, batch in enumerate(batches):
+                # (partition, batch) orders the rows as Spark's partition order does
+                part = make(pa.Table.from_batches([batch]), (partition << 32) + i)
+                acc = part if acc is None else acc.merge(part)
+            if acc is None:
+                acc = make(fields.empty_table(), partition << 32)
+            yield pa.RecordBatch.from_arrays([pa.array([pickle.dumps(acc)], pa.binary())],
+                                             names=["part"])
+
+        rows = df.select(*columns).mapInArrow(run, "part binary").collect()
+        parts = [pickle.loads(r["part"]) for r in rows]
+        return merge.combine(parts or [empty]).result()
+
+
+ENGINE = _Spark()
 
 
 def count(df, model, where, *, as_of=None) -> int:
     """``lf.count`` over the DataFrame's rows."""
-    from leadscore_fast import merge
-
-    cm, schema = _compiled(df, model)
-    m, as_of = cm.model, _pinned(as_of, cm)
-    return _parts(df, cm.inputs,
-                  lambda t, part: merge.count(m, t, where, as_of=as_of, threads=_task_threads()),
-                  schema)
+    return distributed.count(ENGINE, df, model, where, as_of=as_of)
 
 
 def histogram(df, model, score, edges, *, as_of=None) -> pa.Table:
     """``lf.histogram`` with a list of edges over the DataFrame's rows."""
-    from leadscore_fast import merge
-
-    cm, schema = _compiled(df, model)
-    m, as_of = cm.model, _pinned(as_of, cm)
-    return _parts(df, cm.inputs,
-                  lambda t, part: merge.histogram(m, t, score, edges, as_of=as_of,
-                                                  threads=_task_threads()),
-                  schema)
+    return distributed.histogram(ENGINE, df, model, score, edges, as_of=as_of)
 
 
 def top_k(df, model, k, by, per=None, columns=None, *, as_of=None) -> pa.Table:
     """``lf.top_k`` over the DataFrame's rows; equal values rank in Spark's partition order
     (partition, then row), which is input order for a DataFrame read from files."""
-    from leadscore_fast import merge
-
-    cm, schema = _compiled(df, model, [] if columns is None else
-                           [columns] if isinstance(columns, str) else columns)
-    m, as_of = cm.model, _pinned(as_of, cm)
-    outputs = set(cm.score_names) | set(cm.segment_names)
-    if columns is None:
-        columns = [c for c in schema.names if c not in outputs]
-    columns = [columns] if isinstance(columns, str) else list(columns)
-    return _parts(df, list(dict.fromkeys(cm.inputs + columns)),
-                  lambda t, part: merge.top_k(m, t, k, by, per=per, columns=columns, part=part,
-                                              as_of=as_of, threads=_task_threads()),
-                  schema)
+    return distributed.top_k(ENGINE, df, model, k, by, per=per, columns=columns, as_of=as_of)
 
 
 def summarize(df, model, *, segmentation=None, label=None, positive=None,
               as_of=None) -> pa.Table:
     """``lf.summarize`` over the DataFrame's rows (exact: the same table, bit for bit)."""
-    from leadscore_fast import merge
-
-    cm, schema = _compiled(df, model, [label] if label is not None else [])
-    m, as_of = cm.model, _pinned(as_of, cm)
-    columns = list(dict.fromkeys(cm.inputs + ([label] if label is not None else [])))
-    return _parts(df, columns,
-                  lambda t, part: merge.summarize(m, t, segmentation=segmentation, label=label,
-                                                  positive=positive, as_of=as_of,
-                                                  threads=_task_threads()),
-                  schema)
+    return distributed.summarize(ENGINE, df, model, segmentation=segmentation, label=label,
+                                 positive=positive, as_of=as_of)
