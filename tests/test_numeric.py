@@ -101,3 +101,15 @@ def test_dates_compare_with_timestamps_of_every_unit(executor):
     expr = "CASE WHEN ns >= d THEN 1 ELSE 0 END + CASE WHEN s = d THEN 10 ELSE 0 END"
     # ns -1 floors to -1 us, after 1969-12-31 midnight
     assert score(expr, t) == [11.0, 1.0, 11.0, 0.0]
+
+
+@pytest.mark.parametrize("k", [2, 3, -3, -1, 0, 7, -7, 1_000_003, -1_000_003, I64_MAX, I64_MIN + 1, 1 << 32])
+def test_multiplying_by_a_constant_is_null_exactly_on_overflow(k, executor):
+    # the interpreter and the native executor check x * k against bounds found once for k
+    xs = [I64_MIN, I64_MIN + 1, -3_037_000_500, -7, -1, 0, 1, 7, 3_037_000_499, 3_037_000_500,
+          I64_MAX - 1, I64_MAX, 1 << 40, -(1 << 40)]
+    t = pa.table({"x": pa.array(xs, pa.int64())})
+    m = {"name": "m", "scores": {"s": {"rules": [{"name": "r", "points": 1}]}},
+         "segments": {"g": [{"name": "null", "when": f"(x * ({k})) IS NULL"}, {"name": "ok"}]}}
+    got = lf.score(m, t).column("g").to_pylist()
+    assert got == ["ok" if I64_MIN <= x * k <= I64_MAX else "null" for x in xs]

@@ -417,6 +417,27 @@ pub unsafe fn arith_i(dst: *mut i64, dv: *mut u8, a: *const i64, va: *const u8, 
     }
 }
 
+/// ARITH_IK `*`: x * k for a constant k, NULL outside the range of x whose product fits
+/// int64 (bounds found once: two compares a row, as `kernel.mul_k`).
+#[inline(always)]
+pub unsafe fn mul_k(dst: *mut i64, dv: *mut u8, a: *const i64, va: *const u8, k: i64, m: usize) {
+    // floor and ceiling of a / b (b not 0 or -1), from the truncating quotient
+    let floor = |a: i64, b: i64| a / b - ((a % b != 0) & ((a % b < 0) != (b < 0))) as i64;
+    let ceil = |a: i64, b: i64| a / b + ((a % b != 0) & ((a % b < 0) == (b < 0))) as i64;
+    let (lo, hi) = match k {
+        0 => (i64::MIN, i64::MAX),
+        -1 => (i64::MIN + 1, i64::MAX),
+        k if k > 0 => (ceil(i64::MIN, k), floor(i64::MAX, k)),
+        // k < -1: x * k <= MAX for x >= ceil(MAX / k), >= MIN for x <= floor(MIN / k)
+        k => (ceil(i64::MAX, k), floor(i64::MIN, k)),
+    };
+    for i in 0..m {
+        let x = *a.add(i);
+        *dst.add(i) = x.wrapping_mul(k);
+        *dv.add(i) = *va.add(i) & ((x >= lo) & (x <= hi)) as u8;
+    }
+}
+
 /// neg abs ln exp sqrt floor ceil round log10 log2; ln/log10/log2/sqrt outside their domain
 /// give NULL (libm's functions, as numba's).
 #[inline(always)]
@@ -679,6 +700,19 @@ mod tests {
         let mut z = [0.0];
         unsafe { decay(z.as_mut_ptr(), [1.0].as_ptr(), [1.0].as_ptr(), [0.0].as_ptr(), 1) };
         assert!(z[0].is_nan());
+    }
+
+    #[test]
+    fn mul_k_is_null_exactly_where_the_product_overflows() {
+        let xs = [i64::MIN, i64::MIN + 1, -3_037_000_500, -7, -1, 0, 1, 7, 3_037_000_499, 3_037_000_500, i64::MAX - 1, i64::MAX];
+        for k in [2i64, 3, -3, -1, 0, 7, -7, 1_000_003, -1_000_003, i64::MAX, i64::MIN + 1, 1 << 32, -(1 << 32)] {
+            let (mut d, mut dv, va) = ([0i64; 12], [0u8; 12], [1u8; 12]);
+            unsafe { mul_k(d.as_mut_ptr(), dv.as_mut_ptr(), xs.as_ptr(), va.as_ptr(), k, 12) };
+            for (i, x) in xs.iter().enumerate() {
+                assert_eq!(dv[i] == 1, x.checked_mul(k).is_some(), "{x} * {k}");
+                assert_eq!(d[i], x.wrapping_mul(k));
+            }
+        }
     }
 
     #[test]

@@ -398,6 +398,7 @@ impl Ctx<'_> {
                     Op::ArithFK => ops::arith_f(rf(a0), Row(rf(a1)), kf(a2), a3, m),
                     Op::ArithKF => ops::arith_f(rf(a0), kf(a1), Row(rf(a2)), a3, m),
                     Op::ArithI => ops::arith_i(ri(a0), rv(a0), ri(a1), rv(a1), Row(ri(a2) as *const i64), Row(rv(a2) as *const u8), a3, m),
+                    Op::ArithIK if a3 == 2 => ops::mul_k(ri(a0), rv(a0), ri(a1), rv(a1), b.consts_i[a2 as usize], m),
                     Op::ArithIK => ops::arith_i(ri(a0), rv(a0), ri(a1), rv(a1), b.consts_i[a2 as usize], 1u8, a3, m),
                     Op::MathF => ops::math_f(rf(a0), rf(a1), a2, m),
                     Op::RoundF => ops::round_f(rf(a0), rf(a1), kf(a2), a3 != 0, m),

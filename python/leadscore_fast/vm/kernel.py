@@ -62,6 +62,7 @@ _SUB = dict(_OPTS, cache=False, no_cpython_wrapper=True, no_cfunc_wrapper=True)
 NAN = np.nan
 INF = np.inf
 INT64_MIN = np.int64(-9223372036854775808)
+INT64_MAX = np.int64(9223372036854775807)
 US_PER_DAY = 86_400_000_000.0
 # Inside the kernel an empty top-k heap entry is (-inf, ROW_EMPTY): it ranks below every real
 # (value, row), even a real -inf, so a heap starts full of sentinels and needs no size counter.
@@ -564,14 +565,20 @@ def arith_i(dst, dv, a, va, b, vb, op, m):
     is then the wrapped result); b/vb: register rows or scalars."""
     if op == 0:
         for i in range(m):
-            r, o = _add_ovf(a[i], _at(b, i))
+            # wrapped in uint64 (numba's signed + carries nsw, which would let LLVM drop the
+            # check); overflow iff the result's sign differs from both operands': vectorises
+            x = a[i]
+            y = _at(b, i)
+            r = np.int64(np.uint64(x) + np.uint64(y))
             dst[i] = r
-            dv[i] = va[i] & _at(vb, i) & np.uint8(1 - o)
+            dv[i] = va[i] & _at(vb, i) & np.uint8(((x ^ r) & (y ^ r)) >= 0)
     elif op == 1:
         for i in range(m):
-            r, o = _sub_ovf(a[i], _at(b, i))
+            x = a[i]
+            y = _at(b, i)
+            r = np.int64(np.uint64(x) - np.uint64(y))
             dst[i] = r
-            dv[i] = va[i] & _at(vb, i) & np.uint8(1 - o)
+            dv[i] = va[i] & _at(vb, i) & np.uint8(((x ^ y) & (x ^ r)) >= 0)
     elif op == 2:
         for i in range(m):
             r, o = _mul_ovf(a[i], _at(b, i))
@@ -588,6 +595,27 @@ def arith_i(dst, dv, a, va, b, vb, op, m):
             y = _at(b, i)
             dst[i] = _trunc_mod(a[i], y)
             dv[i] = va[i] & _at(vb, i) & np.uint8(y != 0)
+
+
+@njit(**_SUB)
+def mul_k(dst, dv, a, va, k, m):
+    """int64 x * k for a constant k (ARITH_IK *): NULL outside the range of x whose product
+    fits int64, bounds found once (two compares a row: vectorises, unlike the intrinsic)."""
+    lo = INT64_MIN
+    hi = INT64_MAX
+    if k > 0:
+        hi = INT64_MAX // k
+        lo = INT64_MIN // k + (INT64_MIN % k != 0)
+    elif k == -1:
+        lo = INT64_MIN + 1
+    elif k < 0:
+        lo = INT64_MAX // k + (INT64_MAX % k != 0)
+        hi = INT64_MIN // k
+    uk = np.uint64(k)
+    for i in range(m):
+        x = a[i]
+        dst[i] = np.int64(np.uint64(x) * uk)  # wrapped, as the intrinsic's
+        dv[i] = va[i] & np.uint8((x >= lo) & (x <= hi))
 
 
 @njit(inline="always", **_SUB)
@@ -1197,7 +1225,10 @@ def _make_run_block(full: bool):
                         tmpf[:m] = consts_f[a1]
                         arith_f(rf[a0], tmpf, rf[a2], a3, m)
                     elif op == ARITH_IK:
-                        arith_i(ri[a0], rv[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
+                        if a3 == 2:
+                            mul_k(ri[a0], rv[a0], ri[a1], rv[a1], consts_i[a2], m)
+                        else:
+                            arith_i(ri[a0], rv[a0], ri[a1], rv[a1], consts_i[a2], np.uint8(1), a3, m)
                     elif op == CMP_FK:
                         k = consts_f[a2]
                         if k != k:
