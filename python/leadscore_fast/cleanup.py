@@ -1,7 +1,7 @@
 """Database clean-up: the dead leads a team archives or stops emailing. A lead is dead when a
 score is below a threshold and/or an inactivity condition holds (``days_since(last_activity_at)
 > 365``). Both are mask queries in one scoring pass (queries.py, ARCHITECTURE §6); the dead
-rows alone are then read again and scored (``queries._score_rows``), as ``select`` does. A
+rows alone are then read again and scored (``queries.score_rows``), as ``select`` does. A
 NULL condition (no activity date) does not make a lead dead.
 """
 from __future__ import annotations
@@ -38,20 +38,20 @@ def cleanup(model, data, *, score: str = "total", below=None, inactive=None, key
     from leadscore_fast.as_of import pinned
     from leadscore_fast.compiler import as_schema
     from leadscore_fast.expr import to_expr_text
-    from leadscore_fast.queries import QueryError, _query, _rereadable, _run, _score_name, _score_rows
+    from leadscore_fast.queries import QueryError, query_spec, rereadable, run_queries, check_score_name, score_rows
     from leadscore_fast.suggest import did_you_mean
 
     m = as_model(model)
     if below is None and inactive is None:
         raise QueryError("cleanup: say what makes a lead dead: below= (--below) a score "
                          "threshold and/or inactive= (--inactive) a condition")
-    source = _rereadable(data)
+    source = rereadable(data)
     schema = as_schema(source.schema)
     if key is not None and key not in schema.names:
         raise QueryError(f"cleanup: unknown key column {key!r}{did_you_mean(key, schema.names)}")
     criteria = []  # (query name, reason text, condition)
     if below is not None:
-        _score_name(m, score, "cleanup")
+        check_score_name(m, score, "cleanup")
         try:
             below = float(below)
         except (TypeError, ValueError):
@@ -64,7 +64,7 @@ def cleanup(model, data, *, score: str = "total", below=None, inactive=None, key
         text = to_expr_text(inactive)
         criteria.append(("inactive", f"inactive: {text}", text))
     as_of = pinned(as_of, m)
-    res = _run(m, source, [_query("mask", name, cond) for name, _, cond in criteria],
+    res = run_queries(m, source, [query_spec("mask", name, cond) for name, _, cond in criteria],
                as_of=as_of, threads=threads)
     n = res.n_rows
     hits = [np.asarray(res.masks[name], bool) for name, _, _ in criteria]
@@ -77,7 +77,7 @@ def cleanup(model, data, *, score: str = "total", below=None, inactive=None, key
               for c in range(1, 1 << len(names))]  # code c (>= 1: dead) is label c - 1
     reason = pa.DictionaryArray.from_arrays(pa.array((code - 1).astype(np.int32)),
                                             pa.array(labels, pa.string()))
-    scored = _score_rows(m, source, rows, [key] if key else [], as_of=as_of, threads=threads)
+    scored = score_rows(m, source, rows, [key] if key else [], as_of=as_of, threads=threads)
     cols = {(key or "row"): scored.column(key) if key else pa.array(rows, pa.int64()),
             "reason": reason, score: scored.column(score) if score in m.score_names else None}
     cols = {k: v for k, v in cols.items() if v is not None}

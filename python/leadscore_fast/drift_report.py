@@ -75,7 +75,7 @@ def _pass(m, data, as_of, threads, edges=None, keep_scores=False):
     """One pass of the augmented model; with ``edges``, each score's bin counts are
     histogram queries of the same Program (the engine counts them in the pass)."""
     from leadscore_fast.compiler import as_schema
-    from leadscore_fast.queries import _program, _query
+    from leadscore_fast.queries import query_program, query_spec
     from leadscore_fast.sources import open_source
 
     source = open_source(data)
@@ -83,9 +83,9 @@ def _pass(m, data, as_of, threads, edges=None, keep_scores=False):
     aug, slots, _ = augment(m, schema, bounds=False)
     engine_edges = {s: e for s, e in (edges or {}).items() if len(e)}
     numpy_edges = {s: e for s, e in (edges or {}).items() if not len(e)}
-    queries = [_query("hist", f"__drift.{i}", _quoted(s), edges=[float(x) for x in e])
+    queries = [query_spec("hist", f"__drift.{i}", _quoted(s), edges=[float(x) for x in e])
                for i, (s, e) in enumerate(engine_edges.items())]
-    program = _program(aug, schema, queries) if queries else aug
+    program = query_program(aug, schema, queries) if queries else aug
     ses = session_for(program, source, [], as_of, threads)
     f = Folder(m, ses, slots, [], keep_scores=keep_scores, score_edges=numpy_edges,
                 what="drift", null_columns=False)

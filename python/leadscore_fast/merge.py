@@ -53,10 +53,10 @@ class HistogramPart:
         return HistogramPart(list(self.edges), self.counts + other.counts)
 
     def result(self) -> pa.Table:
-        from leadscore_fast.queries import _hist_table
+        from leadscore_fast.queries import histogram_table
 
         acc = self.counts
-        return _hist_table(self.edges, acc[2:-1], acc[1], acc[-1], acc[0])
+        return histogram_table(self.edges, acc[2:-1], acc[1], acc[-1], acc[0])
 
 
 _HIDDEN = ["__group", "__value", "__part", "__row"]
@@ -114,13 +114,13 @@ def count(model, data, where, *, as_of=None, threads=None) -> CountPart:
 def histogram(model, data, score, edges, *, as_of=None, threads=None) -> HistogramPart:
     """The part of ``lf.histogram(model, data, score, edges)`` for a list of edges (equal-width
     bins from the data's own min and max would differ between partitions)."""
-    from leadscore_fast.queries import _edges, _query, _run
+    from leadscore_fast.queries import histogram_edges, query_spec, run_queries
 
     if isinstance(edges, numbers.Integral):
         raise QueryError("merge.histogram: bins from each partition's min and max do not "
                          "merge: give the edges (a list of numbers)")
-    edges = _edges(edges, "histogram")
-    res = _run(as_model(model), data, [_query("hist", "hist", score, edges=edges)],
+    edges = histogram_edges(edges, "histogram")
+    res = run_queries(as_model(model), data, [query_spec("hist", "hist", score, edges=edges)],
                as_of=as_of, threads=threads)
     return HistogramPart(edges, np.asarray(res.hists["hist"], np.int64).copy())
 
@@ -130,7 +130,7 @@ def top_k(model, data, k, by, per=None, columns=None, *, part=0, as_of=None,
     """The part of ``lf.top_k(model, data, k, by, per, columns)`` for the partition at position
     ``part``."""
     from leadscore_fast.as_of import pinned
-    from leadscore_fast.queries import _query, _rereadable, _run, _score_rows
+    from leadscore_fast.queries import query_spec, rereadable, run_queries, score_rows
     from leadscore_fast.suggest import did_you_mean_or_known
 
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
@@ -139,14 +139,14 @@ def top_k(model, data, k, by, per=None, columns=None, *, part=0, as_of=None,
     if per is not None and per not in m.segment_names:
         raise QueryError(f"top_k: per unknown segmentation {per!r}"
                          f"{did_you_mean_or_known(str(per), m.segment_names)}")
-    source = _rereadable(data)
+    source = rereadable(data)
     as_of = pinned(as_of, m)
-    res = _run(m, source, [_query("topk", "top", by, k=int(k), per=per)], as_of=as_of,
+    res = run_queries(m, source, [query_spec("topk", "top", by, k=int(k), per=per)], as_of=as_of,
                threads=threads)
     groups = [np.asarray(g, np.int64) for g in res.topk["top"]]
     values = [np.asarray(v, np.float64) for v in res.topk_values["top"]]
     rows = np.concatenate(groups) if groups else np.zeros(0, np.int64)
-    out = _score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
+    out = score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
     hidden = {
         "__group": np.concatenate([np.full(len(g), i, np.int64) for i, g in enumerate(groups)])
         if groups else np.zeros(0, np.int64),

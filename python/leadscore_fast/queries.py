@@ -41,7 +41,7 @@ class QueryError(ModelError):
 
 # -- plumbing ------------------------------------------------------------------------------
 
-def _rereadable(data):
+def rereadable(data):
     """A Source that can be read more than once: a one-shot stream is read into memory."""
     source = open_source(data)
     if source.reopenable:
@@ -49,7 +49,7 @@ def _rereadable(data):
     return open_source(source.read_all())
 
 
-def _program(model, schema, queries: list[dict]):
+def query_program(model, schema, queries: list[dict]):
     """Compile ``model`` with ``queries`` added to its engine JSON (ARCHITECTURE §6)."""
     from leadscore_fast import _engine
     from leadscore_fast.schema import schema_kinds
@@ -59,7 +59,7 @@ def _program(model, schema, queries: list[dict]):
     return _engine.compile(json.dumps(d), json.dumps(schema_kinds(schema)))
 
 
-def _query(kind: str, name: str, expr, **extra) -> dict:
+def query_spec(kind: str, name: str, expr, **extra) -> dict:
     try:
         text = to_expr_text(expr)
     except (TypeError, ValueError) as e:
@@ -68,15 +68,15 @@ def _query(kind: str, name: str, expr, **extra) -> dict:
             "edges": [], "per": None, "k": 0, **extra}
 
 
-def _run(model, data, queries, *, as_of, threads, materialize=False):
+def run_queries(model, data, queries, *, as_of, threads, materialize=False):
     from leadscore_fast.runner import run
 
     source = open_source(data)
-    program = _program(model, source.schema, queries)
+    program = query_program(model, source.schema, queries)
     return run(program, source, as_of=as_of, threads=threads, materialize=materialize)
 
 
-def _score_rows(model, source, rows: np.ndarray, columns, *, as_of, threads):
+def score_rows(model, source, rows: np.ndarray, columns, *, as_of, threads):
     """Scores and segments of the given input rows (read again from ``source``), then the
     requested input columns."""
     from leadscore_fast.scoring import score
@@ -94,7 +94,7 @@ def _score_rows(model, source, rows: np.ndarray, columns, *, as_of, threads):
     return score(model, subset, keep=list(columns), as_of=as_of, threads=threads)
 
 
-def _score_name(model, score: str, what: str) -> str:
+def check_score_name(model, score: str, what: str) -> str:
     if not isinstance(score, str) or score not in model.score_names:
         raise QueryError(f"{what}: unknown score {score!r}"
                          f"{_suggest(str(score), model.score_names)}")
@@ -103,7 +103,7 @@ def _score_name(model, score: str, what: str) -> str:
 
 def _materialized_score(model, data, score: str, *, as_of, threads) -> np.ndarray:
     """The one score column, float64 with NaN for NULL (quantiles and int bins need it)."""
-    res = _run(model, data, [], as_of=as_of, threads=threads, materialize=True)
+    res = run_queries(model, data, [], as_of=as_of, threads=threads, materialize=True)
     return np.asarray(res.scores[score], np.float64)
 
 
@@ -113,7 +113,7 @@ def count(model, data, where, *, as_of=None, threads=None) -> int:
     """How many leads satisfy ``where`` (a NULL condition does not count), e.g.
     ``count(model, leads, "total >= 80 AND tier != 'cold'")``."""
     m = as_model(model)
-    res = _run(m, data, [_query("count", "count", where)], as_of=_fix_as_of(as_of, m),
+    res = run_queries(m, data, [query_spec("count", "count", where)], as_of=_fix_as_of(as_of, m),
                threads=threads)
     return int(res.counts["count"])
 
@@ -122,11 +122,11 @@ def select(model, data, where, columns=None, *, as_of=None, threads=None) -> pa.
     """The leads satisfying ``where``, in input order: their scores and segments, then the
     input ``columns`` (default: all of them)."""
     m = as_model(model)
-    source = _rereadable(data)
+    source = rereadable(data)
     as_of = _fix_as_of(as_of, m)
-    res = _run(m, source, [_query("mask", "select", where)], as_of=as_of, threads=threads)
+    res = run_queries(m, source, [query_spec("mask", "select", where)], as_of=as_of, threads=threads)
     rows = np.flatnonzero(np.asarray(res.masks["select"], bool))
-    return _score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
+    return score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
 
 
 # -- top k ---------------------------------------------------------------------------------
@@ -143,21 +143,21 @@ def top_k(model, data, k, by, per=None, columns=None, *, as_of=None,
     if per is not None and per not in m.segment_names:
         raise QueryError(f"top_k: per unknown segmentation {per!r}"
                          f"{_suggest(str(per), m.segment_names)}")
-    source = _rereadable(data)
+    source = rereadable(data)
     as_of = _fix_as_of(as_of, m)
-    q = _query("topk", "top", by, k=int(k), per=per)
-    res = _run(m, source, [q], as_of=as_of, threads=threads)
+    q = query_spec("topk", "top", by, k=int(k), per=per)
+    res = run_queries(m, source, [q], as_of=as_of, threads=threads)
     groups = [np.asarray(g, np.int64) for g in res.topk["top"]]
     rows = np.concatenate(groups) if groups else np.zeros(0, np.int64)
     ranks = np.concatenate([np.arange(1, len(g) + 1) for g in groups]) if groups \
         else np.zeros(0, np.int64)
-    out = _score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
+    out = score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
     return out.add_column(0, "rank", pa.array(ranks, pa.int64()))
 
 
 # -- distributions -------------------------------------------------------------------------
 
-def _edges(bins, what: str) -> list[float]:
+def histogram_edges(bins, what: str) -> list[float]:
     try:
         edges = [float(e) for e in bins]
     except (TypeError, ValueError):
@@ -177,7 +177,7 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _hist_table(edges, counts, below, above, nulls, closed_last=False) -> pa.Table:
+def histogram_table(edges, counts, below, above, nulls, closed_last=False) -> pa.Table:
     labels = [f"< {_fmt(edges[0])}"]
     lo, hi = [None], [edges[0]]
     for i, (a, b) in enumerate(zip(edges, edges[1:])):
@@ -207,20 +207,20 @@ def histogram(model, data, score, bins, *, as_of=None, threads=None) -> pa.Table
     if isinstance(bins, numbers.Integral) and not isinstance(bins, bool):
         if bins <= 0:
             raise QueryError(f"histogram: bins must be >= 1, got {bins}")
-        values = _materialized_score(m, data, _score_name(m, score, "histogram"),
+        values = _materialized_score(m, data, check_score_name(m, score, "histogram"),
                                      as_of=as_of, threads=threads)
         present = values[~np.isnan(values)]
         if present.size:
             counts, edges = np.histogram(present, bins=int(bins))
         else:
             counts, edges = np.zeros(int(bins), np.int64), np.linspace(0.0, 1.0, int(bins) + 1)
-        return _hist_table([float(e) for e in edges], counts, 0, 0, values.size - present.size,
+        return histogram_table([float(e) for e in edges], counts, 0, 0, values.size - present.size,
                            closed_last=True)
-    edges = _edges(bins, "histogram")
-    res = _run(m, data, [_query("hist", "hist", score, edges=edges)], as_of=as_of,
+    edges = histogram_edges(bins, "histogram")
+    res = run_queries(m, data, [query_spec("hist", "hist", score, edges=edges)], as_of=as_of,
                threads=threads)
     acc = np.asarray(res.hists["hist"], np.int64)  # [null, below, bins..., above]
-    return _hist_table(edges, acc[2:-1], acc[1], acc[-1], acc[0])
+    return histogram_table(edges, acc[2:-1], acc[1], acc[-1], acc[0])
 
 
 def quantiles(model, data, score, qs, *, as_of=None, threads=None) -> pa.Table:
@@ -235,7 +235,7 @@ def quantiles(model, data, score, qs, *, as_of=None, threads=None) -> pa.Table:
     for q in qs:
         if isinstance(q, bool) or not isinstance(q, numbers.Real) or not 0 <= q <= 1:
             raise QueryError(f"quantiles: each q must be a number in [0, 1], got {q!r}")
-    values = _materialized_score(m, data, _score_name(m, score, "quantiles"),
+    values = _materialized_score(m, data, check_score_name(m, score, "quantiles"),
                                  as_of=_fix_as_of(as_of, m), threads=threads)
     present = values[~np.isnan(values)]
     out = np.quantile(present, qs).tolist() if present.size else [None] * len(qs)
@@ -323,14 +323,14 @@ def crossings(old, new, data, *, score, threshold, previous=None, id_column=None
             or not math.isfinite(threshold):
         raise QueryError(f"crossings: threshold must be a finite number, got {threshold!r}")
     new_m = as_model(new)
-    _score_name(new_m, score, "crossings")
+    check_score_name(new_m, score, "crossings")
     models = [new_m]
-    source = _rereadable(data)
+    source = rereadable(data)
     if previous is None:
         if old is None:
             raise QueryError("crossings: give an old model or previous scores")
         old_m = as_model(old)
-        _score_name(old_m, score, "crossings (old model)")
+        check_score_name(old_m, score, "crossings (old model)")
         models.append(old_m)
         as_of = _fix_as_of(as_of, *models)
         prev = pa.array(_materialized_score(old_m, source, score, as_of=as_of, threads=threads),
@@ -343,14 +343,14 @@ def crossings(old, new, data, *, score, threshold, previous=None, id_column=None
     # A private name: the previous column may share its name with the score itself.
     work = WithColumn(source, _PREV, prev)
     p, s, t = col(_PREV).text, col(score).text, lit(threshold).text
-    res = _run(new_m, work, [_query("mask", "up", f"{p} < {t} AND {s} >= {t}"),
-                             _query("mask", "down", f"{p} >= {t} AND {s} < {t}")],
+    res = run_queries(new_m, work, [query_spec("mask", "up", f"{p} < {t} AND {s} >= {t}"),
+                             query_spec("mask", "down", f"{p} >= {t} AND {s} < {t}")],
                as_of=as_of, threads=threads)
     key = id_column if id_column is not None else "row"
 
     def side(name):
         rows = np.flatnonzero(np.asarray(res.masks[name], bool))
-        current = _score_rows(new_m, source, rows, [], as_of=as_of, threads=threads)
+        current = score_rows(new_m, source, rows, [], as_of=as_of, threads=threads)
         ident = source.take(rows, [id_column]).column(0) if id_column is not None \
             else pa.array(rows, pa.int64())
         return pa.table({key: ident, "previous": work.values.take(rows).cast(pa.float64()),
@@ -374,11 +374,11 @@ def migration(old_model, new_model, data, segmentation, *, as_of=None,
         if name not in m.segment_names:
             raise QueryError(f"migration: unknown segmentation {name!r} in the {which} model "
                              f"{m.name!r}{_suggest(name, m.segment_names)}")
-    source = _rereadable(data)
+    source = rereadable(data)
     as_of = _fix_as_of(as_of, old_m, new_m)
-    a_codes, a_labels = _run(old_m, source, [], as_of=as_of, threads=threads,
+    a_codes, a_labels = run_queries(old_m, source, [], as_of=as_of, threads=threads,
                              materialize=True).segments[old_name]
-    b_codes, b_labels = _run(new_m, source, [], as_of=as_of, threads=threads,
+    b_codes, b_labels = run_queries(new_m, source, [], as_of=as_of, threads=threads,
                              materialize=True).segments[new_name]
     return _pair_counts(np.asarray(a_codes), list(a_labels), np.asarray(b_codes), list(b_labels))
 
