@@ -65,7 +65,7 @@ def cleanup(model, data, *, score: str = "total", below=None, inactive=None, key
         criteria.append(("inactive", f"inactive: {text}", text))
     as_of = pinned(as_of, m)
     res = run_queries(m, source, [query_spec("mask", name, cond) for name, _, cond in criteria],
-               as_of=as_of, threads=threads)
+                      as_of=as_of, threads=threads)
     n = res.n_rows
     hits = [np.asarray(res.masks[name], bool) for name, _, _ in criteria]
     dead = np.logical_or.reduce(hits) if len(hits) > 1 else hits[0]

@@ -121,7 +121,7 @@ def histogram(model, data, score, edges, *, as_of=None, threads=None) -> Histogr
                          "merge: give the edges (a list of numbers)")
     edges = histogram_edges(edges, "histogram")
     res = run_queries(as_model(model), data, [query_spec("hist", "hist", score, edges=edges)],
-               as_of=as_of, threads=threads)
+                      as_of=as_of, threads=threads)
     return HistogramPart(edges, np.asarray(res.hists["hist"], np.int64).copy())
 
 
@@ -130,19 +130,13 @@ def top_k(model, data, k, by, per=None, columns=None, *, part=0, as_of=None,
     """The part of ``lf.top_k(model, data, k, by, per, columns)`` for the partition at position
     ``part``."""
     from leadscore_fast.as_of import pinned
-    from leadscore_fast.queries import query_spec, rereadable, run_queries, score_rows
-    from leadscore_fast.suggest import did_you_mean_or_known
+    from leadscore_fast.queries import query_spec, rereadable, run_queries, score_rows, top_k_model
 
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
-        raise QueryError(f"top_k: k must be a positive integer, got {k!r}")
-    m = as_model(model)
-    if per is not None and per not in m.segment_names:
-        raise QueryError(f"top_k: per unknown segmentation {per!r}"
-                         f"{did_you_mean_or_known(str(per), m.segment_names)}")
+    m = top_k_model(model, k, per)
     source = rereadable(data)
     as_of = pinned(as_of, m)
     res = run_queries(m, source, [query_spec("topk", "top", by, k=int(k), per=per)], as_of=as_of,
-               threads=threads)
+                      threads=threads)
     groups = [np.asarray(g, np.int64) for g in res.topk["top"]]
     values = [np.asarray(v, np.float64) for v in res.topk_values["top"]]
     rows = np.concatenate(groups) if groups else np.zeros(0, np.int64)

@@ -124,12 +124,24 @@ def select(model, data, where, columns=None, *, as_of=None, threads=None) -> pa.
     m = as_model(model)
     source = rereadable(data)
     as_of = _fix_as_of(as_of, m)
-    res = run_queries(m, source, [query_spec("mask", "select", where)], as_of=as_of, threads=threads)
+    res = run_queries(m, source, [query_spec("mask", "select", where)], as_of=as_of,
+                      threads=threads)
     rows = np.flatnonzero(np.asarray(res.masks["select"], bool))
     return score_rows(m, source, rows, columns, as_of=as_of, threads=threads)
 
 
 # -- top k ---------------------------------------------------------------------------------
+
+def top_k_model(model, k, per):
+    """The model of a top-k query, after checking ``k`` and ``per`` (QueryError otherwise)."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
+        raise QueryError(f"top_k: k must be a positive integer, got {k!r}")
+    m = as_model(model)
+    if per is not None and per not in m.segment_names:
+        raise QueryError(f"top_k: per unknown segmentation {per!r}"
+                         f"{_suggest(str(per), m.segment_names)}")
+    return m
+
 
 def top_k(model, data, k, by, per=None, columns=None, *, as_of=None,
           threads=None) -> pa.Table:
@@ -137,12 +149,7 @@ def top_k(model, data, k, by, per=None, columns=None, *, as_of=None,
     each segment of segmentation ``per``; NULL values are never ranked and equal values keep
     input order. Columns: ``rank`` (1-based, per segment), scores and segments, then the
     input ``columns`` (default: all). Rows come segment by segment in label order."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
-        raise QueryError(f"top_k: k must be a positive integer, got {k!r}")
-    m = as_model(model)
-    if per is not None and per not in m.segment_names:
-        raise QueryError(f"top_k: per unknown segmentation {per!r}"
-                         f"{_suggest(str(per), m.segment_names)}")
+    m = top_k_model(model, k, per)
     source = rereadable(data)
     as_of = _fix_as_of(as_of, m)
     q = query_spec("topk", "top", by, k=int(k), per=per)
