@@ -8,7 +8,7 @@ import json
 import click
 
 from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       input_options, open_input, table)
+                                       open_input, report_options, table)
 
 __all__ = ["cleanup_cmd"]
 
@@ -25,10 +25,7 @@ __all__ = ["cleanup_cmd"]
               "row number, as `row`).")
 @click.option("-o", "--output", metavar="OUTPUT", help="Write the dead leads here (.parquet, "
               ".csv, .arrow), atomically.")
-@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
-@input_options
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@report_options("summary")
 @errors_to_exit
 def cleanup_cmd(model, input_path, score_name, below, inactive, key, output, as_of, threads,
                 input_format, delimiter, null_values, as_json):

@@ -8,8 +8,8 @@ import time
 
 import click
 
-__all__ = ["EXIT_ERROR", "errors_to_exit", "input_options", "open_input", "console",
-           "table", "progress", "as_of_option_value"]
+__all__ = ["EXIT_ERROR", "errors_to_exit", "input_options", "report_options", "open_input",
+           "console", "table", "progress", "as_of_option_value"]
 
 EXIT_ERROR = 2
 
@@ -29,6 +29,19 @@ def errors_to_exit(fn):
             click.echo("leadscore: interrupted", err=True)
             sys.exit(130)
     return wrapper
+
+
+def report_options(what: str, as_of_help: str = "Reference time for days_since() (ISO-8601)."):
+    """--as-of, --threads, the input options and --json ("print the WHAT as JSON on stdout"),
+    for the commands that read INPUT and report on it (evaluate, explain, rules, drift, ...)."""
+    def apply(fn):
+        fn = click.option("--json", "as_json", is_flag=True,
+                          help=f"Print the {what} as JSON on stdout.")(fn)
+        fn = input_options(fn)
+        fn = click.option("--threads", type=click.IntRange(min=1),
+                          help="Worker threads (default: all).")(fn)
+        return click.option("--as-of", metavar="TS", help=as_of_help)(fn)
+    return apply
 
 
 def input_options(fn):

@@ -7,7 +7,7 @@ import json
 import click
 
 from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       input_options, open_input, table)
+                                       open_input, report_options, table)
 
 __all__ = ["drift_cmd"]
 
@@ -26,11 +26,8 @@ def _pp(x) -> str:
 @click.argument("current", metavar="CURRENT")
 @click.option("--bins", type=click.IntRange(min=2), default=10, show_default=True,
               help="Quantile bins taken from REF for the PSI (10: deciles).")
-@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601), "
-              "the same for both inputs.")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
-@input_options
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@report_options("report", "Reference time for days_since() (ISO-8601), "
+                "the same for both inputs.")
 @errors_to_exit
 def drift_cmd(model, reference, current, bins, as_of, threads, input_format, delimiter,
               null_values, as_json):

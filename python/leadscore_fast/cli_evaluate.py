@@ -8,7 +8,7 @@ import json
 import click
 
 from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       input_options, open_input, table)
+                                       open_input, report_options, table)
 
 __all__ = ["evaluate_cmd"]
 
@@ -28,10 +28,7 @@ __all__ = ["evaluate_cmd"]
               help="An MQL threshold: the leads at or above it and what they catch.")
 @click.option("--plot", metavar="FILE.png", help="Draw the gains curve and the per-segment "
               "conversion (needs matplotlib: pip install leadscore_fast[plot]).")
-@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
-@input_options
-@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON on stdout.")
+@report_options("evaluation")
 @errors_to_exit
 def evaluate_cmd(model, input_path, label, score_name, positive, capacity, threshold, plot,
                  as_of, threads, input_format, delimiter, null_values, as_json):

@@ -7,7 +7,7 @@ import json
 import click
 
 from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       input_options, open_input, table)
+                                       open_input, report_options, table)
 
 __all__ = ["explain_cmd"]
 
@@ -20,10 +20,7 @@ __all__ = ["explain_cmd"]
 @click.option("--keep", multiple=True, metavar="COL", help="Input column to show (repeatable).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="At most this many leads.")
-@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
-@input_options
-@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON on stdout.")
+@report_options("explanation")
 @errors_to_exit
 def explain_cmd(model, input_path, where, keep, limit, as_of, threads, input_format, delimiter,
                 null_values, as_json):

@@ -8,7 +8,7 @@ import json
 import click
 
 from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       input_options, open_input, table)
+                                       open_input, report_options, table)
 
 __all__ = ["rules_cmd", "print_warnings"]
 
@@ -37,10 +37,7 @@ def _g(x) -> str:
               "yes/no): adds conversion among each rule's hits and its lift.")
 @click.option("--positive", metavar="VALUE", help="For a text --label: the value that means a "
               "conversion (default: yes/y/true/1 against no/n/false/0, any case).")
-@click.option("--as-of", metavar="TS", help="Reference time for days_since() (ISO-8601).")
-@click.option("--threads", type=click.IntRange(min=1), help="Worker threads (default: all).")
-@input_options
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@report_options("report")
 @errors_to_exit
 def rules_cmd(model, input_path, label, positive, as_of, threads, input_format, delimiter,
               null_values, as_json):
