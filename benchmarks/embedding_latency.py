@@ -1,18 +1,41 @@
-"""Latency of a CompiledModel embedded in a service: ``score_one`` (one lead as a dict) and a
-1,000-row ``score_batch``, medians over many calls in one warm process:
+"""Latency of a CompiledModel embedded in a service: ``score_one`` (one lead as a dict), a
+1,000-row ``score_batch``, and a fresh process's first score, with baselines measured in the
+same run, interleaved (the machine is shared: read the ratios):
 
-    python benchmarks/embedding_latency.py [--calls 5000]
+    python benchmarks/embedding_latency.py [--calls 5000] [--fresh 7]
 
-Both go through the runner's batch path (runner._start_batch), whichever executor that picks.
+- floor: a trivial pyarrow call (``batch.column(0)``), what any call into Arrow costs;
+- score_batch: a RecordBatch (small_batch.py's one-call path) and the same rows as a Table
+  (the runner's general path: sources, binding in Python, executor choice);
+- fresh process: ``import leadscore_fast``, compile the reference model, score its first
+  1,000-row batch, against ``python -c "import pyarrow"`` (the floor a process pays anyway).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+
+import pyarrow as pa
 
 import leadscore_fast as lf
 from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads
+
+FRESH = """
+import time
+t0 = time.perf_counter()
+import pyarrow.ipc
+import leadscore_fast as lf
+from leadscore_fast.synthetic import REFERENCE_MODEL_YAML
+batch = pyarrow.ipc.open_file({path!r}).get_batch(0)
+cm = lf.compile(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), batch.schema)
+cm.score_batch(batch)
+print(time.perf_counter() - t0)
+"""
 
 
 def median_us(fn, calls: int) -> float:
@@ -24,20 +47,61 @@ def median_us(fn, calls: int) -> float:
     return statistics.median(ts) * 1e6
 
 
+def interleaved(cases: dict, calls: int, rounds: int = 5) -> dict:
+    """Median per case over ``rounds`` rounds, each running every case ``calls`` times."""
+    got = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, fn in cases.items():
+            got[name].append(median_us(fn, calls))
+    return {name: statistics.median(v) for name, v in got.items()}
+
+
+def fresh_seconds(code: str, env: dict) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    return time.perf_counter() - t0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=5000)
+    ap.add_argument("--fresh", type=int, default=7, help="fresh processes per contender")
     args = ap.parse_args()
     leads = generate_leads(10_000, seed=1)
     cm = lf.compile(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), leads.schema)
     rows = leads.to_pylist()
     batch = leads.slice(0, 1000).combine_chunks().to_batches()[0]
+    table = pa.Table.from_batches([batch])
     cm.score_one(rows[0])
     cm.score_batch(batch)
+    cm.score_batch(table)
     it = iter(range(10 ** 9))
-    one = median_us(lambda: cm.score_one(rows[next(it) % len(rows)]), args.calls)
-    thousand = median_us(lambda: cm.score_batch(batch), max(args.calls // 5, 100))
-    print(f"score_one median {one:.0f} us; score_batch of 1,000 rows median {thousand:.0f} us")
+    one = interleaved({"floor": lambda: batch.column(0),
+                       "score_one": lambda: cm.score_one(rows[next(it) % len(rows)])},
+                      args.calls // 5)
+    many = interleaved({"score_batch": lambda: cm.score_batch(batch),
+                        "runner path": lambda: cm.score_batch(table)},
+                       max(args.calls // 25, 20))
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    print(f"floor (batch.column(0)) {one['floor']:.2f} us")
+    print(f"score_one median {one['score_one']:.1f} us")
+    print(f"score_batch of 1,000 rows median {many['score_batch']:.0f} us "
+          f"(the runner's path, same rows as a Table: {many['runner path']:.0f} us)")
+    if args.fresh:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "leads.arrow")
+            with pa.ipc.new_file(path, batch.schema) as w:
+                w.write_batch(batch)
+            # empty caches: fresh numba and fused-kernel cache directories
+            env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tmp, "numba"),
+                       LEADSCORE_FUSED_CACHE=os.path.join(tmp, "fused"))
+            first, floor = [], []
+            for _ in range(args.fresh):
+                first.append(fresh_seconds(FRESH.format(path=path), env))
+                floor.append(fresh_seconds("import pyarrow", env))
+        print(f"fresh process, import + compile + first 1,000-row score: median "
+              f"{statistics.median(first):.3f} s (python -c 'import pyarrow': "
+              f"{statistics.median(floor):.3f} s)")
 
 
 if __name__ == "__main__":

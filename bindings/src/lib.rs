@@ -2,6 +2,7 @@
 //! Each method is a one-line call into the engine; errors map once, by kind, to the Python
 //! exception hierarchy defined here.
 
+mod batch;
 mod native;
 mod reasons;
 mod row;
@@ -322,6 +323,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ProgramError", py.get_type::<ProgramError>())?;
     m.add("INSN_WIDTH", engine::opcodes::INSN_WIDTH)?;
     m.add_class::<Program>()?;
+    m.add_class::<batch::BatchScorer>()?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(assemble, m)?)?;
     m.add_function(wrap_pyfunction!(parse_expr, m)?)?;

@@ -4,6 +4,7 @@
 //! parse → typecheck (check) → fold → lookups → allocate + emit.
 
 pub mod ast;
+pub mod batch;
 pub mod casemap;
 pub mod casts;
 pub(crate) mod unicode_table;

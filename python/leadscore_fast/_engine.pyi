@@ -29,6 +29,13 @@ class TypeCheckError(ModelError):
     """An expression is ill-typed or refers to something undefined."""
 
 
+class BatchScorer:
+    """A program prepared for scoring small Arrow batches in one call."""
+
+    def score(self, batch, columns, as_of, chunk, nblocks, threads) -> Any:
+        """The output columns of a RecordBatch, or None where the runner's path must score it."""
+
+
 class Program:
     """A compiled program (docs/ARCHITECTURE.md §3)."""
 

@@ -75,6 +75,8 @@ class CompiledModel:
         self._local = threading.local()
         self._out_schemas: dict = {}  # keep names + their types → output schema
         self._checked: list = []      # input schemas already checked against the compiled one
+        # the model's own as_of in epoch microseconds (None: "now", resolved per call)
+        self._model_as_of = None if program.as_of is None else _as_of_us(None, program)
 
     # -- the Program's attributes, as before --------------------------------------------------
     def __getattr__(self, name):
@@ -136,7 +138,8 @@ class CompiledModel:
         columns = list(dict.fromkeys(self.inputs + keep))
         if list(batch.schema.names) != columns:
             batch = batch.select(columns)
-        col_idx = list(range(len(self.inputs)))  # inputs come first, in program order
+        # each program column's batch column (two has_any columns may read one list column)
+        col_idx = [columns.index(c["name"]) for c in self.program.columns]
         threads = runner._default_threads() if threads is None else max(1, int(threads))
         # A compiled model has no top-k queries: empty heaps, sized as the executor checks.
         tk_state = pool.topk_state(prep.tk_meta, pool.max_blocks(threads))
@@ -153,6 +156,10 @@ class CompiledModel:
         from leadscore_fast.scoring import _record_batch
 
         keep = [keep] if isinstance(keep, str) else list(keep or [])
+        if isinstance(batch, pa.RecordBatch):
+            small = self._score_small(batch, keep, as_of, threads)
+            if small is not None:
+                return small
         batches, schema = _as_batches(batch)
         self._check_schema(schema, "batch")
         from leadscore_fast.sources import check_column
@@ -171,6 +178,33 @@ class CompiledModel:
         if not outs:
             return pa.RecordBatch.from_pylist([], schema=out_schema)
         return pa.Table.from_batches(outs, out_schema).combine_chunks().to_batches()[0]
+
+    def _score_small(self, batch: pa.RecordBatch, keep: list, as_of, threads):
+        """score_batch of one small RecordBatch in one engine call (small_batch.py), or None
+        where the runner's path scores it."""
+        small = self.__dict__.get("_small")
+        if small is None:
+            from leadscore_fast.arrays import strings
+            from leadscore_fast.small_batch import SmallBatches
+
+            small = self._small = SmallBatches(self.program, [strings(labels)
+                                                              for labels in self._labels])
+        schema = batch.schema
+        self._check_schema(schema, "batch")
+        if keep:
+            from leadscore_fast.sources import check_column
+
+            for k in keep:
+                check_column(schema, k, "batch")
+        if as_of is None and self._model_as_of is not None:
+            as_of_us = self._model_as_of
+        else:
+            as_of_us = _as_of_us(as_of, self.program)
+        cols = small.score(batch, as_of_us, threads)
+        if cols is None:
+            return None
+        cols.extend(batch.column(k) for k in keep)
+        return pa.RecordBatch.from_arrays(cols, schema=self._out_schema(schema, keep))
 
     def score_one(self, lead: dict, *, as_of=None, strict: bool = False) -> dict:
         """Score one lead given as a mapping of column values (Python values pyarrow converts
@@ -333,6 +367,12 @@ def _micros(v):
     if isinstance(v, _dt.date):
         return (v - _EPOCH.date()).days * 86_400_000_000
     return None
+
+
+def _as_of_us(as_of, program) -> int:
+    from leadscore_fast.as_of import resolve_as_of
+
+    return resolve_as_of(as_of, program)
 
 
 def _engine():
