@@ -7,8 +7,8 @@ same run, interleaved (the machine is shared: read the ratios):
 - floor: a trivial pyarrow call (``batch.column(0)``), what any call into Arrow costs;
 - score_batch: a RecordBatch (small_batch.py's one-call path) and the same rows as a Table
   (the runner's general path: sources, binding in Python, executor choice);
-- fresh process: ``import leadscore_fast``, compile the reference model, score its first
-  1,000-row batch, against ``python -c "import pyarrow"`` (the floor a process pays anyway).
+- fresh process: ``import leadscore_fast``, load the reference model's YAML file, compile it,
+  score its first 1,000-row batch (read from an Arrow IPC file), against ``python -c "import pyarrow"`` (the floor a process pays anyway).
 """
 from __future__ import annotations
 
@@ -30,9 +30,8 @@ import time
 t0 = time.perf_counter()
 import pyarrow.ipc
 import leadscore_fast as lf
-from leadscore_fast.synthetic import REFERENCE_MODEL_YAML
 batch = pyarrow.ipc.open_file({path!r}).get_batch(0)
-cm = lf.compile(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), batch.schema)
+cm = lf.compile(lf.Model.from_yaml({model!r}), batch.schema)
 cm.score_batch(batch)
 print(time.perf_counter() - t0)
 """
@@ -66,6 +65,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--calls", type=int, default=5000)
     ap.add_argument("--fresh", type=int, default=7, help="fresh processes per contender")
+    ap.add_argument("--baseline", metavar="PYTHONPATH",
+                    help="also time the fresh process with this leadscore_fast (another "
+                         "checkout's python/ directory), interleaved")
     args = ap.parse_args()
     leads = generate_leads(10_000, seed=1)
     cm = lf.compile(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), leads.schema)
@@ -89,19 +91,33 @@ def main():
           f"(the runner's path, same rows as a Table: {many['runner path']:.0f} us)")
     if args.fresh:
         with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "leads.arrow")
+            path, model = os.path.join(tmp, "leads.arrow"), os.path.join(tmp, "model.yaml")
+            with open(model, "w") as f:
+                f.write(REFERENCE_MODEL_YAML)
             with pa.ipc.new_file(path, batch.schema) as w:
                 w.write_batch(batch)
-            # empty caches: fresh numba and fused-kernel cache directories
-            env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(tmp, "numba"),
-                       LEADSCORE_FUSED_CACHE=os.path.join(tmp, "fused"))
-            first, floor = [], []
-            for _ in range(args.fresh):
-                first.append(fresh_seconds(FRESH.format(path=path), env))
-                floor.append(fresh_seconds("import pyarrow", env))
+            # Empty caches: fresh numba and fused-kernel cache directories for every process.
+            # Bytecode (.pyc) is cached as an installed package has it (in tmp, not the tree).
+            env = dict(os.environ, PYTHONPYCACHEPREFIX=os.path.join(tmp, "pyc"))
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            code = FRESH.format(path=path, model=model)
+            contenders = {"leadscore_fast": env}
+            if args.baseline:
+                contenders["baseline"] = dict(env, PYTHONPATH=args.baseline)
+            times: dict = {name: [] for name in [*contenders, "import pyarrow"]}
+            for name, e in contenders.items():
+                fresh_seconds(code, e)  # writes the bytecode
+            for k in range(args.fresh):
+                for name, e in contenders.items():
+                    caches = dict(e, NUMBA_CACHE_DIR=os.path.join(tmp, f"numba{name}{k}"),
+                                  LEADSCORE_FUSED_CACHE=os.path.join(tmp, f"fused{name}{k}"))
+                    times[name].append(fresh_seconds(code, caches))
+                times["import pyarrow"].append(fresh_seconds("import pyarrow", env))
+        med = {name: statistics.median(v) for name, v in times.items()}
+        base = f"; the baseline {med['baseline']:.3f} s" if args.baseline else ""
         print(f"fresh process, import + compile + first 1,000-row score: median "
-              f"{statistics.median(first):.3f} s (python -c 'import pyarrow': "
-              f"{statistics.median(floor):.3f} s)")
+              f"{med['leadscore_fast']:.3f} s (python -c 'import pyarrow': "
+              f"{med['import pyarrow']:.3f} s{base})")
 
 
 if __name__ == "__main__":

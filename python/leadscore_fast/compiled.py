@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime as _dt
 
-import base64
-import hashlib
 import json
 import threading
 
@@ -55,16 +53,14 @@ class CompiledModel:
 
     def _setup(self) -> None:
         from leadscore_fast.schema import kind_of
-        from leadscore_fast.sources import check_column
 
         program = self.program
         # The input columns the program reads (a has_any column reads its list column).
         self.inputs = list(dict.fromkeys(c["name"] for c in program.columns))
-        self._fields = [self.schema.field(check_column(self.schema, n, "schema"))
+        self._fields = [self.schema.field(_column(self.schema, n, "schema"))
                         for n in self.inputs]
         self._kinds = {f.name: kind_of(f.type) for f in self._fields}
         self._one_schema = pa.schema(self._fields)
-        self._nulls = [pa.nulls(1, f.type) for f in self._fields]  # a missing value
         self.score_names = list(program.scores)
         self.segment_names = [g["name"] for g in program.segments]
         self._labels = [list(g["labels"]) for g in program.segments]
@@ -106,10 +102,9 @@ class CompiledModel:
             if seen is schema or seen.equals(schema):
                 return
         from leadscore_fast.schema import kind_of
-        from leadscore_fast.sources import check_column
 
         for name in self.inputs:
-            got = kind_of(schema.field(check_column(schema, name, where)).type)
+            got = kind_of(schema.field(_column(schema, name, where)).type)
             want = self._kinds[name]
             if got != want and got != "null":
                 raise _errors().SchemaError(
@@ -153,13 +148,13 @@ class CompiledModel:
         ``__arrow_c_stream__`` (other shapes ``lf.score`` reads are read the same way).
         Returns one RecordBatch with the columns of ``lf.score``: a float64 column per score,
         a dictionary<int32, string> column per segmentation, then the ``keep`` columns."""
-        from leadscore_fast.scoring import _record_batch
-
         keep = [keep] if isinstance(keep, str) else list(keep or [])
         if isinstance(batch, pa.RecordBatch):
             small = self._score_small(batch, keep, as_of, threads)
             if small is not None:
                 return small
+        from leadscore_fast.scoring import _record_batch
+
         batches, schema = _as_batches(batch)
         self._check_schema(schema, "batch")
         from leadscore_fast.sources import check_column
@@ -191,11 +186,8 @@ class CompiledModel:
                                                               for labels in self._labels])
         schema = batch.schema
         self._check_schema(schema, "batch")
-        if keep:
-            from leadscore_fast.sources import check_column
-
-            for k in keep:
-                check_column(schema, k, "batch")
+        for k in keep:
+            _column(schema, k, "batch")
         if as_of is None and self._model_as_of is not None:
             as_of_us = self._model_as_of
         else:
@@ -224,8 +216,8 @@ class CompiledModel:
         fast = self._score_row(lead, as_of)
         if fast is not None:
             return fast
-        arrays = [self._nulls[i] if (v := lead.get(f.name)) is None else _one(v, f)
-                  for i, f in enumerate(self._fields)]
+        arrays = [pa.nulls(1, f.type) if (v := lead.get(f.name)) is None else _one(v, f)
+                  for f in self._fields]
         batch = pa.RecordBatch.from_arrays(arrays, schema=self._one_schema)
         _prep, _b, finish = self._run(batch, [], as_of, 1)
         out = finish()
@@ -273,6 +265,8 @@ class CompiledModel:
     # -- pickling -----------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """The versioned blob pickling writes: JSON of plain data (no code)."""
+        import base64
+
         schema = base64.b64encode(self.schema.serialize().to_pybytes()).decode("ascii")
         return json.dumps({"format": FORMAT, "version": FORMAT_VERSION,
                            "model": self.model.to_dict(), "schema": schema,
@@ -284,6 +278,8 @@ class CompiledModel:
         """The CompiledModel of a ``to_bytes()`` blob: compiled again, checked against the
         blob's bytecode digest. LeadscoreError for a blob of another format version, a
         damaged one, or one whose model compiles differently here."""
+        import base64
+
         from leadscore_fast.model import Model
 
         err = _errors().LeadscoreError
@@ -320,6 +316,8 @@ def _restore(blob: bytes) -> CompiledModel:
 
 
 def _digest(program) -> str:
+    import hashlib
+
     return hashlib.sha256(program.disassemble().encode("utf-8")).hexdigest()[:32]
 
 
@@ -367,6 +365,16 @@ def _micros(v):
     if isinstance(v, _dt.date):
         return (v - _EPOCH.date()).days * 86_400_000_000
     return None
+
+
+def _column(schema: pa.Schema, name: str, where: str) -> int:
+    """The index of column ``name`` (sources.check_column, imported only for its error)."""
+    i = schema.get_field_index(name)
+    if i >= 0:
+        return i
+    from leadscore_fast.sources import check_column
+
+    return check_column(schema, name, where)
 
 
 def _as_of_us(as_of, program) -> int:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
 
 __all__ = ["generate_leads", "REFERENCE_MODEL_YAML", "REFERENCE_AS_OF", "INDUSTRIES",
            "COUNTRIES", "JOB_TITLES", "TECHNOLOGIES", "HIGH_CARDINALITY", "email_domains",
@@ -282,7 +280,9 @@ def _high_cardinality_columns(n: int, seq: np.random.SeedSequence, null_rate: fl
         mask = rng.random(n, dtype=np.float32) < null_rate if null_rate > 0 else None
         values = _pool(name).take(pa.array(codes))
         if mask is not None and mask.any():
-            values = pa.compute.if_else(pa.array(mask), pa.nulls(n, pa.string()), values)
+            import pyarrow.compute as pc  # loaded only by the generator
+
+            values = pc.if_else(pa.array(mask), pa.nulls(n, pa.string()), values)
         out[name] = values
     return out
 
@@ -313,6 +313,8 @@ def generate_leads(n: int, *, seed: int = 0, null_rate: float = 0.05,
     if len(starts) == 1:
         batches = [make(0)]
     else:  # numpy and Arrow release the GIL for the bulk work; blocks are independent
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(min(len(starts), os.cpu_count() or 1, 8)) as pool:
             batches = list(pool.map(make, range(len(starts))))
     table = pa.Table.from_batches(batches)
