@@ -60,3 +60,32 @@ def test_values_of_other_types_take_the_arrow_path():
     assert cm.score_one({"n": np.int64(3), "x": 1.5}) == {"s": 4.5}
     assert cm.score_one({"n": 3, "x": 1.5}) == {"s": 4.5}
     assert cm.score_one({"x": 1.5}) == {"s": 0.0}  # a missing column is NULL
+
+
+def test_values_read_from_the_dict_as_the_batch_path_reads_them():
+    """RowScorer takes each plain Python value as its column's kind, and hands anything else
+    (a bool where a number goes, an int past int64, a mapping that is not a dict) to the
+    Arrow path, which gives the batch path's answer or its error."""
+    import collections
+    import datetime as dt
+
+    t = pa.table({"n": pa.array([3], pa.int64()), "x": [1.5], "ok": [True],
+                  "tags": pa.array([["a"]], pa.list_(pa.string())),
+                  "at": pa.array([dt.datetime(2026, 1, 1)], pa.timestamp("us", "UTC"))})
+    m = {"name": "m", "as_of": "2026-11-01T00:00:00Z", "scores": {"s": {"rules": [
+        {"name": "r", "points": "n * x"},
+        {"name": "b", "when": "ok", "points": 1},
+        {"name": "h", "when": "has_any(tags, 'b', 'c')", "points": 100},
+        {"name": "d", "when": "days_since(at) > 30", "points": 1000}]}}}
+    cm = lf.compile(m, t.schema)
+    lead = {"n": 3, "x": 1.5, "ok": True, "tags": ("z", "c"), "at": dt.date(2026, 1, 1)}
+    assert cm._score_row(lead, None) == {"s": 1105.5}
+    assert cm.score_one(collections.OrderedDict(lead)) == {"s": 1105.5}
+    assert cm.score_one({**lead, "tags": [None, 1, "a"], "at": None, "x": 2}) == {"s": 7.0}
+    assert cm._score_row({**lead, "n": True}, None) is None  # a bool is no BIGINT here
+    assert cm._score_row({**lead, "ok": 1}, None) is None    # nor an int a BOOLEAN
+    assert cm._score_row({**lead, "n": 2 ** 63}, None) is None
+    with pytest.raises(lf.errors.LeadscoreError, match="'n'"):
+        cm.score_one({**lead, "n": 2 ** 63})
+    assert cm.score_one({**lead, "at": "2026-10-30T00:00:00Z"}) == {"s": 105.5}
+    assert cm.score_one(lead, as_of="2026-01-15") == {"s": 105.5}

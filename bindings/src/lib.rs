@@ -324,6 +324,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("INSN_WIDTH", engine::opcodes::INSN_WIDTH)?;
     m.add_class::<Program>()?;
     m.add_class::<batch::BatchScorer>()?;
+    m.add_class::<row::RowScorer>()?;
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(assemble, m)?)?;
     m.add_function(wrap_pyfunction!(parse_expr, m)?)?;

@@ -107,6 +107,13 @@ class Program:
         ...
 
 
+class RowScorer:
+    """One lead scored from a dict in one call, for `CompiledModel.score_one`."""
+
+    def score(self, lead, as_of_us) -> Any:
+        """The lead's `{score: float or None, ..., segmentation: label or None}`, or None."""
+
+
 def assemble(text) -> Any:
     ...
 

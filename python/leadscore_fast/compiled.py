@@ -67,7 +67,6 @@ class CompiledModel:
         # score_one's columns: (name, kind, has_any values), in the program's column order
         self._row_columns = [(c["name"], c["kind"], frozenset(c.get("has_any") or ()))
                              for c in program.columns]
-        self._row_micros = [c["kind"] in ("timestamp", "date") for c in program.columns]
         self._local = threading.local()
         self._out_schemas: dict = {}  # keep names + their types → output schema
         self._checked: list = []      # input schemas already checked against the compiled one
@@ -232,35 +231,19 @@ class CompiledModel:
 
     def _score_row(self, lead: dict, as_of):
         """score_one without building a batch: the values go straight to the engine
-        (``_engine.score_row``, the native executor over one row). None where a value is not
-        of the plain Python type its column takes (the Arrow path converts it then)."""
-        values = []
-        for name, kind, wanted in self._row_columns:
-            v = lead.get(name)
-            if v is None:
-                values.append(None)
-            elif kind == "has_any":
-                if not isinstance(v, (list, tuple)):
-                    return None
-                values.append(any(x in wanted for x in v))
-            elif kind in ("timestamp", "date"):
-                us = _micros(v)
-                if us is None:
-                    return None
-                values.append(us)
-            elif not isinstance(v, _ROW_TYPES.get(kind, object)) or \
-                    (kind != "bool" and isinstance(v, bool)):
-                return None
-            else:
-                values.append(0 if kind in ("other", "null", "list_string") else v)
-        from leadscore_fast.as_of import resolve_as_of
-
-        scores, codes = _engine().score_row(self.program, values, self._row_micros,
-                                            resolve_as_of(as_of, self.program))
-        result = {name: (None if v != v else v) for name, v in zip(self.score_names, scores)}
-        for g, name in enumerate(self.segment_names):
-            result[name] = None if codes[g] < 0 else self._labels[g][codes[g]]
-        return result
+        (``_engine.RowScorer``: the dict read, the native executor run over one row and the
+        result dict built in one call). None where a value is not of the plain Python type its
+        column takes (the Arrow path converts it then)."""
+        rows = self.__dict__.get("_rows")
+        if rows is None:
+            rows = self._rows = _engine().RowScorer(
+                self.program, [(n, k, sorted(w)) for n, k, w in self._row_columns],
+                self._labels, _micros)
+        if as_of is None and self._model_as_of is not None:
+            as_of_us = self._model_as_of
+        else:
+            as_of_us = _as_of_us(as_of, self.program)
+        return rows.score(lead if type(lead) is dict else dict(lead), as_of_us)
 
     # -- pickling -----------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -351,8 +334,6 @@ def _as_batches(data):
     return list(source.batches(None)), source.schema
 
 
-# the plain Python types score_one's fast path passes on as they are, per column kind
-_ROW_TYPES = {"int": int, "float": (int, float), "bool": bool, "string": str}
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
 
