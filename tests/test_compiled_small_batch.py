@@ -204,3 +204,34 @@ def test_two_has_any_over_one_list_column():
     got = lf.compile(m, t.schema).score_batch(t.to_batches()[0], keep="n")
     assert got.column(0).to_pylist() == [1.0, 3.0, 0.0, 0.0, 2.0]
     assert pa.Table.from_batches([got]).equals(lf.score(m, t, keep="n"))
+
+
+def test_a_fresh_process_loads_only_what_scoring_a_batch_needs(tmp_path):
+    """import + YAML model + compile + score_batch + score_one load neither the runner's path
+    (sources, pyarrow.compute) nor pandas, numba or llvmlite."""
+    import os
+    import subprocess
+    import sys
+
+    model = tmp_path / "model.yaml"
+    model.write_text(REFERENCE_MODEL_YAML)
+    data = tmp_path / "leads.arrow"
+    batch = generate_leads(100, seed=1).combine_chunks().to_batches()[0]
+    with pa.ipc.new_file(data, batch.schema) as w:
+        w.write_batch(batch)
+    code = ("import sys, pyarrow.ipc, leadscore_fast as lf\n"
+            f"b = pyarrow.ipc.open_file({str(data)!r}).get_batch(0)\n"
+            f"cm = lf.compile(lf.Model.from_yaml({str(model)!r}), b.schema)\n"
+            "assert cm.score_batch(b).num_rows == 100\n"
+            "import datetime as dt\n"  # (pyarrow's to_pylist would load pandas itself)
+            "cm.score_one({'industry': 'software', 'company_size': 120, 'web_visits': 4,"
+            " 'last_activity_at': dt.datetime(2026, 10, 1)})\n"
+            "heavy = ['pyarrow.compute', 'pandas', 'numba', 'llvmlite', 'leadscore_fast.runner',"
+            " 'leadscore_fast.sources']\n"
+            "print([m for m in heavy if m in sys.modules])\n")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               LEADSCORE_FUSED_CACHE=str(tmp_path / "fused"))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
