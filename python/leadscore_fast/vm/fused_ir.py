@@ -22,7 +22,9 @@ from llvmlite import ir
 from leadscore_fast.vm import opcodes as O
 from leadscore_fast.vm.columns import PT_BOOL, PT_NULL
 from leadscore_fast.vm.fused_ops import EMITTERS, LOOKUPS
-from leadscore_fast.vm.fused_row import ELEM, F64, I1, I8, I32, I64, Row
+from leadscore_fast.vm.fused_row import (
+    ELEM, F64, I1, I8, I32, I64, Row, const_f, const_i8, const_i64,
+)
 
 SYMBOL = "leadscore_fused"
 # A row loop of more than about 1,000 instructions is no longer vectorised by LLVM (a
@@ -208,17 +210,7 @@ class Gen:
                             for lo, hi in self.stages]
 
     # -- small helpers -------------------------------------------------------------------------
-    @staticmethod
-    def f(x):
-        return ir.Constant(F64, x)
-
-    @staticmethod
-    def i64(x):
-        return ir.Constant(I64, x)
-
-    @staticmethod
-    def i8(x):
-        return ir.Constant(I8, x)
+    f, i64, i8 = staticmethod(const_f), staticmethod(const_i64), staticmethod(const_i8)
 
     def _loop(self, b, fn, n, reductions, body):
         """for i in range(n): body(b, i, values) -> new values; returns the final values.

@@ -45,14 +45,14 @@ def _load_f(r, op, a0, a1, a2, a3, a4):
     r.rf[a0] = r.fsel(r.valid(a1), r.as_float(a1), r.f(NAN))
 
 
-@emits(O.LOAD_I)
-def _load_i(r, op, a0, a1, a2, a3, a4):
+@emits(O.LOAD_I, O.LOAD_US)  # kernel.load_i (ints and times as stored), load_us (times in µs)
+def _load_int(r, op, a0, a1, a2, a3, a4):
     pt = r.pt(a1)
-    if pt not in INTS and pt not in TIMES:
+    if pt not in TIMES and (op == O.LOAD_US or pt not in INTS):
         r.ri[a0] = (r.i64(0), r.false)
         return
     v = r.valid(a1)
-    r.ri[a0] = (r.as_int(a1), r.true if v is None else v)
+    r.ri[a0] = (r.epoch_us(a1) if op == O.LOAD_US else r.as_int(a1), r.true if v is None else v)
 
 
 @emits(O.LOAD_B)
@@ -81,15 +81,6 @@ def _load_days(r, op, a0, a1, a2, a3, a4):
     b = r.b
     d = b.fdiv(b.sitofp(b.sub(r.p["as_of"], r.epoch_us(a1)), ir.DoubleType()), r.f(US_PER_DAY))
     r.rf[a0] = r.fsel(r.valid(a1), d, r.f(NAN))
-
-
-@emits(O.LOAD_US)  # kernel.load_us
-def _load_us(r, op, a0, a1, a2, a3, a4):
-    if r.pt(a1) not in TIMES:
-        r.ri[a0] = (r.i64(0), r.false)
-        return
-    v = r.valid(a1)
-    r.ri[a0] = (r.epoch_us(a1), r.true if v is None else v)
 
 
 @emits(O.IS_NULL_COL)

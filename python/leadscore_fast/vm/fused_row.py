@@ -34,6 +34,18 @@ _TIME_MULT = {PT_TS_US: 1, PT_TS_MS: 1000, PT_DATE64: 1000, PT_TS_S: 1_000_000,
               PT_DATE32: 86_400_000_000}
 
 
+def const_f(x):
+    return ir.Constant(F64, x)
+
+
+def const_i64(x):
+    return ir.Constant(I64, x)
+
+
+def const_i8(x):
+    return ir.Constant(I8, x)
+
+
 class Row:
     """The state of one row of one stage while it is emitted.
 
@@ -57,18 +69,7 @@ class Row:
         self.segs, self.stored = values["seg"], values["stored"]
         self.bad, self.counts, self.exact = bad, counts, exact
 
-    # constants
-    @staticmethod
-    def f(x):
-        return ir.Constant(F64, x)
-
-    @staticmethod
-    def i64(x):
-        return ir.Constant(I64, x)
-
-    @staticmethod
-    def i8(x):
-        return ir.Constant(I8, x)
+    f, i64, i8 = staticmethod(const_f), staticmethod(const_i64), staticmethod(const_i8)
 
     def pt(self, c):
         """Column c's physical type in this layout."""
