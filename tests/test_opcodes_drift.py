@@ -26,3 +26,19 @@ def test_the_opcode_facts_python_reads_come_from_the_table():
     assert opcodes.COLUMN_OPCODES == {c for c, _n, o, _d, _v, _f in table if "col" in o}
     assert check.VM_OPCODES == {n for _c, n, _o, _d, _v, _f in table}
     assert dict(_engine.subop_names()) == {k: list(v) for k, v in opcodes.SUBOPS.items()}
+
+
+def test_the_fused_generator_has_an_emitter_for_exactly_the_fused_opcodes():
+    # one emitter per opcode (vm/fused_ops.py): the table's `fusion` column and the registry agree
+    from leadscore_fast.vm.fused_ops import EMITTERS
+
+    table = _engine.opcode_table()
+    fused_ops = {n for _c, n, _o, _d, _v, f in table if f == "fused"}
+    have = {opcodes.OPCODES[c][0] for c in EMITTERS}
+    assert not fused_ops - have, (
+        f"opcodes the table marks fused have no emitter: {sorted(fused_ops - have)}; add an "
+        "@emits(O.NAME) function to python/leadscore_fast/vm/fused_ops.py (a transcription of "
+        "its kernel.py helper), or mark the opcode `interp` in engine/src/opcodes.rs")
+    assert not have - fused_ops, (
+        f"emitters for opcodes the table marks interp: {sorted(have - fused_ops)}; mark them "
+        "`fused` in engine/src/opcodes.rs and run `make opcodes`")

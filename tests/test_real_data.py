@@ -1,5 +1,6 @@
 """The example models on the two real public data sets (issue 10): X Education leads and UCI
-Bank Marketing, end to end through the CLI and through ``lf.score``.
+Bank Marketing, end to end through the CLI and through ``lf.score``, and the trust tools on
+them (issue 12: rules, evaluate, drift between the file's halves).
 
 The files live in ``../shared/data`` (see its README.md, whose row and target counts are the
 facts asserted here); ``LEADSCORE_REAL_DATA`` points elsewhere. Every test is skipped, with the
@@ -254,3 +255,43 @@ def test_select_reads_as_null(tmp_path):
     n = lf.count(lf.Model.from_yaml(str(EXAMPLES / SETS["x_education"]["model"])),
                  lf.source(path, null_values=["Select"]), '"Specialization" IS NULL')
     assert n == empty + select
+
+
+# --- the trust tools on real data: rules, evaluate, drift between the file's halves ----------
+
+def test_rules_evaluate_and_drift_end_to_end(ds):
+    """Issue 12's real-data test: every trust tool on the whole file, checked against plain
+    computations on the scored rows (scikit-learn's AUC, a numpy PSI, counts)."""
+    from sklearn.metrics import roc_auc_score
+    from test_drift import numpy_psi
+
+    m, label = ds["model_obj"], ds["label"]
+    table = ds["source"]().read_all()
+    scored = lf.score(m, table, keep=[label])
+    y = _converted(scored, label).to_numpy()
+    total = scored["total"].to_numpy()
+
+    health = lf.rule_stats(m, table, label=label)
+    assert health.leads == ds["rows"]
+    assert health.conversion_rate == pytest.approx(ds["positives"] / ds["rows"])
+    assert all(r["true"] + r["false"] + r["null"] == ds["rows"] for r in health.rules)
+
+    ev = lf.evaluate(m, table, label=label)
+    assert (ev.leads, ev.conversions) == (ds["rows"], ds["positives"])
+    assert ev.auc == pytest.approx(roc_auc_score(y, total), abs=1e-12)
+    assert ev.auc > 0.7
+    rates = {s["segment"]: s["rate"] for s in ev.segments if s["segmentation"] == "tier"}
+    assert rates["hot"] > 2 * rates["cold"]
+    assert sum(d["leads"] for d in ev.deciles) == ds["rows"]
+
+    half = table.num_rows // 2
+    first, second = table.slice(0, half), table.slice(half)
+    d = lf.drift(m, first, second)
+    assert (d.reference_leads, d.current_leads) == (half, table.num_rows - half)
+    psi = {s["score"]: s["psi"] for s in d.scores}
+    assert psi["total"] == pytest.approx(numpy_psi(total[:half], total[half:]), abs=1e-12)
+    assert all(s["flag"] == ("major" if s["psi"] > 0.25 else "moderate" if s["psi"] >= 0.1
+                             else "stable") for s in d.scores)
+    r = _cli("drift", ds["model_path"], ds["path"], ds["path"], *_null_flags(ds), "--json")
+    same = json.loads(r.output)
+    assert r.exit_code == 0 and all(s["psi"] == pytest.approx(0.0, abs=1e-12) for s in same["scores"])

@@ -137,6 +137,21 @@ def test_decay_beyond_the_vectorised_range_takes_the_exact_path(fused_calls):
     assert values[6] == 4.0  # one half-life, inside the vectorised range
 
 
+def test_a_pow_after_a_decay_keeps_the_decays_exact_re_run(fused_calls):
+    """Regression: the generator's pow arm reused the name of the row's "needs the exact
+    path" flag, so a pow after a DECAY in the same stage cleared it and a decay beyond the
+    vectorised range stayed NULL instead of libm's subnormal."""
+    model = {"name": "d", "scores": {
+        "s": {"rules": [{"name": "r", "points": "decay(points, age, 1)"}]},
+        "t": {"rules": [{"name": "p", "points": "pow(x, y)"}]}}}
+    table = pa.table({"points": pa.array([20.0, 20.0] * 40), "age": pa.array([1050.0, 3.0] * 40),
+                      "x": pa.array([1.0, 2.0] * 40), "y": pa.array([2.0, 2.0] * 40)})
+    got = lf.score(model, table, chunk_rows=16)
+    assert fused_calls
+    assert_identical(got, interpreted(model, table, chunk_rows=16))
+    assert got["s"].to_pylist()[:2] == [20.0 * 2.0 ** -1050, 2.5]  # a subnormal, not NULL
+
+
 def test_big_dictionaries_use_the_tri_state_tables(fused_calls):
     """Past runner.POINTS_TABLE_MAX values LOOKUP_RULE_K reads the tri-state table: another
     layout, another kernel."""
@@ -228,7 +243,7 @@ def test_a_failed_background_compile_is_reported_once_and_interpreted(monkeypatc
     next call warns, once, and the program stays interpreted."""
     monkeypatch.setenv("LEADSCORE_FUSE_AFTER_ROWS", "0")
     monkeypatch.setenv("LEADSCORE_FUSED_CACHE", str(tmp_path))
-    monkeypatch.setattr(fused_ir._Gen, "build", lambda self: "this is not LLVM IR")
+    monkeypatch.setattr(fused_ir.Gen, "build", lambda self: "this is not LLVM IR")
     monkeypatch.setattr(executor, "NATIVE_MAX_ROWS", 0)  # these small batches are bulk here
     model = lf.Model.from_yaml_string(REFERENCE.replace("points: 10\n", "points: 10.5\n", 1))
     leads = synthetic.generate_leads(1_000, seed=11)

@@ -4,7 +4,8 @@
 //! GIL released while it is bound and run; the output columns come back as their Arrow
 //! buffers.
 
-use crate::{FfiArray, FfiSchema, ProgramError};
+use crate::arrow::{arrow_strings, FfiArray, FfiSchema};
+use crate::ProgramError;
 use leadscore_engine::batch::{Input, Prepared};
 use leadscore_engine::exec::{ptype as pt, Column};
 use pyo3::exceptions::PyTypeError;
@@ -160,10 +161,10 @@ unsafe fn inputs<'a>(schema: &'a FfiSchema, array: &'a FfiArray, columns: &[usiz
             if dict_format != b"u" && dict_format != b"U" {
                 return Ok(None);
             }
-            let values = crate::arrow_strings(&*cs.dictionary, &*ca.dictionary, true)?;
+            let values = arrow_strings(&*cs.dictionary, &*ca.dictionary, true)?;
             out.push(Input::Dict(Column { data: data(bufs, p, offset, n)?, valid, offset, ptype: p }, values));
         } else if format == b"u" || format == b"U" {
-            let values = crate::arrow_strings(cs, ca, false)?;
+            let values = arrow_strings(cs, ca, false)?;
             out.push(Input::Strings { values, valid, offset });
         } else {
             let Some(p) = ptype(format) else { return Ok(None) };

@@ -29,7 +29,7 @@ from leadscore_fast.vm import fused_ir
 from leadscore_fast.vm import opcodes as O
 from leadscore_fast.vm.columns import PT_NULL
 from leadscore_fast.vm.fused_ir import (  # noqa: F401  (re-exported: the fused-kernel API)
-    _HEAD, _PER_COL, _PER_TAB, SYMBOL, Layout, NotFusable, Outputs, _Gen, ir_text,
+    HEAD, PER_COL, PER_TAB, SYMBOL, Gen, Layout, NotFusable, Outputs, ir_text,
 )
 
 CHUNK = 2048  # rows per chunk at most: the expanded bitmaps (one byte per row) stay in L1
@@ -91,7 +91,7 @@ class Kernel:
     """One compiled fused kernel: ``run(args, scratch, nulls, r0, r1)`` computes rows
     [r0, r1) of a batch (GIL released: ctypes calls drop it)."""
 
-    def __init__(self, addr, gen: _Gen, n_tabs, cached):
+    def __init__(self, addr, gen: Gen, n_tabs, cached):
         self.fn = _FN(addr)
         self.n_cols, self.n_tabs = len(gen.lay.columns), n_tabs
         self.n_bitmaps, self.n_spills = len(gen.bitmaps), len(gen.spills)
@@ -104,18 +104,18 @@ class Kernel:
 
     def args(self, datas, valids, meta, lut_b, lut_f, lut_off, as_of, n, out_f, out_seg, chunk,
              masks):
-        a = np.zeros(_HEAD + _PER_COL * self.n_cols + _PER_TAB * self.n_tabs, np.int64)
+        a = np.zeros(HEAD + PER_COL * self.n_cols + PER_TAB * self.n_tabs, np.int64)
         a[0] = as_of
         a[1] = n
         a[2] = out_f.__array_interface__["data"][0]
         a[3] = out_seg.__array_interface__["data"][0]
         a[4] = chunk
         a[5] = masks.__array_interface__["data"][0]
-        cols = a[_HEAD:_HEAD + _PER_COL * self.n_cols].reshape(-1, _PER_COL)
+        cols = a[HEAD:HEAD + PER_COL * self.n_cols].reshape(-1, PER_COL)
         cols[:, 0] = datas[:, 0]
         cols[:, 1] = valids[:, 0]
         cols[:, 2] = meta[:, 1]
-        tabs = a[_HEAD + _PER_COL * self.n_cols:].reshape(-1, _PER_TAB)
+        tabs = a[HEAD + PER_COL * self.n_cols:].reshape(-1, PER_TAB)
         off = np.asarray(lut_off[:-1], np.int64)
         tabs[:, 0] = lut_b.__array_interface__["data"][0] + off
         tabs[:, 1] = lut_f.__array_interface__["data"][0] + 8 * off
@@ -214,7 +214,7 @@ def kernel(code, consts_f, consts_i, outs: Outputs, lay: Layout, n_tabs, rows,
     from leadscore_fast.vm import native
 
     try:
-        gen = _Gen(code, consts_f, consts_i, outs, lay)
+        gen = Gen(code, consts_f, consts_i, outs, lay)
         disk_key = native.key(*parts)
         hot = seen >= fuse_after_rows()
         loaded = native.load(disk_key, gen.build, SYMBOL,

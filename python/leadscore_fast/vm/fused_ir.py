@@ -20,9 +20,10 @@ import numpy as np
 from llvmlite import ir
 
 from leadscore_fast.vm import opcodes as O
-from leadscore_fast.vm.columns import (
-    PT_BOOL, PT_DATE32, PT_DATE64, PT_F32, PT_F64, PT_I8, PT_I16, PT_I32, PT_I64, PT_NULL,
-    PT_TS_MS, PT_TS_NS, PT_TS_S, PT_TS_US, PT_U8, PT_U16, PT_U32, PT_U64,
+from leadscore_fast.vm.columns import PT_BOOL, PT_NULL
+from leadscore_fast.vm.fused_ops import EMITTERS, LOOKUPS
+from leadscore_fast.vm.fused_row import (
+    ELEM, F64, I1, I8, I32, I64, Row, const_f, const_i8, const_i64,
 )
 
 SYMBOL = "leadscore_fused"
@@ -39,38 +40,15 @@ STAGE_INSTRUCTIONS = 500  # measured: a 614-instruction stage of the 1,000-rule 
 #    masks address,
 #    per column: data address, validity address, element offset,
 #    per table: address in lut_b, address in lut_f, last index (size - 1)]
-_HEAD = 6
-_PER_COL = 3
-_PER_TAB = 3
+HEAD = 6
+PER_COL = 3
+PER_TAB = 3
 
-F64 = ir.DoubleType()
-F32 = ir.FloatType()
-I1 = ir.IntType(1)
-I8 = ir.IntType(8)
-I16 = ir.IntType(16)
-I32 = ir.IntType(32)
-I64 = ir.IntType(64)
 VOID = ir.VoidType()
 NAN = float("nan")
-INF = float("inf")
-US_PER_DAY = 86_400_000_000.0
 _LN2 = float(np.log(2.0))
 _E = [1.0 / float(np.prod(np.arange(1, k + 1, dtype=np.float64))) for k in range(14)]
-
-# the element type of each physical type's data buffer; others (null, other) have none to read
-_ELEM = {PT_F64: F64, PT_F32: F32, PT_I8: I8, PT_I16: I16, PT_I32: I32, PT_I64: I64, PT_U8: I8,
-         PT_U16: I16, PT_U32: I32, PT_U64: I64, PT_BOOL: I8, PT_TS_S: I64, PT_TS_MS: I64,
-         PT_TS_US: I64, PT_TS_NS: I64, PT_DATE32: I32, PT_DATE64: I64}
-_UNSIGNED = (PT_U8, PT_U16, PT_U32, PT_U64)
-_INTS = (PT_I8, PT_I16, PT_I32, PT_I64, PT_U8, PT_U16, PT_U32, PT_U64)
-_TIMES = (PT_TS_S, PT_TS_MS, PT_TS_US, PT_TS_NS, PT_DATE32, PT_DATE64)
-_LOOKUPS = (O.LOOKUP_F, O.LOOKUP_B, O.LOOKUP_I, O.LOOKUP_RULE_K)
-# top-k keeps per-block heaps, updated row by row: the interpreter runs it
 HIST_EDGES_MAX = 16  # a histogram is one compare-and-count per bucket and row: up to here
-_TIME_MULT = {PT_TS_US: 1, PT_TS_MS: 1000, PT_DATE64: 1000, PT_TS_S: 1_000_000,
-              PT_DATE32: 86_400_000_000}
-_FCMP = ["==", "!=", "<", "<=", ">", ">="]
-_ICMP = ["==", "!=", "<", "<=", ">", ">="]
 
 
 
@@ -144,7 +122,7 @@ def _effects(insn) -> tuple[set, set]:
 
 
 # --- code generation -------------------------------------------------------------------------
-class _Gen:
+class Gen:
     """Builds the module for one (program, layout)."""
 
     def __init__(self, code, consts_f, consts_i, outs: Outputs, lay: Layout):
@@ -175,7 +153,7 @@ class _Gen:
                 self.bitmaps.append((c, "valid"))
             if pt == PT_BOOL and op in (O.LOAD_B, O.LOAD_F) and (c, "data") not in self.bitmaps:
                 self.bitmaps.append((c, "data"))
-            if op in _LOOKUPS:
+            if op in LOOKUPS:
                 kind = "b" if op in (O.LOOKUP_B, O.LOOKUP_RULE_K) else "f"
                 if (insn[3], kind) not in self.tabs:
                     self.tabs.append((insn[3], kind))
@@ -232,17 +210,7 @@ class _Gen:
                             for lo, hi in self.stages]
 
     # -- small helpers -------------------------------------------------------------------------
-    @staticmethod
-    def f(x):
-        return ir.Constant(F64, x)
-
-    @staticmethod
-    def i64(x):
-        return ir.Constant(I64, x)
-
-    @staticmethod
-    def i8(x):
-        return ir.Constant(I8, x)
+    f, i64, i8 = staticmethod(const_f), staticmethod(const_i64), staticmethod(const_i8)
 
     def _loop(self, b, fn, n, reductions, body):
         """for i in range(n): body(b, i, values) -> new values; returns the final values.
@@ -277,18 +245,18 @@ class _Gen:
         noalias parameter, so LLVM vectorises without runtime overlap checks) and the entry
         ``leadscore_fused``, which reads those parameters from the args array."""
         params = []  # (type, name, where the entry finds it)
-        head = _HEAD + _PER_COL * len(self.lay.columns)
+        head = HEAD + PER_COL * len(self.lay.columns)
         for c in self.cols:
             pt, has_valid = self.lay.columns[c]
-            w = _HEAD + _PER_COL * c
-            if pt in _ELEM:
-                params.append((_ELEM[pt].as_pointer(), f"data{c}", ("word", w)))
+            w = HEAD + PER_COL * c
+            if pt in ELEM:
+                params.append((ELEM[pt].as_pointer(), f"data{c}", ("word", w)))
             if pt != PT_NULL:
                 if has_valid:
                     params.append((I8.as_pointer(), f"valid{c}", ("word", w + 1)))
             params.append((I64, f"off{c}", ("word", w + 2)))
         for t, kind in self.tabs:
-            w = head + _PER_TAB * t
+            w = head + PER_TAB * t
             params.append(((I8 if kind == "b" else F64).as_pointer(), f"tab{kind}{t}",
                            ("word", w + (0 if kind == "b" else 1))))
             params.append((I64, f"last{kind}{t}", ("word", w + 2)))
@@ -427,10 +395,8 @@ class _Gen:
 
     # -- one row -------------------------------------------------------------------------------
     def _row(self, b, i, s, red, exact, stage):
-        """Stage ``stage`` of the program for row s + i; returns the new reductions (bad,
-        counters and null counts)."""
-        p = self.p
-        j = b.add(s, i)
+        """Stage ``stage`` of the program for row s + i, one emitter per instruction
+        (fused_ops.EMITTERS); returns the new reductions (bad, counters and null counts)."""
         live_in = self.live_in[stage]
 
         def unspill(kind, r):  # a value from an earlier stage, loaded where first read
@@ -439,395 +405,31 @@ class _Gen:
                 return ir.Constant(I32, -1)
             return self._unspill(b, i, (kind, r), self.spills[((kind, r), src)])
 
-        # register → its SSA value so far; stored: score → what STORE_SCORE wrote this row
-        # (for LOAD_SCORE); segs: segmentation → its code so far (-1 unassigned)
-        rf, ri, rb, segs, stored = (_Values(kind, unspill) for kind in ("F", "I", "B", "seg",
-                                                                        "stored"))
-        values = {"F": rf, "I": ri, "B": rb, "seg": segs, "stored": stored}
+        values = {kind: _Values(kind, unspill) for kind in ("F", "I", "B", "seg", "stored")}
+        row = Row(self, b, i, b.add(s, i), values, red[0], list(red[1:]), exact)
         spill_after = self.spill_after[stage]
-        bad = red[0]
-        counts = list(red[1:])
-        f, i64, i8 = self.f, self.i64, self.i8
-        two, zero_b, null_b = i8(2), i8(0), i8(1)
-        true, false = ir.Constant(I1, 1), ir.Constant(I1, 0)
-        first, end = self.stages[stage]  # (not lo/hi: the RULE and CLAMP_F arms use those)
-
-        def cond(r):  # B? operand: -1 = always TRUE
-            return None if r < 0 else b.icmp_unsigned("==", rb[r], two)
-
-        def scratch_byte(c, which):
-            slot = self.bitmaps.index((c, which))
-            return b.load(b.gep(p["scratch"], [b.add(b.mul(i64(slot), self.stride), i)]))
-
-        def elem(c):
-            return b.load(b.gep(p[f"data{c}"], [b.add(p[f"off{c}"], j)]))
-
-        def valid(c):  # i1, or None when the column has no validity bitmap
-            pt, has_valid = self.lay.columns[c]
-            if not has_valid or pt == PT_NULL:
-                return None
-            return b.icmp_unsigned("!=", scratch_byte(c, "valid"), zero_b)
-
-        def epoch_us(c):
-            """A time column's value as int64 microseconds since the epoch (load_days and
-            load_us): ns floored by 1000 (numba's // on int64), other units multiplied."""
-            x, unit = as_int(c), self.lay.columns[c][0]
-            if unit == PT_TS_NS:
-                q = b.sdiv(x, i64(1000))
-                fix = b.and_(b.icmp_signed("!=", b.srem(x, i64(1000)), i64(0)),
-                             b.icmp_signed("<", x, i64(0)))
-                return b.sub(q, b.zext(fix, I64))
-            return x if _TIME_MULT[unit] == 1 else b.mul(x, i64(_TIME_MULT[unit]))
-
-        def as_int(c):  # an integer column's value as int64 (uint64 wraps, as in load_i)
-            pt = self.lay.columns[c][0]
-            x = elem(c)
-            if x.type == I64:
-                return x
-            return b.zext(x, I64) if pt in _UNSIGNED else b.sext(x, I64)
-
-        def as_float(c):  # load_f: a column as float64, before NULL masking
-            pt = self.lay.columns[c][0]
-            if pt == PT_F64:
-                return elem(c)
-            if pt == PT_F32:
-                return b.fpext(elem(c), F64)
-            if pt == PT_BOOL:
-                return b.uitofp(scratch_byte(c, "data"), F64)
-            if pt == PT_U64:
-                return b.uitofp(elem(c), F64)
-            return b.sitofp(as_int(c), F64)  # ints, times, dates (uint8..32 zero-extended)
-
-        def code_index(c, last):  # dictionary code → table index, the NULL entry for NULLs
-            pt = self.lay.columns[c][0]
-            if pt in (PT_I32, PT_U32):
-                code = b.zext(elem(c), I64)  # read as uint32: a negative int32 is past the end
-            elif pt in _INTS:
-                code = as_int(c)  # compared as uint64: negative wraps past the end
-            else:
-                return last
-            inside = b.icmp_unsigned("<", code, last)
-            v = valid(c)
-            if v is not None:
-                inside = b.and_(inside, v)
-            return b.select(inside, code, last)
-
-        def isnan(x):
-            return b.fcmp_unordered("uno", x, x)
-
-        def fsel(c, x, y):
-            return x if c is None else b.select(c, x, y)
-
-        def tri(c):  # i1 → 0 FALSE / 2 TRUE
-            return b.select(c, two, zero_b)
-
+        first, end = self.stages[stage]
         for pc in range(first, end):
             for key, slot in spill_after.get(pc - 1, ()):  # written last by the previous one
                 self._spill(b, i, values[key[0]][key[1]], key, slot)
             op, a0, a1, a2, a3, a4 = self.code[pc]
-            if op == O.NOP:
-                continue
-            pt = self.lay.columns[a1][0] if op in O.COLUMN_OPCODES else None
-            if op == O.LOAD_F:
-                if pt not in _ELEM:
-                    rf[a0] = f(NAN)
-                    continue
-                rf[a0] = fsel(valid(a1), as_float(a1), f(NAN))
-            elif op == O.LOAD_I:
-                if pt not in _INTS and pt not in _TIMES:
-                    ri[a0] = (i64(0), false)
-                    continue
-                v = valid(a1)
-                ri[a0] = (as_int(a1), true if v is None else v)
-            elif op == O.LOAD_B:
-                if pt == PT_BOOL:
-                    x = b.shl(scratch_byte(a1, "data"), i8(1))  # 0 FALSE / 2 TRUE
-                elif pt in (PT_F64, PT_F32):
-                    x = elem(a1)
-                    nonzero = b.fcmp_ordered("!=", x, ir.Constant(x.type, 0.0))
-                    x = b.select(isnan(x), null_b, tri(nonzero))
-                elif pt in _INTS:
-                    x = tri(b.icmp_signed("!=", as_int(a1), i64(0)))
-                else:  # null, times, other: NULL (as load_b)
-                    rb[a0] = null_b
-                    continue
-                v = valid(a1)
-                rb[a0] = x if v is None else b.select(v, x, null_b)
-            elif op == O.LOAD_DAYS:
-                if pt not in _TIMES:
-                    rf[a0] = f(NAN)
-                    continue
-                d = b.fdiv(b.sitofp(b.sub(p["as_of"], epoch_us(a1)), F64), f(US_PER_DAY))
-                rf[a0] = fsel(valid(a1), d, f(NAN))
-            elif op == O.LOAD_US:  # kernel.load_us
-                if pt not in _TIMES:
-                    ri[a0] = (i64(0), false)
-                    continue
-                v = valid(a1)
-                ri[a0] = (epoch_us(a1), true if v is None else v)
-            elif op == O.IS_NULL_COL:
-                if pt == PT_NULL:
-                    rb[a0] = two
-                    continue
-                v = valid(a1)
-                null = b.not_(v) if v is not None else false
-                if pt in (PT_F64, PT_F32):  # NaN in a float column reads as NULL
-                    null = b.or_(null, isnan(elem(a1)))
-                rb[a0] = tri(null)
-            elif op in _LOOKUPS:
-                use_points = op == O.LOOKUP_RULE_K and self.lay.points[self.rule_k[pc]]
-                kind = "b" if op in (O.LOOKUP_B, O.LOOKUP_RULE_K) and not use_points else "f"
-                t = a4 - 1 if use_points else a2
-                idx = code_index(a1, p[f"last{kind}{t}"])
-                value = b.load(b.gep(p[f"tab{kind}{t}"], [idx]))
-                if op == O.LOOKUP_B:
-                    rb[a0] = value
-                elif op == O.LOOKUP_F:
-                    rf[a0] = value
-                elif op == O.LOOKUP_I:
-                    ok = b.fcmp_ordered("ord", value, value)
-                    ri[a0] = (b.select(ok, b.fptosi(value, I64), i64(0)), ok)
-                else:  # LOOKUP_RULE_K
-                    k = self.kf[a3]
-                    if k != k:  # a NULL constant adds nothing
-                        continue
-                    add = value if use_points else \
-                        b.select(b.icmp_unsigned("==", value, two), f(k), f(0.0))
-                    rf[a0] = b.fadd(rf[a0], add)
-            elif op == O.LOAD_SCORE:
-                rf[a0] = stored[a1]  # NotFusable if nothing stored it before
-            elif op == O.LOAD_SEG:
-                x = segs[a1]
-                ri[a0] = (b.sext(x, I64), b.icmp_signed(">=", x, ir.Constant(I32, 0)))
-            elif op == O.CONST_F:
-                rf[a0] = f(self.kf[a1])
-            elif op == O.CONST_I:
-                ri[a0] = (i64(self.ki[a1]), ir.Constant(I1, int(a2 != 0)))
-            elif op == O.CONST_B:
-                rb[a0] = i8(a1)
-            elif op == O.I2F:
-                x, v = ri[a1]
-                rf[a0] = b.select(v, b.sitofp(x, F64), f(NAN))
-            elif op in (O.ARITH_F, O.ARITH_FK, O.ARITH_KF):
-                x = f(self.kf[a1]) if op == O.ARITH_KF else rf[a1]
-                y = f(self.kf[a2]) if op == O.ARITH_FK else rf[a2]
-                if a3 <= 2:  # + - *
-                    r = getattr(b, ("fadd", "fsub", "fmul")[a3])(x, y)
-                elif a3 == 6:  # pow; 0 to a negative power is NULL
-                    bad = b.or_(b.fcmp_unordered("uno", x, y),  # a NULL operand (C: pow(1, NaN) = 1)
-                                b.and_(b.fcmp_ordered("==", x, f(0.0)), b.fcmp_ordered("<", y, f(0.0))))
-                    r = b.select(bad, f(NAN), b.call(self._intrinsic("llvm.pow.f64", 2), [x, y]))
-                else:
-                    nz = b.fcmp_unordered("!=", y, f(0.0))
-                    r = b.select(nz, b.fdiv(x, y) if a3 == 3 else b.frem(x, y), f(NAN))
-                rf[a0] = r
-            elif op in (O.ARITH_I, O.ARITH_IK):
-                x, v = ri[a1]
-                y, vy = (i64(self.ki[a2]), true) if op == O.ARITH_IK else ri[a2]
-                v = b.and_(v, vy)
-                if a3 <= 2:  # + - *: the wrapped value, NULL on overflow (kernel.arith_i)
-                    name = ("llvm.sadd.with.overflow.i64", "llvm.ssub.with.overflow.i64",
-                            "llvm.smul.with.overflow.i64")[a3]
-                    res = b.call(self._overflow_intrinsic(name), [x, y])
-                    r = b.extract_value(res, 0)
-                    v = b.and_(v, b.not_(b.extract_value(res, 1)))
-                elif a3 == 5:  # truncating //; by 0 NULL (value x), by -1 -x wrapping
-                    nz = b.icmp_signed("!=", y, i64(0))
-                    m1 = b.icmp_signed("==", y, i64(-1))
-                    safe = b.and_(nz, b.not_(m1))
-                    q = b.sdiv(x, b.select(safe, y, i64(1)))
-                    r = b.select(m1, b.sub(i64(0), x), q)
-                    ok = b.and_(nz, b.not_(b.and_(m1, b.icmp_signed("==", x, i64(-(1 << 63))))))
-                    v = b.and_(v, ok)
-                else:  # truncating %; by 0 NULL, by -1 0 (INT64_MIN % -1 traps)
-                    nz = b.icmp_signed("!=", y, i64(0))
-                    safe = b.and_(nz, b.icmp_signed("!=", y, i64(-1)))
-                    r = b.srem(x, b.select(safe, y, i64(1)))
-                    v = b.and_(v, nz)
-                ri[a0] = (r, v)
-            elif op == O.MATH_F:
-                x = rf[a1]
-                if a2 == 0:
-                    r = b.fneg(x)
-                elif a2 == 1:
-                    r = b.call(self._intrinsic("llvm.fabs.f64", 1), [x])
-                elif a2 == 2:
-                    r = b.select(b.fcmp_ordered(">", x, f(0.0)),
-                                 b.call(self._intrinsic("llvm.log.f64", 1), [x]), f(NAN))
-                elif a2 == 3:
-                    r = b.call(self._intrinsic("llvm.exp.f64", 1), [x])
-                elif a2 == 4:
-                    r = b.select(b.fcmp_ordered(">=", x, f(0.0)),
-                                 b.call(self._intrinsic("llvm.sqrt.f64", 1), [x]), f(NAN))
-                elif a2 in (5, 6, 7):  # floor, ceil, round (half away from zero)
-                    name = ("llvm.floor.f64", "llvm.ceil.f64", "llvm.round.f64")[a2 - 5]
-                    r = b.call(self._intrinsic(name, 1), [x])
-                else:  # log10, log2
-                    name = "llvm.log10.f64" if a2 == 8 else "llvm.log2.f64"
-                    r = b.select(b.fcmp_ordered(">", x, f(0.0)),
-                                 b.call(self._intrinsic(name, 1), [x]), f(NAN))
-                rf[a0] = r
-            elif op == O.ROUND_F:  # kernel.round_f
-                x, k = rf[a1], f(self.kf[a2])
-                rnd = self._intrinsic("llvm.round.f64", 1)
-                if a3:
-                    r = b.fmul(b.call(rnd, [b.fdiv(x, k)]), k)
-                    r = b.select(self._finite(b, r), r, f(0.0))
-                    r = b.select(b.fcmp_unordered("uno", x, x), x, r)
-                else:
-                    r = b.fdiv(b.call(rnd, [b.fmul(x, k)]), k)
-                    r = b.select(self._finite(b, r), r, x)
-                rf[a0] = r
-            elif op == O.F2I:  # kernel.f2i
-                r = b.call(self._intrinsic("llvm.rint.f64", 1), [rf[a1]])
-                ok = b.and_(b.fcmp_ordered(">=", r, f(-9.223372036854775808e18)),
-                            b.fcmp_ordered("<", r, f(9.223372036854775808e18)))
-                ri[a0] = (b.select(ok, b.fptosi(r, I64), i64(0)), ok)
-            elif op == O.NEG_I:  # NULL for INT64_MIN
-                x, v = ri[a1]
-                ri[a0] = (b.sub(i64(0), x), b.and_(v, b.icmp_signed("!=", x, i64(-(1 << 63)))))
-            elif op == O.ABS_I:
-                x, v = ri[a1]
-                ri[a0] = (b.select(b.icmp_signed("<", x, i64(0)), b.sub(i64(0), x), x),
-                          b.and_(v, b.icmp_signed("!=", x, i64(-(1 << 63)))))
-            elif op in (O.CMP_F, O.CMP_FK):
-                if op == O.CMP_FK:
-                    k = self.kf[a2]
-                    if k != k:
-                        rb[a0] = null_b
-                        continue
-                    y = f(k)
-                else:
-                    y = rf[a2]
-                x = rf[a1]
-                t = tri(b.fcmp_ordered(_FCMP[a3], x, y))
-                rb[a0] = b.select(b.fcmp_unordered("uno", x, y), null_b, t)
-            elif op in (O.CMP_I, O.CMP_IK):
-                x, v = ri[a1]
-                y, vy = (i64(self.ki[a2]), true) if op == O.CMP_IK else ri[a2]
-                rb[a0] = b.select(b.and_(v, vy), tri(b.icmp_signed(_ICMP[a3], x, y)), null_b)
-            elif op in (O.AND, O.OR):
-                x, y = rb[a1], rb[a2]
-                less = b.icmp_unsigned("<", x, y)
-                rb[a0] = b.select(less, x, y) if op == O.AND else b.select(less, y, x)
-            elif op == O.NOT:
-                rb[a0] = b.sub(two, rb[a1])
-            elif op == O.IS_NULL_F:
-                rb[a0] = tri(isnan(rf[a1]))
-            elif op == O.IS_NULL_I:
-                rb[a0] = tri(b.not_(ri[a1][1]))
-            elif op == O.IS_NULL_B:
-                rb[a0] = tri(b.icmp_unsigned("==", rb[a1], null_b))
-            elif op in (O.SELECT_F, O.SELECT_I, O.SELECT_B):
-                c = b.icmp_unsigned("==", rb[a1], two)
-                d = {O.SELECT_F: rf, O.SELECT_I: ri, O.SELECT_B: rb}[op]
-                x, y = d[a2], d[a3]
-                if op == O.SELECT_I:
-                    d[a0] = (b.select(c, x[0], y[0]), b.select(c, x[1], y[1]))
-                else:
-                    d[a0] = b.select(c, x, y)
-            elif op == O.MINMAX_F:
-                x, y = rf[a1], rf[a2]
-                r = b.select(b.fcmp_ordered(">" if a3 else "<", x, y), x, y)
-                r = b.select(isnan(x), y, r)
-                rf[a0] = b.select(isnan(y), x, r)
-            elif op == O.MINMAX_I:
-                (x, vx), (y, vy) = ri[a1], ri[a2]
-                r = b.select(b.icmp_signed(">" if a3 else "<", x, y), x, y)
-                r = b.select(b.and_(vx, vy), r, b.select(vx, x, y))
-                ri[a0] = (r, b.or_(vx, vy))
-            elif op == O.COALESCE_F:
-                x = rf[a1]
-                rf[a0] = b.select(isnan(x), rf[a2], x)
-            elif op == O.COALESCE_I:
-                (x, vx), (y, vy) = ri[a1], ri[a2]
-                ri[a0] = (b.select(vx, x, y), b.or_(vx, vy))
-            elif op == O.COALESCE_B:
-                x = rb[a1]
-                rb[a0] = b.select(b.icmp_unsigned("!=", x, null_b), x, rb[a2])
-            elif op == O.DECAY:
-                rf[a0], bad = self._decay(b, rf[a1], rf[a2],
-                                          rf[a3], bad, exact)
-            elif op == O.ZERO_F:
-                rf[a0] = f(0.0)
-            elif op == O.RULE:
-                lo = self.kf[a3] if a3 >= 0 else -INF
-                hi = self.kf[a4] if a4 >= 0 else INF
-                lo = lo if lo == lo else -INF
-                hi = hi if hi == hi else INF
-                x = rf[a2]
-                v = b.select(b.fcmp_ordered(">", x, f(lo)), x, f(lo))
-                v = b.select(b.fcmp_ordered("<", v, f(hi)), v, f(hi))
-                take = b.fcmp_ordered("ord", x, x)
-                c = cond(a1)
-                if c is not None:
-                    take = b.and_(take, c)
-                rf[a0] = b.fadd(rf[a0], b.select(take, v, f(0.0)))
-            elif op == O.RULE_K:
-                k = self.kf[a2]
-                if k != k:
-                    continue
-                c = cond(a1)
-                add = f(k) if c is None else b.select(c, f(k), f(0.0))
-                rf[a0] = b.fadd(rf[a0], add)
-            elif op == O.CLAMP_F:
-                lo, hi = self.kf[a1], self.kf[a2]
-                lo = lo if lo == lo else -INF
-                hi = hi if hi == hi else INF
-                x = rf[a0]
-                x = b.select(b.fcmp_ordered("<", x, f(lo)), f(lo), x)
-                rf[a0] = b.select(b.fcmp_ordered(">", x, f(hi)), f(hi), x)
-            elif op == O.STORE_SCORE:
-                x = rf[a1]
-                if a2 == 0:
-                    k = self.outs.slots + a0
-                    counts[k] = b.add(counts[k], b.zext(isnan(x), I64))
-                else:
-                    x = b.select(isnan(x), f(0.0), x)
-                    if a2 == 2:
-                        rf[a1] = x
-                if self.outs.materialize:
-                    b.store(x, b.gep(p[f"score{a0}"], [j]))
-                stored[a0] = x
-            elif op == O.SEG_SET:
-                x = segs[a0]
-                free = b.icmp_signed("==", x, ir.Constant(I32, -1))
-                c = cond(a1)
-                if c is not None:
-                    free = b.and_(free, c)
-                segs[a0] = b.select(free, ir.Constant(I32, a2), x)
-            elif op == O.SEG_MATRIX:
-                x, y = segs[a1], segs[a2]
-                both = b.and_(b.icmp_signed(">=", x, ir.Constant(I32, 0)),
-                              b.icmp_signed(">=", y, ir.Constant(I32, 0)))
-                segs[a0] = b.select(both, b.add(b.mul(x, ir.Constant(I32, a3)), y),
-                                    ir.Constant(I32, -1))
-            elif op == O.COUNT_IF:
-                counts[a0] = b.add(counts[a0], b.zext(cond(a1), I64))
-            elif op == O.STORE_MASK:
-                b.store(b.zext(cond(a1), I8), b.gep(p[f"mask{a0}"], [j]))
-            elif op == O.HIST:  # kernel.hist's linear count: j = #edges <= x, NULL to slot a0
-                x = rf[a1]
-                at = i64(0)
-                for e in self.kf[a2:a2 + a3]:
-                    at = b.add(at, b.zext(b.fcmp_ordered("<=", f(e), x), I64))
-                ok = b.fcmp_ordered("ord", x, x)
-                counts[a0] = b.add(counts[a0], b.zext(b.not_(ok), I64))
-                for k in range(a3 + 1):
-                    hit = b.and_(ok, b.icmp_signed("==", at, i64(k)))
-                    counts[a0 + 1 + k] = b.add(counts[a0 + 1 + k], b.zext(hit, I64))
-            else:
+            emit = EMITTERS.get(op)
+            if emit is None:
                 raise NotFusable(f"opcode {op}")
+            row.pc = pc
+            emit(row, op, a0, a1, a2, a3, a4)
         for key, slot in spill_after.get(end - 1, ()):
             self._spill(b, i, values[key[0]][key[1]], key, slot)
+        counts = row.counts
         if self.outs.materialize and stage == len(self.stages) - 1:
+            j = row.j
             for g in range(self.n_segs):
-                x = segs[g]
-                b.store(x, b.gep(p[f"seg{g}"], [j]))
+                x = row.segs[g]
+                b.store(x, b.gep(self.p[f"seg{g}"], [j]))
                 k = self.outs.slots + self.n_scores + g
                 counts[k] = b.add(counts[k],
                                   b.zext(b.icmp_signed("<", x, ir.Constant(I32, 0)), I64))
-        return [bad] + counts
+        return [row.bad] + counts
 
     def _slot(self, b, i, slot, ty):
         """Row i of spill row ``slot`` (8 bytes per row, a noalias parameter of its own)."""
@@ -848,7 +450,7 @@ class _Gen:
                     b.icmp_unsigned("!=", valid, self.i8(0)))
         return b.load(self._slot(b, i, slot, ty))
 
-    def _overflow_intrinsic(self, name):
+    def overflow_intrinsic(self, name):
         """llvm.s{add,sub,mul}.with.overflow.i64: {wrapped result, overflowed}."""
         fn = self.module.globals.get(name)
         if fn is None:
@@ -856,18 +458,18 @@ class _Gen:
             fn = ir.Function(self.module, ir.FunctionType(ret, [I64, I64]), name)
         return fn
 
-    def _finite(self, b, x):
+    def finite(self, b, x):
         """x is neither NaN nor ±inf (np.isfinite)."""
-        ax = b.call(self._intrinsic("llvm.fabs.f64", 1), [x])
+        ax = b.call(self.intrinsic("llvm.fabs.f64", 1), [x])
         return b.fcmp_ordered("<", ax, ir.Constant(F64, float("inf")))
 
-    def _intrinsic(self, name, arity):
+    def intrinsic(self, name, arity):
         fn = self.module.globals.get(name)
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(F64, [F64] * arity), name)
         return fn
 
-    def _decay(self, b, pts, age, hl, bad, exact):
+    def decay(self, b, pts, age, hl, bad, exact):
         """kernel.decay for one row: p * 2**t, t = -(age / hl), as exponent bits times a
         polynomial; outside +-1022 (or NULL) NaN, and ``bad`` set where libm would give a
         number, for the exact re-run (kernel.decay's second loop)."""
@@ -875,7 +477,7 @@ class _Gen:
         t = b.fneg(b.fdiv(age, hl))
         ok = b.and_(b.fcmp_ordered(">=", t, f(-1022.0)), b.fcmp_ordered("<=", t, f(1022.0)))
         t = b.select(ok, t, f(0.0))
-        n = b.call(self._intrinsic("llvm.floor.f64", 1), [b.fadd(t, f(0.5))])
+        n = b.call(self.intrinsic("llvm.floor.f64", 1), [b.fadd(t, f(0.5))])
         x = b.fmul(b.fsub(t, n), f(_LN2))
         y = f(_E[13])
         for k in range(12, 6, -1):
@@ -885,7 +487,7 @@ class _Gen:
         scale = b.bitcast(b.shl(b.add(b.fptosi(n, I64), self.i64(1023)), self.i64(52)), F64)
         v = b.select(ok, b.fmul(b.fmul(pts, y), scale), f(NAN))
         if exact:
-            pw = self._intrinsic("llvm.pow.f64", 2)
+            pw = self.intrinsic("llvm.pow.f64", 2)
             h = hl
             slow = b.select(b.fcmp_unordered("!=", h, f(0.0)),
                             b.fmul(pts, b.call(pw, [f(0.5), b.fdiv(age, h)])), f(NAN))
@@ -900,4 +502,4 @@ class _Gen:
 
 def ir_text(code, consts_f, consts_i, outs: Outputs, lay: Layout) -> str:
     """The LLVM IR a program compiles to for this layout (before optimisation)."""
-    return _Gen(code, consts_f, consts_i, outs, lay).build()
+    return Gen(code, consts_f, consts_i, outs, lay).build()

@@ -57,7 +57,7 @@ def cache_dir() -> Path:
     return root.parent / "fused" if root.name == "numba" else root / "fused"
 
 
-_SOURCES = ("fused_ir.py", "native.py")  # the generator: its text is part of every key
+_SOURCES = ("fused_ir.py", "fused_ops.py", "fused_row.py", "native.py")  # the generator: its text is part of every key
 
 
 def key(*parts: bytes) -> str:
