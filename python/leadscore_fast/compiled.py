@@ -1,10 +1,12 @@
 """``CompiledModel``: what ``lf.compile(model, schema)`` returns, a scoring model a pipeline
 keeps (a webhook handler, a Spark or Dask worker).
 
-It scores through the runner's batch path (``runner._start_batch`` and the output columns of
-``scoring._record_batch``), so its results are bit-identical to ``lf.score``. Each thread has
-its own prepared state (``runner._Prepared``: the checked bytecode and the lookup-table
-cache), so many threads may score with one object at once.
+A small RecordBatch is scored in one engine call (small_batch.py), one lead from its dict in
+another (``_engine.RowScorer``); everything else goes through the runner's batch path
+(``runner._start_batch`` and the output columns of ``scoring._record_batch``). Every path gives
+``lf.score``'s bits. The one-call paths keep their table caches behind locks in the engine;
+on the runner's path each thread has its own prepared state (``runner._Prepared``: the checked
+bytecode and the lookup-table cache), so many threads may score with one object at once.
 
 Pickling writes a versioned blob of plain data, no code: the model in its YAML layout, the
 schema as Arrow IPC and a digest of the bytecode. Loading compiles the model again (a few
