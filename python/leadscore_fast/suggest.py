@@ -2,13 +2,13 @@
 model keys)."""
 from __future__ import annotations
 
-import difflib
-
 __all__ = ["did_you_mean", "closest", "did_you_mean_or_known"]
 
 
 def closest(name: str, candidates) -> str | None:
     """The candidate closest to ``name`` (difflib ratio >= 0.6), or None."""
+    import difflib  # only when a message is written (~5 ms to import)
+
     found = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
     return found[0] if found else None
 
