@@ -136,6 +136,7 @@ class _Plan:
             raise type(e)(f"{e}\n  reading {source.name}") from None
         self.scores = list(self.program.scores)
         self.segments = [g["name"] for g in self.program.segments]
+        self.labels = {g["name"]: list(g["labels"]) for g in self.program.segments}
         self.outputs = self.scores + self.segments
         self.inputs = list(dict.fromkeys(c["name"] for c in self.program.columns))
         self._check_names()
@@ -350,7 +351,7 @@ class _Plan:
         for g in self.segments:
             q = w.quote(g)
             rows = w.query(f"SELECT {q}, count(*) FROM {w.quote(relation)} GROUP BY {q}")
-            counts[g] = dict(sorted(rows, key=lambda r: (r[0] is None, -r[1])))
+            counts[g] = in_label_order(dict(rows), self.labels[g])
         return counts
 
     # -- in the database ---------------------------------------------------------------------
@@ -413,6 +414,14 @@ def _temp_name(kind: str) -> str:
     return f"leadscore_{kind}_{os.getpid()}_{secrets.token_hex(4)}"
 
 
+def in_label_order(counts: dict, labels: list) -> dict:
+    """Leads per label, the labels in the segmentation's order (as ``leadscore segment``
+    lists them), no label (None) last."""
+    rank = {x: i for i, x in enumerate(labels)}
+    return dict(sorted(counts.items(), key=lambda kv: (kv[0] is None, rank.get(kv[0], len(rank)),
+                                                       str(kv[0]))))
+
+
 class _ScoredStream:
     """The scored batches as the staging table takes them: key first, then the scores, then
     the segmentations as plain text; counts rows and labels, calls ``progress``, and keeps the
@@ -457,8 +466,7 @@ class _ScoredStream:
                 counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
 
     def segment_counts(self) -> dict:
-        return {g: dict(sorted(c.items(), key=lambda kv: (kv[0] is None, -kv[1])))
-                for g, c in self._counts.items()}
+        return {g: in_label_order(c, self.plan.labels[g]) for g, c in self._counts.items()}
 
     def check(self) -> None:
         if self.error is not None:
