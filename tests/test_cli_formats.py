@@ -371,3 +371,52 @@ def test_input_format_reads_a_file_without_its_extension(files, tmp_path):
         if "--input-format" not in args:
             args = args + ["--input-format", "parquet"]
         assert run(*args, "--json").stdout.strip()
+
+
+def _documented_command_lines():
+    """(where, command, options) of every `leadscore ...` line in README's code blocks and
+    the examples' comments, continuation lines included."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    texts = [("README.md", (root / "README.md").read_text())]
+    texts += [(p.name, p.read_text()) for p in sorted((root / "examples").glob("*.yaml"))]
+    out = []
+    for name, text in texts:
+        current, fenced = None, not name.endswith(".md")  # README: its code blocks only
+        for line in text.splitlines():
+            if line.startswith("```"):
+                fenced, current = not fenced, None
+                continue
+            if not fenced:
+                continue
+            body = re.sub(r"^\s*#?\s*(\$ )?", "", line)
+            m = re.match(r"leadscore ([a-z]+)\b(.*)", body)
+            if m:
+                current = [name, m.group(1), m.group(2)]
+                out.append(current)
+            elif current is not None and re.match(r"^\s*#?\s{3,}[\[\-]", line):
+                current[2] += " " + body  # a continuation line
+            else:
+                current = None
+    return [(n, cmd, sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", rest.split("#")[0]))))
+            for n, cmd, rest in out]
+
+
+def test_documented_command_lines_use_real_options():
+    """Every option on a `leadscore ...` line of the README and the examples is one the
+    command (or, for query, one of its subcommands) takes."""
+    lines = _documented_command_lines()
+    assert len(lines) > 20
+    helps = {}
+    for where, cmd, options in lines:
+        if cmd not in helps:
+            h = run(cmd, "--help").stdout
+            if cmd == "query":
+                for sub in ("count", "select", "top", "histogram", "quantiles"):
+                    h += run(cmd, "M", "I", sub, "--help").stdout
+            helps[cmd] = h
+        for opt in options:
+            assert f"{opt} " in helps[cmd] or f"{opt}," in helps[cmd] or \
+                f"{opt}\n" in helps[cmd], (where, cmd, opt)

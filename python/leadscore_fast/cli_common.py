@@ -65,7 +65,8 @@ def input_options(fn):
                       "sniffed from the header among , ; tab |).")(fn)
     fn = click.option("--input-format", "input_format", metavar="FMT",
                       type=click.Choice(INPUT_FORMATS),
-                      help="Input format, overriding the file extension.")(fn)
+                      help="Input format (parquet, csv, csv.gz, ipc, arrow), overriding "
+                      "the file extension.")(fn)
     return fn
 
 
