@@ -420,3 +420,52 @@ def test_documented_command_lines_use_real_options():
         for opt in options:
             assert f"{opt} " in helps[cmd] or f"{opt}," in helps[cmd] or \
                 f"{opt}\n" in helps[cmd], (where, cmd, opt)
+
+
+def test_json_shapes_are_the_documented_ones(files, tmp_path):
+    """The keys README's "Output for scripts" lists, per command (change both together)."""
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(files["old"].read_text().replace("'software'", "'sofware'"))
+    old, data = files["old"], files["data"]
+    h = as_json("rules", typo, data, "--label", "converted")
+    assert list(h) == ["leads", "label", "conversion_rate", "rules", "warnings"]
+    assert list(h["rules"][0]) == ["score", "rule", "condition", "true", "false", "null", "share",
+                                   "mean_contribution", "mean_when_hit", "capped", "floored",
+                                   "conversion_hits", "lift"]
+    assert {k for w in h["warnings"] for k in w} == {"kind", "score", "rule", "column",
+                                                     "message", "value", "suggestion"}
+    ev = as_json("evaluate", old, data, "--label", "converted", "--capacity", "10",
+                 "--threshold", "30")
+    assert set(ev) == {"score", "leads", "conversions", "conversion_rate", "auc", "ks", "ks_at",
+                       "unlabelled", "deciles", "segments", "histogram", "capacity", "threshold"}
+    assert list(ev["deciles"][0]) == ["decile", "min_score", "max_score", "leads", "conversions",
+                                      "rate", "gains", "lift"]
+    assert list(ev["segments"][0]) == ["segmentation", "segment", "leads", "share",
+                                       "conversions", "rate", "lift"]
+    assert list(ev["histogram"]) == ["edges", "converted", "not_converted"]
+    assert list(ev["capacity"]) == ["capacity", "threshold", "leads", "conversions", "rate",
+                                    "caught"]
+    assert list(ev["threshold"]) == ["threshold", "leads", "conversions", "rate", "caught"]
+    d = as_json("drift", old, files["half"], data)
+    assert list(d) == ["reference_leads", "current_leads", "scores", "segments", "rules",
+                       "columns", "warnings"]
+    assert [list(d[k][0]) for k in ("scores", "segments", "rules", "columns")] == [
+        ["score", "psi", "flag", "edges", "reference", "current"],
+        ["segmentation", "segment", "reference_share", "current_share", "change"],
+        ["score", "rule", "reference_hit_rate", "current_hit_rate", "change"],
+        ["column", "reference_null_rate", "current_null_rate", "change", "flagged"]]
+    c = as_json("cleanup", old, data, "--below", "5")
+    assert list(c) == ["leads", "dead", "share", "reasons", "output"]
+    assert list(c["reasons"][0]) == ["reason", "leads", "share"]
+    e = as_json("explain", old, data, "--where", "lead_id = 3", "--keep", "lead_id")
+    assert list(e[0]) == ["keep", "scores", "segments"]
+    assert list(e[0]["scores"][0]) == ["score", "value", "rules", "range"]
+    assert list(e[0]["scores"][0]["rules"][0]) == ["rule", "condition", "points", "cap", "floor",
+                                                   "contribution"]
+    assert list(e[0]["segments"][0]) == ["segmentation", "segment", "cases"]
+    diff = as_json("diff", old, files["new"], data, "--score", "total", "--threshold", "30")
+    assert list(diff) == ["migration", "crossings"]
+    assert list(diff["migration"][0]) == ["segmentation", "old", "new", "count"]
+    assert list(diff["crossings"][0]) == ["score", "threshold", "up", "down", "up_leads",
+                                          "down_leads"]
+    assert list(diff["crossings"][0]["up_leads"][0]) == ["row", "previous", "current"]
