@@ -20,7 +20,7 @@ from leadscore_fast.cli import main  # noqa: E402
 from leadscore_fast.sinks import write_output  # noqa: E402
 from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads  # noqa: E402
 
-AS_OF = "2026-01-01T00:00:00Z"
+AS_OF = "2027-01-01T00:00:00Z"  # two months after the model's own as_of
 REPORTS = ["segment", "query", "diff", "rules", "evaluate", "explain", "drift", "cleanup"]
 
 
@@ -279,6 +279,16 @@ def test_segments_in_label_order_everywhere(files, tmp_path):
     assert out.index("hot") < out.index("warm") < out.index("cold")
     assert [r["segment"] for r in as_json("segment", files["old"], files["data"], "--by", "tier",
                                           "--as-of", AS_OF)] == labels
+    pytest.importorskip("adbc_driver_sqlite")
+    from leadscore_fast.demo_db import seed
+
+    db = tmp_path / "leads.db"
+    seed(str(db), files["table"])
+    for extra in ([], ["--in-database"]):  # counted from the batches, and by the database
+        r = run("rescore", files["old"], "--db", f"sqlite:///{db}", "--table", "leads", "--key",
+                "lead_id", "--as-of", AS_OF, "--json", *extra)
+        got = json.loads(r.stdout)["segments"]["tier"]
+        assert [x["label"] for x in got] == labels and [x["leads"] for x in got] == counts
 
 
 def test_score_summary_lists_labels_no_lead_has(tmp_path):

@@ -105,7 +105,8 @@ def rescore(model, uri: str, *, table: str, key: str, into: str | None = None,
     try:
         source = DatabaseSource(uri, table, where=where, schema=schema, batch_rows=batch_rows)
         plan = _Plan(m, source, key, None if into is None else TableName.of(into, schema),
-                     None if history is None else TableName.of(history, schema), in_database)
+                     None if history is None else TableName.of(history, schema), in_database,
+                     as_of)
     except driver_errors() as e:  # a catalog query failed: nothing was written yet
         raise DataError(f"{redact(uri)}: {describe_error(e)}") from None
     result = RescoreResult(table=str(source.table), into=None if into is None else
@@ -123,7 +124,8 @@ def rescore(model, uri: str, *, table: str, key: str, into: str | None = None,
 class _Plan:
     """Everything checked before the first write: the program, the names, the catalog."""
 
-    def __init__(self, model, source: DatabaseSource, key: str, into, history, in_database):
+    def __init__(self, model, source: DatabaseSource, key: str, into, history, in_database,
+                 as_of=None):
         from leadscore_fast.compiler import compile_program as compile_model
         from leadscore_fast.errors import SchemaError
 
@@ -146,7 +148,7 @@ class _Plan:
                 {f.name: f.type for f in source.schema}
             self.history_columns = self._existing(cat, history) if history else None
             self._check_types()
-            self.sql = self._in_database_sql(cat) if in_database else None
+            self.sql = self._in_database_sql(cat, as_of) if in_database else None
 
     def _check_names(self) -> None:
         from leadscore_fast.errors import ModelError, SchemaError
@@ -355,7 +357,7 @@ class _Plan:
         return counts
 
     # -- in the database ---------------------------------------------------------------------
-    def _in_database_sql(self, w: Connection) -> str:
+    def _in_database_sql(self, w: Connection, as_of=None) -> str:
         """SELECT key AS <key>, outputs... computed by the database (the model as SQL)."""
         from leadscore_fast.compiler import to_sql
         from leadscore_fast.errors import DataError
@@ -371,7 +373,7 @@ class _Plan:
         cols = [self.source.columns[c] for c in self.inputs]
         key = self.source.columns[self.key]
         fields = [pa.field(c.name, c.type) for c in cols] + [pa.field(_KEY_ALIAS, key.type)]
-        model_sql = to_sql(self.model, pa.schema(fields), relation=_INPUT_CTE,
+        model_sql = to_sql(self.model, pa.schema(fields), relation=_INPUT_CTE, as_of=as_of,
                            include_input=True, **extra)
         exprs = [f"{c.expr} AS {w.quote(c.name)}" for c in cols]
         exprs.append(f"{key.expr} AS {w.quote(_KEY_ALIAS)}")
