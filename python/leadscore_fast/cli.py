@@ -21,7 +21,8 @@ from leadscore_fast.cli_rules import rules_cmd
 from leadscore_fast.cli_drift import drift_cmd
 from leadscore_fast.cli_cleanup import cleanup_cmd
 from leadscore_fast.cli_score import score_cmd
-from leadscore_fast.report_output import Report, Section, emit, format_options, resolve_format
+from leadscore_fast.report_output import (Report, Section, emit, format_options, pct,
+                                          resolve_format, times)
 
 def _load_model(path):
     from leadscore_fast.model import Model
@@ -208,8 +209,6 @@ def segment_cmd(model, input_path, segmentation, label, positive, as_of, threads
 
 
 def _print_summary(out, m, summary, label) -> None:
-    from leadscore_fast.report_output import pct, times
-
     for name in dict.fromkeys(summary.column("segmentation").to_pylist()):
         rows = [r for r in summary.to_pylist() if r["segmentation"] == name]
         cols = ["leads", "share"] + [f"{s} mean [min, max]" for s in m.score_names]
