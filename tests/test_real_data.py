@@ -281,4 +281,3 @@ def test_select_reads_as_null(tmp_path):
     n = lf.count(lf.Model.from_yaml(str(EXAMPLES / SETS["x_education"]["model"])),
                  lf.source(path, null_values=["Select"]), '"Specialization" IS NULL')
     assert n == empty + select
-
