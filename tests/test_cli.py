@@ -348,7 +348,7 @@ def test_query_options_go_before_or_after_the_command(leads, tmp_path):
     pacsv.write_csv(table.drop_columns([c for c in table.column_names
                                         if str(table.schema.field(c).type).startswith("list")]),
                     csv)
-    r = run("query", old, csv, "count", where, "--format", "csv")
+    r = run("query", old, csv, "count", where, "--input-format", "csv")
     assert r.exit_code == 0 and r.output.strip() == want_default, r.output
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: [")

@@ -126,8 +126,15 @@ def test_input_format_override(leads, model, tmp_path):
     pq.write_table(leads, data)
     r = run("score", model, data, "-o", tmp_path / "o.arrow")
     assert r.exit_code == 2 and "unsupported file type" in r.stderr
-    r = run("score", model, data, "-o", tmp_path / "o.arrow", "--format", "parquet")
+    r = run("score", model, data, "-o", tmp_path / "o.arrow", "--input-format", "parquet")
     assert r.exit_code == 0, r.output
+    # the old spelling still works on commands without a report, with a note on stderr
+    r = run("score", model, data, "-o", tmp_path / "o2.arrow", "--format", "parquet", "-q")
+    assert r.exit_code == 0, r.output
+    assert "now spelled --input-format" in r.stderr and (tmp_path / "o2.arrow").exists()
+    r = run("score", model, data, "-o", tmp_path / "o3.arrow", "--format", "parquet",
+            "--input-format", "csv")
+    assert r.exit_code == 2 and "old spelling of --input-format" in r.stderr
 
 
 def test_the_summary_neither_imports_pandas_nor_miscounts_nulls(tmp_path):

@@ -164,6 +164,33 @@ def test_cli_score_end_to_end(ds, scored_cli):
     _assert_tiers_separate(_tier_rates(table, ds["label"]), f"{ds['name']} (CLI)")
 
 
+def test_x_education_report_output_for_scripts():
+    """The issue's X Education complaints: `query top` squeezed all 37 input columns into
+    ellipses (it now shows the scores and "Prospect ID"), and "Lead Number" printed as
+    658,831 (JSON and CSV now carry the plain number)."""
+    import csv
+    import io
+
+    path = DATA / SETS["x_education"]["file"]
+    if not path.is_file():
+        pytest.skip(f"real data file {path} is absent")
+    model = EXAMPLES / SETS["x_education"]["model"]
+    m = lf.Model.from_yaml(str(model))
+    base = ["query", model, path, "top", "3", "--by", "total", "--null-values", "Select"]
+    top = json.loads(_cli(*base, "--json").stdout)
+    assert list(top[0]) == ["rank", *m.score_names, *m.segment_names, "Prospect ID"]
+    want = lf.top_k(m, lf.source(path, null_values=["Select"]), 3, by="total",
+                    columns=["Prospect ID", "Lead Number"])
+    ids = want.column("Lead Number").to_pylist()
+    assert [r["Prospect ID"] for r in top] == want.column("Prospect ID").to_pylist()
+    assert "…" not in _cli(*base).stdout
+    got = json.loads(_cli(*base, "-c", "Lead Number", "--json").stdout)
+    assert [r["Lead Number"] for r in got] == ids and all(i > 1000 for i in ids)
+    text = _cli(*base, "-c", "Lead Number", "--format", "csv").stdout
+    assert [int(r["Lead Number"]) for r in csv.DictReader(io.StringIO(text))] == ids
+    assert f"{ids[0]:,}" not in text and str(ids[0]) in _cli(*base, "-c", "Lead Number").stdout
+
+
 def test_python_score_end_to_end(ds, scored_py, scored_cli):
     assert scored_py.num_rows == ds["rows"]
     _assert_tiers_separate(_tier_rates(scored_py, ds["label"]), f"{ds['name']} (lf.score)")

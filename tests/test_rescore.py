@@ -191,6 +191,24 @@ def test_in_database_writes_the_same_scores(db, leads):
     assert r.rows == 50 and r.changed is not None
 
 
+def test_in_database_scores_as_of_the_time_asked_for(db, leads):
+    """--in-database once wrote the SQL without as_of: the model's own as_of (or now) scored
+    the rows whatever --as-of said, so its days_since differed from the in-memory path's."""
+    dialect, uri, name = db
+    import inspect
+
+    if dialect != "duckdb" and "dialect" not in inspect.signature(lf.to_sql).parameters:
+        pytest.skip(f"to_sql has no dialect parameter yet: no {dialect} SQL for --in-database")
+    load(uri, name, leads, key="lead_id")
+    later = "2028-06-01T00:00:00Z"
+    want, default = expected(leads, as_of=later), expected(leads)
+    assert want["engagement"] != default["engagement"]  # the time matters to this model
+    rescore(portable_model(), uri, table=name, key="lead_id", in_database=True, as_of=later)
+    got = read_back(uri, name)
+    assert pc.max(pc.abs(pc.subtract(got["engagement"], want["engagement"]))).as_py() < 1e-9
+    assert_same_scores(got, want, ["tier", "fit_band"])
+
+
 # -- mistakes: clear errors, before anything is written ------------------------------------------
 
 def _unchanged(uri, name, before):

@@ -3,12 +3,11 @@ TRUE) written atomically to -o (the key, the reason, the score, the segments), a
 leads, and what share, each reason accounts for (cleanup.py)."""
 from __future__ import annotations
 
-import json
-
 import click
 
-from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       open_input, report_options, table)
+from leadscore_fast.cli_common import (as_of_option_value, errors_to_exit, open_input,
+                                       report_options, table)
+from leadscore_fast.report_output import Report, Section, emit
 
 __all__ = ["cleanup_cmd"]
 
@@ -28,8 +27,11 @@ __all__ = ["cleanup_cmd"]
 @report_options("summary")
 @errors_to_exit
 def cleanup_cmd(model, input_path, score_name, below, inactive, key, output, as_of, threads,
-                input_format, delimiter, null_values, as_json):
-    """List the dead leads of INPUT under MODEL: low score and/or inactive."""
+                input_format, delimiter, null_values, report_format):
+    """List the dead leads of INPUT under MODEL: low score and/or inactive.
+
+    JSON: the counts (leads, dead, share, reasons, output). CSV: a row per reason (reason,
+    leads, share), then "dead (any reason)" and "all leads"."""
     from leadscore_fast.cleanup import cleanup
     from leadscore_fast.model import Model
     from leadscore_fast.sinks import write_output
@@ -41,10 +43,14 @@ def cleanup_cmd(model, input_path, score_name, below, inactive, key, output, as_
     if output:
         write_output(c.dead, output)
     s = c.summary()
-    if as_json:
-        click.echo(json.dumps({**s, "output": output}, indent=2))
-        return
-    out = console()
+    rows = s["reasons"] + [{"reason": "dead (any reason)", "leads": s["dead"], "share": s["share"]},
+                           {"reason": "all leads", "leads": s["leads"],
+                            "share": 1.0 if s["leads"] else None}]
+    emit(Report({**s, "output": output}, [Section("reasons", rows, ["reason", "leads", "share"])],
+                lambda out: _print(out, s, output)), report_format)
+
+
+def _print(out, s, output) -> None:
     t = table("reason", "leads", "share of all")
     for r in s["reasons"]:
         t.add_row(r["reason"], f"{r['leads']:,}", f"{100 * (r['share'] or 0):.1f}%")

@@ -1,5 +1,11 @@
 """What every ``leadscore`` command shares: errors as one line and exit 2, the input options
-(format, delimiter, null values), rich tables and the progress bar."""
+(--input-format, --delimiter, --null-values), the report options, rich tables and the progress
+bar.
+
+One meaning per option across the CLI: ``--input-format`` is the INPUT file's format,
+``--format`` a report's output format (table, json, csv: report_output.py). The commands
+without a report (score, check, compile, sql, learn) still take ``--format`` as the old
+spelling of ``--input-format`` (``legacy_input_options``), hidden from their help."""
 from __future__ import annotations
 
 import functools
@@ -8,7 +14,8 @@ import time
 
 import click
 
-__all__ = ["EXIT_ERROR", "errors_to_exit", "input_options", "report_options", "open_input",
+__all__ = ["EXIT_ERROR", "errors_to_exit", "input_options", "legacy_input_options", "INPUT_FORMATS",
+           "report_options", "open_input",
            "console", "table", "progress", "as_of_option_value"]
 
 EXIT_ERROR = 2
@@ -32,11 +39,13 @@ def errors_to_exit(fn):
 
 
 def report_options(what: str, as_of_help: str = "Reference time for days_since() (ISO-8601)."):
-    """--as-of, --threads, the input options and --json ("print the WHAT as JSON on stdout"),
-    for the commands that read INPUT and report on it (evaluate, explain, rules, drift, ...)."""
+    """--as-of, --threads, the input options and --format table|json|csv (--json its
+    shorthand) for the WHAT, for the commands that read INPUT and report on it (evaluate,
+    explain, rules, drift, ...); the command gets ``report_format``."""
+    from leadscore_fast.report_output import format_options
+
     def apply(fn):
-        fn = click.option("--json", "as_json", is_flag=True,
-                          help=f"Print the {what} as JSON on stdout.")(fn)
+        fn = format_options(what)(fn)
         fn = input_options(fn)
         fn = click.option("--threads", type=click.IntRange(min=1),
                           help="Worker threads (default: all).")(fn)
@@ -44,17 +53,43 @@ def report_options(what: str, as_of_help: str = "Reference time for days_since()
     return apply
 
 
+INPUT_FORMATS = ["parquet", "csv", "csv.gz", "ipc", "arrow"]
+
+
 def input_options(fn):
-    """--format, --delimiter and --null-values for commands that read an INPUT file."""
+    """--input-format, --delimiter and --null-values for commands that read an INPUT file."""
     fn = click.option("--null-values", "null_values", multiple=True, metavar="TEXT",
                       help="CSV: a cell value that means NULL besides the empty cell "
                       "(repeatable), e.g. --null-values Select.")(fn)
     fn = click.option("--delimiter", metavar="CHAR", help="CSV field delimiter (default: "
                       "sniffed from the header among , ; tab |).")(fn)
-    fn = click.option("--format", "input_format", metavar="FMT",
-                      type=click.Choice(["parquet", "csv", "csv.gz", "ipc", "arrow"]),
-                      help="Input format, overriding the file extension.")(fn)
+    fn = click.option("--input-format", "input_format", metavar="FMT",
+                      type=click.Choice(INPUT_FORMATS),
+                      help="Input format (parquet, csv, csv.gz, ipc, arrow), overriding "
+                      "the file extension.")(fn)
     return fn
+
+
+def legacy_input_options(fn):
+    """input_options, and ``--format`` as the old spelling of ``--input-format`` (hidden),
+    for the commands that print no report: scripts written before --format named a report's
+    format keep working there."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        old = kwargs.pop("legacy_format")
+        if old is not None:
+            if kwargs.get("input_format") not in (None, old):
+                raise click.UsageError("--format is the old spelling of --input-format: "
+                                       "give one of them")
+            kwargs["input_format"] = old
+            click.echo("leadscore: --format FMT (the input's format) is now spelled "
+                       "--input-format FMT", err=True)
+        return fn(*args, **kwargs)
+
+    wrapper = click.option("--format", "legacy_format", hidden=True,
+                           type=click.Choice(INPUT_FORMATS),
+                           help="The old spelling of --input-format.")(wrapper)
+    return input_options(wrapper)
 
 
 def open_input(path, input_format=None, delimiter=None, null_values=()):

@@ -2,22 +2,13 @@
 score over the reference's deciles, segment shares, rule hit rates, input NULL rates."""
 from __future__ import annotations
 
-import json
-
 import click
 
-from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       open_input, report_options, table)
+from leadscore_fast.cli_common import (as_of_option_value, errors_to_exit, open_input,
+                                       report_options, table)
+from leadscore_fast.report_output import Report, Section, emit, pct, pp
 
 __all__ = ["drift_cmd"]
-
-
-def _pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def _pp(x) -> str:
-    return "-" if x is None else f"{100 * x:+.1f} pp"
 
 
 @click.command("drift")
@@ -30,8 +21,11 @@ def _pp(x) -> str:
                 "the same for both inputs.")
 @errors_to_exit
 def drift_cmd(model, reference, current, bins, as_of, threads, input_format, delimiter,
-              null_values, as_json):
-    """Drift of MODEL's scores, segments, rules and inputs from REF to CURRENT."""
+              null_values, report_format):
+    """Drift of MODEL's scores, segments, rules and inputs from REF to CURRENT.
+
+    JSON: lf.drift(...).to_dict(). CSV: sections scores, segments, rules, columns and
+    warnings (a row per message)."""
     from leadscore_fast.drift_report import drift
     from leadscore_fast.model import Model
 
@@ -39,10 +33,13 @@ def drift_cmd(model, reference, current, bins, as_of, threads, input_format, del
     ref = open_input(reference, input_format, delimiter, null_values)
     cur = open_input(current, input_format, delimiter, null_values)
     d = drift(m, ref, cur, bins=bins, as_of=as_of_option_value(as_of), threads=threads)
-    if as_json:
-        click.echo(json.dumps(d.to_dict(), indent=2))
-        return
-    out = console()
+    sections = [Section("scores", d.scores), Section("segments", d.segments),
+                Section("rules", d.rules), Section("columns", d.columns),
+                Section("warnings", [{"message": w} for w in d.warnings])]
+    emit(Report(d.to_dict(), sections, lambda out: _print(out, d)), report_format)
+
+
+def _print(out, d) -> None:
     t = table(f"score ({d.reference_leads:,} → {d.current_leads:,} leads)", "PSI", "")
     for s in d.scores:
         t.add_row(s["score"], "-" if s["psi"] is None else f"{s['psi']:.4f}", s["flag"])
@@ -50,19 +47,19 @@ def drift_cmd(model, reference, current, bins, as_of, threads, input_format, del
     t = table("segment", "reference", "current", "change")
     for s in d.segments:
         t.add_row(f"{s['segmentation']} = {s['segment'] if s['segment'] is not None else '(none)'}",
-                  _pct(s["reference_share"]), _pct(s["current_share"]), _pp(s["change"]))
+                  pct(s["reference_share"]), pct(s["current_share"]), pp(s["change"]))
     if d.segments:
         out.print(t)
     t = table("score / rule hit rate", "reference", "current", "change")
     for r in d.rules:
-        t.add_row(f"{r['score']} / {r['rule']}", _pct(r["reference_hit_rate"]),
-                  _pct(r["current_hit_rate"]), _pp(r["change"]))
+        t.add_row(f"{r['score']} / {r['rule']}", pct(r["reference_hit_rate"]),
+                  pct(r["current_hit_rate"]), pp(r["change"]))
     if d.rules:
         out.print(t)
     t = table("input column NULL rate", "reference", "current", "change")
     for c in d.columns:
-        t.add_row(c["column"] + ("  (!)" if c["flagged"] else ""), _pct(c["reference_null_rate"]),
-                  _pct(c["current_null_rate"]), _pp(c["change"]))
+        t.add_row(c["column"] + ("  (!)" if c["flagged"] else ""), pct(c["reference_null_rate"]),
+                  pct(c["current_null_rate"]), pp(c["change"]))
     out.print(t)
     if d.warnings:
         for w in d.warnings:

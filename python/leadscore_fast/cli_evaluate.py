@@ -3,12 +3,11 @@ gains per decile, conversion per segment), what a sales capacity or a threshold 
 optionally a plot of the gains curve and the per-segment conversion."""
 from __future__ import annotations
 
-import json
-
 import click
 
-from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       open_input, report_options, table)
+from leadscore_fast.cli_common import (as_of_option_value, errors_to_exit, open_input,
+                                       report_options, table)
+from leadscore_fast.report_output import Report, Section, emit, pct, times
 
 __all__ = ["evaluate_cmd"]
 
@@ -31,8 +30,11 @@ __all__ = ["evaluate_cmd"]
 @report_options("evaluation")
 @errors_to_exit
 def evaluate_cmd(model, input_path, label, score_name, positive, capacity, threshold, plot,
-                 as_of, threads, input_format, delimiter, null_values, as_json):
-    """Evaluate a score of MODEL against the outcome column --label of INPUT."""
+                 as_of, threads, input_format, delimiter, null_values, report_format):
+    """Evaluate a score of MODEL against the outcome column --label of INPUT.
+
+    JSON: lf.evaluate(...).to_dict(). CSV: sections summary, deciles, segments, capacity,
+    threshold (when asked for) and histogram (a row per bin)."""
     from leadscore_fast.evaluation import evaluate
     from leadscore_fast.model import Model
 
@@ -44,19 +46,27 @@ def evaluate_cmd(model, input_path, label, score_name, positive, capacity, thres
         from leadscore_fast.evaluation_plot import save_plot
 
         save_plot(ev, plot)
-    if as_json:
-        click.echo(json.dumps(ev.to_dict(), indent=2))
-        return
-    _print(ev, plot)
+    emit(Report(ev.to_dict(), sections(ev), lambda out: _print(out, ev, plot)), report_format)
 
 
-def _pct(x) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
+def sections(ev) -> list:
+    """The tables of an evaluation, for CSV."""
+    d = ev.to_dict()
+    summary = {k: d[k] for k in ("score", "leads", "conversions", "conversion_rate", "auc", "ks",
+                                 "ks_at", "unlabelled")}
+    h = ev.histogram
+    bins = [{"lo": lo, "hi": hi, "converted": c, "not_converted": n}
+            for lo, hi, c, n in zip(h["edges"], h["edges"][1:], h["converted"],
+                                    h["not_converted"])]
+    out = [Section("summary", [summary]), Section("deciles", ev.deciles),
+           Section("segments", ev.segments)]
+    out += [Section(what, [r]) for what, r in (("capacity", ev.capacity),
+                                                ("threshold", ev.threshold)) if r is not None]
+    return out + [Section("histogram", bins)]
 
 
-def _print(ev, plot) -> None:
-    out = console()
-    rate = _pct(ev.rate)
+def _print(out, ev, plot) -> None:
+    rate = pct(ev.rate)
     auc = "-" if ev.auc is None else f"{ev.auc:.4f}"
     ks = "-" if ev.ks is None else f"{ev.ks:.4f} (at {ev.score} >= {ev.ks_at:g})"
     out.print(f"[bold]{ev.score}[/bold]: {ev.leads:,} labelled leads, {ev.conversions:,} "
@@ -65,15 +75,14 @@ def _print(ev, plot) -> None:
     t = table("decile", "score", "leads", "conversions", "rate", "gains", "lift")
     for d in ev.deciles:
         t.add_row(str(d["decile"]), f"{d['min_score']:g} – {d['max_score']:g}", f"{d['leads']:,}",
-                  f"{d['conversions']:,}", _pct(d["rate"]), _pct(d["gains"]),
-                  "-" if d["lift"] is None else f"{d['lift']:.2f}×")
+                  f"{d['conversions']:,}", pct(d["rate"]), pct(d["gains"]), times(d["lift"]))
     out.print(t)
     for name in dict.fromkeys(s["segmentation"] for s in ev.segments):
         t = table(name, "leads", "share", "conversions", "rate", "lift")
         for s in (s for s in ev.segments if s["segmentation"] == name):
             t.add_row("(none)" if s["segment"] is None else s["segment"], f"{s['leads']:,}",
-                      _pct(s["share"]), f"{s['conversions']:,}", _pct(s["rate"]),
-                      "-" if s["lift"] is None else f"{s['lift']:.2f}×")
+                      pct(s["share"]), f"{s['conversions']:,}", pct(s["rate"]),
+                      times(s["lift"]))
         out.print(t)
     for what, r in (("capacity", ev.capacity), ("threshold", ev.threshold)):
         if r is None:
@@ -84,6 +93,6 @@ def _print(ev, plot) -> None:
                 "score alone has more leads)" if what == "capacity" else
                 f"threshold {ev.score} >= {r['threshold']:g}")
         out.print(f"{head}: {r['leads']:,} leads, {r['conversions']:,} conversions "
-                  f"({_pct(r['rate'])} of them convert), {_pct(r['caught'])} of all conversions")
+                  f"({pct(r['rate'])} of them convert), {pct(r['caught'])} of all conversions")
     if plot:
         out.print(f"plot written to {plot}")

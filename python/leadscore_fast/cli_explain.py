@@ -2,12 +2,11 @@
 FALSE / NULL, raw points, cap or floor, contribution), the score, and every segment case."""
 from __future__ import annotations
 
-import json
-
 import click
 
-from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       open_input, report_options, table)
+from leadscore_fast.cli_common import (as_of_option_value, errors_to_exit, open_input,
+                                       report_options, table)
+from leadscore_fast.report_output import Report, Section, emit
 
 __all__ = ["explain_cmd"]
 
@@ -23,8 +22,13 @@ __all__ = ["explain_cmd"]
 @report_options("explanation")
 @errors_to_exit
 def explain_cmd(model, input_path, where, keep, limit, as_of, threads, input_format, delimiter,
-                null_values, as_json):
-    """Explain MODEL's scores and segments for the leads of INPUT matching --where."""
+                null_values, report_format):
+    """Explain MODEL's scores and segments for the leads of INPUT matching --where.
+
+    JSON: a list, per lead its kept columns, scores (each rule) and segments (each case).
+    CSV: sections rules (a row per lead and rule, the clamp as rule "(range)") and
+    segments (a row per lead and segment case); both start with lead (1, 2, ...) and the
+    --keep columns."""
     from leadscore_fast.explanations import explain_leads
     from leadscore_fast.model import Model
 
@@ -32,10 +36,31 @@ def explain_cmd(model, input_path, where, keep, limit, as_of, threads, input_for
     source = open_input(input_path, input_format, delimiter, null_values)
     leads = explain_leads(m, source, where, keep=list(keep), limit=limit,
                           as_of=as_of_option_value(as_of), threads=threads)
-    if as_json:
-        click.echo(json.dumps(leads, indent=2, default=str))
-        return
-    out = console()
+    emit(Report(leads, sections(leads, keep), lambda out: _print(out, leads, where)),
+         report_format)
+
+
+def sections(leads, keep) -> list:
+    """The rules and segment cases of explained leads, for CSV."""
+    rules, cases = [], []
+    for n, lead in enumerate(leads, 1):
+        who = {"lead": n, **lead["keep"]}
+        for s in lead["scores"]:
+            base = {**who, "score": s["score"], "value": s["value"]}
+            rules += [{**base, **r} for r in s["rules"]] or [base]  # a derived score: its value
+            if s["range"] is not None:
+                rules.append({**base, "rule": "(range)", "contribution": s["range"]})
+        for g in lead["segments"]:
+            for c in g["cases"]:
+                cases.append({**who, "segmentation": g["segmentation"], "segment": g["segment"],
+                              "case": c["label"], "condition": c["condition"]})
+    head = ["lead", *keep]
+    return [Section("rules", rules, head + ["score", "value", "rule", "condition", "points",
+                                           "cap", "floor", "contribution"]),
+            Section("segments", cases, head + ["segmentation", "segment", "case"])]
+
+
+def _print(out, leads, where) -> None:
     if not leads:
         out.print(f"no lead matches {where}")
         return

@@ -6,7 +6,8 @@ import json
 
 import click
 
-from leadscore_fast.cli_common import as_of_option_value, errors_to_exit, input_options, open_input
+from leadscore_fast.cli_common import (as_of_option_value, errors_to_exit, legacy_input_options,
+                                       open_input)
 
 __all__ = ["learn_cmd"]
 
@@ -55,7 +56,7 @@ def _range(value):
 @click.option("--name", default="learned", show_default=True, help="The model's name.")
 @click.option("-o", "--output", required=True, metavar="MODEL.yaml", help="Write the model here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-@input_options
+@legacy_input_options
 @errors_to_exit
 def learn_cmd(input_path, target, positive, exclude, columns, allow, points, pdo, base, odds,
               holdout, seed, max_bins, as_of, compare, compare_score, no_baselines, name,

@@ -9,7 +9,7 @@ import time
 import click
 
 from leadscore_fast.cli_common import (as_of_option_value, console, errors_to_exit,
-                                       input_options, open_input, progress, table)
+                                       legacy_input_options, open_input, progress, table)
 
 __all__ = ["score_cmd"]
 
@@ -40,7 +40,7 @@ __all__ = ["score_cmd"]
               "--workers processes (a Parquet dataset directory into a directory).")
 @click.option("--workers", type=click.IntRange(min=1), metavar="N",
               help="Dask worker processes (--engine dask; default: the cores).")
-@input_options
+@legacy_input_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 @errors_to_exit
@@ -197,11 +197,14 @@ def _engine_note(ran: dict) -> str:
 
 
 class _Stats:
-    """Per-score min/mean/max and per-segment label counts, accumulated batch by batch."""
+    """Per-score min/mean/max and per-segment label counts, accumulated batch by batch. The
+    summary lists each segmentation's labels in its label order (the segment column's
+    dictionary), every label, then unassigned leads (None) if any, as ``leadscore segment``."""
 
     def __init__(self, scores: list[str], segments: list[str]):
         self.scores = {s: [None, None, 0.0, 0] for s in scores}  # min, max, sum, count
         self.segments: dict[str, dict] = {g: {} for g in segments}
+        self.labels: dict[str, list] = {g: [] for g in segments}
 
     def add(self, batch) -> None:
         """Fold one output batch in (Arrow's kernels over the column buffers: this runs on the
@@ -229,6 +232,8 @@ class _Stats:
                 continue
             arr = batch.column(names.index(name))
             labels = arr.dictionary.to_pylist()
+            order = self.labels[name]
+            order += [x for x in labels if x not in order]
             indices = arr.indices
             if arr.null_count:
                 indices = indices.drop_null()
@@ -247,6 +252,8 @@ class _Stats:
                 acc[1] = hi if acc[1] is None else max(acc[1], hi)
                 acc[2] += total
                 acc[3] += n
+        for name, order in other.labels.items():
+            self.labels[name] += [x for x in order if x not in self.labels[name]]
         for name, counts in other.segments.items():
             mine = self.segments[name]
             for label, n in counts.items():
@@ -264,10 +271,9 @@ class _Stats:
                               "max": _num(hi),
                               "non_null": n}
                        for name, (lo, hi, total, n) in self.scores.items()},
-            "segments": {name: [{"segment": label, "leads": n,
-                                 "share": n / rows if rows else None}
-                                for label, n in sorted(counts.items(),
-                                                       key=lambda kv: (kv[0] is None, -kv[1]))]
+            "segments": {name: [{"segment": label, "leads": counts.get(label, 0),
+                                 "share": counts.get(label, 0) / rows if rows else None}
+                                for label in self.labels[name] + [None] * (None in counts)]
                          for name, counts in self.segments.items()},
         }
 

@@ -105,7 +105,8 @@ def rescore(model, uri: str, *, table: str, key: str, into: str | None = None,
     try:
         source = DatabaseSource(uri, table, where=where, schema=schema, batch_rows=batch_rows)
         plan = _Plan(m, source, key, None if into is None else TableName.of(into, schema),
-                     None if history is None else TableName.of(history, schema), in_database)
+                     None if history is None else TableName.of(history, schema), in_database,
+                     as_of)
     except driver_errors() as e:  # a catalog query failed: nothing was written yet
         raise DataError(f"{redact(uri)}: {describe_error(e)}") from None
     result = RescoreResult(table=str(source.table), into=None if into is None else
@@ -123,7 +124,8 @@ def rescore(model, uri: str, *, table: str, key: str, into: str | None = None,
 class _Plan:
     """Everything checked before the first write: the program, the names, the catalog."""
 
-    def __init__(self, model, source: DatabaseSource, key: str, into, history, in_database):
+    def __init__(self, model, source: DatabaseSource, key: str, into, history, in_database,
+                 as_of=None):
         from leadscore_fast.compiler import compile_program as compile_model
         from leadscore_fast.errors import SchemaError
 
@@ -136,6 +138,7 @@ class _Plan:
             raise type(e)(f"{e}\n  reading {source.name}") from None
         self.scores = list(self.program.scores)
         self.segments = [g["name"] for g in self.program.segments]
+        self.labels = {g["name"]: list(g["labels"]) for g in self.program.segments}
         self.outputs = self.scores + self.segments
         self.inputs = list(dict.fromkeys(c["name"] for c in self.program.columns))
         self._check_names()
@@ -145,7 +148,7 @@ class _Plan:
                 {f.name: f.type for f in source.schema}
             self.history_columns = self._existing(cat, history) if history else None
             self._check_types()
-            self.sql = self._in_database_sql(cat) if in_database else None
+            self.sql = self._in_database_sql(cat, as_of) if in_database else None
 
     def _check_names(self) -> None:
         from leadscore_fast.errors import ModelError, SchemaError
@@ -350,11 +353,11 @@ class _Plan:
         for g in self.segments:
             q = w.quote(g)
             rows = w.query(f"SELECT {q}, count(*) FROM {w.quote(relation)} GROUP BY {q}")
-            counts[g] = dict(sorted(rows, key=lambda r: (r[0] is None, -r[1])))
+            counts[g] = in_label_order(dict(rows), self.labels[g])
         return counts
 
     # -- in the database ---------------------------------------------------------------------
-    def _in_database_sql(self, w: Connection) -> str:
+    def _in_database_sql(self, w: Connection, as_of=None) -> str:
         """SELECT key AS <key>, outputs... computed by the database (the model as SQL)."""
         from leadscore_fast.compiler import to_sql
         from leadscore_fast.errors import DataError
@@ -370,7 +373,7 @@ class _Plan:
         cols = [self.source.columns[c] for c in self.inputs]
         key = self.source.columns[self.key]
         fields = [pa.field(c.name, c.type) for c in cols] + [pa.field(_KEY_ALIAS, key.type)]
-        model_sql = to_sql(self.model, pa.schema(fields), relation=_INPUT_CTE,
+        model_sql = to_sql(self.model, pa.schema(fields), relation=_INPUT_CTE, as_of=as_of,
                            include_input=True, **extra)
         exprs = [f"{c.expr} AS {w.quote(c.name)}" for c in cols]
         exprs.append(f"{key.expr} AS {w.quote(_KEY_ALIAS)}")
@@ -411,6 +414,14 @@ def _same_name(a, b, dialect: str) -> bool:
 
 def _temp_name(kind: str) -> str:
     return f"leadscore_{kind}_{os.getpid()}_{secrets.token_hex(4)}"
+
+
+def in_label_order(counts: dict, labels: list) -> dict:
+    """Leads per label, the labels in the segmentation's order (as ``leadscore segment``
+    lists them), no label (None) last."""
+    rank = {x: i for i, x in enumerate(labels)}
+    return dict(sorted(counts.items(), key=lambda kv: (kv[0] is None, rank.get(kv[0], len(rank)),
+                                                       str(kv[0]))))
 
 
 class _ScoredStream:
@@ -457,8 +468,7 @@ class _ScoredStream:
                 counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
 
     def segment_counts(self) -> dict:
-        return {g: dict(sorted(c.items(), key=lambda kv: (kv[0] is None, -kv[1])))
-                for g, c in self._counts.items()}
+        return {g: in_label_order(c, self.plan.labels[g]) for g, c in self._counts.items()}
 
     def check(self) -> None:
         if self.error is not None:
