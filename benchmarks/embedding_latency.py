@@ -5,10 +5,11 @@ same run, interleaved (the machine is shared: read the ratios):
     python benchmarks/embedding_latency.py [--calls 5000] [--fresh 7]
 
 - floor: a trivial pyarrow call (``batch.column(0)``), what any call into Arrow costs;
-- score_batch: a RecordBatch (small_batch.py's one-call path) and the same rows as a Table
-  (the runner's general path: sources, binding in Python, executor choice);
+- score_batch: a RecordBatch (small_batch.py's one-call path) and the same rows as a
+  RecordBatchReader (the runner's general path: sources, binding in Python, executor choice);
 - fresh process: ``import leadscore_fast``, load the reference model's YAML file, compile it,
-  score its first 1,000-row batch (read from an Arrow IPC file), against ``python -c "import pyarrow"`` (the floor a process pays anyway).
+  score its first 1,000-row batch (read from an Arrow IPC file), against
+  ``python -c "import pyarrow"`` (the floor a process pays anyway).
 """
 from __future__ import annotations
 
@@ -73,22 +74,22 @@ def main():
     cm = lf.compile(lf.Model.from_yaml_string(REFERENCE_MODEL_YAML), leads.schema)
     rows = leads.to_pylist()
     batch = leads.slice(0, 1000).combine_chunks().to_batches()[0]
-    table = pa.Table.from_batches([batch])
     cm.score_one(rows[0])
     cm.score_batch(batch)
-    cm.score_batch(table)
+    cm.score_batch(pa.RecordBatchReader.from_batches(batch.schema, [batch]))
     it = iter(range(10 ** 9))
     one = interleaved({"floor": lambda: batch.column(0),
                        "score_one": lambda: cm.score_one(rows[next(it) % len(rows)])},
                       args.calls // 5)
     many = interleaved({"score_batch": lambda: cm.score_batch(batch),
-                        "runner path": lambda: cm.score_batch(table)},
+                        "runner path": lambda: cm.score_batch(
+                            pa.RecordBatchReader.from_batches(batch.schema, [batch]))},
                        max(args.calls // 25, 20))
     print(f"load average {os.getloadavg()[0]:.1f}")
     print(f"floor (batch.column(0)) {one['floor']:.2f} us")
     print(f"score_one median {one['score_one']:.1f} us")
     print(f"score_batch of 1,000 rows median {many['score_batch']:.0f} us "
-          f"(the runner's path, same rows as a Table: {many['runner path']:.0f} us)")
+          f"(the runner's path, same rows as a RecordBatchReader: {many['runner path']:.0f} us)")
     if args.fresh:
         with tempfile.TemporaryDirectory() as tmp:
             path, model = os.path.join(tmp, "leads.arrow"), os.path.join(tmp, "model.yaml")

@@ -235,3 +235,19 @@ def test_a_fresh_process_loads_only_what_scoring_a_batch_needs(tmp_path):
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_tables_of_one_chunk_take_the_one_call_path(model, plain_leads):
+    t = plain_leads.slice(0, 700).combine_chunks()
+    cm = lf.compile(model, t.schema)
+    got = cm.score_batch(t, keep="lead_id")
+    assert "_small" in cm.__dict__  # the one-call path ran
+    assert_same_tables(pa.Table.from_batches([got]), lf.score(model, t, keep="lead_id",
+                                                              executor="interpreter"))
+    two = pa.concat_tables([t.slice(0, 300), t.slice(300)])  # two chunks: the runner's path
+    assert two.num_rows == 700 and len(two.to_batches()) == 2
+    assert pa.Table.from_batches([cm.score_batch(two, keep="lead_id")]).equals(
+        pa.Table.from_batches([got]))
+    empty = cm.score_batch(t.slice(0, 0))
+    assert empty.num_rows == 0
+    assert empty.schema == got.schema.remove(got.schema.get_field_index("lead_id"))

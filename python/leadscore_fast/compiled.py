@@ -150,8 +150,12 @@ class CompiledModel:
         Returns one RecordBatch with the columns of ``lf.score``: a float64 column per score,
         a dictionary<int32, string> column per segmentation, then the ``keep`` columns."""
         keep = [keep] if isinstance(keep, str) else list(keep or [])
-        if isinstance(batch, pa.RecordBatch):
-            small = self._score_small(batch, keep, as_of, threads)
+        one = batch
+        if isinstance(batch, pa.Table) and batch.num_rows:
+            parts = batch.to_batches()  # one chunk per column: one batch, no copy
+            one = parts[0] if len(parts) == 1 else None
+        if isinstance(one, pa.RecordBatch):
+            small = self._score_small(one, keep, as_of, threads)
             if small is not None:
                 return small
         from leadscore_fast.scoring import _record_batch
