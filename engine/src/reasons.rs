@@ -201,18 +201,24 @@ pub fn select(cols: &[&[f64]], adj: Option<&[f64]>, top: usize, scratch: &mut Sc
     }
     let n_rules = cols.len() as i32;
     let mut k = *pos;
+    let (rules, points) = (rules.as_mut_ptr(), points.as_mut_ptr());
     for i in 0..m {
-        for s in 0..t {
-            // written unconditionally, kept only when the slot holds an entry
-            rules[k] = sj[s][i] as i32;
-            points[k] = sp[s][i];
-            k += (sv[s][i] > 0.0) as usize;
-        }
-        if let Some(adj) = adj {
-            let x = adj[i];
-            rules[k] = n_rules;
-            points[k] = x;
-            k += (x != 0.0 && !x.is_nan()) as usize;
+        // SAFETY: k < room (checked above): lead i writes at most entries_per_lead entries,
+        // each at an index below *pos + (i + 1) * entries_per_lead; the slots' rules are
+        // small whole numbers
+        unsafe {
+            for s in 0..t {
+                // written unconditionally, kept only when the slot holds an entry
+                *rules.add(k) = sj[s][i].to_int_unchecked::<i32>();
+                *points.add(k) = sp[s][i];
+                k += (sv[s][i] > 0.0) as usize;
+            }
+            if let Some(adj) = adj {
+                let x = adj[i];
+                *rules.add(k) = n_rules;
+                *points.add(k) = x;
+                k += (x != 0.0 && !x.is_nan()) as usize;
+            }
         }
         ends[i] = k as i32;
     }
@@ -236,17 +242,25 @@ pub fn clamp_adjustment(cols: &[&[f64]], v: &[f64], adj: &mut [f64]) {
                 *t += c;
             }
         }
+        let (v, adj) = (&v[part..part + k], &mut adj[part..part + k]);
+        let mut inexact = false;
         for i in 0..k {
-            let (x, t) = (v[part + i], total[i]);
-            let mut a = x - t;
-            for _ in 0..4 {
-                let off = x - (t + a);
-                if off == 0.0 {
-                    break;
+            adj[i] = v[i] - total[i];
+            inexact |= v[i] - (total[i] + adj[i]) != 0.0;
+        }
+        if inexact {  // rare: only where the clamp moved the score by more than 2x
+            for i in 0..k {
+                let (x, t) = (v[i], total[i]);
+                let mut a = adj[i];
+                for _ in 0..4 {
+                    let off = x - (t + a);
+                    if off == 0.0 {
+                        break;
+                    }
+                    a = next_after(a, a + off);
                 }
-                a = next_after(a, a + off);
+                adj[i] = a;
             }
-            adj[part + i] = a;
         }
     }
 }
