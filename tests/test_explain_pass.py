@@ -40,7 +40,11 @@ def same(got: pa.Table, want: pa.Table):
 
 
 def _nan_equal(a, b):
-    return all((x == y) or (x != x and y != y) for x, y in zip(a.to_pylist(), b.to_pylist()))
+    return all(x == y or (_nan(x) and _nan(y)) for x, y in zip(a.to_pylist(), b.to_pylist()))
+
+
+def _nan(x) -> bool:
+    return isinstance(x, float) and math.isnan(x)
 
 
 def one_pass_runs(model, table) -> bool:
@@ -56,8 +60,8 @@ def one_pass_runs(model, table) -> bool:
 @given(cases(max_rows=40))
 def test_one_pass_is_the_materialised_path_bit_for_bit(case):
     for top, threads in ((1, 1), (3, 2), (40, 2)):
-        kw = dict(top=top, as_of=case.as_of, threads=threads, chunk_rows=case.chunk_rows,
-                  reasons_text=top == 3)
+        kw = {"top": top, "as_of": case.as_of, "threads": threads,
+              "chunk_rows": case.chunk_rows, "reasons_text": top == 3}
         same(lf.explain(case.model, case.table, **kw), materialised(case.model, case.table, **kw))
 
 
@@ -124,4 +128,4 @@ def test_explain_one_is_the_row_of_lf_explain(leads):
 
 def _rows_nan_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(
-        a[k] == b[k] or (isinstance(a[k], float) and a[k] != a[k] and b[k] != b[k]) for k in a)
+        a[k] == b[k] or (_nan(a[k]) and _nan(b[k])) for k in a)

@@ -150,3 +150,80 @@ impl Explain {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exec::{self, ptype as pt};
+    use crate::reasons::{top_reasons, Reasons};
+    use serde_json::json;
+
+    /// score s (range [0, 25]) = a + b + c, and each rule alone as a score of its own; x with
+    /// NULLs, 1000 rows in 64-row chunks, 5 blocks on 2 threads: the sink's reasons are
+    /// top_reasons over the materialised contribution columns.
+    #[test]
+    fn the_sink_gives_the_reasons_of_the_materialised_columns() {
+        let rule = |n: &str, w: &str, p: &str, cap: Option<f64>| json!({"name": n, "line": 1,
+            "when": {"text": w, "line": 1, "col": 1}, "points": {"text": p, "line": 1, "col": 1}, "cap": cap, "floor": null});
+        let rules = [rule("a", "x > 0", "10", None), rule("b", "x > 1", "x * 10", Some(15.0)), rule("c", "x < 0.5", "-7", None)];
+        let mut scores = vec![json!({"name": "s", "line": 1, "range": [0.0, 25.0], "rules": rules, "expr": null})];
+        for (i, r) in rules.iter().enumerate() {
+            scores.push(json!({"name": format!("s.{i}"), "line": 1, "range": null, "rules": [r], "expr": null}));
+        }
+        let model = json!({"name": "m", "source": "m", "scores": scores, "segments": []}).to_string();
+        let p = crate::compile_json(&model, &json!([{"name": "x", "kind": "float"}]).to_string()).unwrap();
+        let n = 1000;
+        let x: Vec<f64> = (0..n).map(|i| if i % 13 == 0 { f64::NAN } else { (i % 40) as f64 / 10.0 - 0.7 }).collect();
+        let data: Vec<u8> = x.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let columns = [exec::Column { data: &data, valid: &[], offset: 0, ptype: pt::F64 }];
+        let code: Vec<i64> = p.code.iter().flat_map(|i| i.iter().copied()).collect();
+        let batch = |materialize| exec::Batch {
+            code: &code, consts_f: &p.consts_f, consts_i: &p.consts_i, n_regs: p.n_regs, columns: &columns, lut_f: &[],
+            lut_b: &[], lut_off: &[0], as_of: 0, n, chunk: 64, materialize, row_base: 0, tk_meta: &[],
+        };
+        let (nblocks, n_scores) = (5, 4);
+        let (mut out_f, mut acc) = (vec![0.0; n_scores * n], vec![0i64; nblocks * n_scores]);
+        let outs = exec::Outputs {
+            out_f: &mut out_f, n_scores, out_seg: &mut [], n_segs: 0, acc: &mut acc, n_slots: 0, masks: &mut [], n_masks: 0,
+            tk_val: &mut [], tk_row: &mut [], tk_groups: 0, tk_kmax: 0,
+        };
+        exec::run(&batch(true), outs, nblocks, 2).unwrap();
+        let col = |k: usize| &out_f[k * n..(k + 1) * n];
+        let cols = [col(1), col(2), col(3)];
+        let mut adj = vec![0.0; n];
+        clamp_adjustment(&cols, col(0), &mut adj);
+        let want = top_reasons(&cols, Some(&adj), n, 2, 1);
+
+        let per = entries_per_lead(3, 2, true);
+        let (mut offsets, mut rules, mut points) = (vec![-1i32; n + nblocks], vec![0i32; n * per], vec![0.0f64; n * per]);
+        let mut score = vec![0.0f64; n];
+        let sink = Explain {
+            n, scores: vec![RowCopy { index: 0, out: score.as_mut_ptr().cast(), nulls: AtomicI64::new(0) }], segs: vec![],
+            reasons: vec![ScoreReasons { score: 0, contributions: vec![1, 2, 3], ranged: true, top: 2,
+                offsets: offsets.as_mut_ptr(), rules: rules.as_mut_ptr(), points: points.as_mut_ptr() }],
+        };
+        let outs = exec::Outputs {
+            out_f: &mut [], n_scores, out_seg: &mut [], n_segs: 0, acc: &mut acc, n_slots: 0, masks: &mut [], n_masks: 0,
+            tk_val: &mut [], tk_row: &mut [], tk_groups: 0, tk_kmax: 0,
+        };
+        exec::run_with_sink(&batch(false), outs, nblocks, 2, &sink).unwrap();
+        assert_eq!(score.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), col(0).iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        // block b (chunks b * 16 / 5 ..): its offsets from row r0 + b, its entries from r0 * per
+        let chunks = n.div_ceil(64);
+        let mut got = Reasons { offsets: vec![0], ..Default::default() };
+        for b in 0..nblocks {
+            let (r0, r1) = ((b * chunks / nblocks * 64).min(n), ((b + 1) * chunks / nblocks * 64).min(n));
+            let offs = &offsets[r0 + b..=r1 + b];
+            assert_eq!(offs[0], 0);
+            let base = *got.offsets.last().unwrap();
+            got.offsets.extend(offs[1..].iter().map(|o| o + base));
+            let used = offs[offs.len() - 1] as usize;
+            got.rules.extend(&rules[r0 * per..r0 * per + used]);
+            got.points.extend(&points[r0 * per..r0 * per + used]);
+        }
+        assert_eq!(got.offsets, want.offsets);
+        assert_eq!(got.rules, want.rules);
+        assert_eq!(got.points.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.points.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+        assert!(want.rules.contains(&3), "some lead has a clamp entry");
+    }
+}

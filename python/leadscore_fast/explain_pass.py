@@ -16,7 +16,7 @@ from leadscore_fast.arrays import primitive
 from leadscore_fast.explanations import RANGE
 from leadscore_fast.pipeline import prefetch
 
-__all__ = ["unsupported", "reasons_tables", "MAX_TOP"]
+__all__ = ["MAX_TOP", "reasons_tables", "unsupported"]
 
 MAX_TOP = 32  # engine::reasons::MAX_TOP: the most entries a lead keeps before its clamp's
 
