@@ -1,7 +1,13 @@
-//! `_engine.top_reasons`: per-lead reasons (`engine::reasons`) over numpy float64 columns of
-//! contributions, the GIL released while it runs; flat Arrow buffers back.
+//! Per-lead reasons, the GIL released while they run: `_engine.top_reasons` (`engine::reasons`)
+//! over numpy float64 columns of contributions, flat Arrow buffers back; `_engine.explain_native`
+//! (`engine::explain`), the scoring pass that writes them into the caller's buffers.
 
-use crate::native::{array, F8};
+use crate::native::{array, BatchArgs, F8, I4};
+use crate::ProgramError;
+use leadscore_engine::exec;
+use leadscore_engine::explain::{Explain, RowCopy, ScoreReasons};
+use leadscore_engine::reasons::entries_per_lead;
+use std::sync::atomic::{AtomicI64, Ordering};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -34,4 +40,67 @@ pub fn top_reasons<'py>(
     let adj: Option<&[f64]> = adj.as_ref().map(|a| unsafe { a.slice::<f64>() });
     let r = py.detach(|| leadscore_engine::reasons::top_reasons(&cols, adj, n, top, threads));
     Ok((bytes_of(py, &r.offsets), bytes_of(py, &r.rules), bytes_of(py, &r.points)))
+}
+
+/// One rule score's reasons for `explain_native`: (score index, its rules' contribution score
+/// indices, ranged, top, offsets int32[n + nblocks], rules int32[n * per lead], points
+/// float64[n * per lead]).
+type ReasonsArgs<'py> = (usize, Vec<usize>, bool, usize, Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>);
+
+/// Run a batch of an explain program (the model plus one score per rule) on the native
+/// executor without materialising its scores: per chunk, `scores` (score index, float64[n]
+/// out) and `segs` (segmentation index, int32[n] out) are copied out and the reasons written
+/// (`engine::explain`). Returns the NULLs written per score and per segmentation.
+#[pyfunction]
+#[pyo3(signature = (code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n, chunk, nblocks, n_scores, n_segs, scores, segs, reasons, threads=1))]
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+pub fn explain_native<'py>(
+    py: Python<'py>, code: &Bound<'py, PyAny>, consts_f: &Bound<'py, PyAny>, consts_i: &Bound<'py, PyAny>, n_f: usize, n_i: usize, n_b: usize,
+    datas: &Bound<'py, PyAny>, valids: &Bound<'py, PyAny>, meta: &Bound<'py, PyAny>, lut_f: &Bound<'py, PyAny>, lut_b: &Bound<'py, PyAny>,
+    lut_off: &Bound<'py, PyAny>, as_of: i64, n: usize, chunk: usize, nblocks: usize, n_scores: usize, n_segs: usize,
+    scores: Vec<(usize, Bound<'py, PyAny>)>, segs: Vec<(usize, Bound<'py, PyAny>)>, reasons: Vec<ReasonsArgs<'py>>, threads: usize,
+) -> PyResult<(Vec<i64>, Vec<i64>)> {
+    let args = BatchArgs { code, consts_f, consts_i, n_regs: [n_f, n_i, n_b], datas, valids, meta, lut_f, lut_b, lut_off, as_of, n, chunk, materialize: false, row_base: 0 };
+    let nblocks = nblocks.max(1);
+    let bad = |what: String| PyValueError::new_err(format!("explain_native: {what}"));
+    let copies = |rows: &[(usize, Bound<'py, PyAny>)], typestr: &str, of: usize, what: &str| -> PyResult<Vec<RowCopy>> {
+        rows.iter().map(|(index, out)| {
+            let a = array(out, what, typestr, true)?;
+            if *index >= of || a.len() != n {
+                return Err(bad(format!("{what} {index}: an index below {of} and {n} values")));
+            }
+            // SAFETY: checked dtype and size, alive while `rows` is held (this call)
+            Ok(RowCopy { index: *index, out: unsafe { a.slice_mut::<u8>() }.as_mut_ptr(), nulls: AtomicI64::new(0) })
+        }).collect()
+    };
+    let score_rows = copies(&scores, F8, n_scores, "score")?;
+    let seg_rows = copies(&segs, I4, n_segs, "segmentation")?;
+    let mut picks = Vec::with_capacity(reasons.len());
+    for (score, contributions, ranged, top, offsets, rules, points) in &reasons {
+        let (o, r, p) = (array(offsets, "offsets", I4, true)?, array(rules, "rules", I4, true)?, array(points, "points", F8, true)?);
+        if *score >= n_scores || contributions.iter().any(|&c| c >= n_scores) || *top == 0 {
+            return Err(bad(format!("reasons of score {score}: score indices below {n_scores} and top at least 1")));
+        }
+        let per = entries_per_lead(contributions.len(), *top, *ranged);
+        if o.len() != n + nblocks || r.len() != n * per || p.len() != n * per {
+            return Err(bad(format!("reasons of score {score}: {} offsets for {} (n + nblocks), {} rules and {} points for {}",
+                                   o.len(), n + nblocks, r.len(), p.len(), n * per)));
+        }
+        // SAFETY: as above
+        unsafe {
+            picks.push(ScoreReasons {
+                score: *score, contributions: contributions.clone(), ranged: *ranged, top: *top,
+                offsets: o.slice_mut::<i32>().as_mut_ptr(), rules: r.slice_mut::<i32>().as_mut_ptr(), points: p.slice_mut::<f64>().as_mut_ptr(),
+            });
+        }
+    }
+    let sink = Explain { n, scores: score_rows, segs: seg_rows, reasons: picks };
+    let mut acc = vec![0i64; nblocks * (n_scores + n_segs)];
+    let outs = exec::Outputs {
+        out_f: &mut [], n_scores, out_seg: &mut [], n_segs, acc: &mut acc, n_slots: 0, masks: &mut [], n_masks: 0,
+        tk_val: &mut [], tk_row: &mut [], tk_groups: 0, tk_kmax: 0,
+    };
+    args.with(&[], |batch| py.detach(|| exec::run_with_sink(batch, outs, nblocks, threads, &sink)))?.map_err(ProgramError::new_err)?;
+    let count = |rows: &[RowCopy]| rows.iter().map(|c| c.nulls.load(Ordering::Relaxed)).collect();
+    Ok((count(&sink.scores), count(&sink.segs)))
 }

@@ -14,6 +14,7 @@ pub mod encode;
 pub mod error;
 pub mod eval;
 pub mod exec;
+pub mod explain;
 pub mod fold;
 pub mod fuse;
 pub mod hints;

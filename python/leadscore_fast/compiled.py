@@ -40,7 +40,8 @@ class CompiledModel:
     """A model compiled against an Arrow schema.
 
     ``score_batch(batch)`` scores Arrow data into a RecordBatch (the columns of ``lf.score``),
-    ``score_one(mapping)`` one lead given as a dict. ``program`` is the engine's Program
+    ``score_one(mapping)`` one lead given as a dict, ``explain_one(mapping)`` its reasons
+    (the row of ``lf.explain``). ``program`` is the engine's Program
     (bytecode, ``disassemble()``); its attributes (``columns``, ``scores``, ``segments``, ...)
     are also readable here, as they were when ``compile`` returned the Program itself.
     """
@@ -221,10 +222,7 @@ class CompiledModel:
         fast = self._score_row(lead, as_of)
         if fast is not None:
             return fast
-        arrays = [pa.nulls(1, f.type) if (v := lead.get(f.name)) is None else _one(v, f)
-                  for f in self._fields]
-        batch = pa.RecordBatch.from_arrays(arrays, schema=self._one_schema)
-        _prep, _b, finish = self._run(batch, [], as_of, 1)
+        _prep, _b, finish = self._run(self._lead_batch(lead), [], as_of, 1)
         out = finish()
         result = {}
         for s, name in enumerate(self.score_names):
@@ -234,6 +232,23 @@ class CompiledModel:
             code = int(out.out_seg[g, 0])
             result[name] = None if code < 0 else self._labels[g][code]
         return result
+
+    def explain_one(self, lead: dict, *, top: int = 3, as_of=None) -> dict:
+        """Why one lead (a mapping read as ``score_one`` reads it) has its scores: the row
+        ``lf.explain`` gives it in a one-row batch, as a dict: every score and segment, then
+        per rule score ``reasons_<score>``, a list of ``{"rule", "points"}`` (the ``top``
+        largest |points|, ties in file order, then ``(range)`` for the clamp)."""
+        from leadscore_fast.explanations import explain
+
+        table = explain(self.model, self._lead_batch(lead), top=top, as_of=as_of, threads=1)
+        return table.to_pylist()[0]
+
+    def _lead_batch(self, lead: dict) -> pa.RecordBatch:
+        """One lead as a one-row batch of the input columns (missing or None: NULL)."""
+        # (pa.nulls is called here, not at compile: its first call costs a fresh process ~8 ms)
+        arrays = [pa.nulls(1, f.type) if (v := lead.get(f.name)) is None else _one(v, f)
+                  for f in self._fields]
+        return pa.RecordBatch.from_arrays(arrays, schema=self._one_schema)
 
     def _score_row(self, lead: dict, as_of):
         """score_one without building a batch: the values go straight to the engine

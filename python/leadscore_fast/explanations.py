@@ -117,14 +117,18 @@ def _reasons_text(reasons: pa.ListArray) -> pa.Array:
 
 
 def explain(model, data, *, top: int = 3, keep=None, contributions: bool = False,
-            reasons_text: bool = False, as_of=None, threads=None) -> pa.Table:
+            reasons_text: bool = False, as_of=None, threads=None, chunk_rows=None) -> pa.Table:
     """Score ``data`` and say why: the ``keep`` input columns, every score and segment, then
     per rule score ``reasons_<score>`` (list<struct<rule, points>>, rule dictionary-encoded:
     the ``top`` rules with
     the largest absolute contribution, ties in file order, then ``(range)`` for the clamp),
     or with ``contributions=True`` one float64 column ``<score>.<rule>`` per rule (and
     ``<score>.(range)`` for a ranged score) instead; ``reasons_text=True`` adds
-    ``reasons_<score>_text`` ("+15 target industry, -40 unsubscribed", for a CRM field)."""
+    ``reasons_<score>_text`` ("+15 target industry, -40 unsubscribed", for a CRM field).
+    The reasons are picked in the scoring pass on the native executor (explain_pass.py), a
+    reasons column chunked per executor block; without it (another executor asked for, a
+    program it cannot run) and for ``contributions``, the contribution columns are computed
+    and the reasons picked from them. ``threads``/``chunk_rows``: as ``lf.score``'s."""
     from leadscore_fast.scoring import score as run
 
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
@@ -161,13 +165,47 @@ def explain(model, data, *, top: int = 3, keep=None, contributions: bool = False
                 names.append(f"reasons_{s}_text")
         return pa.RecordBatch.from_arrays(cols, names=names)
 
-    stream = run(plan.model, data, keep=keep or None, as_of=as_of, threads=threads, stream=True)
+    if not contributions:
+        table = _one_pass(m, plan, data, top, keep, reasons_text, as_of, threads, chunk_rows)
+        if table is not None:
+            return table
+    stream = run(plan.model, data, keep=keep or None, as_of=as_of, threads=threads,
+                 chunk_rows=chunk_rows, stream=True)
     batches = [one(b) for b in stream]
     if not batches:  # no rows: the same columns, empty
         empty = run(plan.model, pa.table({}) if False else data, keep=keep or None, as_of=as_of,
                     threads=threads)
         batches = [one(pa.RecordBatch.from_pylist([], schema=empty.schema))]
     return pa.Table.from_batches(batches)
+
+
+def _one_pass(m, plan, data, top, keep, reasons_text, as_of, threads,
+              chunk_rows) -> pa.Table | None:
+    """explain's table with the reasons picked in the scoring pass (explain_pass.py), or None
+    where that pass cannot run the program (then the contribution columns are materialised)."""
+    from leadscore_fast import explain_pass
+    from leadscore_fast.runner import Session
+
+    ses = Session(plan.model, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
+                  keep=keep)
+    if explain_pass.unsupported(ses.prep) is not None:
+        return None
+    requests = [(s, top) for s in plan.rules]
+    names = keep + m.score_names + m.segment_names
+    for s in plan.rules:
+        names += [f"reasons_{s}"] + ([f"reasons_{s}_text"] if reasons_text else [])
+    columns: list[list] = [[] for _ in names]
+    for batch, scores, segs, lists in explain_pass.reasons_tables(ses, plan, m, requests):
+        row = [batch.column(i) for i in ses.keep_idx] + scores + segs
+        for chunks in lists:
+            row.append(chunks)
+            if reasons_text:  # the text of the same reasons
+                row.append([_reasons_text(c) for c in chunks])
+        for col, part in zip(columns, row):
+            col.extend(part if isinstance(part, list) else [part])
+    if not columns[len(keep)]:  # no batches at all: the other path gives the empty table
+        return None
+    return pa.Table.from_arrays([pa.chunked_array(c) for c in columns], names=names)
 
 
 # -- one lead in full ------------------------------------------------------------------------

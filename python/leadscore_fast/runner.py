@@ -515,3 +515,10 @@ def fused_ir(model, batch: pa.RecordBatch) -> str:
         return fused.ir_text(prep.code, prep.consts_f, prep.consts_i, outs, lay)
     except fused.NotFusable as e:
         raise _errors().ProgramError(f"not fused: {e}") from None
+
+
+# Public names for passes built beside score() on the same session and binding (lf.explain's
+# one pass, explain_pass.py).
+Session = _Session
+bind_batch = _bind
+arrow_empty = _arrow_empty

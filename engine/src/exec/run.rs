@@ -81,13 +81,55 @@ struct Shared {
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
+/// A chunk's scores and segment codes, where the program left them (the output rows when
+/// materialising, else the thread's chunk scratch), for a [`ChunkSink`].
+pub struct ChunkRows {
+    of: *const f64,
+    of_stride: usize,
+    og: *const i32,
+    w: usize,
+    m: usize,
+}
+
+impl ChunkRows {
+    /// The chunk's rows.
+    pub fn len(&self) -> usize {
+        self.m
+    }
+    pub fn is_empty(&self) -> bool {
+        self.m == 0
+    }
+    /// Score `k` of the chunk's rows.
+    pub fn score(&self, k: usize) -> &[f64] {
+        // SAFETY: the executor's rows of at least `m` values, unchanged until the sink returns
+        unsafe { std::slice::from_raw_parts(self.of.add(k * self.of_stride), self.m) }
+    }
+    /// Segmentation `g`'s codes of the chunk's rows (-1 = NULL).
+    pub fn seg(&self, g: usize) -> &[i32] {
+        // SAFETY: as `score`
+        unsafe { std::slice::from_raw_parts(self.og.add(g * self.w), self.m) }
+    }
+}
+
+/// What consumes each chunk's scores as soon as the program has run over it (lf.explain's
+/// reasons): called on the block's thread, chunk after chunk of a block in row order.
+pub trait ChunkSink: Sync {
+    /// Rows `start..start + rows.m` of block `blk`, whose first row is `block_row0`.
+    fn chunk(&self, blk: usize, block_row0: usize, start: usize, rows: &ChunkRows);
+}
+
 /// Run `batch` into `out` as `nblocks` blocks on up to `threads` threads (this one included),
 /// after checking the program and the buffers; the reason when they do not fit.
 pub fn run(batch: &Batch, out: Outputs, nblocks: usize, threads: usize) -> Result<(), String> {
-    run_at(batch, out, nblocks, threads, level())
+    run_at(batch, out, nblocks, threads, level(), None)
 }
 
-fn run_at(batch: &Batch, out: Outputs, nblocks: usize, threads: usize, level: Level) -> Result<(), String> {
+/// [`run`], handing every chunk's scores and segment codes to `sink` once they are computed.
+pub fn run_with_sink(batch: &Batch, out: Outputs, nblocks: usize, threads: usize, sink: &dyn ChunkSink) -> Result<(), String> {
+    run_at(batch, out, nblocks, threads, level(), Some(sink))
+}
+
+fn run_at(batch: &Batch, out: Outputs, nblocks: usize, threads: usize, level: Level, sink: Option<&dyn ChunkSink>) -> Result<(), String> {
     let b = batch;
     let width = if b.materialize { b.n } else { 0 };
     let dims = Dims {
@@ -140,7 +182,7 @@ fn run_at(batch: &Batch, out: Outputs, nblocks: usize, threads: usize, level: Le
         out_f: out.out_f.as_mut_ptr(), out_seg: out.out_seg.as_mut_ptr(), acc: out.acc.as_mut_ptr(),
         masks: out.masks.as_mut_ptr(), tk_val: out.tk_val.as_mut_ptr(), tk_row: out.tk_row.as_mut_ptr(),
     };
-    let ctx = Ctx { b, code: &code, shared, n_scores: out.n_scores, n_segs: out.n_segs, acc_w, heap, kmax: out.tk_kmax, n_chunks, nblocks, level };
+    let ctx = Ctx { b, code: &code, shared, n_scores: out.n_scores, n_segs: out.n_segs, acc_w, heap, kmax: out.tk_kmax, n_chunks, nblocks, level, sink };
     let next = AtomicUsize::new(0);
     let threads = threads.clamp(1, nblocks);
     let work = || {
@@ -193,6 +235,7 @@ struct Ctx<'a> {
     n_chunks: usize,
     nblocks: usize,
     level: Level,
+    sink: Option<&'a dyn ChunkSink>,
 }
 
 /// One thread's registers and scratch rows, chunk wide, reused for every block it runs.
@@ -612,6 +655,10 @@ impl Ctx<'_> {
                     qacc[g0 + g] += nulls;
                 }
             }
+            if let Some(sink) = self.sink {
+                let rows = ChunkRows { of: of.add(o), of_stride, og, w, m };
+                sink.chunk(blk, c0 * b.chunk, start, &rows);
+            }
         }
     }
 }
@@ -685,7 +732,7 @@ mod tests {
                 out_f: &mut out_f, n_scores: 3, out_seg: &mut [], n_segs: 0, acc: &mut acc, n_slots: 0,
                 masks: &mut [], n_masks: 0, tk_val: &mut [], tk_row: &mut [], tk_groups: 0, tk_kmax: 0,
             };
-            run_at(&batch, outs, 1, 1, level).unwrap();
+            run_at(&batch, outs, 1, 1, level, None).unwrap();
             (out_f.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), acc)
         };
         let base = at(Level::Base);
