@@ -215,7 +215,7 @@ def profile_leadscore(model, table) -> dict:
     # caller's binding of the next batch, so this is the caller's wait, not the threads' work)
     patches = [(mod, "bind_array", "bind columns"), (executor, "start", "kernel"),
                (pool.Pending, "result", "kernel"),
-               (getattr(mod, "_Prepared", None), "table", "lookup tables")]
+               (getattr(mod, "Prepared", None), "table", "lookup tables")]
     saved = []
     for obj, attr, key in patches:
         if obj is not None and hasattr(obj, attr):

@@ -283,16 +283,16 @@ def test_programs_are_kept_by_model_and_schema_content(leads):
     from leadscore_fast import runner
 
     yaml = synthetic.REFERENCE_MODEL_YAML
-    first = runner._compile(lf.Model.from_yaml_string(yaml), leads.schema)
-    assert runner._compile(lf.Model.from_yaml_string(yaml), leads.schema) is first
+    first = runner.compile_cached(lf.Model.from_yaml_string(yaml), leads.schema)
+    assert runner.compile_cached(lf.Model.from_yaml_string(yaml), leads.schema) is first
     other = lf.Model.from_yaml_string(yaml.replace("points: 20", "points: 21", 1))
-    assert runner._compile(other, leads.schema) is not first
+    assert runner.compile_cached(other, leads.schema) is not first
     # the schema counts by its column kinds: int32 or int64 compile alike, a new column does not
     wider = leads.schema.set(leads.schema.get_field_index("company_size"),
                              pa.field("company_size", pa.int64()))
-    assert runner._compile(lf.Model.from_yaml_string(yaml), wider) is first
+    assert runner.compile_cached(lf.Model.from_yaml_string(yaml), wider) is first
     more = leads.schema.append(pa.field("extra", pa.string()))
-    assert runner._compile(lf.Model.from_yaml_string(yaml), more) is not first
+    assert runner.compile_cached(lf.Model.from_yaml_string(yaml), more) is not first
     batch = leads.slice(0, 500)
     assert lf.score(other, batch).equals(lf.score(other, batch))
     assert not lf.score(other, batch).column("fit").equals(

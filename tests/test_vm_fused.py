@@ -305,8 +305,8 @@ def test_rule_text_never_reaches_the_generated_code():
     model = {"name": "m", "scores": {"s": {"rules": [
         {"name": "r", "when": f"tag = '{marker}' OR n > 2", "points": 3}]}}}
     table = pa.table({"tag": pa.array(["a", marker]).dictionary_encode(), "n": [1, 5]})
-    program = runner._compile(lf.compiler.as_model(model), table.schema)
-    prep = runner._Prepared(program)
+    program = runner.compile_cached(lf.compiler.as_model(model), table.schema)
+    prep = runner.Prepared(program)
     meta = np.array([[4, 0, 0], [5, 0, 0]], np.int64)  # int32 codes, int64
     lut_off = np.arange(len(prep.lookups) + len(prep.points) + 1) * 3
     lay = fused.layout(prep.code, meta, lut_off)

@@ -108,11 +108,11 @@ def compile_cmd(model, datafile, llvm, input_format, delimiter, null_values):
         schema = _schema_of(datafile, input_format, delimiter, null_values)
         click.echo(compile(_load_model(model), schema).disassemble().rstrip("\n"))
         return
-    from leadscore_fast.runner import _compile, fused_ir
+    from leadscore_fast.runner import compile_cached, fused_ir
 
     m = _load_model(model)
     source = open_input(datafile, input_format, delimiter, null_values)
-    names = [spec["name"] for spec in _compile(m, source.schema).columns]
+    names = [spec["name"] for spec in compile_cached(m, source.schema).columns]
     batch = next(iter(source.batches(names)), None)
     if batch is None:
         raise click.ClickException(f"{datafile}: no rows to take a batch layout from") from None

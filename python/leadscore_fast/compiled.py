@@ -3,9 +3,9 @@ keeps (a webhook handler, a Spark or Dask worker).
 
 A small RecordBatch is scored in one engine call (small_batch.py), one lead from its dict in
 another (``_engine.RowScorer``); everything else goes through the runner's batch path
-(``runner._start_batch`` and the output columns of ``scoring._record_batch``). Every path gives
+(``runner.start_batch`` and the output columns of ``scoring.record_batch``). Every path gives
 ``lf.score``'s bits. The one-call paths keep their table caches behind locks in the engine;
-on the runner's path each thread has its own prepared state (``runner._Prepared``: the checked
+on the runner's path each thread has its own prepared state (``runner.Prepared``: the checked
 bytecode and the lookup-table cache), so many threads may score with one object at once.
 
 Pickling writes a versioned blob of plain data, no code: the model in its YAML layout, the
@@ -92,9 +92,9 @@ class CompiledModel:
         """This thread's prepared program (a lookup cache shared by threads would need locks)."""
         prep = getattr(self._local, "prep", None)
         if prep is None:
-            from leadscore_fast.runner import _Prepared
+            from leadscore_fast.runner import Prepared
 
-            prep = self._local.prep = _Prepared(self.program)
+            prep = self._local.prep = Prepared(self.program)
         return prep
 
     def _check_schema(self, schema: pa.Schema, where: str) -> None:
@@ -137,10 +137,10 @@ class CompiledModel:
             batch = batch.select(columns)
         # each program column's batch column (two has_any columns may read one list column)
         col_idx = [columns.index(c["name"]) for c in self.program.columns]
-        threads = runner._default_threads() if threads is None else max(1, int(threads))
+        threads = runner.default_threads() if threads is None else max(1, int(threads))
         # A compiled model has no top-k queries: empty heaps, sized as the executor checks.
         tk_state = pool.topk_state(prep.tk_meta, pool.max_blocks(threads))
-        finish = runner._start_batch(prep, batch, col_idx, resolve_as_of(as_of, self.program),
+        finish = runner.start_batch(prep, batch, col_idx, resolve_as_of(as_of, self.program),
                                      threads, runner.DEFAULT_CHUNK_ROWS, True, row_base,
                                      tk_state)
         return prep, batch, finish
@@ -159,7 +159,7 @@ class CompiledModel:
             small = self._score_small(one, keep, as_of, threads)
             if small is not None:
                 return small
-        from leadscore_fast.scoring import _record_batch
+        from leadscore_fast.scoring import record_batch
 
         batches, schema = _as_batches(batch)
         self._check_schema(schema, "batch")
@@ -172,7 +172,7 @@ class CompiledModel:
         outs, row_base = [], 0
         for b in batches:
             prep, _b, finish = self._run(b, keep, as_of, threads, row_base)
-            outs.append(_record_batch(prep, finish(), keep_idx, out_schema))
+            outs.append(record_batch(prep, finish(), keep_idx, out_schema))
             row_base += b.num_rows
         if len(outs) == 1:
             return outs[0]

@@ -42,7 +42,7 @@ def as_schema(schema) -> pa.Schema:
                     f"got {type(schema).__name__}")
 
 
-def _schema_json(schema) -> str:
+def schema_json(schema) -> str:
     from leadscore_fast.schema import schema_kinds
 
     return json.dumps(schema_kinds(as_schema(schema)))
@@ -61,7 +61,7 @@ def compile_program(model, schema):
     from leadscore_fast import _engine
 
     m = as_model(model)
-    return _engine.compile(m.to_engine_json(), _schema_json(schema))
+    return _engine.compile(m.to_engine_json(), schema_json(schema))
 
 
 def to_sql(model, schema, relation: str = "leads", as_of=None, *,
@@ -79,7 +79,7 @@ def to_sql(model, schema, relation: str = "leads", as_of=None, *,
     if not isinstance(dialect, str):
         raise TypeError(f"dialect must be a string, got {type(dialect).__name__}")
     m = as_model(model)
-    return _engine.to_sql(m.to_engine_json(), _schema_json(schema), relation,
+    return _engine.to_sql(m.to_engine_json(), schema_json(schema), relation,
                           epoch_us(as_of if as_of is not None else m.as_of),
                           include_input=bool(include_input), dialect=dialect)
 

@@ -86,9 +86,9 @@ def score_rows(model, source, rows: np.ndarray, columns, *, as_of, threads):
         columns = [c for c in source.schema.names if c not in outputs]
     elif isinstance(columns, str):
         columns = [columns]
-    from leadscore_fast.runner import _compile
+    from leadscore_fast.runner import compile_cached
 
-    program = _compile(model, source.schema)
+    program = compile_cached(model, source.schema)
     needed = [spec["name"] for spec in program.columns] + list(columns)
     subset = source.take(np.asarray(rows, np.int64), needed)
     return score(model, subset, keep=list(columns), as_of=as_of, threads=threads)

@@ -125,7 +125,7 @@ def augment(m, schema: pa.Schema, *, bounds: bool = True):
 
 
 class Folder:
-    """Per-batch folding of one pass's raw outputs (``runner._Session`` batches)."""
+    """Per-batch folding of one pass's raw outputs (``runner.Session`` batches)."""
 
     def __init__(self, m, ses, slots, literals, label=None, label_text=False, positive=None,
                  keep_scores=False, score_edges=None, what="rule_stats", null_columns=True):
@@ -274,9 +274,9 @@ def _bin_counts(v: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def session_for(m, data, keep, as_of, threads):
-    from leadscore_fast.runner import _Session
+    from leadscore_fast.runner import Session
 
-    return _Session(m, data, as_of=as_of, threads=threads, chunk_rows=None, keep=list(keep))
+    return Session(m, data, as_of=as_of, threads=threads, chunk_rows=None, keep=list(keep))
 
 
 # -- the report --------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ _ACCEPTS = {
 # Rows per chunk: every instruction loops over this many rows. 8192 measured 3-6 % faster than
 # 4096 on the reference model (2 cores, 10M rows); the registers (~0.6 MB) still fit in L2.
 DEFAULT_CHUNK_ROWS = 8192
-# Batches started ahead of the one whose output is being taken (see _Session.batches).
+# Batches started ahead of the one whose output is being taken (see Session.batches).
 BATCHES_AHEAD = 1
 # Dictionaries up to this size give LOOKUP_RULE_K a float points table (64 KiB, cache
 # resident); over bigger ones a gather into it missed the cache: 2x slower than the uint8
@@ -63,7 +63,7 @@ def _errors():
 _COMPILED: OrderedDict = OrderedDict()  # (model JSON, schema JSON) -> Program, most recent last
 
 
-def _compile(model, schema):
+def compile_cached(model, schema):
     """The Program for ``model`` over ``schema``. Programs are kept by the model's and the
     schema's content (the last 16), so scoring one model batch after batch, or call after call,
     compiles it once and keeps its prepared state (lookup tables over unchanged dictionaries)."""
@@ -73,10 +73,10 @@ def _compile(model, schema):
         return model.program
     if hasattr(model, "code"):  # already a Program
         return model
-    from leadscore_fast.compiler import _schema_json, as_model
+    from leadscore_fast.compiler import schema_json, as_model
     from leadscore_fast.compiler import compile_program as compile_model
 
-    key = (as_model(model).to_engine_json(), _schema_json(schema))
+    key = (as_model(model).to_engine_json(), schema_json(schema))
     program = _COMPILED.get(key)
     if program is None:
         program = _COMPILED[key] = compile_model(model, schema)
@@ -86,14 +86,14 @@ def _compile(model, schema):
     return program
 
 
-def _default_threads() -> int:
+def default_threads() -> int:
     from leadscore_fast.vm import pool
 
     return pool.default_threads()
 
 
 # -- per-Program state -----------------------------------------------------------------------
-class _Prepared:
+class Prepared:
     """What one Program needs across batches: decoded+checked code, the lookup cache and the
     layout of its query outputs."""
 
@@ -220,14 +220,14 @@ class _Prepared:
         return points
 
 
-_PREPARED: OrderedDict = OrderedDict()  # id(program) → _Prepared (holds the program alive)
+_PREPARED: OrderedDict = OrderedDict()  # id(program) → Prepared (holds the program alive)
 
 
-def _prepare(program) -> _Prepared:
+def _prepare(program) -> Prepared:
     key = id(program)
     prep = _PREPARED.get(key)
     if prep is None or prep.program is not program:
-        prep = _Prepared(program)
+        prep = Prepared(program)
         _PREPARED[key] = prep
         while len(_PREPARED) > 16:
             _PREPARED.popitem(last=False)
@@ -249,7 +249,7 @@ class _BatchOut:
     nulls: np.ndarray   # int64[n_scores + n_segs]: NULLs written per score, then per segment
 
 
-def _arrow_empty(shape, dtype) -> np.ndarray:
+def arrow_empty(shape, dtype) -> np.ndarray:
     """An uninitialised array in Arrow's memory pool (64-byte aligned). Its allocator keeps
     freed pages mapped, so scoring again does not pay the kernel's page faults and zeroing
     for every output byte, as fresh numpy memory does (measured 2x on 240 MB)."""
@@ -268,7 +268,7 @@ class _Bound(NamedTuple):
     lut_off: np.ndarray
 
 
-def _bind(prep: _Prepared, batch: pa.RecordBatch, col_idx) -> _Bound:
+def bind_batch(prep: Prepared, batch: pa.RecordBatch, col_idx) -> _Bound:
     """Bind the batch's columns (plain strings dictionary-encoded) and fill the lookup tables."""
     datas, valids, dicts, bound = [], [], [], []
     meta = np.zeros((len(prep.columns) + len(prep.keys), 3), np.int64)
@@ -326,18 +326,18 @@ def _bind(prep: _Prepared, batch: pa.RecordBatch, col_idx) -> _Bound:
     return _Bound(datas, valids, meta, lut_f, lut_b, lut_off)
 
 
-def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
+def start_batch(prep: Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, chunk_rows,
                  materialize, row_base, tk_state, executor="auto"):
     """Bind the batch's columns and start the kernel on it; returns a function that waits for
     the kernel and gives the :class:`_BatchOut`."""
     from leadscore_fast.vm import executor as executors, pool
 
     n = batch.num_rows
-    datas, valids, meta, lut_f, lut_b, lut_off = _bind(prep, batch, col_idx)
+    datas, valids, meta, lut_f, lut_b, lut_off = bind_batch(prep, batch, col_idx)
     width = n if materialize else 0
-    out_f = _arrow_empty((len(prep.scores), width), np.float64)
-    out_seg = _arrow_empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
-    masks = _arrow_empty((prep.n_masks, n), np.uint8)
+    out_f = arrow_empty((len(prep.scores), width), np.float64)
+    out_seg = arrow_empty((len(prep.segments), width), np.int32)  # the kernel fills -1 first
+    masks = arrow_empty((prep.n_masks, n), np.uint8)
     nulls = np.zeros(len(prep.scores) + len(prep.segments), np.int64)
     pending = executors.start(
         prep.code, prep.consts_f, prep.consts_i, prep.n_regs, pool.buffer_list(datas),
@@ -352,7 +352,7 @@ def _start_batch(prep: _Prepared, batch: pa.RecordBatch, col_idx, as_of, threads
     return finish
 
 
-class _Session:
+class Session:
     """One pass over ``data``: its Source (sources/), the Program and the run settings, shared
     by ``run()`` and ``score()``. The source is asked for the columns the program reads and
     the ``keep`` columns only, in that order."""
@@ -366,10 +366,10 @@ class _Session:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
         self.source = open_source(data)
         self.schema = self.source.schema
-        self.program = _compile(model, self.schema)
+        self.program = compile_cached(model, self.schema)
         self.prep = _prepare(self.program)
         self.as_of_us = resolve_as_of(as_of, self.program)
-        self.threads = _default_threads() if threads is None else max(1, int(threads))
+        self.threads = default_threads() if threads is None else max(1, int(threads))
         self.chunk_rows = int(chunk_rows)
         names = [spec["name"] for spec in self.prep.columns]
         for name in list(names) + list(keep):
@@ -398,7 +398,7 @@ class _Session:
         if self.source.decodes:
             inputs = prefetch(inputs, depth=1, name="leadscore-reader")
         for batch in inputs:
-            pending.append(_start_batch(self.prep, batch, self.col_idx, self.as_of_us,
+            pending.append(start_batch(self.prep, batch, self.col_idx, self.as_of_us,
                                         self.threads, self.chunk_rows, materialize, row_base,
                                         tk_state, self.executor))
             row_base += batch.num_rows
@@ -448,7 +448,7 @@ def run(program, data, *, as_of=None, threads=None, chunk_rows=None, materialize
     stay empty); query answers are the same. executor: "auto" (default), "native",
     "interpreter" or "fused" (see vm/executor.py).
     """
-    ses = _Session(program, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
+    ses = Session(program, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
                    executor=executor)
     prep = ses.prep
     out_f, out_seg, masks = [], [], []
@@ -494,9 +494,9 @@ def fused_ir(model, batch: pa.RecordBatch) -> str:
     (it is then interpreted: see README "How it works")."""
     from leadscore_fast.vm import fused
 
-    program = _compile(model, batch.schema)
+    program = compile_cached(model, batch.schema)
     prep = _prepare(program)
-    bound = _bind(prep, batch, [check_column(batch.schema, spec["name"])
+    bound = bind_batch(prep, batch, [check_column(batch.schema, spec["name"])
                                 for spec in prep.columns])
     why = None
     if len(prep.tk_meta):
@@ -516,9 +516,3 @@ def fused_ir(model, batch: pa.RecordBatch) -> str:
     except fused.NotFusable as e:
         raise _errors().ProgramError(f"not fused: {e}") from None
 
-
-# Public names for passes built beside score() on the same session and binding (lf.explain's
-# one pass, explain_pass.py).
-Session = _Session
-bind_batch = _bind
-arrow_empty = _arrow_empty

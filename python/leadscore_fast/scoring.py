@@ -13,12 +13,12 @@ import pyarrow as pa
 
 from leadscore_fast.arrays import primitive
 from leadscore_fast.as_of import resolve_as_of
-from leadscore_fast.runner import _Session
+from leadscore_fast.runner import Session
 
 __all__ = ["score", "resolve_as_of"]
 
 
-def _record_batch(prep, out, keep_idx, out_schema) -> pa.RecordBatch:
+def record_batch(prep, out, keep_idx, out_schema) -> pa.RecordBatch:
     # The kernel counted the NULLs it wrote: rows without any are wrapped as they are (no
     # extra pass over the output to find there is nothing to mask).
     n_scores = len(out.out_f)
@@ -58,7 +58,7 @@ def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, 
         keep = []
     elif isinstance(keep, (str, os.PathLike)):
         keep = [str(keep)]
-    ses = _Session(model, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
+    ses = Session(model, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
                    keep=list(keep), executor=executor)
     schema, prep = ses.schema, ses.prep
     fields = [pa.field(s, pa.float64()) for s in prep.scores]
@@ -68,7 +68,7 @@ def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, 
 
     def run():
         for out in ses.batches(materialize=True):
-            yield _record_batch(prep, out, ses.keep_idx, out_schema)
+            yield record_batch(prep, out, ses.keep_idx, out_schema)
 
     if stream:
         return pa.RecordBatchReader.from_batches(out_schema, run())

@@ -67,7 +67,7 @@ def _kind(t: pa.DataType) -> str | None:
     return None
 
 
-def _numbers(arr: pa.ChunkedArray, kind: str, as_of_us: int | None) -> np.ndarray:
+def as_numbers(arr: pa.ChunkedArray, kind: str, as_of_us: int | None) -> np.ndarray:
     """float64 per row, NaN for NULL (and NaN); dates as days before as_of."""
     if kind == "date":
         t = arr.type
@@ -270,7 +270,7 @@ def bin_column(name: str, arr: pa.ChunkedArray, y: np.ndarray, train: np.ndarray
     elif kind == "boolean":
         got = _bool_bins(name, arr)
     else:
-        got = _numeric_bins(name, _numbers(arr, kind, as_of_us), y, train, kind, max_bins,
+        got = _numeric_bins(name, as_numbers(arr, kind, as_of_us), y, train, kind, max_bins,
                             min_share)
     if isinstance(got, str):
         return got

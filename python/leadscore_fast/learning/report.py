@@ -30,7 +30,7 @@ def metrics_of_evaluation(ev) -> dict:
 
 
 def _features(table: pa.Table, columns, kinds, as_of_us):
-    from leadscore_fast.learning.binning import _numbers
+    from leadscore_fast.learning.binning import as_numbers
 
     num, cat = [], []
     for c in columns:
@@ -44,7 +44,7 @@ def _features(table: pa.Table, columns, kinds, as_of_us):
             v = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), np.float64)
             num.append(v)
         else:
-            num.append(_numbers(arr, kinds[c], as_of_us))
+            num.append(as_numbers(arr, kinds[c], as_of_us))
     N = np.column_stack(num) if num else np.empty((table.num_rows, 0))
     C = np.column_stack(cat) if cat else np.empty((table.num_rows, 0), object)
     return N, C
