@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
+import yaml
 
 from leadscore_fast.as_of import iso_utc
-from leadscore_fast.yaml_source import Pos, load_yaml, load_yaml_file
+from leadscore_fast.yaml_source import Pos, PositionLoader, load_yaml, load_yaml_file
 
 TEXT = """\
 name: m
@@ -130,3 +132,49 @@ def test_iso_utc():
     assert iso_utc(dt.datetime(2026, 1, 2, 3, 4, 5, 250000)) == "2026-01-02T03:04:05.250000Z"
     with pytest.raises(ValueError, match="ISO-8601"):
         iso_utc("next tuesday")
+
+
+UNICODE = """\
+scores:
+  fit:
+    rules:
+      - name: "ünïcode ☃☃☃☃☃☃☃☃☃☃☃☃"
+        when: "country = 'Ærø'"
+        points: 5
+      - name: blk
+        when: |
+          a = 'ø'
+           AND b
+        points: 2
+base: &b {x: 1, y: [1, 2.5, null, ~, yes, 2026-11-01]}
+other:
+  <<: *b
+  y: 'own'
+"""
+
+
+def _model_texts():
+    root = Path(__file__).resolve().parents[1]
+    return [TEXT, UNICODE] + [p.read_text(encoding="utf-8") for p in sorted(root.glob("examples/*.yaml"))]
+
+
+@pytest.mark.skipif(not hasattr(yaml, "CSafeLoader"), reason="PyYAML built without libyaml")
+@pytest.mark.parametrize("text", _model_texts())
+def test_libyaml_loads_what_the_python_parser_loads(text):
+    """The fast (libyaml) loader gives the same values, positions and plain-scalar texts."""
+    fast = load_yaml(text, "m.yaml", loader=yaml.CSafeLoader)
+    slow = load_yaml(text, "m.yaml", loader=PositionLoader)
+    assert fast.value == slow.value
+    assert fast.positions == slow.positions
+    assert fast.key_positions == slow.key_positions
+
+
+def test_broken_yaml_is_reported_in_the_python_parsers_words(ModelError):
+    """libyaml's parser fails it; the message is the one the pure-Python parser gives."""
+    text = "scores:\n  fit:\n    rules:\n   - name: x\n"
+    with pytest.raises(ModelError) as fast:
+        load_yaml(text, "m.yaml")
+    with pytest.raises(ModelError) as slow:
+        load_yaml(text, "m.yaml", loader=PositionLoader)
+    assert str(fast.value) == str(slow.value)
+    assert "m.yaml:4:" in str(fast.value)
