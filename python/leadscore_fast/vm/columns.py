@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.types as pat
 
 from leadscore_fast.schema import is_string
@@ -98,6 +97,8 @@ def has_any_array(arr: pa.Array, values: list[str]) -> pa.BooleanArray:
     elems = arr.values.slice(lo, hi - lo)
     if pat.is_string_view(elems.type):
         elems = elems.cast(pa.string())
+    import pyarrow.compute as pc  # (imported when needed: ~40 ms a process need not pay)
+
     found = pc.is_in(elems, value_set=pa.array(values, elems.type)).to_numpy(zero_copy_only=False)
     csum = np.zeros(hi - lo + 1, np.int64)
     np.cumsum(found, out=csum[1:])
@@ -153,6 +154,8 @@ def bind_array(arr: pa.Array, has_any: list[str] | None = None) -> Binding:
             idx = _fold_dictionary_nulls(idx, arr.dictionary)
         return _primitive(idx, _INT_PTYPES[idx.type], arr.dictionary)
     if is_string(t):
+        import pyarrow.compute as pc
+
         return bind_array(pc.dictionary_encode(arr))
     if pat.is_null(t):
         return Binding(EMPTY, EMPTY, 0, PT_NULL, None)
@@ -178,12 +181,16 @@ def encode_string_array(arr: pa.Array, threads: int = 1) -> pa.DictionaryArray:
             elif arr.offset == 0:
                 validity = arr.buffers()[0]
             else:  # the codes start at the slice's first row: a bitmap that does too
+                import pyarrow.compute as pc
+
                 validity = pc.is_valid(arr).buffers()[1]
             indices = pa.Array.from_buffers(pa.int32(), len(arr), [validity, pa.py_buffer(codes)],
                                             null_count=arr.null_count)
             values = pa.Array.from_buffers(pa.string(), len(offsets) // 4 - 1,
                                            [None, pa.py_buffer(offsets), pa.py_buffer(data)])
             return pa.DictionaryArray.from_arrays(indices, values, safe=False)
+    import pyarrow.compute as pc
+
     return pc.dictionary_encode(arr)
 
 
@@ -212,6 +219,8 @@ def check_int64(arr: pa.Array) -> None:
     """Integers are int64 in the engine: a uint64 array read as integers (not as floats) is
     read exactly, or refused, never wrapped. Raises ValueError naming the value."""
     if pat.is_uint64(arr.type) and arr.null_count < len(arr):
+        import pyarrow.compute as pc
+
         top = pc.max(arr).as_py()
         if top > _INT64_MAX:
             raise ValueError(f"holds the uint64 value {top}, above the largest int64 "
