@@ -191,8 +191,12 @@ def leadscore_exe() -> list[str]:
 
 
 def child_env() -> dict:
-    """The children import the same leadscore_fast as this process (a source checkout too)."""
+    """The children import the same leadscore_fast as this process (a source checkout too),
+    with its bytecode cached as an installed package has it: the peers' site-packages are
+    compiled at install, and PYTHONDONTWRITEBYTECODE (set on some machines) would otherwise
+    charge leadscore alone for compiling its sources in every run."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "python"),
                                                       env.get("PYTHONPATH")]))
     return env
