@@ -123,3 +123,42 @@ def test_write_errors(tmp_path, table):
     with pytest.raises(DataError, match="unsupported file type"):
         write_output(table, tmp_path / "t.json")
     assert os.listdir(tmp_path) == []
+
+
+def test_plain_parquet_strings_come_dictionary_encoded_when_asked(tmp_path):
+    """``as_dictionary``: a plain string column (as pyarrow stores strings by default) is read
+    straight from its dictionary pages; other columns, and the ones not asked for, as stored."""
+    import pyarrow.parquet as pq
+
+    t = pa.table({"s": pa.array(["a", None, "b", "a"] * 3), "k": pa.array(["x", "y", "z"] * 4),
+                  "n": pa.array(range(12))})
+    path = tmp_path / "plain.parquet"
+    pq.write_table(t, path, row_group_size=5)
+    src = open_source(path)
+    assert src.schema.field("s").type == pa.string()
+    got = pa.Table.from_batches(list(src.batches(["s", "k", "n"], as_dictionary=["s", "n"])))
+    assert pa.types.is_dictionary(got.schema.field("s").type)
+    assert got.schema.field("k").type == pa.string()
+    assert got.schema.field("n").type == pa.int64()
+    assert got.column("s").to_pylist() == t.column("s").to_pylist()
+    assert got.column("k").to_pylist() == t.column("k").to_pylist()
+
+
+def test_scores_of_a_plain_string_parquet_file_equal_the_in_memory_scores(tmp_path):
+    """lf.score reads the model's string columns dictionary-encoded; the scores are the
+    in-memory table's, and a kept string column keeps its type."""
+    import pyarrow.parquet as pq
+
+    import leadscore_fast as lf
+    from leadscore_fast.synthetic import REFERENCE_MODEL_YAML, generate_leads
+
+    leads = generate_leads(30_000, seed=3)
+    leads = leads.cast(pa.schema([f.with_type(pa.string()) if pa.types.is_dictionary(f.type)
+                                  else f for f in leads.schema]))
+    path = tmp_path / "leads.parquet"
+    pq.write_table(leads, path, row_group_size=7_000)
+    model = lf.Model.from_yaml_string(REFERENCE_MODEL_YAML)
+    from_file = lf.score(model, path, keep=["lead_id", "country"])
+    in_memory = lf.score(model, leads, keep=["lead_id", "country"])
+    assert from_file.schema.field("country").type == pa.string()
+    assert from_file.equals(in_memory)

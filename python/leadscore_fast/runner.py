@@ -355,9 +355,13 @@ def start_batch(prep: Prepared, batch: pa.RecordBatch, col_idx, as_of, threads, 
 class Session:
     """One pass over ``data``: its Source (sources/), the Program and the run settings, shared
     by ``run()`` and ``score()``. The source is asked for the columns the program reads and
-    the ``keep`` columns only, in that order."""
+    the ``keep`` columns only, in that order. ``bind_only``: the caller reads the program's
+    columns only through the engine (not from the batches), so a reader may hand their
+    strings dictionary-encoded (Source.batches' ``as_dictionary``); ``keep`` columns stay as
+    they are."""
 
-    def __init__(self, model, data, *, as_of, threads, chunk_rows, keep=(), executor=None):
+    def __init__(self, model, data, *, as_of, threads, chunk_rows, keep=(), executor=None,
+                 bind_only=False):
         from leadscore_fast.vm.executor import check_executor
 
         self.executor = check_executor(executor)
@@ -377,6 +381,7 @@ class Session:
         self.columns = list(dict.fromkeys(names + list(keep)))
         self.col_idx = [self.columns.index(n) for n in names]
         self.keep_idx = [self.columns.index(n) for n in keep]
+        self.as_dictionary = [n for n in names if n not in keep] if bind_only else []
 
     def batches(self, materialize=True):
         """Yield a :class:`_BatchOut` per input batch (lazily: readers are streamed; a source
@@ -394,7 +399,7 @@ class Session:
         ahead = 0 if len(self.prep.tk_meta) else BATCHES_AHEAD
         pending: deque = deque()
         row_base = 0
-        inputs = self.source.batches(self.columns)
+        inputs = self.source.batches(self.columns, as_dictionary=self.as_dictionary)
         if self.source.decodes:
             inputs = prefetch(inputs, depth=1, name="leadscore-reader")
         for batch in inputs:
@@ -449,7 +454,7 @@ def run(program, data, *, as_of=None, threads=None, chunk_rows=None, materialize
     "interpreter" or "fused" (see vm/executor.py).
     """
     ses = Session(program, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
-                   executor=executor)
+                   executor=executor, bind_only=True)
     prep = ses.prep
     out_f, out_seg, masks = [], [], []
     acc = np.zeros(prep.n_slots, np.int64)

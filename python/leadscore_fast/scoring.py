@@ -59,7 +59,7 @@ def score(model, data, *, keep=None, as_of=None, threads=None, chunk_rows=None, 
     elif isinstance(keep, (str, os.PathLike)):
         keep = [str(keep)]
     ses = Session(model, data, as_of=as_of, threads=threads, chunk_rows=chunk_rows,
-                   keep=list(keep), executor=executor)
+                   keep=list(keep), executor=executor, bind_only=True)
     schema, prep = ses.schema, ses.prep
     fields = [pa.field(s, pa.float64()) for s in prep.scores]
     fields += [pa.field(s["name"], pa.dictionary(pa.int32(), pa.string())) for s in prep.segments]

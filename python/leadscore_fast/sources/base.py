@@ -34,17 +34,30 @@ class Source:
         """Rows, when known without reading the data (a progress bar's total); else None."""
         return None
 
-    def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    def batches(self, columns: list[str] | None = None, *,
+                as_dictionary=()) -> Iterator[pa.RecordBatch]:
         """The rows as RecordBatches holding ``columns`` in that order (None: every column).
-        Raises SchemaError for a column the input lacks or holds twice."""
+        Raises SchemaError for a column the input lacks or holds twice. ``as_dictionary``:
+        string columns the caller reads only by value (the engine binds strings as dictionary
+        codes): a reader may hand them dictionary-encoded, as a Parquet reader can without
+        building every string, and their field type then differs from ``schema``'s."""
         if columns is not None:
             columns = list(dict.fromkeys(columns))
             for c in columns:
                 check_column(self.schema, c, self.name)
+        wanted = [c for c in as_dictionary if columns is None or c in columns]
+        if wanted:
+            return self._dictionary_batches(columns, wanted)
         return self._batches(columns)
 
     def _batches(self, columns: list[str] | None) -> Iterator[pa.RecordBatch]:
         raise NotImplementedError
+
+    def _dictionary_batches(self, columns: list[str] | None,
+                            names: list[str]) -> Iterator[pa.RecordBatch]:
+        """:meth:`_batches` where the string columns ``names`` may come dictionary-encoded;
+        a source whose reader cannot do that reads them as they are."""
+        return self._batches(columns)
 
     def projected_schema(self, columns: list[str] | None) -> pa.Schema:
         if columns is None:
