@@ -19,15 +19,20 @@ from leadscore_fast import distributed
 __all__ = ["score", "count", "histogram", "top_k", "summarize"]
 
 
-def _arrow_schema(spark_schema) -> pa.Schema:
-    """The Arrow schema of the batches mapInArrow hands the workers. A Spark type Arrow has
-    no conversion for becomes binary: a model reading it gets a type error naming it."""
+def _arrow_schema(spark_schema, timezone: str = "UTC") -> pa.Schema:
+    """The Arrow schema of the batches mapInArrow hands the workers (timestamps in the
+    session's ``timezone``, which PySpark 4.3 requires for them). A Spark type Arrow has no
+    conversion for becomes binary: a model reading it gets a type error naming it."""
+    import inspect
+
     from pyspark.sql.pandas.types import to_arrow_type
 
+    takes_tz = "timezone" in inspect.signature(to_arrow_type).parameters
     fields = []
     for f in spark_schema.fields:
         try:
-            t = to_arrow_type(f.dataType)
+            t = to_arrow_type(f.dataType, timezone=timezone) if takes_tz \
+                else to_arrow_type(f.dataType)
         except Exception:  # noqa: BLE001  (pyspark raises its own error classes here)
             t = pa.binary()
         fields.append(pa.field(f.name, t))
@@ -84,7 +89,7 @@ class _Spark:
     name = "Spark DataFrame"
 
     def schema(self, df) -> pa.Schema:
-        return _arrow_schema(df.schema)
+        return _arrow_schema(df.schema, df.sparkSession.conf.get("spark.sql.session.timeZone"))
 
     def task_threads(self) -> int:
         return _task_threads()
