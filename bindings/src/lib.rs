@@ -3,10 +3,12 @@
 //! program.rs (compile, Program, to_sql, the opcode table), arrow.rs (Arrow read in place),
 //! native.rs (the native executor over numpy buffers), reasons.rs (top reasons), row.rs (one
 //! lead's values: score_row, RowScorer), batch.rs (a small RecordBatch in one call:
-//! BatchScorer). Each function is a one-line call into the engine.
+//! BatchScorer), bulk.rs (a Parquet file scored into another, the
+//! `leadscore-bulk` crate). Each function is a one-line call into the engine.
 
 mod arrow;
 mod batch;
+mod bulk;
 mod errors;
 mod native;
 mod program;
@@ -25,6 +27,8 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     arrow::register(m)?;
     m.add_class::<batch::BatchScorer>()?;
     m.add_class::<row::RowScorer>()?;
+    m.add_function(wrap_pyfunction!(bulk::parquet_file_info, m)?)?;
+    m.add_function(wrap_pyfunction!(bulk::score_parquet, m)?)?;
     m.add_function(wrap_pyfunction!(native::run_native, m)?)?;
     m.add_function(wrap_pyfunction!(native::native_unsupported, m)?)?;
     m.add_function(wrap_pyfunction!(native::native_ptypes, m)?)?;

@@ -64,7 +64,8 @@ def score_dataset(m, src, input_path, output, *, keep, as_of, compression, worke
 
     from leadscore_fast import dask as ldask
     from leadscore_fast.compiled import CompiledModel
-    from leadscore_fast.sinks import _check_compression, _data_error, _swap_in, _temp_name
+    from leadscore_fast.atomic import temp_name
+    from leadscore_fast.sinks import _check_compression, _data_error, _swap_in
 
     compression = _check_compression(compression)
     keep = [k for k in keep if k not in src.partition_columns]
@@ -78,7 +79,7 @@ def score_dataset(m, src, input_path, output, *, keep, as_of, compression, worke
     if os.path.exists(output) and not os.path.isdir(output):
         raise _data_error(f"{output}: exists and is not a directory (a directory input writes "
                           "a directory output)")
-    tmp = _temp_name(output)
+    tmp = temp_name(output)
     os.mkdir(tmp)
     rows = 0
     try:

@@ -49,10 +49,15 @@ def score_cmd(model, input_path, output, keep, as_of, threads, executor, compres
               quiet):
     """Score INPUT with MODEL and write the scores and segments to OUTPUT."""
     from leadscore_fast.model import Model
-    from leadscore_fast.vm.fused import ROWS_RUN
 
     m = Model.from_yaml(model)
     as_of = as_of_option_value(as_of)
+    if engine == "local" and workers is None and _score_native(
+            m, input_path, output, keep, as_of, threads, executor, compression, input_format,
+            output_format, delimiter, null_values, as_json, quiet):
+        return
+    from leadscore_fast.vm.fused import ROWS_RUN
+
     src = open_input(input_path, input_format, delimiter, null_values)
     ran_before = dict(ROWS_RUN)
     clock = _Clock()
@@ -84,6 +89,43 @@ def score_cmd(model, input_path, output, keep, as_of, threads, executor, compres
         click.echo(json.dumps(summary, indent=2))
     elif not quiet:
         stats.print(err, summary)
+
+
+def _score_native(m, input_path, output, keep, as_of, threads, executor, compression,
+                  input_format, output_format, delimiter, null_values, as_json, quiet) -> bool:
+    """A Parquet file into a Parquet file in Rust end to end (parquet_native.py); False
+    where the Python path must score it (nothing written then)."""
+    from leadscore_fast import parquet_native
+
+    if not parquet_native.takes(input_path, output, input_format=input_format,
+                                output_format=output_format, executor=executor,
+                                delimiter=delimiter, null_values=null_values):
+        return False
+    import sys
+
+    from leadscore_fast import _engine
+
+    clock = _Clock()
+    bar = not (quiet or as_json) and sys.stderr.isatty()
+    total = _engine.parquet_file_info(str(input_path))[1] if bar else None
+    bar = bar and total is not None and total > 1 << 16
+    err = console(stderr=True) if bar or not (quiet or as_json) else None
+    with progress(err, not bar, total) as advance:
+        def on_batch(rows):
+            clock.tick(rows)
+            advance(rows)
+        got = parquet_native.score_file(m, input_path, output, keep=list(keep), as_of=as_of,
+                                        threads=threads, compression=compression,
+                                        on_batch=on_batch)
+    if got is None:
+        return False
+    stats = _Stats.from_native(got)
+    summary = stats.summary(got["rows"], clock, output, _ENGINE_NAMES["native"])
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    elif not quiet:
+        stats.print(err, summary)
+    return True
 
 
 def _score_dask(m, src, input_path, output, output_format, compression, kw, workers, stats,
@@ -205,6 +247,22 @@ class _Stats:
         self.scores = {s: [None, None, 0.0, 0] for s in scores}  # min, max, sum, count
         self.segments: dict[str, dict] = {g: {} for g in segments}
         self.labels: dict[str, list] = {g: [] for g in segments}
+
+    @classmethod
+    def from_native(cls, got: dict) -> "_Stats":
+        """The stats of a Rust bulk run (parquet_native.score_file's summary)."""
+        program = got["program"]
+        stats = cls(list(program.scores), [g["name"] for g in program.segments])
+        for name, (lo, hi, total, n) in zip(program.scores, got["scores"]):
+            stats.scores[name] = [lo if n else None, hi if n else None, total, n]
+        for seg, counts in zip(program.segments, got["segments"]):
+            name, labels = seg["name"], seg["labels"]
+            stats.labels[name] = list(labels)
+            tally = {label: c for label, c in zip(labels, counts) if c}
+            if counts[-1]:
+                tally[None] = counts[-1]
+            stats.segments[name] = tally
+        return stats
 
     def add(self, batch) -> None:
         """Fold one output batch in (over the column buffers: this runs on the scoring thread,

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import os
-import secrets
 import shutil
 
 import pyarrow as pa
 
+from leadscore_fast.atomic import temp_name
 from leadscore_fast.sources.files import describe, file_format
 
 __all__ = ["write_output", "write_parts", "COMPRESSIONS", "ROW_GROUP_ROWS"]
@@ -37,11 +37,6 @@ def _as_stream(data) -> tuple[pa.Schema, object]:
 
     source = open_source(data)
     return source.schema, source.batches()
-
-
-def _temp_name(path: str, suffix: str = "tmp") -> str:
-    directory = os.path.dirname(os.path.abspath(path))
-    return os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.{suffix}")
 
 
 def _check_compression(compression: str | None) -> str | None:
@@ -67,7 +62,7 @@ def write_output(data, path, *, format: str | None = None, compression: str | No
             raise _data_error(f"{path}: CSV cannot hold list/struct columns "
                               f"({', '.join(nested)}); write .parquet or .arrow instead")
     path = os.fspath(path)
-    tmp = _temp_name(path)
+    tmp = temp_name(path)
     try:
         # O_EXCL reserves the name; 0o666 lets the umask decide permissions, as for any new file.
         os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
@@ -95,7 +90,7 @@ def write_parts(parts, path, *, compression: str | None = "snappy",
     if os.path.exists(path) and not os.path.isdir(path):
         raise _data_error(f"{path}: exists and is not a directory (a directory input writes "
                           "a directory output)")
-    tmp = _temp_name(path)
+    tmp = temp_name(path)
     try:
         os.mkdir(tmp)
     except OSError as e:
@@ -123,7 +118,7 @@ def _swap_in(tmp: str, path: str) -> None:
         os.rename(tmp, path)
         return
     if not _exchange(tmp, path):
-        old = _temp_name(path, "old")
+        old = temp_name(path, "old")
         os.rename(path, old)
         os.rename(tmp, path)
         tmp = old

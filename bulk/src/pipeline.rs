@@ -1,0 +1,262 @@
+//! The three stages of a bulk run over one Parquet file: a reader thread decodes batches of
+//! the needed columns, this thread binds and scores each (the native executor, on
+//! `threads` threads), a writer thread encodes the outputs. Channels of one batch between
+//! the stages bound memory at a few batches whatever the file's size.
+
+use crate::inputs::Bound;
+use crate::outputs::{self, Summary};
+use crate::writer::Writer;
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{Field, SchemaRef};
+use leadscore_engine::batch::Prepared;
+use leadscore_engine::program::Program;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::sync_channel;
+use std::sync::Arc;
+
+/// One file to score into another.
+pub struct Job<'a> {
+    pub program: &'a Program,
+    pub input: &'a Path,
+    pub output: &'a Path,
+    /// Input columns copied to the output after the scores and segments.
+    pub keep: &'a [String],
+    /// `days_since`'s reference time, microseconds since the epoch.
+    pub as_of: i64,
+    /// Rows per executor chunk, and the most blocks a batch is split into.
+    pub chunk: usize,
+    pub max_blocks: usize,
+    pub threads: usize,
+    pub compression: &'a str,
+    pub row_group_rows: usize,
+    /// Rows per decoded batch (a row group holds one or more: its dictionaries stay whole).
+    pub batch_rows: usize,
+    /// Threads decoding row groups.
+    pub readers: usize,
+}
+
+/// How a run ended: scored, or handed back to the Python runner (before anything usable
+/// was written: the caller discards the output) for the reason given.
+pub enum Outcome {
+    Done(Summary),
+    Fallback(String),
+}
+
+/// Why a run stopped early (the messages are the library's; the caller names the file).
+pub enum Stop {
+    /// The input could not be read (a missing column, a corrupt file).
+    Read(String),
+    /// The output could not be written.
+    Write(String),
+    /// The executor refused a batch.
+    Score(String),
+    /// `on_batch` asked to stop (an interrupt).
+    Cancelled,
+}
+
+/// The arrow schema of a Parquet file (the one its `ARROW:schema` records, else derived)
+/// and its row count.
+pub fn file_schema(path: &Path) -> Result<(SchemaRef, i64), String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
+    Ok((builder.schema().clone(), builder.metadata().file_metadata().num_rows()))
+}
+
+/// Score `job.input` into `job.output`; `on_batch(rows)` after each batch (false: stop).
+pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<Outcome, Stop> {
+    keep_freed_memory();
+    let read = |e: String| Stop::Read(e);
+    let write = |e: String| Stop::Write(e);
+    let score = |e: String| Stop::Score(e);
+    let prep = match Prepared::new(job.program) {
+        Ok(p) => p,
+        Err(why) => return Ok(Outcome::Fallback(why)),
+    };
+    let file = File::open(job.input).map_err(|e| read(e.to_string()))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| read(e.to_string()))?;
+    let in_schema = meta.schema().clone();
+    let names: Vec<String> = job.program.columns.iter().map(|c| c.name.clone()).collect();
+    let mut roots = Vec::new();
+    for name in names.iter().chain(job.keep) {
+        let i = in_schema.index_of(name).map_err(|_| read(format!("no column {name:?}")))?;
+        if !roots.contains(&i) {
+            roots.push(i);
+        }
+    }
+    let keep_fields: Vec<Field> = job.keep.iter().map(|k| in_schema.field_with_name(k).unwrap().clone()).collect();
+    let out_schema: SchemaRef = Arc::new(outputs::schema(job.program, &keep_fields));
+    let labels = outputs::label_arrays(job.program);
+    let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
+    let groups: Vec<usize> = (0..meta.metadata().num_row_groups()).collect();
+    let readers = job.readers.clamp(1, groups.len().max(1));
+    let segments: Vec<String> = job.program.segments.iter().map(|g| g.name.clone()).collect();
+    let mut writer = Writer::create(job.output, out_schema.clone(), job.compression, job.row_group_rows, &segments, job.threads).map_err(write)?;
+    let stop = AtomicBool::new(false);
+    let mut summary = Summary::new(job.program);
+    std::thread::scope(|s| {
+        let (to_write, outs) = sync_channel::<RecordBatch>(1);
+        let stop = &stop;
+        // reader r decodes row groups r, r + readers, ...; they are taken back in file order
+        let mut decoded = Vec::with_capacity(readers);
+        for r in 0..readers {
+            let (to_score, batches) = sync_channel::<Decoded>(1);
+            decoded.push(batches);
+            let (meta, mask, groups) = (&meta, &mask, &groups);
+            s.spawn(move || {
+                // a file of its own: clones of one File share its position, and the reader
+                // seeks before it reads
+                let file = match File::open(job.input) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        let _ = to_score.send(Decoded::Failed(e.to_string()));
+                        return;
+                    }
+                };
+                for &g in groups.iter().skip(r).step_by(readers) {
+                    let reader = match row_group(&file, meta, mask, g, job.batch_rows) {
+                        Ok(reader) => reader,
+                        Err(e) => {
+                            let _ = to_score.send(Decoded::Failed(e));
+                            return;
+                        }
+                    };
+                    let mut reader = reader;
+                    loop {
+                        // a corrupt file can make the decoder panic: an error for this file
+                        let b = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())) {
+                            Ok(Some(b)) => b,
+                            Ok(None) => break,
+                            Err(_) => Err(parquet::errors::ParquetError::General("the Parquet decoder failed on this data".into()).into()),
+                        };
+                        let msg = b.map(Decoded::Batch).unwrap_or_else(|e| Decoded::Failed(e.to_string()));
+                        if stop.load(Ordering::Relaxed) || to_score.send(msg).is_err() {
+                            return;
+                        }
+                    }
+                    if to_score.send(Decoded::GroupEnd).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        let batches = InOrder { decoded, next: 0, n_groups: groups.len(), done_groups: 0 };
+        let written = s.spawn(move || -> Result<Writer, String> {
+            for batch in outs {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                writer.write(&batch)?;
+            }
+            Ok(writer)
+        });
+        // None: every batch scored; Some(why): hand the file back to the Python runner
+        let scored = (|| -> Result<Option<String>, Stop> {
+            for batch in batches {
+                let batch = batch.map_err(read)?;
+                let n = batch.num_rows();
+                let bound = Bound::new(&batch, &names).map_err(read)?;
+                let Some(inputs) = bound.inputs().map_err(read)? else {
+                    return Ok(Some("a column the native binding does not take".into()));
+                };
+                let nblocks = job.max_blocks.clamp(1, n.div_ceil(job.chunk.max(1)).max(1));
+                let Some(out) = prep.score(&inputs, n, job.as_of, job.chunk, nblocks, job.threads).map_err(score)? else {
+                    return Ok(Some("a batch the native binding does not take".into()));
+                };
+                summary.add(&out, n);
+                let mut columns: Vec<ArrayRef> = outputs::columns(out, n, &labels).map_err(score)?;
+                for k in job.keep {
+                    columns.push(batch.column(batch.schema().index_of(k).unwrap()).clone());
+                }
+                let batch = RecordBatch::try_new(out_schema.clone(), columns).map_err(|e| score(e.to_string()))?;
+                if to_write.send(batch).is_err() {
+                    break; // the writer failed: its error is reported below
+                }
+                if !on_batch(n) {
+                    return Err(Stop::Cancelled);
+                }
+            }
+            Ok(None)
+        })();
+        if !matches!(scored, Ok(None)) {
+            stop.store(true, Ordering::Relaxed);
+        }
+        drop(to_write);
+        let writer = written.join().map_err(|_| write("the writer thread panicked".into()))?;
+        if let Some(why) = scored? {
+            return Ok(Outcome::Fallback(why));
+        }
+        writer.map_err(write)?.finish().map_err(write)?;
+        Ok(Outcome::Done(summary.clone()))
+    })
+}
+
+/// A reader of row group `g` (its dictionaries stay whole: a batch never spans two groups).
+fn row_group(file: &File, meta: &ArrowReaderMetadata, mask: &ProjectionMask, g: usize, batch_rows: usize) -> Result<ParquetRecordBatchReader, String> {
+    let file = file.try_clone().map_err(|e| e.to_string())?;
+    ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
+        .with_projection(mask.clone())
+        .with_row_groups(vec![g])
+        .with_batch_size(batch_rows.max(1))
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// What a reader thread hands on.
+enum Decoded {
+    Batch(RecordBatch),
+    /// The end of a row group: the next one comes from the next reader.
+    GroupEnd,
+    Failed(String),
+}
+
+/// The readers' batches in file order: row group k comes from reader k % readers.
+struct InOrder {
+    decoded: Vec<std::sync::mpsc::Receiver<Decoded>>,
+    next: usize,
+    n_groups: usize,
+    done_groups: usize,
+}
+
+impl Iterator for InOrder {
+    type Item = Result<RecordBatch, String>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.done_groups < self.n_groups {
+            match self.decoded[self.next].recv() {
+                Ok(Decoded::Batch(b)) => return Some(Ok(b)),
+                Ok(Decoded::GroupEnd) => {
+                    self.done_groups += 1;
+                    self.next = (self.next + 1) % self.decoded.len();
+                }
+                Ok(Decoded::Failed(e)) => return Some(Err(e)),
+                Err(_) => return Some(Err("a reader thread stopped".into())),
+            }
+        }
+        None
+    }
+}
+
+/// Let glibc's allocator reuse the memory of freed batches instead of returning it to the
+/// system at once: every batch allocates tens of megabytes, which by default are mapped
+/// fresh (and zeroed by the kernel, page by page) and unmapped again, batch after batch.
+/// Raises the mmap threshold to its maximum (32 MiB) and the trim threshold; process-wide.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn keep_freed_memory() {
+    extern "C" {
+        fn mallopt(param: i32, value: i32) -> i32;
+    }
+    const M_TRIM_THRESHOLD: i32 = -1;
+    const M_MMAP_THRESHOLD: i32 = -3;
+    // SAFETY: mallopt only changes allocator parameters
+    unsafe {
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        mallopt(M_TRIM_THRESHOLD, 512 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory() {}
