@@ -78,6 +78,7 @@ def _fake_scoring(monkeypatch, fail_after=None):
         return pa.RecordBatchReader.from_batches(schema, batches())
     monkeypatch.setitem(sys.modules, "leadscore_fast.scoring",
                         types.SimpleNamespace(score=score))
+    monkeypatch.setenv("LEADSCORE_BULK_NATIVE", "0")  # the stand-in scores: the Python path
 
 
 def test_score_writes_output_and_summary(monkeypatch, files, tmp_path):

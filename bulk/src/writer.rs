@@ -56,6 +56,8 @@ impl Writer {
             .set_compression(codec(compression)?)
             .set_dictionary_enabled(false)
             .set_statistics_enabled(EnabledStatistics::Chunk)
+            // as pyarrow writes: date64 as DATE (int32 days), list elements named "element"
+            .set_coerce_types(true)
             .set_max_row_group_row_count(Some(row_group_rows.max(1)));
         for name in dictionary {
             props = props.set_column_dictionary_enabled(ColumnPath::new(vec![name.clone()]), true);

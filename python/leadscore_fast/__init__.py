@@ -6,6 +6,7 @@ only loaded when something is scored):
     Model, col, lit        build or load a scoring model          (model.py, expr.py)
     compile, to_sql        compile against an Arrow schema / emit DuckDB SQL (compiler.py)
     score                  score a Table / RecordBatch / reader / __arrow_c_stream__ object (scoring.py)
+    score_file             score a file or dataset into a file, atomically; Parquet in Rust (file_scoring.py)
     count select top_k histogram quantiles crossings migration
                            threshold queries fused into the scoring pass (queries.py)
     summarize              per-segment counts, shares, score stats, conversion and lift (summaries.py)
@@ -35,6 +36,7 @@ _LAZY = {
     "CompiledModel": "leadscore_fast.compiled",
     "to_sql": "leadscore_fast.compiler",
     "score": "leadscore_fast.scoring",
+    "score_file": "leadscore_fast.file_scoring",
     "count": "leadscore_fast.queries",
     "select": "leadscore_fast.queries",
     "top_k": "leadscore_fast.queries",

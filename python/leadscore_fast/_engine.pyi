@@ -142,12 +142,20 @@ def opcode_table() -> Any:
     """The opcode table: (code, name, operand kinds, doc, variant, fusion) per opcode."""
 
 
+def parquet_file_info(path) -> Any:
+    """A Parquet file's engine schema JSON (`[{"name", "kind"}]`, from its Arrow schema) and"""
+
+
 def parse_expr(text) -> Any:
     ...
 
 
 def run_native(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n, chunk, nblocks, out_f, out_seg, materialize, row_base, acc, masks, tk_meta, tk_val, tk_row, threads: Any = 1) -> Any:
     """Run a batch on the native executor (the arguments of `kernel.start_batch`, plus the thread"""
+
+
+def score_parquet(program, input, output, keep, as_of, chunk, max_blocks, threads, compression, row_group_rows, batch_rows, readers, on_batch) -> Any:
+    """Score the Parquet file `input` into the Parquet file `output` (created or truncated)."""
 
 
 def score_row(program, values, micros, as_of_us) -> Any:

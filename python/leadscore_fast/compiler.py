@@ -7,26 +7,10 @@ import re
 
 import pyarrow as pa
 
-from leadscore_fast.model import Model
+from leadscore_fast.model import Model, as_model  # noqa: F401  (as_model: compiler's name too)
 from leadscore_fast.as_of import epoch_us
 
 __all__ = ["compile", "compile_program", "to_sql", "as_model", "as_schema", "check_expressions"]
-
-
-def as_model(model) -> Model:
-    """A Model from a Model, a dict in the YAML layout, a path to a YAML file, or a
-    CompiledModel (its model)."""
-    if isinstance(model, Model):
-        return model
-    inner = getattr(model, "model", None)
-    if isinstance(inner, Model):  # a CompiledModel
-        return inner
-    if isinstance(model, dict):
-        return Model.from_dict(model)
-    if isinstance(model, (str, os.PathLike)):
-        return Model.from_yaml(model)
-    raise TypeError(f"expected a Model, a dict or a path to a YAML model, "
-                    f"got {type(model).__name__}")
 
 
 def as_schema(schema) -> pa.Schema:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -21,7 +22,7 @@ from leadscore_fast.suggest import did_you_mean
 from leadscore_fast.yaml_source import (Loaded, Pos, load_yaml, load_yaml_file,
                                         located, model_error)
 
-__all__ = ["Model", "Score", "Rule", "SegmentCase", "Segmentation", "Bands", "Src"]
+__all__ = ["Model", "Score", "Rule", "SegmentCase", "Segmentation", "Bands", "Src", "as_model"]
 
 
 # -- the model's parts ---------------------------------------------------------------------
@@ -637,3 +638,19 @@ def _segmentation_dict(g: Segmentation):
                           "labels": list(g.bands.labels)}}
     return [{"name": c.label, **({"when": c.when.text} if c.when is not None else {})}
             for c in g.cases]
+
+
+def as_model(model) -> "Model":
+    """A Model from a Model, a dict in the YAML layout, a path to a YAML file, or a
+    CompiledModel (its model)."""
+    if isinstance(model, Model):
+        return model
+    inner = getattr(model, "model", None)
+    if isinstance(inner, Model):  # a CompiledModel
+        return inner
+    if isinstance(model, dict):
+        return Model.from_dict(model)
+    if isinstance(model, (str, os.PathLike)):
+        return Model.from_yaml(model)
+    raise TypeError(f"expected a Model, a dict or a path to a YAML model, "
+                    f"got {type(model).__name__}")

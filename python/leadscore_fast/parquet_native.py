@@ -63,7 +63,7 @@ def score_file(model, input_path, output, *, keep=(), as_of=None, threads=None,
     from leadscore_fast import _engine
     from leadscore_fast.as_of import resolve_as_of
     from leadscore_fast.errors import DataError
-    from leadscore_fast.model import Model
+    from leadscore_fast.model import as_model
     from leadscore_fast.vm.threads import default_threads, max_blocks, workers
 
     from leadscore_fast.atomic import reserve
@@ -76,7 +76,7 @@ def score_file(model, input_path, output, *, keep=(), as_of=None, threads=None,
     names = [f["name"] for f in json.loads(schema)]
     if len(set(names)) != len(names) or any(k not in names for k in keep):
         return None  # the Python path names the column at fault
-    m = model if isinstance(model, Model) else Model.from_yaml(model)
+    m = as_model(model)
     program = _engine.compile(m.to_engine_json(), schema)
     threads = default_threads() if threads is None else max(1, int(threads))
     try:
