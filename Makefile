@@ -20,6 +20,7 @@ demo: install ## Set up and score 1,000,000 synthetic leads, printing the summar
 .PHONY: test
 test: install ## Set up and run the whole test suite (cargo + pytest, benchmarks as plain tests)
 	cargo test --manifest-path engine/Cargo.toml --quiet
+	cargo test --release -p leadscore-bulk --quiet
 	$(PYTHON) -m pytest
 
 .PHONY: opcodes

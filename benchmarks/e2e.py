@@ -304,6 +304,12 @@ def contenders(s: Setup) -> list[Contender]:
         Contender(LS, "CLI", "leadscore score MODEL IN -o OUT --keep lead_id",
                   lambda i, o: ls + ["score", str(s.model_path), str(i), "-o", str(o),
                                      "--keep", KEY]),
+        Contender("leadscore (Python path)", "CLI with LEADSCORE_BULK_NATIVE=0",
+                  "LEADSCORE_BULK_NATIVE=0 leadscore score MODEL IN -o OUT --keep lead_id "
+                  "(pyarrow reads and writes, the kernels score)",
+                  lambda i, o: ["env", "LEADSCORE_BULK_NATIVE=0"] + ls + [
+                      "score", str(s.model_path), str(i), "-o", str(o), "--keep", KEY],
+                  info=True),
         Contender("Polars", "scan_parquet → sink_parquet, peers.py's expressions",
                   "pl.scan_parquet(IN).select(fit, engagement, lead_id).with_columns(total)"
                   ".with_columns(tier).with_columns(tier as Enum).sink_parquet(OUT)",

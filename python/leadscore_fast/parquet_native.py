@@ -19,7 +19,7 @@ import os
 
 __all__ = ["takes", "score_file", "BATCH_ROWS", "CHUNK_ROWS"]
 
-BATCH_ROWS = 1 << 20  # rows per decoded batch; the pipeline holds a few of them
+BATCH_ROWS = 1 << 17  # rows per decoded batch (a row group is read in slices); a few in flight
 CHUNK_ROWS = 8192  # rows per executor chunk: runner.DEFAULT_CHUNK_ROWS (kept equal by a test)
 _PARQUET = (".parquet", ".pq")
 
