@@ -3,12 +3,13 @@
 //! program.rs (compile, Program, to_sql, the opcode table), arrow.rs (Arrow read in place),
 //! native.rs (the native executor over numpy buffers), reasons.rs (top reasons), row.rs (one
 //! lead's values: score_row, RowScorer), batch.rs (a small RecordBatch in one call:
-//! BatchScorer). Each function is a one-line call into the engine.
+//! BatchScorer), parquet.rs (Arrow batches to a Parquet file: ParquetWriter). Each function is a one-line call into the engine.
 
 mod arrow;
 mod batch;
 mod errors;
 mod native;
+mod parquet;
 mod program;
 mod reasons;
 mod row;
@@ -23,6 +24,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     program::register(m)?;
     arrow::register(m)?;
+    parquet::register(m)?;
     m.add_class::<batch::BatchScorer>()?;
     m.add_class::<row::RowScorer>()?;
     m.add_function(wrap_pyfunction!(native::run_native, m)?)?;
