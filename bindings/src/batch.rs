@@ -173,7 +173,7 @@ unsafe fn inputs<'a>(schema: &'a FFI_ArrowSchema, array: &'a FFI_ArrowArray, col
 /// The data buffer (buffer 1) of a primitive column: the bytes its rows span.
 ///
 /// SAFETY: as `inputs`.
-unsafe fn data<'a>(array: &'a FFI_ArrowArray, p: i64, offset: usize, n: usize) -> Result<&'a [u8], String> {
+unsafe fn data(array: &FFI_ArrowArray, p: i64, offset: usize, n: usize) -> Result<&[u8], String> {
     let bytes = pt::data_bytes(p, offset, n).unwrap_or(0);
     let b = buffer(array, 1);
     match b.is_null() {

@@ -27,6 +27,9 @@ use std::sync::{Arc, Mutex};
 #[pyclass(frozen, module = "leadscore_fast._engine")]
 pub struct ParquetWriter(Mutex<Option<Open>>);
 
+/// A top-level column's encoded chunks (one per Parquet leaf), or why it failed.
+type Encoded = Result<Vec<ArrowColumnChunk>, ParquetError>;
+
 /// Some rows of every column, in schema order.
 struct Piece {
     columns: Vec<ArrayRef>,
@@ -189,7 +192,7 @@ impl Open {
             per_field[self.roots[leaf]].push(w);
         }
         let jobs: Vec<Mutex<Option<Vec<ArrowColumnWriter>>>> = per_field.into_iter().map(|w| Mutex::new(Some(w))).collect();
-        let done: Vec<Mutex<Option<Result<Vec<ArrowColumnChunk>, ParquetError>>>> = (0..n_fields).map(|_| Mutex::new(None)).collect();
+        let done: Vec<Mutex<Option<Encoded>>> = (0..n_fields).map(|_| Mutex::new(None)).collect();
         let mut order: Vec<usize> = (0..n_fields).collect();
         let size = |f: usize| pieces.iter().map(|p| p.columns[f].get_array_memory_size()).sum::<usize>();
         order.sort_by_key(|&f| std::cmp::Reverse(size(f)));
@@ -235,7 +238,7 @@ impl Open {
 }
 
 /// A top-level column's chunks: every piece's leaves through its writers (one per leaf).
-fn encode_column(field: &arrow_schema::Field, f: usize, pieces: &[Piece], mut writers: Vec<ArrowColumnWriter>) -> Result<Vec<ArrowColumnChunk>, ParquetError> {
+fn encode_column(field: &arrow_schema::Field, f: usize, pieces: &[Piece], mut writers: Vec<ArrowColumnWriter>) -> Encoded {
     for p in pieces {
         for (w, leaf) in writers.iter_mut().zip(compute_leaves(field, &p.columns[f])?) {
             w.write(&leaf)?;
