@@ -4,7 +4,8 @@
 //! GIL released while it is bound and run; the output columns come back as their Arrow
 //! buffers.
 
-use crate::arrow::{arrow_strings, FfiArray, FfiSchema};
+use crate::arrow::{arrow_strings, buffer, well_formed};
+use arrow_array::ffi::{FFI_ArrowArray, FFI_ArrowSchema};
 use crate::ProgramError;
 use leadscore_engine::batch::{Input, Prepared};
 use leadscore_engine::exec::{ptype as pt, Column};
@@ -36,8 +37,8 @@ impl BatchScorer {
     #[allow(clippy::too_many_arguments)]
     fn score<'py>(&self, py: Python<'py>, batch: &Bound<'py, PyAny>, columns: Vec<usize>, as_of: i64, chunk: usize, nblocks: usize, threads: usize) -> PyResult<Option<Vec<OutColumn<'py>>>> {
         let (schema, array): (Bound<'_, PyCapsule>, Bound<'_, PyCapsule>) = batch.call_method0(pyo3::intern!(py, "__arrow_c_array__"))?.extract()?;
-        let schema = schema.pointer_checked(Some(c"arrow_schema"))?.cast::<FfiSchema>();
-        let array = array.pointer_checked(Some(c"arrow_array"))?.cast::<FfiArray>();
+        let schema = schema.pointer_checked(Some(c"arrow_schema"))?.cast::<FFI_ArrowSchema>();
+        let array = array.pointer_checked(Some(c"arrow_array"))?.cast::<FFI_ArrowArray>();
         // SAFETY: the capsules (alive until this function returns) own an exported, unreleased
         // ArrowSchema/ArrowArray; buffer lengths follow from the C data interface spec.
         let (schema, array) = unsafe { (schema.as_ref(), array.as_ref()) };
@@ -95,25 +96,25 @@ fn bitmap(valid: impl Iterator<Item = bool>) -> (Vec<u8>, usize) {
 
 /// The physical type of a primitive Arrow format, or None where the runner's path binds it
 /// (float16, NULL, nested and other types).
-fn ptype(format: &[u8]) -> Option<i64> {
+fn ptype(format: &str) -> Option<i64> {
     Some(match format {
-        b"b" => pt::BOOL,
-        b"c" => pt::I8,
-        b"C" => pt::U8,
-        b"s" => pt::I16,
-        b"S" => pt::U16,
-        b"i" => pt::I32,
-        b"I" => pt::U32,
-        b"l" => pt::I64,
-        b"L" => pt::U64,
-        b"f" => pt::F32,
-        b"g" => pt::F64,
-        b"tdD" => pt::DATE32,
-        b"tdm" => pt::DATE64,
-        f if f.starts_with(b"tss:") => pt::TS_S,
-        f if f.starts_with(b"tsm:") => pt::TS_MS,
-        f if f.starts_with(b"tsu:") => pt::TS_US,
-        f if f.starts_with(b"tsn:") => pt::TS_NS,
+        "b" => pt::BOOL,
+        "c" => pt::I8,
+        "C" => pt::U8,
+        "s" => pt::I16,
+        "S" => pt::U16,
+        "i" => pt::I32,
+        "I" => pt::U32,
+        "l" => pt::I64,
+        "L" => pt::U64,
+        "f" => pt::F32,
+        "g" => pt::F64,
+        "tdD" => pt::DATE32,
+        "tdm" => pt::DATE64,
+        f if f.starts_with("tss:") => pt::TS_S,
+        f if f.starts_with("tsm:") => pt::TS_MS,
+        f if f.starts_with("tsu:") => pt::TS_US,
+        f if f.starts_with("tsn:") => pt::TS_NS,
         _ => return None,
     })
 }
@@ -123,63 +124,61 @@ fn ptype(format: &[u8]) -> Option<i64> {
 ///
 /// SAFETY: `schema`/`array` are an exported, unreleased struct array, alive while the
 /// returned inputs are used.
-unsafe fn inputs<'a>(schema: &'a FfiSchema, array: &'a FfiArray, columns: &[usize]) -> Result<Option<(usize, Vec<Input<'a>>)>, String> {
-    if schema.release.is_none() || array.release.is_none() {
+unsafe fn inputs<'a>(schema: &'a FFI_ArrowSchema, array: &'a FFI_ArrowArray, columns: &[usize]) -> Result<Option<(usize, Vec<Input<'a>>)>, String> {
+    if schema.release().is_none() || array.is_released() {
         return Err("the Arrow batch was already released".into());
     }
-    let format = std::ffi::CStr::from_ptr(schema.format).to_bytes();
-    if format != b"+s" || schema.n_children != array.n_children || array.length < 0 {
+    let n_children = array.num_children();
+    if schema.format() != "+s" || schema.children().count() != n_children || !well_formed(array) {
         return Err("expected a RecordBatch (an Arrow struct array)".into());
     }
-    if array.offset != 0 || array.null_count > 0 {
+    if array.offset() != 0 || array.null_count() > 0 {
         return Ok(None);
     }
-    let n = array.length as usize;
-    let n_children = array.n_children.max(0) as usize;
+    let n = array.len();
     let mut out = Vec::with_capacity(columns.len());
     for &c in columns {
         if c >= n_children {
             return Err(format!("column {c} of a batch of {n_children}"));
         }
-        let (cs, ca) = (&**schema.children.add(c), &**array.children.add(c));
-        if cs.release.is_none() || ca.release.is_none() || ca.length != n as i64 || ca.offset < 0 {
+        let (cs, ca) = (schema.child(c), array.child(c));
+        if cs.release().is_none() || ca.is_released() || ca.len() != n || !well_formed(ca) {
             return Err("malformed Arrow batch column".into());
         }
-        let format = std::ffi::CStr::from_ptr(cs.format).to_bytes();
-        let offset = ca.offset as usize;
-        let bufs = if ca.n_buffers > 0 { std::slice::from_raw_parts(ca.buffers, ca.n_buffers as usize) } else { &[] };
-        let valid: &[u8] = match bufs.first() {
-            Some(b) if !b.is_null() && ca.null_count != 0 => std::slice::from_raw_parts(*b as *const u8, (offset + n).div_ceil(8)),
-            _ => &[],
-        };
-        if !cs.dictionary.is_null() {
-            let (Some(p), false) = (ptype(format), ca.dictionary.is_null()) else { return Ok(None) };
+        let format = cs.format();
+        let offset = ca.offset();
+        let validity = buffer(ca, 0);
+        let valid: &[u8] = if !validity.is_null() && ca.null_count() != 0 { std::slice::from_raw_parts(validity, (offset + n).div_ceil(8)) } else { &[] };
+        if let Some(dict_schema) = cs.dictionary() {
+            let (Some(p), Some(dict_array)) = (ptype(format), ca.dictionary()) else { return Ok(None) };
             if !matches!(p, pt::I8 | pt::I16 | pt::I32 | pt::I64 | pt::U8 | pt::U16 | pt::U32 | pt::U64) {
                 return Ok(None);
             }
-            let dict_format = std::ffi::CStr::from_ptr((*cs.dictionary).format).to_bytes();
-            if dict_format != b"u" && dict_format != b"U" {
+            if !matches!(dict_schema.format(), "u" | "U") {
                 return Ok(None);
             }
-            let values = arrow_strings(&*cs.dictionary, &*ca.dictionary, true)?;
-            out.push(Input::Dict(Column { data: data(bufs, p, offset, n)?, valid, offset, ptype: p }, values));
-        } else if format == b"u" || format == b"U" {
+            let values = arrow_strings(dict_schema, dict_array, true)?;
+            out.push(Input::Dict(Column { data: data(ca, p, offset, n)?, valid, offset, ptype: p }, values));
+        } else if format == "u" || format == "U" {
             let values = arrow_strings(cs, ca, false)?;
             out.push(Input::Strings { values, valid, offset });
         } else {
             let Some(p) = ptype(format) else { return Ok(None) };
-            out.push(Input::Plain(Column { data: data(bufs, p, offset, n)?, valid, offset, ptype: p }));
+            out.push(Input::Plain(Column { data: data(ca, p, offset, n)?, valid, offset, ptype: p }));
         }
     }
     Ok(Some((n, out)))
 }
 
 /// The data buffer (buffer 1) of a primitive column: the bytes its rows span.
-unsafe fn data<'a>(bufs: &[*const std::ffi::c_void], p: i64, offset: usize, n: usize) -> Result<&'a [u8], String> {
+///
+/// SAFETY: as `inputs`.
+unsafe fn data(array: &FFI_ArrowArray, p: i64, offset: usize, n: usize) -> Result<&[u8], String> {
     let bytes = pt::data_bytes(p, offset, n).unwrap_or(0);
-    match bufs.get(1) {
+    let b = buffer(array, 1);
+    match b.is_null() {
         _ if n == 0 => Ok(&[]),
-        Some(b) if !b.is_null() => Ok(std::slice::from_raw_parts(*b as *const u8, bytes)),
-        _ => Err("malformed Arrow column: no data buffer".into()),
+        false => Ok(std::slice::from_raw_parts(b, bytes)),
+        true => Err("malformed Arrow column: no data buffer".into()),
     }
 }

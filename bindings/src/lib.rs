@@ -3,14 +3,16 @@
 //! program.rs (compile, Program, to_sql, the opcode table), arrow.rs (Arrow read in place),
 //! native.rs (the native executor over numpy buffers), reasons.rs (top reasons), row.rs (one
 //! lead's values: score_row, RowScorer), batch.rs (a small RecordBatch in one call:
-//! BatchScorer), bulk.rs (a Parquet file scored into another, the
-//! `leadscore-bulk` crate). Each function is a one-line call into the engine.
+//! BatchScorer), parquet.rs (Arrow batches to a Parquet file: ParquetWriter), bulk.rs (a
+//! Parquet file scored into another, the `leadscore-bulk` crate). Each function is a one-line
+//! call into the engine.
 
 mod arrow;
 mod batch;
 mod bulk;
 mod errors;
 mod native;
+mod parquet;
 mod program;
 mod reasons;
 mod row;
@@ -25,6 +27,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(m)?;
     program::register(m)?;
     arrow::register(m)?;
+    parquet::register(m)?;
     m.add_class::<batch::BatchScorer>()?;
     m.add_class::<row::RowScorer>()?;
     m.add_function(wrap_pyfunction!(bulk::parquet_file_info, m)?)?;

@@ -4,9 +4,9 @@
 //! segmentation its label counts).
 
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMillisecondArray, TimestampSecondArray};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use leadscore_engine::batch::Scored;
 use leadscore_engine::program::Program;
 use std::sync::Arc;
@@ -22,6 +22,49 @@ pub fn schema(program: &Program, keep: &[Field]) -> Schema {
     fields.extend(program.segments.iter().map(|g| Field::new(&g.name, segment_type(), true)));
     fields.extend(keep.iter().cloned());
     Schema::new(fields)
+}
+
+/// A kept input field as the output holds it, the type pyarrow reads from the file (so the
+/// Python path's): Parquet has no seconds unit, so a timestamp[s] column (stored in
+/// milliseconds) is kept in milliseconds; and a timestamp's time zone is the one the file's
+/// Arrow schema records (`hint`), which arrow-rs drops where the units differ. Others as they are.
+pub fn kept_field(field: &Field, hint: Option<&Field>) -> Field {
+    match field.data_type() {
+        DataType::Timestamp(unit, tz) => {
+            let unit = if *unit == TimeUnit::Second { TimeUnit::Millisecond } else { *unit };
+            let tz = match hint.map(|h| h.data_type()) {
+                Some(DataType::Timestamp(_, hinted)) => hinted.clone(),
+                _ => tz.clone(),
+            };
+            field.clone().with_data_type(DataType::Timestamp(unit, tz))
+        }
+        _ => field.clone(),
+    }
+}
+
+/// A kept column as `kept` (its `kept_field`) says: seconds as milliseconds, the zone relabelled.
+pub fn kept_array(array: &ArrayRef, kept: &Field) -> ArrayRef {
+    let DataType::Timestamp(_, tz) = kept.data_type() else { return array.clone() };
+    match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            let secs = array.as_any().downcast_ref::<TimestampSecondArray>().expect("a timestamp[s] array");
+            let ms: ScalarBuffer<i64> = secs.values().iter().map(|&v| v.wrapping_mul(1000)).collect();
+            Arc::new(TimestampMillisecondArray::new(ms, secs.nulls().cloned()).with_timezone_opt(tz.clone()))
+        }
+        t if t == kept.data_type() => array.clone(),
+        _ => arrow_array::make_array(array.to_data().into_builder().data_type(kept.data_type().clone()).build().expect("the same timestamp data")),
+    }
+}
+
+/// The Arrow schema a Parquet file records (`ARROW:schema`, as pyarrow and arrow-rs write it),
+/// if it has one that decodes.
+pub fn recorded_schema(kv: Option<&Vec<parquet::file::metadata::KeyValue>>) -> Option<Schema> {
+    use base64::Engine;
+    let encoded = kv?.iter().find(|e| e.key == "ARROW:schema")?.value.as_ref()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+    let slice = if bytes.len() > 8 && bytes[0..4] == [255u8; 4] { &bytes[8..] } else { &bytes[..] };
+    let message = arrow_ipc::root_as_message(slice).ok()?;
+    arrow_ipc::convert::try_fb_to_schema(message.header_as_schema()?).ok()
 }
 
 /// Each segmentation's labels as a string array (the output dictionaries).

@@ -87,7 +87,12 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
             roots.push(i);
         }
     }
-    let keep_fields: Vec<Field> = job.keep.iter().map(|k| in_schema.field_with_name(k).unwrap().clone()).collect();
+    let recorded = outputs::recorded_schema(meta.metadata().file_metadata().key_value_metadata());
+    let keep_fields: Vec<Field> = job
+        .keep
+        .iter()
+        .map(|k| outputs::kept_field(in_schema.field_with_name(k).unwrap(), recorded.as_ref().and_then(|r| r.field_with_name(k).ok())))
+        .collect();
     let out_schema: SchemaRef = Arc::new(outputs::schema(job.program, &keep_fields));
     let labels = outputs::label_arrays(job.program);
     let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
@@ -168,8 +173,8 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                 };
                 summary.add(&out, n);
                 let mut columns: Vec<ArrayRef> = outputs::columns(out, n, &labels).map_err(score)?;
-                for k in job.keep {
-                    columns.push(batch.column(batch.schema().index_of(k).unwrap()).clone());
+                for (k, field) in job.keep.iter().zip(&keep_fields) {
+                    columns.push(outputs::kept_array(batch.column(batch.schema().index_of(k).unwrap()), field));
                 }
                 let batch = RecordBatch::try_new(out_schema.clone(), columns).map_err(|e| score(e.to_string()))?;
                 if to_write.send(batch).is_err() {

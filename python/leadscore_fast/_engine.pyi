@@ -36,6 +36,23 @@ class BatchScorer:
         """The output columns of a RecordBatch, or None where the runner's path must score it."""
 
 
+class ParquetWriter:
+    """A Parquet file being written: `write` batches, then `close` (footer) or `discard`."""
+
+    def close(self) -> Any:
+        """Write the held rows and the footer; returns the rows written."""
+
+    def discard(self) -> Any:
+        """Drop the file without its footer (the caller removes it): after a failure part-way."""
+
+    @property
+    def rows(self) -> Any:
+        """Rows written so far, held ones included."""
+
+    def write(self, data) -> Any:
+        """Append the rows of `data`, of the file's schema; whole row groups are written."""
+
+
 class Program:
     """A compiled program (docs/ARCHITECTURE.md §3)."""
 

@@ -48,6 +48,7 @@ def score_cmd(model, input_path, output, keep, as_of, threads, executor, compres
               output_format, engine, workers, input_format, delimiter, null_values, as_json,
               quiet):
     """Score INPUT with MODEL and write the scores and segments to OUTPUT."""
+    from leadscore_fast.malloc import keep_freed_memory
     from leadscore_fast.model import Model
 
     m = Model.from_yaml(model)
@@ -72,6 +73,7 @@ def score_cmd(model, input_path, output, keep, as_of, threads, executor, compres
                            quiet)
     if workers is not None:
         raise click.UsageError("--workers is for --engine dask")
+    keep_freed_memory()
     with progress(err, quiet or as_json or small or not err.is_terminal, total) as advance:
         def watched(scored):
             for batch in scored:

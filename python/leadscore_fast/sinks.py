@@ -4,9 +4,11 @@ directory of Parquet files, always written atomically.
 A file is written to a temporary name beside the target and renamed over it once complete; a
 directory is built beside the target and exchanged with it in one step (Linux
 ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames), so a failure, a kill or a bad batch
-part-way leaves either no output or the complete previous one. Parquet row groups are about
-``ROW_GROUP_ROWS`` rows whatever the batch size, and dictionary columns (segments) stay
-dictionary-encoded. Database tables are written by ``rescore``.
+part-way leaves either no output or the complete previous one. Parquet row groups are
+``ROW_GROUP_ROWS`` rows whatever the batch size (the last one fewer), and dictionary columns
+(segments) stay dictionary-encoded. Parquet is encoded by the extension's writer
+(``_engine.ParquetWriter``: arrow-rs, a row group's columns on parallel threads), or by
+pyarrow's where the extension has none. Database tables are written by ``rescore``.
 """
 from __future__ import annotations
 
@@ -19,10 +21,13 @@ import pyarrow as pa
 from leadscore_fast.atomic import temp_name
 from leadscore_fast.sources.files import describe, file_format
 
-__all__ = ["write_output", "write_parts", "COMPRESSIONS", "ROW_GROUP_ROWS"]
+__all__ = ["write_output", "write_parts", "COMPRESSIONS", "ROW_GROUP_ROWS", "PARQUET_WRITERS"]
 
 ROW_GROUP_ROWS = 1 << 20
 COMPRESSIONS = ("snappy", "zstd", "lz4", "gzip", "brotli", "none")
+# Who encodes Parquet: auto (the extension's writer where it takes the schema, else pyarrow's),
+# native (the extension's, or an error), pyarrow. $LEADSCORE_PARQUET_WRITER, read per file.
+PARQUET_WRITERS = ("auto", "native", "pyarrow")
 
 
 def _data_error(message: str):
@@ -144,15 +149,99 @@ def _remove(path: str) -> None:
 
 
 def _write_parquet(tmp, schema, batches, compression, row_group_rows) -> int:
-    """Batches gathered into row groups of ``row_group_rows`` (the last one smaller)."""
-    import pyarrow.parquet as pq
-
-    rows, held, held_rows = 0, [], 0
+    """Batches gathered into row groups of exactly ``row_group_rows`` rows (the last one
+    smaller): by ``_engine.ParquetWriter`` (columns encoded in parallel) where the extension
+    has it and takes the schema, else by pyarrow's writer (one encoding thread).
+    ``LEADSCORE_PARQUET_WRITER`` (one of ``PARQUET_WRITERS``) picks one instead of auto."""
     # Dictionary pages only where values repeat by design (segments, strings): trying them
     # on float scores costs a third of the write before Parquet gives up on them.
     dictionary = [f.name for f in schema
                   if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)
                   or pa.types.is_large_string(f.type)]
+    choice = os.environ.get("LEADSCORE_PARQUET_WRITER", "auto") or "auto"
+    if choice not in PARQUET_WRITERS:
+        raise _data_error(f"LEADSCORE_PARQUET_WRITER={choice!r}: expected one of "
+                          f"{', '.join(PARQUET_WRITERS)}")
+    target = None if choice == "pyarrow" else _native_schema(schema)
+    if target is None and choice == "native":
+        raise pa.ArrowInvalid("a nested column holds timestamp[s] values, which only "
+                              "pyarrow's writer stores as milliseconds")
+    writer = None if target is None else _native_writer(tmp, target, compression,
+                                                        row_group_rows, dictionary,
+                                                        required=choice == "native")
+    if writer is None:
+        return _write_parquet_pyarrow(tmp, schema, batches, compression, row_group_rows,
+                                      dictionary)
+    cast = not target.equals(schema)
+    try:
+        for b in batches:
+            _native_call(writer.write, b.cast(target) if cast else b)
+        return _native_call(writer.close)
+    finally:
+        writer.discard()  # after close, nothing; after a failure, no footer
+
+
+def _native_schema(schema: pa.Schema) -> pa.Schema | None:
+    """The schema the extension's writer is given for ``schema``: timestamp[s] columns as
+    timestamp[ms], as pyarrow's writer stores them (Parquet has no seconds unit, and arrow-rs
+    would write plain integers); None where a nested column holds timestamp[s]."""
+    def seconds(t) -> bool:
+        if pa.types.is_timestamp(t):
+            return t.unit == "s"
+        if pa.types.is_dictionary(t):
+            return seconds(t.value_type)
+        return any(seconds(t.field(i).type) for i in range(t.num_fields))
+
+    fields = []
+    for f in schema:
+        if pa.types.is_timestamp(f.type) and f.type.unit == "s":
+            f = f.with_type(pa.timestamp("ms", f.type.tz))
+        elif seconds(f.type):
+            return None
+        fields.append(f)
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _native_writer(tmp, schema, compression, row_group_rows, dictionary, required):
+    """An ``_engine.ParquetWriter`` on ``tmp``, or None where there is none or it cannot
+    write ``schema`` (a type arrow-rs does not take) and pyarrow's writer is allowed."""
+    from leadscore_fast import _engine
+
+    cls = getattr(_engine, "ParquetWriter", None)
+    if cls is None:
+        if required:
+            raise _data_error("LEADSCORE_PARQUET_WRITER=native: this build of the extension "
+                              "has no ParquetWriter")
+        return None
+    try:
+        return cls(tmp, schema, compression or "none", row_group_rows, dictionary,
+                   _threads())
+    except ValueError as e:
+        if required:
+            raise pa.ArrowInvalid(str(e)) from None
+        return None
+
+
+def _native_call(f, *args):
+    """The writer's ValueErrors (bad data) as pyarrow's, which write_output reports."""
+    try:
+        return f(*args)
+    except ValueError as e:
+        raise pa.ArrowInvalid(str(e)) from None
+
+
+def _threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _write_parquet_pyarrow(tmp, schema, batches, compression, row_group_rows,
+                           dictionary) -> int:
+    import pyarrow.parquet as pq
+
+    rows, held, held_rows = 0, [], 0
     with pq.ParquetWriter(tmp, schema, compression=compression or "none",
                           use_dictionary=dictionary) as w:
         for b in batches:
@@ -160,8 +249,11 @@ def _write_parquet(tmp, schema, batches, compression, row_group_rows) -> int:
             held_rows += b.num_rows
             rows += b.num_rows
             if held_rows >= row_group_rows:
-                w.write_table(pa.Table.from_batches(held, schema), row_group_size=row_group_rows)
-                held, held_rows = [], 0
+                table = pa.Table.from_batches(held, schema)
+                whole = held_rows - held_rows % row_group_rows
+                w.write_table(table.slice(0, whole), row_group_size=row_group_rows)
+                held = table.slice(whole).to_batches()
+                held_rows -= whole
         if held or not rows:
             w.write_table(pa.Table.from_batches(held, schema), row_group_size=row_group_rows)
     return rows

@@ -44,8 +44,9 @@ class FusedKernelWarning(RuntimeWarning):
 
 def fusable(code) -> bool:
     """Whether the program can fuse: no top-k, and not so big that LLVM takes long."""
+    # a set, not np.unique: the first np.unique of a process took ~12 ms, a set ~0.01 ms
     return 0 < len(code) <= MAX_INSTRUCTIONS and not any(
-        int(op) in UNFUSED_OPCODES or int(op) not in O.OPCODES for op in np.unique(code[:, 0]))
+        op in UNFUSED_OPCODES or op not in O.OPCODES for op in set(code[:, 0].tolist()))
 
 
 # A fused row reads every lookup table of the program; the interpreter reads one table per
