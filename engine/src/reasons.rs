@@ -196,41 +196,50 @@ const REG_LANES: usize = 8;
 /// loads and stores every slot row for every rule. The same updates in the same order.
 #[inline(always)]
 fn in_registers<const T: usize>(cols: &[&[f64]], m: usize, sv: &mut [Row], sj: &mut [Row], sp: &mut [Row]) {
-    for g in (0..m).step_by(REG_LANES) {
-        let k = REG_LANES.min(m - g);
-        let mut v = [[-1.0f64; REG_LANES]; T];
-        let mut jj = [[0.0f64; REG_LANES]; T];
-        let mut pp = [[0.0f64; REG_LANES]; T];
-        for (j, col) in cols.iter().enumerate() {
-            let jf = j as f64;
-            // lanes past the leads read 0 (never an entry); a select per lane, not a copy of
-            // k values (which compiles to a call that spills the slots' registers)
+    let full = m / REG_LANES * REG_LANES;
+    for g in (0..full).step_by(REG_LANES) {
+        group::<T, true>(cols, g, REG_LANES, sv, sj, sp);
+    }
+    if full < m {
+        group::<T, false>(cols, full, m - full, sv, sj, sp);
+    }
+}
+
+/// [`in_registers`] for leads `g..g + k` (`FULL`: k is REG_LANES, read as one vector; else
+/// the lanes past k read 0, never an entry).
+#[inline(always)]
+fn group<const T: usize, const FULL: bool>(cols: &[&[f64]], g: usize, k: usize, sv: &mut [Row], sj: &mut [Row], sp: &mut [Row]) {
+    let mut v = [[-1.0f64; REG_LANES]; T];
+    let mut jj = [[0.0f64; REG_LANES]; T];
+    let mut pp = [[0.0f64; REG_LANES]; T];
+    for (j, col) in cols.iter().enumerate() {
+        let jf = j as f64;
+        let c: [f64; REG_LANES] = if FULL {
+            col[g..g + REG_LANES].try_into().expect("a full group")
+        } else {
             let col = &col[g..g + k];
-            let mut c = [0.0f64; REG_LANES];
+            std::array::from_fn(|i| if i < k { col[i.min(k - 1)] } else { 0.0 })
+        };
+        let mut a = [0.0f64; REG_LANES];
+        for i in 0..REG_LANES {
+            let x = c[i].abs();
+            a[i] = if x > 0.0 { x } else { -1.0 }; // zero and NaN never enter
+        }
+        // from the last slot up, as in_rows; above the first slot is +inf
+        for s in (0..T).rev() {
             for i in 0..REG_LANES {
-                c[i] = if i < k { col[i.min(k - 1)] } else { 0.0 };
-            }
-            let mut a = [0.0f64; REG_LANES];
-            for i in 0..REG_LANES {
-                let x = c[i].abs();
-                a[i] = if x > 0.0 { x } else { -1.0 }; // zero and NaN never enter
-            }
-            // from the last slot up, as in_rows; above the first slot is +inf
-            for s in (0..T).rev() {
-                for i in 0..REG_LANES {
-                    let (uv, uj, up) = if s > 0 { (v[s - 1][i], jj[s - 1][i], pp[s - 1][i]) } else { (f64::INFINITY, 0.0, 0.0) };
-                    let (down, take) = (a[i] > uv, a[i] > v[s][i]);
-                    jj[s][i] = pick(down, uj, pick(take, jf, jj[s][i]));
-                    pp[s][i] = pick(down, up, pick(take, c[i], pp[s][i]));
-                    v[s][i] = pick(down, uv, pick(take, a[i], v[s][i]));
-                }
+                let (uv, uj, up) = if s > 0 { (v[s - 1][i], jj[s - 1][i], pp[s - 1][i]) } else { (f64::INFINITY, 0.0, 0.0) };
+                let (down, take) = (a[i] > uv, a[i] > v[s][i]);
+                jj[s][i] = pick(down, uj, pick(take, jf, jj[s][i]));
+                pp[s][i] = pick(down, up, pick(take, c[i], pp[s][i]));
+                v[s][i] = pick(down, uv, pick(take, a[i], v[s][i]));
             }
         }
-        for s in 0..T {
-            sv[s][g..g + REG_LANES].copy_from_slice(&v[s]);
-            sj[s][g..g + REG_LANES].copy_from_slice(&jj[s]);
-            sp[s][g..g + REG_LANES].copy_from_slice(&pp[s]);
-        }
+    }
+    for s in 0..T {
+        sv[s][g..g + REG_LANES].copy_from_slice(&v[s]);
+        sj[s][g..g + REG_LANES].copy_from_slice(&jj[s]);
+        sp[s][g..g + REG_LANES].copy_from_slice(&pp[s]);
     }
 }
 
