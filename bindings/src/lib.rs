@@ -37,6 +37,7 @@ fn _engine(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(native::native_ptypes, m)?)?;
     m.add_function(wrap_pyfunction!(reasons::top_reasons, m)?)?;
     m.add_function(wrap_pyfunction!(reasons::explain_native, m)?)?;
+    m.add_function(wrap_pyfunction!(reasons::explain_fused, m)?)?;
     m.add_function(wrap_pyfunction!(row::score_row, m)?)?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! lf.explain's one pass: the native executor runs the model with one more score per rule
-//! (that rule alone) and hands each chunk to [`Explain`], a [`ChunkSink`] that copies out the
-//! model's own scores and segment codes and picks each lead's reasons (`reasons.rs`) from the
+//! (that rule alone) and hands each chunk to [`Explain`] (on a fused kernel, `explain_fused.rs`
+//! hands it each run of rows the same way), a [`ChunkSink`] that copies out the model's own
+//! scores and segment codes and picks each lead's reasons (`reasons.rs`) from the
 //! chunk's contribution rows while they are in cache, so no contribution column is ever
 //! materialised. Reasons go to preallocated buffers, block by block: block b (rows r0..r1)
 //! writes its offsets at `r0 + b ..= r1 + b`, relative to its own entries, which start at

@@ -15,6 +15,7 @@ pub mod error;
 pub mod eval;
 pub mod exec;
 pub mod explain;
+pub mod explain_fused;
 pub mod fold;
 pub mod fuse;
 pub mod hints;

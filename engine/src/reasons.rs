@@ -177,6 +177,77 @@ pub fn select(cols: &[&[f64]], adj: Option<&[f64]>, top: usize, scratch: &mut Sc
     for row in sv.iter_mut() {
         *row = [-1.0; LANES];
     }
+    match t {
+        0 => {}
+        1 => in_registers::<1>(cols, m, sv, sj, sp),
+        2 => in_registers::<2>(cols, m, sv, sj, sp),
+        3 => in_registers::<3>(cols, m, sv, sj, sp),
+        4 => in_registers::<4>(cols, m, sv, sj, sp),
+        _ => in_rows(cols, m, sv, sj, sp),
+    }
+    write(cols.len(), adj, t, m, sv, sj, sp, pos, ends, rules, points);
+}
+
+/// Leads per pass of [`in_registers`]: one float64 vector at AVX-512's width.
+const REG_LANES: usize = 8;
+
+/// The slot insertion of [`in_rows`] for a small `T` (a `top` of at most 4): the slots of
+/// 8 leads at a time stay in registers through all the rules (3T vectors), where `in_rows`
+/// loads and stores every slot row for every rule. The same updates in the same order.
+#[inline(always)]
+fn in_registers<const T: usize>(cols: &[&[f64]], m: usize, sv: &mut [Row], sj: &mut [Row], sp: &mut [Row]) {
+    let full = m / REG_LANES * REG_LANES;
+    for g in (0..full).step_by(REG_LANES) {
+        group::<T, true>(cols, g, REG_LANES, sv, sj, sp);
+    }
+    if full < m {
+        group::<T, false>(cols, full, m - full, sv, sj, sp);
+    }
+}
+
+/// [`in_registers`] for leads `g..g + k` (`FULL`: k is REG_LANES, read as one vector; else
+/// the lanes past k read 0, never an entry).
+#[inline(always)]
+fn group<const T: usize, const FULL: bool>(cols: &[&[f64]], g: usize, k: usize, sv: &mut [Row], sj: &mut [Row], sp: &mut [Row]) {
+    let mut v = [[-1.0f64; REG_LANES]; T];
+    let mut jj = [[0.0f64; REG_LANES]; T];
+    let mut pp = [[0.0f64; REG_LANES]; T];
+    for (j, col) in cols.iter().enumerate() {
+        let jf = j as f64;
+        let c: [f64; REG_LANES] = if FULL {
+            col[g..g + REG_LANES].try_into().expect("a full group")
+        } else {
+            let col = &col[g..g + k];
+            std::array::from_fn(|i| if i < k { col[i.min(k - 1)] } else { 0.0 })
+        };
+        let mut a = [0.0f64; REG_LANES];
+        for i in 0..REG_LANES {
+            let x = c[i].abs();
+            a[i] = if x > 0.0 { x } else { -1.0 }; // zero and NaN never enter
+        }
+        // from the last slot up, as in_rows; above the first slot is +inf
+        for s in (0..T).rev() {
+            for i in 0..REG_LANES {
+                let (uv, uj, up) = if s > 0 { (v[s - 1][i], jj[s - 1][i], pp[s - 1][i]) } else { (f64::INFINITY, 0.0, 0.0) };
+                let (down, take) = (a[i] > uv, a[i] > v[s][i]);
+                jj[s][i] = pick(down, uj, pick(take, jf, jj[s][i]));
+                pp[s][i] = pick(down, up, pick(take, c[i], pp[s][i]));
+                v[s][i] = pick(down, uv, pick(take, a[i], v[s][i]));
+            }
+        }
+    }
+    for s in 0..T {
+        sv[s][g..g + REG_LANES].copy_from_slice(&v[s]);
+        sj[s][g..g + REG_LANES].copy_from_slice(&jj[s]);
+        sp[s][g..g + REG_LANES].copy_from_slice(&pp[s]);
+    }
+}
+
+/// The slots filled rule by rule, over whole rows: rules arrive in order, so a later rule
+/// only goes before strictly smaller entries, and the entries after it move down a slot.
+#[inline(always)]
+fn in_rows(cols: &[&[f64]], m: usize, sv: &mut [Row], sj: &mut [Row], sp: &mut [Row]) {
+    let t = sv.len();
     let mut c = [0.0f64; LANES];
     let mut a = [0.0f64; LANES];
     for (j, col) in cols.iter().enumerate() {
@@ -199,13 +270,22 @@ pub fn select(cols: &[&[f64]], adj: Option<&[f64]>, top: usize, scratch: &mut Sc
             slot(&a, &c, jf, (&[f64::INFINITY; LANES], &[0.0; LANES], &[0.0; LANES]), (&mut sv[0], &mut sj[0], &mut sp[0]));
         }
     }
-    let n_rules = cols.len() as i32;
+}
+
+/// The held slots of each of the `m` leads, then its clamp entry, from `*pos` on (room for
+/// [`entries_per_lead`] per lead from there, checked by [`select`]).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn write(rules_n: usize, adj: Option<&[f64]>, t: usize, m: usize, sv: &[Row], sj: &[Row], sp: &[Row], pos: &mut usize,
+         ends: &mut [i32], rules: &mut [i32], points: &mut [f64]) {
+    let room = *pos + m * (t + adj.is_some() as usize);
+    assert!(rules.len() >= room && points.len() >= room && ends.len() >= m);
+    let n_rules = rules_n as i32;
     let mut k = *pos;
     let (rules, points) = (rules.as_mut_ptr(), points.as_mut_ptr());
     for i in 0..m {
-        // SAFETY: k < room (checked above): lead i writes at most entries_per_lead entries,
-        // each at an index below *pos + (i + 1) * entries_per_lead; the slots' rules are
-        // small whole numbers
+        // SAFETY: k < room (checked above): lead i writes at most its t slots and the clamp's
+        // entry, each below the room of leads 0..=i; the slots' rules are small whole numbers
         unsafe {
             for s in 0..t {
                 // written unconditionally, kept only when the slot holds an entry
@@ -336,7 +416,7 @@ mod tests {
             let cols: Vec<Vec<f64>> = (0..rules).map(|_| (0..n).map(|_| vals[next() % vals.len()]).collect()).collect();
             let adj: Vec<f64> = (0..n).map(|_| vals[next() % vals.len()]).collect();
             let refs: Vec<&[f64]> = cols.iter().map(|c| c.as_slice()).collect();
-            for top in [1, 2, 3, 8, 50] {
+            for top in [1, 2, 3, 4, 8, 50] {
                 for a in [None, Some(adj.as_slice())] {
                     let got = top_reasons(&refs, a, n, top, 1);
                     let want = plain(&cols, a, n, top);

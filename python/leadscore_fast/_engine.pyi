@@ -143,6 +143,10 @@ def encode_strings(values, threads: Any = 1) -> Any:
     """Dictionary-encode a string or large_string Arrow array (any object with"""
 
 
+def explain_fused(kernel, args, scratch_bytes, rows, n, chunk, nblocks, n_scores, n_segs, scores, segs, reasons, threads: Any = 1) -> Any:
+    """`explain_native`'s pass on a fused kernel: `kernel` is the address of a fused kernel"""
+
+
 def explain_native(code, consts_f, consts_i, n_f, n_i, n_b, datas, valids, meta, lut_f, lut_b, lut_off, as_of, n, chunk, nblocks, n_scores, n_segs, scores, segs, reasons, threads: Any = 1) -> Any:
     """Run a batch of an explain program (the model plus one score per rule) on the native"""
 

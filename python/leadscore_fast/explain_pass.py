@@ -1,11 +1,18 @@
-"""lf.explain's reasons in the scoring pass itself, on the native executor.
+"""lf.explain's reasons in the scoring pass itself.
 
 The explain program (explanations.plan_contributions: the model plus one score per rule,
-that rule alone) runs without materialising its scores; the engine (``_engine.explain_native``,
-engine/src/explain.rs) takes each chunk as it is computed, copies out the model's scores
-and segment codes, and writes each lead's top reasons straight into buffers allocated here.
-Each executor block writes its own slice of those buffers, so a reasons column comes out as
-one Arrow list array per block (a chunked column), with no copy and no contribution column.
+that rule alone) runs without materialising its scores; the engine takes each run of rows as
+it is computed, copies out the model's scores and segment codes, and writes each lead's top
+reasons straight into buffers allocated here. Each executor block writes its own slice of
+those buffers, so a reasons column comes out as one Arrow list array per block (a chunked
+column), with no copy and no contribution column.
+
+Where the program has a fused kernel at hand (vm/executor.choose: the same rule as scoring's),
+``_engine.explain_fused`` runs it a few thousand rows at a time into cache-sized rows and
+picks from those (engine/src/explain_fused.rs); otherwise (fused kernels off, a program or
+batch they do not cover, not compiled yet, an extension without it) ``_engine.explain_native``
+runs the batch on the native executor (engine/src/explain.rs). Both give the same bits in the
+same blocks.
 """
 from __future__ import annotations
 
@@ -19,6 +26,9 @@ from leadscore_fast.pipeline import prefetch
 __all__ = ["MAX_TOP", "reasons_tables", "unsupported"]
 
 MAX_TOP = 32  # engine::reasons::MAX_TOP: the most entries a lead keeps before its clamp's
+# Rows per fused kernel call: the explain program's score rows for them (8 bytes per score
+# and row) stay in L2 while the reasons are picked from them.
+RUN_ROWS = 2048
 
 
 def per_lead(rules: int, top: int, ranged: bool) -> int:
@@ -27,8 +37,9 @@ def per_lead(rules: int, top: int, ranged: bool) -> int:
 
 
 def unsupported(prep) -> str | None:
-    """Why this explain program cannot run in one native pass (then explain materialises the
-    contribution columns), or None."""
+    """Why this explain program cannot run in one pass (then explain materialises the
+    contribution columns), or None. The native executor must be able to run it: it is the
+    pass wherever no fused kernel is at hand."""
     from leadscore_fast.vm.executor import check_executor, native_unsupported
 
     try:
@@ -37,11 +48,60 @@ def unsupported(prep) -> str | None:
         return "the Rust extension is not built"
     if not hasattr(_engine, "explain_native"):
         return "the Rust extension has no explain_native"
-    if check_executor(None) not in ("auto", "native"):
-        return "LEADSCORE_EXECUTOR asks for another executor"
+    if check_executor(None) == "interpreter":
+        return "LEADSCORE_EXECUTOR asks for the interpreter"
     if prep.queries:
         return "the program has queries"
     return native_unsupported(prep.code)
+
+
+def _kernel(prep, bound, n: int):
+    """The fused kernel that runs this batch of the explain program, or None (then the
+    native executor does). The choice is scoring's (vm/executor.choose: small batches native,
+    a kernel once the program is hot or cached, ``LEADSCORE_EXECUTOR``), except that where
+    scoring would interpret, this pass runs native."""
+    from leadscore_fast import _engine
+    from leadscore_fast.vm import executor, fused
+
+    if not hasattr(_engine, "explain_fused"):
+        return None
+    outs = fused.Outputs(len(prep.scores), len(prep.segments), 0, 0, True)
+
+    def kernel(force, native):
+        return executor.fused_kernel_for(prep.code, prep.consts_f, prep.consts_i, outs,
+                                         bound.meta, bound.lut_off, n, force=force,
+                                         native=native)
+
+    ran, fk = executor.choose(executor.check_executor(None), prep.code, n, kernel)
+    return fk if ran == "fused" else None
+
+
+def _run(ses, bound, n, nblocks, copies, reasons) -> tuple:
+    """Run one batch of the explain program into the buffers: on its fused kernel if it has
+    one at hand, else native. (NULLs written per score, per segmentation)."""
+    from leadscore_fast import _engine
+    from leadscore_fast.vm import fused, pool
+
+    prep, chunk = ses.prep, ses.chunk_rows
+    fk = _kernel(prep, bound, n)
+    fused.ROWS_RUN["native" if fk is None else "fused"] += n
+    datas, valids = pool.buffer_list(bound.datas), pool.buffer_list(bound.valids)
+    if fk is None:
+        n_f, n_i, n_b = prep.n_regs
+        return _engine.explain_native(
+            prep.code, prep.consts_f, prep.consts_i, n_f, n_i, n_b, datas.where, valids.where,
+            bound.meta, bound.lut_f, bound.lut_b, bound.lut_off, int(ses.as_of_us), n, chunk,
+            nblocks, len(prep.scores), len(prep.segments), *copies, reasons,
+            pool.workers(ses.threads))
+    fchunk = min(chunk, fused.CHUNK)
+    # the outputs' words are set per run by the engine: no output rows here
+    no_rows = np.zeros((0, 0), np.uint8)
+    args = fk.args(datas.where, valids.where, bound.meta, bound.lut_b, bound.lut_f,
+                   bound.lut_off, int(ses.as_of_us), n, no_rows, no_rows, fchunk, no_rows)
+    rows = -(-RUN_ROWS // fchunk) * fchunk
+    return _engine.explain_fused(fk.address, args, fk.scratch_bytes(fchunk), rows, n, chunk,
+                                 nblocks, len(prep.scores), len(prep.segments), *copies,
+                                 reasons, pool.workers(ses.threads))
 
 
 def _blocks(n: int, chunk: int, nblocks: int):
@@ -74,14 +134,12 @@ def reasons_tables(ses, plan, m, requests):
     """Run the session's explain program over its source, batch by batch: yields (the batch,
     the model's score columns, its segmentation columns, per request its list chunks).
     ``requests``: (score name, top) pairs; the rule dictionary per score is in ``plan``."""
-    from leadscore_fast import _engine
     from leadscore_fast.runner import arrow_empty, bind_batch
     from leadscore_fast.vm import pool
 
     prep = ses.prep
     index = {s: i for i, s in enumerate(prep.scores)}
     scores = [index[s] for s in m.score_names]
-    n_f, n_i, n_b = prep.n_regs
     chunk = ses.chunk_rows
     dicts = {s: pa.array([r for r, _ in rules] + [RANGE], pa.string())
              for s, rules in plan.rules.items()}
@@ -103,13 +161,9 @@ def reasons_tables(ses, plan, m, requests):
             bufs.append((s, per, b))
             args.append((index[s], [index[c] for _, c in rules], plan.ranged[s], top) + b)
         if n:
-            null_f, null_g = _engine.explain_native(
-                prep.code, prep.consts_f, prep.consts_i, n_f, n_i, n_b,
-                pool.buffer_list(bound.datas).where, pool.buffer_list(bound.valids).where,
-                bound.meta, bound.lut_f, bound.lut_b, bound.lut_off, int(ses.as_of_us), n, chunk,
-                nblocks, len(prep.scores), len(prep.segments),
-                [(k, out_f[j]) for j, k in enumerate(scores)],
-                [(g, out_seg[g]) for g in range(len(prep.segments))], args, pool.workers(ses.threads))
+            copies = ([(k, out_f[j]) for j, k in enumerate(scores)],
+                      [(g, out_seg[g]) for g in range(len(prep.segments))])
+            null_f, null_g = _run(ses, bound, n, nblocks, copies, args)
         else:
             null_f, null_g = [0] * len(scores), [0] * len(prep.segments)
         cols_f = [primitive(row, np.isnan(row) if k else None) for row, k in zip(out_f, null_f)]

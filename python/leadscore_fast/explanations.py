@@ -125,10 +125,11 @@ def explain(model, data, *, top: int = 3, keep=None, contributions: bool = False
     or with ``contributions=True`` one float64 column ``<score>.<rule>`` per rule (and
     ``<score>.(range)`` for a ranged score) instead; ``reasons_text=True`` adds
     ``reasons_<score>_text`` ("+15 target industry, -40 unsubscribed", for a CRM field).
-    The reasons are picked in the scoring pass on the native executor (explain_pass.py), a
-    reasons column chunked per executor block; without it (another executor asked for, a
-    program it cannot run) and for ``contributions``, the contribution columns are computed
-    and the reasons picked from them. ``threads``/``chunk_rows``: as ``lf.score``'s."""
+    The reasons are picked in the scoring pass (explain_pass.py: on the explain program's
+    fused kernel where scoring would run one, else on the native executor), a reasons column
+    chunked per executor block; without it (the interpreter asked for, a program the native
+    executor cannot run) and for ``contributions``, the contribution columns are computed and
+    the reasons picked from them. ``threads``/``chunk_rows``: as ``lf.score``'s."""
     from leadscore_fast.scoring import score as run
 
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:

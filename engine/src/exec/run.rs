@@ -92,6 +92,15 @@ pub struct ChunkRows {
 }
 
 impl ChunkRows {
+    /// Rows another executor computed: score k's `m` values at `of + k * of_stride`,
+    /// segmentation g's codes at `og + g * og_stride`.
+    ///
+    /// # Safety
+    /// Those rows are readable and unchanged while the sink holds the `ChunkRows`.
+    pub unsafe fn from_rows(of: *const f64, of_stride: usize, og: *const i32, og_stride: usize, m: usize) -> ChunkRows {
+        ChunkRows { of, of_stride, og, w: og_stride, m }
+    }
+
     /// The chunk's rows.
     pub fn len(&self) -> usize {
         self.m

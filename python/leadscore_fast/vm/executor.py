@@ -108,13 +108,12 @@ def start(code, consts_f, consts_i, n_regs, datas, valids, meta, lut_f, lut_b, l
     batch = None
 
     def fused_kernel(force, native):
-        if tk_meta.shape[0] or not (force or _fused.enabled()) or not _fused.fusable(code) \
-                or _fused.table_bytes(code, lut_off) > _fused.TABLE_BYTES_MAX:
+        if tk_meta.shape[0]:
             return None
         outs = _fused.Outputs(int(out_f.shape[0]), int(out_seg.shape[0]), n_slots,
                               int(masks.shape[0]), bool(materialize))
-        return _fused_kernel(code, consts_f, consts_i, outs, _fused.layout(code, meta, lut_off),
-                             len(lut_off) - 1, n, force=force, native=native)
+        return fused_kernel_for(code, consts_f, consts_i, outs, meta, lut_off, n, force=force,
+                                native=native)
 
     ran, fk = choose(executor, code, n, fused_kernel) if n > 0 else ("native", None)
     _fused.ROWS_RUN[ran] += int(n)
@@ -176,6 +175,18 @@ def interpreter_loaded() -> bool:
     kernel = sys.modules.get("leadscore_fast.vm.kernel")
     return kernel is not None and bool(kernel.run_block_core.signatures
                                        or kernel.run_block_full.signatures)
+
+
+def fused_kernel_for(code, consts_f, consts_i, outs, meta, lut_off, rows, *, force=False,
+                     native=False):
+    """The fused kernel writing ``outs`` for this program and batch layout, or None: fused
+    kernels off, a program or batch they do not cover (see vm/fused.py), or not hot yet.
+    ``force`` and ``native``: as :func:`_fused_kernel`'s."""
+    if not (force or _fused.enabled()) or not _fused.fusable(code) \
+            or _fused.table_bytes(code, lut_off) > _fused.TABLE_BYTES_MAX:
+        return None
+    return _fused_kernel(code, consts_f, consts_i, outs, _fused.layout(code, meta, lut_off),
+                         len(lut_off) - 1, rows, force=force, native=native)
 
 
 def _fused_kernel(code, consts_f, consts_i, outs, lay, n_tabs, rows, force=False, native=False):

@@ -93,6 +93,7 @@ class Kernel:
     [r0, r1) of a batch (GIL released: ctypes calls drop it)."""
 
     def __init__(self, addr, gen: Gen, n_tabs, cached):
+        self.address = int(addr)  # of its entry, for callers outside ctypes (explain_fused)
         self.fn = _FN(addr)
         self.n_cols, self.n_tabs = len(gen.lay.columns), n_tabs
         self.n_bitmaps, self.n_spills = len(gen.bitmaps), len(gen.spills)
