@@ -99,7 +99,7 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
     let groups: Vec<usize> = (0..meta.metadata().num_row_groups()).collect();
     let readers = job.readers.clamp(1, groups.len().max(1));
     let segments: Vec<String> = job.program.segments.iter().map(|g| g.name.clone()).collect();
-    let mut writer = Writer::create(job.output, out_schema.clone(), job.compression, job.row_group_rows, &segments, job.threads).map_err(write)?;
+    let mut writer = Writer::create(job.output, out_schema.clone(), job.compression, job.row_group_rows, &segments, job.threads).map_err(|e| write(e.to_string()))?;
     let stop = AtomicBool::new(false);
     let mut summary = Summary::new(job.program);
     std::thread::scope(|s| {
@@ -154,7 +154,7 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                writer.write(&batch)?;
+                writer.write(&batch).map_err(|e| e.to_string())?;
             }
             Ok(writer)
         });
@@ -194,7 +194,7 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
         if let Some(why) = scored? {
             return Ok(Outcome::Fallback(why));
         }
-        writer.map_err(write)?.finish().map_err(write)?;
+        writer.map_err(write)?.finish().map_err(|e| write(e.to_string()))?;
         Ok(Outcome::Done(summary.clone()))
     })
 }
