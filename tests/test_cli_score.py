@@ -137,28 +137,36 @@ def test_input_format_override(leads, model, tmp_path):
     assert r.exit_code == 2 and "old spelling of --input-format" in r.stderr
 
 
-def test_the_summary_neither_imports_pandas_nor_miscounts_nulls(tmp_path):
-    """The end-of-run summary once went through ``Array.to_numpy``, which imports pandas: 0.4 s
-    of every CLI run. It now folds batches with Arrow's kernels; a derived score's NULL still
-    counts as 0 and a lead no segment case matched still counts as NULL."""
+def _summary_in_a_child(tmp_path, model_text: str, table: pa.Table, module: str):
+    """`leadscore score --json` run in a fresh process on the Python path: (its summary,
+    whether it imported ``module``)."""
     import subprocess
     import sys
 
     model = tmp_path / "m.yaml"
-    model.write_text("name: m\nscores:\n  s:\n    expr: x\nsegments:\n  band:\n"
-                     "    - {when: s >= 2, name: high}\n"
-                     "    - {when: s >= 1, name: low}\n")
+    model.write_text(model_text)
     data = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"x": pa.array([1.0, None, 3.0, 2.0], pa.float64())}), data)
+    pq.write_table(table, data)
     code = ("import sys, json; from leadscore_fast.cli import main\n"
             f"sys.argv = ['leadscore', 'score', {str(model)!r}, {str(data)!r}, '-o', "
             f"{str(tmp_path / 'out.parquet')!r}, '--json']\n"
             "try: main()\nexcept SystemExit as e: assert not e.code, e.code\n"
-            "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+            f"print('IMPORTED', {module!r} in sys.modules, file=sys.stderr)\n")
+    env = dict(os.environ, LEADSCORE_BULK_NATIVE="0")  # the Python path's summary
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
-    assert "PANDAS False" in r.stderr
-    s = json.loads(r.stdout)
+    return json.loads(r.stdout), "IMPORTED True" in r.stderr
+
+
+def test_the_summary_neither_imports_pandas_nor_miscounts_nulls(tmp_path):
+    """The end-of-run summary once went through ``Array.to_numpy``, which imports pandas: 0.4 s
+    of every CLI run. It now folds batches over their buffers; a derived score's NULL still
+    counts as 0 and a lead no segment case matched still counts as NULL."""
+    s, pandas = _summary_in_a_child(
+        tmp_path, "name: m\nscores:\n  s:\n    expr: x\nsegments:\n  band:\n"
+        "    - {when: s >= 2, name: high}\n    - {when: s >= 1, name: low}\n",
+        pa.table({"x": pa.array([1.0, None, 3.0, 2.0], pa.float64())}), "pandas")
+    assert not pandas
     assert s["scores"]["s"] == {"min": 0.0, "mean": 1.5, "max": 3.0, "non_null": 4}
     assert {d["segment"]: d["leads"] for d in s["segments"]["band"]} == \
         {"high": 2, "low": 1, None: 1}
@@ -167,25 +175,12 @@ def test_the_summary_neither_imports_pandas_nor_miscounts_nulls(tmp_path):
 def test_a_summary_without_nulls_does_not_import_pyarrow_compute(tmp_path):
     """Scores and segments with no NULLs are summed and counted over their buffers (importing
     pyarrow.compute costs a CLI run ~40 ms); the figures are Arrow's."""
-    import subprocess
-    import sys
-
-    model = tmp_path / "m.yaml"
-    model.write_text("name: m\nscores:\n  s:\n    expr: x * 0.5\nsegments:\n  band:\n"
-                     "    - {when: s >= 2, name: high}\n"
-                     "    - {when: true, name: low}\n")
     x = pa.array([1.0, 5.0, 3.0, 2.0, 8.0, -4.0], pa.float64())
-    data = tmp_path / "in.parquet"
-    pq.write_table(pa.table({"x": x}), data)
-    code = ("import sys, json; from leadscore_fast.cli import main\n"
-            f"sys.argv = ['leadscore', 'score', {str(model)!r}, {str(data)!r}, '-o', "
-            f"{str(tmp_path / 'out.parquet')!r}, '--json']\n"
-            "try: main()\nexcept SystemExit as e: assert not e.code, e.code\n"
-            "print('COMPUTE', 'pyarrow.compute' in sys.modules, file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert "COMPUTE False" in r.stderr
-    s = json.loads(r.stdout)
+    s, compute = _summary_in_a_child(
+        tmp_path, "name: m\nscores:\n  s:\n    expr: x * 0.5\nsegments:\n  band:\n"
+        "    - {when: s >= 2, name: high}\n    - {when: true, name: low}\n",
+        pa.table({"x": x}), "pyarrow.compute")
+    assert not compute
     half = [v / 2 for v in x.to_pylist()]
     assert s["scores"]["s"] == {"min": min(half), "mean": sum(half) / 6, "max": max(half),
                                 "non_null": 6}

@@ -8,7 +8,6 @@
 use crate::exec::{ChunkRows, ChunkSink};
 use crate::explain::Explain;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// A fused kernel's entry, `leadscore_fused(args, scratch, nulls, r0, r1)`: computes rows
 /// `r0..r1`, writing score k of row r at `args[2] + 8 * (k * args[1] + r)` and segmentation
@@ -83,23 +82,7 @@ pub unsafe fn run(fused: &Fused, sink: &Explain, n: usize, chunk: usize, nblocks
             }
         }
     };
-    let threads = threads.clamp(1, nblocks);
-    if threads == 1 {
-        work();
-        return Ok(());
-    }
-    let panicked = Mutex::new(false);
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(|| {
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
-                    *panicked.lock().unwrap() = true;
-                }
-            });
-        }
-        work();
-    });
-    if *panicked.lock().unwrap() {
+    if !crate::exec::on_threads(threads.clamp(1, nblocks), &work) {
         return Err("an explain thread panicked".into());
     }
     Ok(())

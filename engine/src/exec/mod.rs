@@ -14,4 +14,4 @@ pub mod ptype;
 mod run;
 
 pub use check::{check, implements, unsupported, Dims, Insn};
-pub use run::{run, run_with_sink, Batch, ChunkRows, ChunkSink, Column, Outputs};
+pub use run::{on_threads, run, run_with_sink, Batch, ChunkRows, ChunkSink, Column, Outputs};

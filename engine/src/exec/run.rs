@@ -205,23 +205,8 @@ fn run_at(batch: &Batch, out: Outputs, nblocks: usize, threads: usize, level: Le
             unsafe { ctx.block(blk, &mut regs) };
         }
     };
-    if threads == 1 {
-        work();
-    } else {
-        let panicked = Mutex::new(false);
-        std::thread::scope(|s| {
-            for _ in 1..threads {
-                s.spawn(|| {
-                    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
-                        *panicked.lock().unwrap() = true;
-                    }
-                });
-            }
-            work();
-        });
-        if *panicked.lock().unwrap() {
-            return Err("a native executor thread panicked".into());
-        }
+    if !on_threads(threads, &work) {
+        return Err("a native executor thread panicked".into());
     }
     for (v, r) in out.tk_val.iter_mut().zip(out.tk_row.iter_mut()) {
         if *r == ROW_EMPTY {
@@ -230,6 +215,27 @@ fn run_at(batch: &Batch, out: Outputs, nblocks: usize, threads: usize, level: Le
         }
     }
     Ok(())
+}
+
+/// Run `work` on `threads` threads, this one included (one: just here); false when a spawned
+/// thread panicked (a panic here unwinds as usual).
+pub fn on_threads(threads: usize, work: &(dyn Fn() + Sync)) -> bool {
+    if threads <= 1 {
+        work();
+        return true;
+    }
+    let panicked = Mutex::new(false);
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(|| {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
+                    *panicked.lock().unwrap() = true;
+                }
+            });
+        }
+        work();
+    });
+    !panicked.into_inner().unwrap_or(true)
 }
 
 struct Ctx<'a> {
