@@ -39,10 +39,11 @@ def test_every_contender_ran_and_agrees(harness_run):
     tmp, R = harness_run
     main = R["main"]
     assert main["rows"] == ROWS
-    expected = {"leadscore", "Polars", "DuckDB", "DuckDB (to_sql)", "pyarrow baseline",
-                "pyarrow row groups"}
+    expected = {"leadscore", "leadscore (Python path)", "Polars", "DuckDB", "DuckDB (to_sql)",
+                "pyarrow baseline", "pyarrow row groups"}
     assert set(main["summary"]) == expected
-    assert main["checks"] == {"leadscore": "reference", "Polars": "agrees", "DuckDB": "agrees",
+    assert main["checks"] == {"leadscore": "reference", "leadscore (Python path)": "agrees",
+                              "Polars": "agrees", "DuckDB": "agrees",
                               "DuckDB (to_sql)": "agrees", "pyarrow baseline": "shape",
                               "pyarrow row groups": "shape"}
     for name, runs in main["runs"].items():
