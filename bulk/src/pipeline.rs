@@ -68,7 +68,6 @@ pub fn file_schema(path: &Path) -> Result<(SchemaRef, i64), String> {
 
 /// Score `job.input` into `job.output`; `on_batch(rows)` after each batch (false: stop).
 pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<Outcome, Stop> {
-    keep_freed_memory();
     let read = |e: String| Stop::Read(e);
     let write = |e: String| Stop::Write(e);
     let score = |e: String| Stop::Score(e);
@@ -245,23 +244,3 @@ impl Iterator for InOrder {
     }
 }
 
-/// Let glibc's allocator reuse the memory of freed batches instead of returning it to the
-/// system at once: every batch allocates tens of megabytes, which by default are mapped
-/// fresh (and zeroed by the kernel, page by page) and unmapped again, batch after batch.
-/// Raises the mmap threshold to its maximum (32 MiB) and the trim threshold; process-wide.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_freed_memory() {
-    extern "C" {
-        fn mallopt(param: i32, value: i32) -> i32;
-    }
-    const M_TRIM_THRESHOLD: i32 = -1;
-    const M_MMAP_THRESHOLD: i32 = -3;
-    // SAFETY: mallopt only changes allocator parameters
-    unsafe {
-        mallopt(M_MMAP_THRESHOLD, 32 << 20);
-        mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_freed_memory() {}

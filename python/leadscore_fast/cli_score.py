@@ -53,6 +53,7 @@ def score_cmd(model, input_path, output, keep, as_of, threads, executor, compres
 
     m = Model.from_yaml(model)
     as_of = as_of_option_value(as_of)
+    keep_freed_memory()
     if engine == "local" and workers is None and _score_native(
             m, input_path, output, keep, as_of, threads, executor, compression, input_format,
             output_format, delimiter, null_values, as_json, quiet):
@@ -73,7 +74,6 @@ def score_cmd(model, input_path, output, keep, as_of, threads, executor, compres
                            quiet)
     if workers is not None:
         raise click.UsageError("--workers is for --engine dask")
-    keep_freed_memory()
     with progress(err, quiet or as_json or small or not err.is_terminal, total) as advance:
         def watched(scored):
             for batch in scored:
