@@ -62,15 +62,14 @@ def score_file(model, input_path, output, *, keep=(), as_of=None, threads=None,
     ``on_batch(rows)`` is called after each batch (what it raises stops the run)."""
     from leadscore_fast import _engine
     from leadscore_fast.as_of import resolve_as_of
+    from leadscore_fast.atomic import reserve
     from leadscore_fast.errors import DataError
     from leadscore_fast.model import as_model
     from leadscore_fast.vm.threads import default_threads, max_blocks, workers
 
-    from leadscore_fast.atomic import reserve
-
     input_path, output = os.fspath(input_path), os.fspath(output)
     try:
-        schema, _rows = _engine.parquet_file_info(input_path)
+        schema = _engine.parquet_file_info(input_path)[0]
     except ValueError:
         return None  # unreadable: the Python path's reader words the error
     names = [f["name"] for f in json.loads(schema)]
