@@ -136,6 +136,33 @@ def test_dictionary_pages_only_for_segments_and_strings(tmp_path, writer):
     assert tier.to_pylist() == table.column("tier").to_pylist()
 
 
+def test_native_segment_dictionary_is_the_label_order_and_statistics_are_written(tmp_path,
+                                                                                  monkeypatch):
+    # the writer encodes float64 and segment columns itself (bulk/src/chunks.rs): the labels
+    # in the model's order, not as first met; min/max/NULLs per row group as arrow-rs writes
+    table = _table(n=400)
+    path = tmp_path / "out.parquet"
+    _write(monkeypatch, "native", table, path, row_group_rows=150)
+    tier = pq.read_table(path).column("tier")
+    assert tier.chunk(0).dictionary.to_pylist() == ["hot", "warm", "cold"]
+    meta = pq.ParquetFile(path).metadata
+    fit = pa.array(table.column("fit").to_pylist(), pa.float64())
+    for g in range(meta.num_row_groups):
+        rows = fit.slice(g * 150, 150)
+        stats = meta.row_group(g).column(table.column_names.index("fit")).statistics
+        assert stats.null_count == rows.null_count
+        t = meta.row_group(g).column(table.column_names.index("tier")).statistics
+        labels = [x for x in table.column("tier").slice(g * 150, 150).to_pylist() if x]
+        assert (t.min, t.max) == (min(labels), max(labels))
+    duckdb = pytest.importorskip("duckdb")
+    got = duckdb.sql(f"SELECT row_group_id, stats_min_value, stats_max_value FROM "
+                     f"parquet_metadata('{path}') WHERE path_in_schema = 'fit' "
+                     f"ORDER BY row_group_id").fetchall()
+    want = [(g, str(pc.min(fit.slice(g * 150, 150)).as_py()),
+             str(pc.max(fit.slice(g * 150, 150)).as_py())) for g in range(meta.num_row_groups)]
+    assert got == want
+
+
 def test_nulls_and_strings(tmp_path, writer):
     table = pa.table({
         "s": pa.array([None, "", "a", "日本語", None, "x" * 5000]),

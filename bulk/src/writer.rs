@@ -1,14 +1,19 @@
-//! The Parquet writer of a bulk run: row groups of exactly `row_group_rows` rows (the last
-//! one smaller), each group's columns encoded in parallel, the given
-//! compression, dictionary pages for the segment columns only (scores and kept columns
-//! plain, as the Python path's writer), the Arrow schema stored in the file (`ARROW:schema`)
-//! so that readers get dictionary columns back as dictionaries.
+//! The Parquet writer of a bulk run (and of the Python path's `_engine.ParquetWriter`): row
+//! groups of exactly `row_group_rows` rows (the last one smaller), each batch's columns
+//! encoded as it comes, in parallel, the given compression, dictionary pages for the segment
+//! columns only (scores and kept columns plain), the Arrow schema stored in the file
+//! (`ARROW:schema`) so that readers get dictionary columns back as dictionaries.
 
+use crate::chunks::HandChunk;
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, SchemaRef};
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory};
+use bytes::Bytes;
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory,
+};
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
+use parquet::column::writer::ColumnCloseResult;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -34,21 +39,44 @@ pub fn codec(name: &str) -> Result<Compression, String> {
     })
 }
 
-/// A Parquet file being written: batches are held until a row group is complete, then each
-/// top-level column of the group is encoded on a thread of its own (the biggest first) and
-/// the column chunks are appended in schema order.
+/// A Parquet file being written: each batch's columns are encoded as it comes, on threads
+/// (the biggest first), into the open row group's column chunks; when the group holds
+/// `row_group_rows` rows its chunks are appended in schema order. Float64 columns and the
+/// dictionary columns of segment labels are encoded by `chunks.rs`, the others by arrow-rs.
 pub struct Writer {
     file: SerializedFileWriter<File>,
     factory: ArrowRowGroupWriterFactory,
     schema: SchemaRef,
+    codec: Compression,
     /// the top-level field of each Parquet leaf column
     roots: Vec<usize>,
-    held: Vec<RecordBatch>,
-    held_rows: usize,
+    /// per top-level field: written with dictionary pages
+    dictionary: Vec<bool>,
+    group: Option<Group>,
     group_rows: usize,
     threads: usize,
     groups: usize,
     rows: usize,
+}
+
+/// The row group being written: per top-level field its chunk, and the rows it holds.
+struct Group {
+    columns: Vec<Mutex<Column>>,
+    rows: usize,
+}
+
+/// One top-level field's chunk in the open row group.
+enum Column {
+    /// arrow-rs's writers of its leaves
+    Arrow(Vec<ArrowColumnWriter>),
+    /// encoded by hand; arrow-rs's writer too, for a group of no rows
+    Hand(HandChunk, Vec<ArrowColumnWriter>),
+}
+
+/// A closed chunk, ready to append.
+enum Closed {
+    Arrow(Vec<ArrowColumnChunk>),
+    Hand(Bytes, ColumnCloseResult),
 }
 
 /// Why a writer could not be created.
@@ -69,7 +97,10 @@ impl std::fmt::Display for OpenError {
 }
 
 fn parquet_version() -> &'static str {
-    parquet::file::properties::DEFAULT_CREATED_BY.rsplit(' ').next().unwrap_or("")
+    parquet::file::properties::DEFAULT_CREATED_BY
+        .rsplit(' ')
+        .next()
+        .unwrap_or("")
 }
 
 impl Writer {
@@ -77,9 +108,17 @@ impl Writer {
     /// columns written with dictionary pages (the others plain); `threads`: columns encoded at
     /// once. Err(Config) for a schema or option the writer does not take, Err(Write) for the
     /// file.
-    pub fn create(path: &Path, schema: SchemaRef, compression: &str, row_group_rows: usize, dictionary: &[String], threads: usize) -> Result<Writer, OpenError> {
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        compression: &str,
+        row_group_rows: usize,
+        dictionary: &[String],
+        threads: usize,
+    ) -> Result<Writer, OpenError> {
+        let codec = codec(compression).map_err(OpenError::Config)?;
         let mut props = WriterProperties::builder()
-            .set_compression(codec(compression).map_err(OpenError::Config)?)
+            .set_compression(codec)
             .set_dictionary_enabled(false)
             .set_statistics_enabled(EnabledStatistics::Chunk)
             // as pyarrow writes: date64 as DATE (int32 days), list elements named "element"
@@ -91,19 +130,47 @@ impl Writer {
         }
         if !schema.metadata().is_empty() {
             // as pyarrow's writer: the schema's metadata also as the file's key/value pairs
-            let mut kv: Vec<KeyValue> = schema.metadata().iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
+            let mut kv: Vec<KeyValue> = schema
+                .metadata()
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.clone()))
+                .collect();
             kv.sort_by(|a, b| a.key.cmp(&b.key));
             props = props.set_key_value_metadata(Some(kv));
         }
         let mut props = props.build();
-        let descr = ArrowSchemaConverter::new().with_coerce_types(props.coerce_types()).convert(&schema).map_err(|e| OpenError::Config(e.to_string()))?;
+        let descr = ArrowSchemaConverter::new()
+            .with_coerce_types(props.coerce_types())
+            .convert(&schema)
+            .map_err(|e| OpenError::Config(e.to_string()))?;
         add_encoded_arrow_schema_to_metadata(&schema, &mut props);
-        let out = File::create(path).map_err(|e| OpenError::Write(format!("{}: {e}", path.display())))?;
-        let file = SerializedFileWriter::new(out, descr.root_schema_ptr(), Arc::new(props)).map_err(|e| OpenError::Write(e.to_string()))?;
+        let out =
+            File::create(path).map_err(|e| OpenError::Write(format!("{}: {e}", path.display())))?;
+        let file = SerializedFileWriter::new(out, descr.root_schema_ptr(), Arc::new(props))
+            .map_err(|e| OpenError::Write(e.to_string()))?;
         let factory = ArrowRowGroupWriterFactory::new(&file, Arc::clone(&schema));
         let leaves = file.schema_descr().num_columns();
-        let roots = (0..leaves).map(|leaf| file.schema_descr().get_column_root_idx(leaf)).collect();
-        Ok(Writer { file, factory, schema, roots, held: Vec::new(), held_rows: 0, group_rows: row_group_rows.max(1), threads: threads.max(1), groups: 0, rows: 0 })
+        let roots = (0..leaves)
+            .map(|leaf| file.schema_descr().get_column_root_idx(leaf))
+            .collect();
+        let dictionary = schema
+            .fields()
+            .iter()
+            .map(|f| dictionary.iter().any(|d| d == f.name()))
+            .collect();
+        Ok(Writer {
+            file,
+            factory,
+            schema,
+            codec,
+            roots,
+            dictionary,
+            group: None,
+            group_rows: row_group_rows.max(1),
+            threads: threads.max(1),
+            groups: 0,
+            rows: 0,
+        })
     }
 
     /// The file's schema.
@@ -116,70 +183,87 @@ impl Writer {
         self.rows
     }
 
-    /// Hold `batch` (of the file's schema); encode every complete row group held.
+    /// Encode `batch` (of the file's schema) into the open row group, closing each group
+    /// that fills.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
-        self.rows += batch.num_rows();
-        if batch.num_rows() > 0 {
-            self.held_rows += batch.num_rows();
-            self.held.push(batch.clone());
-        }
-        while self.held_rows >= self.group_rows {
-            let group = self.take(self.group_rows);
-            self.encode(&group)?;
+        let n = batch.num_rows();
+        self.rows += n;
+        let mut at = 0;
+        while at < n {
+            if self.group.is_none() {
+                self.group = Some(self.open_group()?);
+            }
+            let held = self.group.as_ref().map_or(0, |g| g.rows);
+            let k = (self.group_rows - held).min(n - at);
+            self.encode(&batch.slice(at, k))?;
+            at += k;
+            if held + k == self.group_rows {
+                self.close_group()?;
+            }
         }
         Ok(())
     }
 
-    /// Write what is held and the footer; the rows written. An empty file gets one empty
-    /// row group, as pyarrow's writer writes.
+    /// Close the open row group and write the footer; the rows written. An empty file gets
+    /// one empty row group, as pyarrow's writer writes.
     pub fn finish(mut self) -> Result<usize, ParquetError> {
-        if self.held_rows > 0 || self.groups == 0 {
-            let group = self.take(self.held_rows);
-            self.encode(&group)?;
+        if self.group.is_none() && self.groups == 0 {
+            self.group = Some(self.open_group()?);
+        }
+        if self.group.is_some() {
+            self.close_group()?;
         }
         self.file.close()?;
         Ok(self.rows)
     }
 
-    /// The first `n` held rows, slicing the batch where the group ends in it.
-    fn take(&mut self, n: usize) -> Vec<RecordBatch> {
-        let (mut out, mut got) = (Vec::new(), 0);
-        while got < n {
-            let b = self.held.remove(0);
-            let want = n - got;
-            if b.num_rows() <= want {
-                got += b.num_rows();
-                out.push(b);
-            } else {
-                out.push(b.slice(0, want));
-                self.held.insert(0, b.slice(want, b.num_rows() - want));
-                got += want;
-            }
+    /// A new row group's chunks.
+    fn open_group(&mut self) -> Result<Group, ParquetError> {
+        let n_fields = self.schema.fields().len();
+        let mut per_field: Vec<Vec<ArrowColumnWriter>> =
+            (0..n_fields).map(|_| Vec::new()).collect();
+        let mut first_leaf = vec![usize::MAX; n_fields];
+        for (leaf, w) in self
+            .factory
+            .create_column_writers(self.groups)?
+            .into_iter()
+            .enumerate()
+        {
+            let f = self.roots[leaf];
+            first_leaf[f] = first_leaf[f].min(leaf);
+            per_field[f].push(w);
         }
-        self.held_rows -= n;
-        out
+        let mut columns = Vec::with_capacity(n_fields);
+        for (f, writers) in per_field.into_iter().enumerate() {
+            let descr = self.file.schema_descr().column(first_leaf[f]);
+            let hand = if writers.len() == 1 {
+                HandChunk::for_type(
+                    self.schema.field(f).data_type(),
+                    self.dictionary[f],
+                    descr,
+                    self.codec,
+                )?
+            } else {
+                None
+            };
+            columns.push(Mutex::new(match hand {
+                Some(h) => Column::Hand(h, writers),
+                None => Column::Arrow(writers),
+            }));
+        }
+        Ok(Group { columns, rows: 0 })
     }
 
-    /// One row group from `batches`.
-    fn encode(&mut self, batches: &[RecordBatch]) -> Result<(), ParquetError> {
+    /// `threads` workers run `job(f)` for every top-level field, the biggest first.
+    fn each_field(&self, size: impl Fn(usize) -> usize, job: impl Fn(usize) + Sync) {
         let n_fields = self.schema.fields().len();
-        let mut per_field: Vec<Vec<ArrowColumnWriter>> = (0..n_fields).map(|_| Vec::new()).collect();
-        for (leaf, w) in self.factory.create_column_writers(self.groups)?.into_iter().enumerate() {
-            per_field[self.roots[leaf]].push(w);
-        }
-        let jobs: Vec<Mutex<Option<Vec<ArrowColumnWriter>>>> = per_field.into_iter().map(|w| Mutex::new(Some(w))).collect();
-        let done: Vec<Mutex<Option<Result<Vec<ArrowColumnChunk>, ParquetError>>>> = (0..n_fields).map(|_| Mutex::new(None)).collect();
         let mut order: Vec<usize> = (0..n_fields).collect();
-        let size = |f: usize| batches.iter().map(|b| b.column(f).get_array_memory_size()).sum::<usize>();
         order.sort_by_key(|&f| std::cmp::Reverse(size(f)));
         let next = AtomicUsize::new(0);
-        let schema = &self.schema;
         let work = || loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(&f) = order.get(i) else { break };
-            let writers = jobs[f].lock().unwrap().take().unwrap_or_default();
-            let encoded = encode_field(schema.field(f), batches.iter().map(|b| b.column(f)), writers);
-            *done[f].lock().unwrap() = Some(encoded);
+            job(f);
         };
         let threads = self.threads.min(n_fields).max(1);
         std::thread::scope(|s| {
@@ -188,25 +272,95 @@ impl Writer {
             }
             work();
         });
-        let mut group = self.file.next_row_group()?;
+    }
+
+    /// Append `batch`'s rows (no more than the open group has room for) to its chunks.
+    fn encode(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
+        let group = self.group.as_ref().expect("an open row group");
+        let failed: Mutex<Option<ParquetError>> = Mutex::new(None);
+        let schema = &self.schema;
+        self.each_field(
+            |f| batch.column(f).get_array_memory_size(),
+            |f| {
+                let mut column = group.columns[f].lock().unwrap();
+                let done = match &mut *column {
+                    Column::Arrow(writers) => {
+                        encode_field(schema.field(f), batch.column(f), writers)
+                    }
+                    Column::Hand(chunk, _) => chunk.write(batch.column(f)),
+                };
+                if let Err(e) = done {
+                    failed.lock().unwrap().get_or_insert(e);
+                }
+            },
+        );
+        if let Some(e) = failed.into_inner().unwrap() {
+            return Err(e);
+        }
+        self.group.as_mut().expect("an open row group").rows += batch.num_rows();
+        Ok(())
+    }
+
+    /// Close the open group's chunks (on threads) and append them in schema order.
+    fn close_group(&mut self) -> Result<(), ParquetError> {
+        let group = self.group.take().expect("an open row group");
+        let n_fields = group.columns.len();
+        let columns: Vec<Mutex<Option<Column>>> = group
+            .columns
+            .into_iter()
+            .map(|c| Mutex::new(Some(c.into_inner().unwrap())))
+            .collect();
+        let done: Vec<Mutex<Option<Result<Closed, ParquetError>>>> =
+            (0..n_fields).map(|_| Mutex::new(None)).collect();
+        self.each_field(
+            |f| f,
+            |f| {
+                let column = columns[f].lock().unwrap().take().expect("a chunk");
+                let closed = match column {
+                    Column::Hand(chunk, _) if chunk.rows() > 0 => {
+                        chunk.finish().map(|(b, c)| Closed::Hand(b, c))
+                    }
+                    Column::Hand(_, writers) | Column::Arrow(writers) => writers
+                        .into_iter()
+                        .map(|w| w.close())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map(Closed::Arrow),
+                };
+                *done[f].lock().unwrap() = Some(closed);
+            },
+        );
+        let mut rg = self.file.next_row_group()?;
         for slot in done {
-            let chunks = slot.into_inner().unwrap().unwrap_or_else(|| Err(ParquetError::General("a column was not encoded".into())))?;
-            for chunk in chunks {
-                chunk.append_to_row_group(&mut group)?;
+            match slot
+                .into_inner()
+                .unwrap()
+                .unwrap_or_else(|| Err(ParquetError::General("a column was not encoded".into())))?
+            {
+                Closed::Arrow(chunks) => {
+                    for chunk in chunks {
+                        chunk.append_to_row_group(&mut rg)?;
+                    }
+                }
+                Closed::Hand(bytes, close) => rg.append_column(&bytes, close)?,
             }
         }
-        group.close()?;
+        rg.close()?;
         self.groups += 1;
         Ok(())
     }
 }
 
-/// One top-level column's arrays through its leaf writers.
-fn encode_field<'a>(field: &Field, arrays: impl Iterator<Item = &'a ArrayRef>, mut writers: Vec<ArrowColumnWriter>) -> Result<Vec<ArrowColumnChunk>, ParquetError> {
-    for array in arrays {
-        for (leaf, w) in compute_leaves(field, array)?.into_iter().zip(writers.iter_mut()) {
-            w.write(&leaf)?;
-        }
+/// One top-level column's rows through its leaf writers.
+fn encode_field(
+    field: &Field,
+    array: &ArrayRef,
+    writers: &mut [ArrowColumnWriter],
+) -> Result<(), ParquetError> {
+    for (leaf, w) in compute_leaves(field, array)?
+        .into_iter()
+        .zip(writers.iter_mut())
+    {
+        w.write(&leaf)?;
     }
-    writers.into_iter().map(|w| w.close()).collect()
+    Ok(())
 }
