@@ -13,14 +13,13 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{Array, ArrayRef, DictionaryArray};
+use crate::codecs::Compressor;
 use arrow_buffer::NullBuffer;
 use bytes::Bytes;
 use parquet::basic::{Compression, Encoding, EncodingMask, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
-use parquet::compression::{create_codec, Codec, CodecOptions};
 use parquet::data_type::ByteArray;
-use parquet::encodings::rle::RleEncoder;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ColumnChunkMetaData, PageEncodingStats};
 use parquet::file::statistics::{Statistics, ValueStatistics};
@@ -92,7 +91,7 @@ impl HandChunk {
 struct Pages {
     descr: ColumnDescPtr,
     codec: Compression,
-    compressor: Option<Box<dyn Codec>>,
+    compressor: Option<Compressor>,
     data: Vec<CompressedPage>,
     rows: u64,
     nulls: u64,
@@ -100,7 +99,7 @@ struct Pages {
 
 impl Pages {
     fn new(descr: ColumnDescPtr, codec: Compression) -> Result<Pages> {
-        let compressor = create_codec(codec, &CodecOptions::default())?;
+        let compressor = Compressor::new(codec)?;
         Ok(Pages {
             descr,
             codec,
@@ -447,15 +446,13 @@ impl DictChunk {
                 .iter()
                 .any(Option::is_none)
                 .then(|| NullBuffer::from_iter(codes.iter().map(Option::is_some)));
-            // a page's codes: their bit width, then RLE / bit-packed runs of the non-NULL rows'
+            // a page's codes: their bit width, then bit-packed runs of the non-NULL rows' codes
             let width = bit_width(self.labels.len());
-            let mut rle = RleEncoder::new(width, n / 2 + 64);
+            let mut values = vec![width];
             for c in codes.iter().flatten() {
                 self.seen[*c as usize] = true;
-                rle.put(*c as u64);
             }
-            let mut values = vec![width];
-            values.extend_from_slice(&rle.consume());
+            bit_packed(&mut values, codes.iter().flatten().copied(), width);
             self.pages
                 .data_page(valid.as_ref(), n, Encoding::RLE_DICTIONARY, &values)?;
             at += n;
@@ -491,4 +488,25 @@ impl DictChunk {
 /// Bits per code for a dictionary of `entries` labels (at least 1).
 fn bit_width(entries: usize) -> u8 {
     (usize::BITS - entries.saturating_sub(1).leading_zeros()).max(1) as u8
+}
+
+/// `codes` as bit-packed runs of the RLE / bit-packed hybrid encoding, `width` bits each:
+/// groups of 8 codes packed LSB first, at most 63 groups a run (a one-byte run header), the
+/// last group padded with zeros (a reader takes only the page's count).
+fn bit_packed(out: &mut Vec<u8>, codes: impl Iterator<Item = u32>, width: u8) {
+    let codes: Vec<u32> = codes.collect();
+    for run in codes.chunks(63 * 8) {
+        let groups = run.len().div_ceil(8);
+        out.push(((groups as u8) << 1) | 1);
+        let (mut acc, mut bits) = (0u64, 0u32);
+        for k in 0..groups * 8 {
+            acc |= (run.get(k).copied().unwrap_or(0) as u64) << bits;
+            bits += width as u32;
+            while bits >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                bits -= 8;
+            }
+        }
+    }
 }

@@ -23,9 +23,7 @@ impl Bound {
         let schema = batch.schema();
         let mut datas = Vec::with_capacity(names.len());
         for name in names {
-            let i = schema
-                .index_of(name)
-                .map_err(|_| format!("the batch has no column {name:?}"))?;
+            let i = schema.index_of(name).map_err(|_| format!("the batch has no column {name:?}"))?;
             datas.push(batch.column(i).to_data());
         }
         Ok(Bound { datas })
@@ -73,36 +71,22 @@ fn ptype(t: &DataType) -> Option<i64> {
 /// where the bitmap's offset is not the data's.
 fn validity(d: &ArrayData) -> Option<&[u8]> {
     match d.nulls() {
-        Some(nb) if nb.null_count() > 0 => {
-            (nb.offset() == d.offset()).then(|| nb.buffer().as_slice())
-        }
+        Some(nb) if nb.null_count() > 0 => (nb.offset() == d.offset()).then(|| nb.buffer().as_slice()),
         _ => Some(&[]),
     }
 }
 
 fn primitive(d: &ArrayData, p: i64) -> Result<Option<Column<'_>>, String> {
-    let Some(valid) = validity(d) else {
-        return Ok(None);
-    };
+    let Some(valid) = validity(d) else { return Ok(None) };
     let (offset, n) = (d.offset(), d.len());
     let data: &[u8] = if n == 0 {
         &[]
     } else {
         let bytes = pt::data_bytes(p, offset, n).ok_or("no data width")?;
-        let buf = d
-            .buffers()
-            .first()
-            .ok_or("malformed Arrow column: no data buffer")?
-            .as_slice();
-        buf.get(..bytes)
-            .ok_or("malformed Arrow column: data buffer too short")?
+        let buf = d.buffers().first().ok_or("malformed Arrow column: no data buffer")?.as_slice();
+        buf.get(..bytes).ok_or("malformed Arrow column: data buffer too short")?
     };
-    Ok(Some(Column {
-        data,
-        valid,
-        offset,
-        ptype: p,
-    }))
+    Ok(Some(Column { data, valid, offset, ptype: p }))
 }
 
 /// A utf8 / large_utf8 array's buffers as ArrowStrings (which checks the offsets, and with
@@ -113,19 +97,14 @@ fn strings(d: &ArrayData, check_utf8: bool) -> Result<Option<ArrowStrings<'_>>, 
         DataType::LargeUtf8 => true,
         _ => return Ok(None),
     };
-    let Some(valid) = validity(d) else {
-        return Ok(None);
-    };
+    let Some(valid) = validity(d) else { return Ok(None) };
     let valid = (!valid.is_empty()).then_some(valid);
     let (offset, n) = (d.offset(), d.len());
     if n == 0 {
         return ArrowStrings::new(&[], wide, &[], None, 0, 0).map(Some);
     }
     let bufs = d.buffers();
-    let (offsets, data) = (
-        bufs[0].as_slice(),
-        bufs.get(1).map(|b| b.as_slice()).unwrap_or(&[]),
-    );
+    let (offsets, data) = (bufs[0].as_slice(), bufs.get(1).map(|b| b.as_slice()).unwrap_or(&[]));
     let made = if check_utf8 {
         ArrowStrings::new(offsets, wide, data, valid, offset, n)
     } else {
@@ -137,42 +116,17 @@ fn strings(d: &ArrayData, check_utf8: bool) -> Result<Option<ArrowStrings<'_>>, 
 fn input(d: &ArrayData) -> Result<Option<Input<'_>>, String> {
     match d.data_type() {
         DataType::Dictionary(key, _) => {
-            let Some(p) = ptype(key).filter(|p| {
-                !matches!(
-                    *p,
-                    pt::BOOL
-                        | pt::F32
-                        | pt::F64
-                        | pt::DATE32
-                        | pt::DATE64
-                        | pt::TS_S
-                        | pt::TS_MS
-                        | pt::TS_US
-                        | pt::TS_NS
-                )
-            }) else {
+            let Some(p) = ptype(key).filter(|p| !matches!(*p, pt::BOOL | pt::F32 | pt::F64 | pt::DATE32 | pt::DATE64 | pt::TS_S | pt::TS_MS | pt::TS_US | pt::TS_NS)) else {
                 return Ok(None);
             };
-            let Some(values) = d.child_data().first() else {
-                return Err("malformed Arrow dictionary".into());
-            };
-            let Some(values) = strings(values, true)? else {
-                return Ok(None);
-            };
+            let Some(values) = d.child_data().first() else { return Err("malformed Arrow dictionary".into()) };
+            let Some(values) = strings(values, true)? else { return Ok(None) };
             Ok(primitive(d, p)?.map(|col| Input::Dict(col, values)))
         }
         DataType::Utf8 | DataType::LargeUtf8 => {
-            let Some(valid) = validity(d) else {
-                return Ok(None);
-            };
-            let Some(values) = strings(d, false)? else {
-                return Ok(None);
-            };
-            Ok(Some(Input::Strings {
-                values,
-                valid,
-                offset: d.offset(),
-            }))
+            let Some(valid) = validity(d) else { return Ok(None) };
+            let Some(values) = strings(d, false)? else { return Ok(None) };
+            Ok(Some(Input::Strings { values, valid, offset: d.offset() }))
         }
         t => match ptype(t) {
             Some(p) => Ok(primitive(d, p)?.map(Input::Plain)),

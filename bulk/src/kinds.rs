@@ -45,21 +45,11 @@ mod tests {
         let list = DataType::List(Arc::new(Field::new("element", DataType::Utf8, true)));
         let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         let cases = [
-            (DataType::Int16, "int"),
-            (DataType::UInt64, "int"),
-            (DataType::Float32, "float"),
-            (DataType::Boolean, "bool"),
-            (DataType::LargeUtf8, "string"),
-            (dict, "string"),
-            (
-                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-                "timestamp",
-            ),
-            (DataType::Date32, "date"),
-            (list, "list_string"),
-            (DataType::Null, "null"),
-            (DataType::Binary, "other"),
-            (DataType::Decimal128(10, 2), "other"),
+            (DataType::Int16, "int"), (DataType::UInt64, "int"), (DataType::Float32, "float"),
+            (DataType::Boolean, "bool"), (DataType::LargeUtf8, "string"), (dict, "string"),
+            (DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), "timestamp"),
+            (DataType::Date32, "date"), (list, "list_string"), (DataType::Null, "null"),
+            (DataType::Binary, "other"), (DataType::Decimal128(10, 2), "other"),
         ];
         for (t, want) in cases {
             assert_eq!(kind_of(&t), want, "{t}");

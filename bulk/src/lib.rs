@@ -10,9 +10,11 @@
 //! - `outputs.rs`: the scored batch as Arrow columns, and the run's summary.
 //! - `writer.rs`: the Parquet writer (row groups of a fixed size, columns encoded in parallel).
 //! - `chunks.rs`: the column chunks the writer encodes itself (float64 scores, segment labels).
+//! - `codecs.rs`: their page compression, as parquet-rs compresses.
 //! - `pipeline.rs`: the three stages and their channels.
 
 pub mod chunks;
+pub mod codecs;
 pub mod inputs;
 pub mod kinds;
 pub mod outputs;

@@ -4,10 +4,7 @@
 //! segmentation its label counts).
 
 use arrow_array::types::Int32Type;
-use arrow_array::{
-    Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray,
-    TimestampMillisecondArray, TimestampSecondArray,
-};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, StringArray, TimestampMillisecondArray, TimestampSecondArray};
 use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use leadscore_engine::batch::Scored;
@@ -21,17 +18,8 @@ pub fn segment_type() -> DataType {
 
 /// The output schema: the program's scores, its segmentations, then the kept input fields.
 pub fn schema(program: &Program, keep: &[Field]) -> Schema {
-    let mut fields: Vec<Field> = program
-        .scores
-        .iter()
-        .map(|s| Field::new(s, DataType::Float64, true))
-        .collect();
-    fields.extend(
-        program
-            .segments
-            .iter()
-            .map(|g| Field::new(&g.name, segment_type(), true)),
-    );
+    let mut fields: Vec<Field> = program.scores.iter().map(|s| Field::new(s, DataType::Float64, true)).collect();
+    fields.extend(program.segments.iter().map(|g| Field::new(&g.name, segment_type(), true)));
     fields.extend(keep.iter().cloned());
     Schema::new(fields)
 }
@@ -43,11 +31,7 @@ pub fn schema(program: &Program, keep: &[Field]) -> Schema {
 pub fn kept_field(field: &Field, hint: Option<&Field>) -> Field {
     match field.data_type() {
         DataType::Timestamp(unit, tz) => {
-            let unit = if *unit == TimeUnit::Second {
-                TimeUnit::Millisecond
-            } else {
-                *unit
-            };
+            let unit = if *unit == TimeUnit::Second { TimeUnit::Millisecond } else { *unit };
             let tz = match hint.map(|h| h.data_type()) {
                 Some(DataType::Timestamp(_, hinted)) => hinted.clone(),
                 _ => tz.clone(),
@@ -60,34 +44,15 @@ pub fn kept_field(field: &Field, hint: Option<&Field>) -> Field {
 
 /// A kept column as `kept` (its `kept_field`) says: seconds as milliseconds, the zone relabelled.
 pub fn kept_array(array: &ArrayRef, kept: &Field) -> ArrayRef {
-    let DataType::Timestamp(_, tz) = kept.data_type() else {
-        return array.clone();
-    };
+    let DataType::Timestamp(_, tz) = kept.data_type() else { return array.clone() };
     match array.data_type() {
         DataType::Timestamp(TimeUnit::Second, _) => {
-            let secs = array
-                .as_any()
-                .downcast_ref::<TimestampSecondArray>()
-                .expect("a timestamp[s] array");
-            let ms: ScalarBuffer<i64> = secs
-                .values()
-                .iter()
-                .map(|&v| v.wrapping_mul(1000))
-                .collect();
-            Arc::new(
-                TimestampMillisecondArray::new(ms, secs.nulls().cloned())
-                    .with_timezone_opt(tz.clone()),
-            )
+            let secs = array.as_any().downcast_ref::<TimestampSecondArray>().expect("a timestamp[s] array");
+            let ms: ScalarBuffer<i64> = secs.values().iter().map(|&v| v.wrapping_mul(1000)).collect();
+            Arc::new(TimestampMillisecondArray::new(ms, secs.nulls().cloned()).with_timezone_opt(tz.clone()))
         }
         t if t == kept.data_type() => array.clone(),
-        _ => arrow_array::make_array(
-            array
-                .to_data()
-                .into_builder()
-                .data_type(kept.data_type().clone())
-                .build()
-                .expect("the same timestamp data"),
-        ),
+        _ => arrow_array::make_array(array.to_data().into_builder().data_type(kept.data_type().clone()).build().expect("the same timestamp data")),
     }
 }
 
@@ -95,30 +60,16 @@ pub fn kept_array(array: &ArrayRef, kept: &Field) -> ArrayRef {
 /// if it has one that decodes.
 pub fn recorded_schema(kv: Option<&Vec<parquet::file::metadata::KeyValue>>) -> Option<Schema> {
     use base64::Engine;
-    let encoded = kv?
-        .iter()
-        .find(|e| e.key == "ARROW:schema")?
-        .value
-        .as_ref()?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .ok()?;
-    let slice = if bytes.len() > 8 && bytes[0..4] == [255u8; 4] {
-        &bytes[8..]
-    } else {
-        &bytes[..]
-    };
+    let encoded = kv?.iter().find(|e| e.key == "ARROW:schema")?.value.as_ref()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+    let slice = if bytes.len() > 8 && bytes[0..4] == [255u8; 4] { &bytes[8..] } else { &bytes[..] };
     let message = arrow_ipc::root_as_message(slice).ok()?;
     arrow_ipc::convert::try_fb_to_schema(message.header_as_schema()?).ok()
 }
 
 /// Each segmentation's labels as a string array (the output dictionaries).
 pub fn label_arrays(program: &Program) -> Vec<ArrayRef> {
-    program
-        .segments
-        .iter()
-        .map(|g| Arc::new(StringArray::from(g.labels.clone())) as ArrayRef)
-        .collect()
+    program.segments.iter().map(|g| Arc::new(StringArray::from(g.labels.clone())) as ArrayRef).collect()
 }
 
 /// The score and segment columns of a scored `n`-row batch, sharing its buffers.
@@ -130,17 +81,14 @@ pub fn columns(scored: Scored, n: usize, labels: &[ArrayRef]) -> Result<Vec<Arra
     let mut out: Vec<ArrayRef> = Vec::with_capacity(n_scores + labels.len());
     for s in 0..n_scores {
         let values: ScalarBuffer<f64> = ScalarBuffer::new(scores.clone(), s * n, n);
-        let valid = (nulls[s] > 0)
-            .then(|| NullBuffer::new(BooleanBuffer::collect_bool(n, |i| !values[i].is_nan())));
+        let valid = (nulls[s] > 0).then(|| NullBuffer::new(BooleanBuffer::collect_bool(n, |i| !values[i].is_nan())));
         out.push(Arc::new(Float64Array::new(values, valid)));
     }
     for (g, dictionary) in labels.iter().enumerate() {
         let keys: ScalarBuffer<i32> = ScalarBuffer::new(codes.clone(), g * n, n);
-        let valid = (nulls[n_scores + g] > 0)
-            .then(|| NullBuffer::new(BooleanBuffer::collect_bool(n, |i| keys[i] >= 0)));
+        let valid = (nulls[n_scores + g] > 0).then(|| NullBuffer::new(BooleanBuffer::collect_bool(n, |i| keys[i] >= 0)));
         let keys = Int32Array::new(keys, valid);
-        let seg = DictionaryArray::<Int32Type>::try_new(keys, dictionary.clone())
-            .map_err(|e| e.to_string())?;
+        let seg = DictionaryArray::<Int32Type>::try_new(keys, dictionary.clone()).map_err(|e| e.to_string())?;
         out.push(Arc::new(seg));
     }
     Ok(out)
@@ -168,20 +116,8 @@ impl Summary {
     pub fn new(program: &Program) -> Summary {
         Summary {
             rows: 0,
-            scores: vec![
-                ScoreStats {
-                    min: f64::INFINITY,
-                    max: f64::NEG_INFINITY,
-                    sum: 0.0,
-                    count: 0
-                };
-                program.scores.len()
-            ],
-            segments: program
-                .segments
-                .iter()
-                .map(|g| vec![0; g.labels.len() + 1])
-                .collect(),
+            scores: vec![ScoreStats { min: f64::INFINITY, max: f64::NEG_INFINITY, sum: 0.0, count: 0 }; program.scores.len()],
+            segments: program.segments.iter().map(|g| vec![0; g.labels.len() + 1]).collect(),
         }
     }
 
@@ -206,11 +142,7 @@ impl Summary {
         for (g, counts) in self.segments.iter_mut().enumerate() {
             let null = counts.len() - 1;
             for &c in &scored.segments[g * n..(g + 1) * n] {
-                counts[if c >= 0 && (c as usize) < null {
-                    c as usize
-                } else {
-                    null
-                }] += 1;
+                counts[if c >= 0 && (c as usize) < null { c as usize } else { null }] += 1;
             }
         }
     }

@@ -10,10 +10,7 @@ use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, SchemaRef};
 use leadscore_engine::batch::Prepared;
 use leadscore_engine::program::Program;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
-    ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 use std::fs::File;
 use std::path::Path;
@@ -66,10 +63,7 @@ pub enum Stop {
 pub fn file_schema(path: &Path) -> Result<(SchemaRef, i64), String> {
     let file = File::open(path).map_err(|e| e.to_string())?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| e.to_string())?;
-    Ok((
-        builder.schema().clone(),
-        builder.metadata().file_metadata().num_rows(),
-    ))
+    Ok((builder.schema().clone(), builder.metadata().file_metadata().num_rows()))
 }
 
 /// Score `job.input` into `job.output`; `on_batch(rows)` after each batch (false: stop).
@@ -82,15 +76,12 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
         Err(why) => return Ok(Outcome::Fallback(why)),
     };
     let file = File::open(job.input).map_err(|e| read(e.to_string()))?;
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
-        .map_err(|e| read(e.to_string()))?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| read(e.to_string()))?;
     let in_schema = meta.schema().clone();
     let names: Vec<String> = job.program.columns.iter().map(|c| c.name.clone()).collect();
     let mut roots = Vec::new();
     for name in names.iter().chain(job.keep) {
-        let i = in_schema
-            .index_of(name)
-            .map_err(|_| read(format!("no column {name:?}")))?;
+        let i = in_schema.index_of(name).map_err(|_| read(format!("no column {name:?}")))?;
         if !roots.contains(&i) {
             roots.push(i);
         }
@@ -99,33 +90,15 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
     let keep_fields: Vec<Field> = job
         .keep
         .iter()
-        .map(|k| {
-            outputs::kept_field(
-                in_schema.field_with_name(k).unwrap(),
-                recorded.as_ref().and_then(|r| r.field_with_name(k).ok()),
-            )
-        })
+        .map(|k| outputs::kept_field(in_schema.field_with_name(k).unwrap(), recorded.as_ref().and_then(|r| r.field_with_name(k).ok())))
         .collect();
     let out_schema: SchemaRef = Arc::new(outputs::schema(job.program, &keep_fields));
     let labels = outputs::label_arrays(job.program);
     let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
     let groups: Vec<usize> = (0..meta.metadata().num_row_groups()).collect();
     let readers = job.readers.clamp(1, groups.len().max(1));
-    let segments: Vec<String> = job
-        .program
-        .segments
-        .iter()
-        .map(|g| g.name.clone())
-        .collect();
-    let mut writer = Writer::create(
-        job.output,
-        out_schema.clone(),
-        job.compression,
-        job.row_group_rows,
-        &segments,
-        job.threads,
-    )
-    .map_err(|e| write(e.to_string()))?;
+    let segments: Vec<String> = job.program.segments.iter().map(|g| g.name.clone()).collect();
+    let mut writer = Writer::create(job.output, out_schema.clone(), job.compression, job.row_group_rows, &segments, job.threads).map_err(|e| write(e.to_string()))?;
     let stop = AtomicBool::new(false);
     let mut summary = Summary::new(job.program);
     std::thread::scope(|s| {
@@ -158,19 +131,12 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                     let mut reader = reader;
                     loop {
                         // a corrupt file can make the decoder panic: an error for this file
-                        let b = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            reader.next()
-                        })) {
+                        let b = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())) {
                             Ok(Some(b)) => b,
                             Ok(None) => break,
-                            Err(_) => Err(parquet::errors::ParquetError::General(
-                                "the Parquet decoder failed on this data".into(),
-                            )
-                            .into()),
+                            Err(_) => Err(parquet::errors::ParquetError::General("the Parquet decoder failed on this data".into()).into()),
                         };
-                        let msg = b
-                            .map(Decoded::Batch)
-                            .unwrap_or_else(|e| Decoded::Failed(e.to_string()));
+                        let msg = b.map(Decoded::Batch).unwrap_or_else(|e| Decoded::Failed(e.to_string()));
                         if stop.load(Ordering::Relaxed) || to_score.send(msg).is_err() {
                             return;
                         }
@@ -181,12 +147,7 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                 }
             });
         }
-        let batches = InOrder {
-            decoded,
-            next: 0,
-            n_groups: groups.len(),
-            done_groups: 0,
-        };
+        let batches = InOrder { decoded, next: 0, n_groups: groups.len(), done_groups: 0 };
         let written = s.spawn(move || -> Result<Writer, String> {
             for batch in outs {
                 if stop.load(Ordering::Relaxed) {
@@ -206,23 +167,15 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                     return Ok(Some("a column the native binding does not take".into()));
                 };
                 let nblocks = job.max_blocks.clamp(1, n.div_ceil(job.chunk.max(1)).max(1));
-                let Some(out) = prep
-                    .score(&inputs, n, job.as_of, job.chunk, nblocks, job.threads)
-                    .map_err(score)?
-                else {
+                let Some(out) = prep.score(&inputs, n, job.as_of, job.chunk, nblocks, job.threads).map_err(score)? else {
                     return Ok(Some("a batch the native binding does not take".into()));
                 };
                 summary.add(&out, n);
-                let mut columns: Vec<ArrayRef> =
-                    outputs::columns(out, n, &labels).map_err(score)?;
+                let mut columns: Vec<ArrayRef> = outputs::columns(out, n, &labels).map_err(score)?;
                 for (k, field) in job.keep.iter().zip(&keep_fields) {
-                    columns.push(outputs::kept_array(
-                        batch.column(batch.schema().index_of(k).unwrap()),
-                        field,
-                    ));
+                    columns.push(outputs::kept_array(batch.column(batch.schema().index_of(k).unwrap()), field));
                 }
-                let batch = RecordBatch::try_new(out_schema.clone(), columns)
-                    .map_err(|e| score(e.to_string()))?;
+                let batch = RecordBatch::try_new(out_schema.clone(), columns).map_err(|e| score(e.to_string()))?;
                 if to_write.send(batch).is_err() {
                     break; // the writer failed: its error is reported below
                 }
@@ -236,28 +189,17 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
             stop.store(true, Ordering::Relaxed);
         }
         drop(to_write);
-        let writer = written
-            .join()
-            .map_err(|_| write("the writer thread panicked".into()))?;
+        let writer = written.join().map_err(|_| write("the writer thread panicked".into()))?;
         if let Some(why) = scored? {
             return Ok(Outcome::Fallback(why));
         }
-        writer
-            .map_err(write)?
-            .finish()
-            .map_err(|e| write(e.to_string()))?;
+        writer.map_err(write)?.finish().map_err(|e| write(e.to_string()))?;
         Ok(Outcome::Done(summary.clone()))
     })
 }
 
 /// A reader of row group `g` (its dictionaries stay whole: a batch never spans two groups).
-fn row_group(
-    file: &File,
-    meta: &ArrowReaderMetadata,
-    mask: &ProjectionMask,
-    g: usize,
-    batch_rows: usize,
-) -> Result<ParquetRecordBatchReader, String> {
+fn row_group(file: &File, meta: &ArrowReaderMetadata, mask: &ProjectionMask, g: usize, batch_rows: usize) -> Result<ParquetRecordBatchReader, String> {
     let file = file.try_clone().map_err(|e| e.to_string())?;
     ParquetRecordBatchReaderBuilder::new_with_metadata(file, meta.clone())
         .with_projection(mask.clone())
@@ -301,3 +243,4 @@ impl Iterator for InOrder {
         None
     }
 }
+

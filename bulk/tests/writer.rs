@@ -167,7 +167,7 @@ fn scores_and_segments_read_back_bit_for_bit_across_pages_groups_and_dictionarie
         vec![Some("cold"), Some("warm"), Some("hot"), Some("lukewarm")],
         200_000,
     );
-    for compression in ["snappy", "zstd", "none"] {
+    for compression in ["snappy", "zstd", "lz4", "gzip", "brotli", "none"] {
         let (got, stats) = round_trip(
             s.clone(),
             &[first.clone(), second.clone()],

@@ -1,0 +1,61 @@
+//! Page compression for the chunks the writer encodes itself (`chunks.rs`), through the same
+//! codec crates and settings as parquet-rs's own writer uses (its codec module is public only
+//! under a feature that pulls in much more): snappy raw, zstd, LZ4_RAW blocks, gzip, brotli.
+
+use parquet::basic::Compression;
+use parquet::errors::{ParquetError, Result};
+use std::io::Write;
+
+/// A page compressor for one codec.
+pub struct Compressor {
+    codec: Compression,
+    snappy: Option<snap::raw::Encoder>,
+}
+
+impl Compressor {
+    /// The compressor of `codec`, or None for UNCOMPRESSED.
+    pub fn new(codec: Compression) -> Result<Option<Compressor>> {
+        Ok(match codec {
+            Compression::UNCOMPRESSED => None,
+            Compression::SNAPPY => Some(Compressor { codec, snappy: Some(snap::raw::Encoder::new()) }),
+            Compression::ZSTD(_) | Compression::LZ4_RAW | Compression::GZIP(_) | Compression::BROTLI(_) => Some(Compressor { codec, snappy: None }),
+            other => return Err(ParquetError::General(format!("the writer does not compress with {other}"))),
+        })
+    }
+
+    /// Append `input` compressed to `out`.
+    pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let external = |e: std::io::Error| ParquetError::External(Box::new(e));
+        match self.codec {
+            Compression::SNAPPY => {
+                let at = out.len();
+                out.resize(at + snap::raw::max_compress_len(input.len()), 0);
+                let n = self.snappy.as_mut().expect("a snappy encoder").compress(input, &mut out[at..]).map_err(|e| ParquetError::External(Box::new(e)))?;
+                out.truncate(at + n);
+            }
+            Compression::ZSTD(level) => {
+                let packed = zstd::bulk::compress(input, level.compression_level()).map_err(external)?;
+                out.extend_from_slice(&packed);
+            }
+            Compression::LZ4_RAW => {
+                let at = out.len();
+                out.resize(at + lz4_flex::block::get_maximum_output_size(input.len()), 0);
+                let n = lz4_flex::block::compress_into(input, &mut out[at..]).map_err(|e| ParquetError::External(Box::new(e)))?;
+                out.truncate(at + n);
+            }
+            Compression::GZIP(level) => {
+                let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::new(level.compression_level()));
+                enc.write_all(input).map_err(external)?;
+                enc.try_finish().map_err(external)?;
+            }
+            Compression::BROTLI(level) => {
+                // parquet-rs's settings: 4 KiB buffer, a 2^22-byte window
+                let mut enc = brotli::CompressorWriter::new(out, 4096, level.compression_level(), 22);
+                enc.write_all(input).map_err(external)?;
+                enc.flush().map_err(external)?;
+            }
+            _ => unreachable!("Compressor::new takes only these"),
+        }
+        Ok(())
+    }
+}
