@@ -39,8 +39,8 @@ def model():
 
 
 def _segments_as_strings(t: pa.Table) -> pa.Table:
-    """Segment columns decoded: the Rust writer's dictionary pages list labels in the order
-    they first occur, pyarrow's in the model's order (the values are the same)."""
+    """Segment columns decoded, to compare values (the dictionaries of both paths list the
+    labels in the model's order: test_sinks_parquet.py checks that)."""
     for i, f in enumerate(t.schema):
         if pa.types.is_dictionary(f.type):
             t = t.set_column(i, f.name, pc.cast(t.column(i), pa.string()))
@@ -63,7 +63,8 @@ def test_chunk_rows_are_the_runners():
 def test_the_reference_model_gives_the_python_paths_file(tmp_path, model):
     leads = generate_leads(25_000, seed=4).drop_columns(["technologies"])
     src = tmp_path / "leads.parquet"
-    pq.write_table(leads, src, row_group_size=6_000)
+    # input row groups far from the size asked for: the output's are of that size
+    pq.write_table(leads, src, row_group_size=4_000)
     out = tmp_path / "scored.parquet"
     keep = ["lead_id", "country", "last_activity_at", "converted"]
     got = parquet_native.score_file(model, src, out, keep=keep, row_group_rows=10_000)
@@ -74,6 +75,58 @@ def test_the_reference_model_gives_the_python_paths_file(tmp_path, model):
                                    for i in range(3))] == [10_000, 10_000, 5_000]
     assert_same_tables(_segments_as_strings(back), _expected(model, leads, keep), "bulk")
     assert _no_temp_files(tmp_path)
+
+
+def _chunks(path, name):
+    """(rows, encodings, compressed bytes, statistics) of column ``name`` per row group."""
+    meta = pq.ParquetFile(path).metadata
+    i = meta.schema.names.index(name)
+    return [(meta.row_group(g).num_rows, sorted(meta.row_group(g).column(i).encodings),
+             meta.row_group(g).column(i).total_compressed_size,
+             meta.row_group(g).column(i).statistics.to_dict())
+            for g in range(meta.num_row_groups)]
+
+
+def test_kept_columns_are_copied_as_they_are_where_row_groups_are_about_the_size(
+        tmp_path, model, monkeypatch):
+    # input row groups of 6,000 rows for 10,000 asked (within half to twice): the output's
+    # groups end where the input's do, and a kept column unchanged in type and codec is its
+    # input chunk byte for byte; the values are the Python path's either way
+    leads = generate_leads(25_000, seed=5).drop_columns(["technologies"])
+    src = tmp_path / "leads.parquet"
+    pq.write_table(leads, src, row_group_size=6_000, compression="snappy")
+    keep = ["lead_id", "country", "last_activity_at", "converted"]
+    want = _expected(model, leads, keep)
+    copied = tmp_path / "copied.parquet"
+    assert parquet_native.score_file(model, src, copied, keep=keep, row_group_rows=10_000)
+    assert [c[0] for c in _chunks(copied, "lead_id")] == [6_000] * 4 + [1_000]
+    for name in keep:
+        assert _chunks(copied, name) == _chunks(src, name), name
+    assert_same_tables(_segments_as_strings(pq.read_table(copied)), want, "copied")
+    # another codec, or LEADSCORE_BULK_COPY=0: encoded again, row groups of the size asked
+    for label, kw, env in (("zstd", {"compression": "zstd"}, None), ("off", {}, "0")):
+        if env:
+            monkeypatch.setenv("LEADSCORE_BULK_COPY", env)
+        out = tmp_path / f"{label}.parquet"
+        assert parquet_native.score_file(model, src, out, keep=keep, row_group_rows=10_000,
+                                         **kw)
+        assert [c[0] for c in _chunks(out, "lead_id")] == [10_000, 10_000, 5_000], label
+        assert_same_tables(_segments_as_strings(pq.read_table(out)), want, label)
+
+
+def test_a_kept_column_is_not_copied_where_its_type_changes(tmp_path, model):
+    # timestamp[s] is stored as milliseconds (kept_field): decoded and written again
+    leads = generate_leads(5_000, seed=6).drop_columns(["technologies"])
+    seen = pc.cast(leads.column("last_activity_at"), pa.timestamp("s", tz="UTC"), safe=False)
+    leads = leads.append_column("seen_s", seen)
+    src = tmp_path / "leads.parquet"
+    pq.write_table(leads, src, row_group_size=5_000)
+    out = tmp_path / "out.parquet"
+    assert parquet_native.score_file(model, src, out, keep=["lead_id", "seen_s"],
+                                     row_group_rows=5_000)
+    back = pq.read_table(out)
+    assert back.column("seen_s").to_pylist() == seen.to_pylist()
+    assert _chunks(out, "lead_id") == _chunks(src, "lead_id")
 
 
 def test_the_summary_is_the_outputs(tmp_path, model):

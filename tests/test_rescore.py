@@ -338,14 +338,10 @@ def test_a_lost_connection_changes_nothing(postgres_uri, leads):
 # -- SIGKILL mid-write ---------------------------------------------------------------------------
 
 def _cli_argv(model, uri, table, *extra):
-    """``leadscore rescore`` (from cli.py once registered there; the command itself before)."""
+    """``leadscore rescore`` in a process of its own."""
     code = ("from leadscore_fast.cli import main\n"
             "import sys\n"
-            "if 'rescore' in main.commands:\n"
-            "    main(['rescore'] + sys.argv[1:])\n"
-            "else:\n"
-            "    from leadscore_fast.cli_rescore import rescore_cmd\n"
-            "    rescore_cmd(sys.argv[1:])\n")
+            "main(['rescore'] + sys.argv[1:])\n")
     return [sys.executable, "-c", code, model, "--db", uri, "--table", table, "--key",
             "lead_id", "-q", *extra]
 

@@ -5,7 +5,7 @@
 
 use crate::inputs::Bound;
 use crate::outputs::{self, Summary};
-use crate::writer::Writer;
+use crate::writer::{Copy, Writer};
 use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{Field, SchemaRef};
 use leadscore_engine::batch::Prepared;
@@ -79,12 +79,8 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| read(e.to_string()))?;
     let in_schema = meta.schema().clone();
     let names: Vec<String> = job.program.columns.iter().map(|c| c.name.clone()).collect();
-    let mut roots = Vec::new();
     for name in names.iter().chain(job.keep) {
-        let i = in_schema.index_of(name).map_err(|_| read(format!("no column {name:?}")))?;
-        if !roots.contains(&i) {
-            roots.push(i);
-        }
+        in_schema.index_of(name).map_err(|_| read(format!("no column {name:?}")))?;
     }
     let recorded = outputs::recorded_schema(meta.metadata().file_metadata().key_value_metadata());
     let keep_fields: Vec<Field> = job
@@ -94,15 +90,26 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
         .collect();
     let out_schema: SchemaRef = Arc::new(outputs::schema(job.program, &keep_fields));
     let labels = outputs::label_arrays(job.program);
-    let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
     let groups: Vec<usize> = (0..meta.metadata().num_row_groups()).collect();
     let readers = job.readers.clamp(1, groups.len().max(1));
     let segments: Vec<String> = job.program.segments.iter().map(|g| g.name.clone()).collect();
-    let mut writer = Writer::create(job.output, out_schema.clone(), job.compression, job.row_group_rows, &segments, job.threads).map_err(|e| write(e.to_string()))?;
+    let writer = Writer::create(job.output, out_schema.clone(), job.compression, job.row_group_rows, &segments, job.threads).map_err(|e| write(e.to_string()))?;
+    // kept columns copied as they are: (output field, input leaf column) of each
+    let copies = copy_plan(job, &meta, &keep_fields, &writer, job.program.scores.len() + segments.len());
+    let copied_input: Vec<usize> = copies.iter().map(|&(_, leaf)| meta.parquet_schema().get_column_root_idx(leaf)).collect();
+    let mut writer = writer.copying(&copies.iter().map(|&(f, _)| f).collect::<Vec<_>>());
+    let mut roots = Vec::new();
+    for name in names.iter().chain(job.keep.iter().filter(|k| !copied_input.contains(&in_schema.index_of(k).unwrap()))) {
+        let i = in_schema.index_of(name).unwrap();
+        if !roots.contains(&i) {
+            roots.push(i);
+        }
+    }
+    let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
     let stop = AtomicBool::new(false);
     let mut summary = Summary::new(job.program);
     std::thread::scope(|s| {
-        let (to_write, outs) = sync_channel::<RecordBatch>(1);
+        let (to_write, outs) = sync_channel::<Scored>(1);
         let stop = &stop;
         // reader r decodes row groups r, r + readers, ...; they are taken back in file order
         let mut decoded = Vec::with_capacity(readers);
@@ -148,19 +155,40 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
             });
         }
         let batches = InOrder { decoded, next: 0, n_groups: groups.len(), done_groups: 0 };
+        // the batches the writer takes: the output's fields less the copied ones
+        let written_fields: Vec<Field> = out_schema.fields().iter().enumerate().filter(|(f, _)| !copies.iter().any(|c| c.0 == *f)).map(|(_, x)| x.as_ref().clone()).collect();
+        let written_schema: SchemaRef = Arc::new(arrow_schema::Schema::new(written_fields));
+        let (meta, copies) = (&meta, &copies);
         let written = s.spawn(move || -> Result<Writer, String> {
-            for batch in outs {
+            let source = if copies.is_empty() { None } else { Some(File::open(job.input).map_err(|e| e.to_string())?) };
+            for msg in outs {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                writer.write(&batch).map_err(|e| e.to_string())?;
+                match msg {
+                    Scored::Batch(batch) => writer.write(&batch).map_err(|e| e.to_string())?,
+                    Scored::GroupEnd(g) => {
+                        let Some(source) = source.as_ref() else { continue };
+                        let group = meta.metadata().row_group(g);
+                        let chunks = copies.iter().map(|&(field, leaf)| Copy { field, metadata: group.column(leaf).clone(), rows: group.num_rows() as u64, source }).collect();
+                        writer.end_group(chunks).map_err(|e| e.to_string())?;
+                    }
+                }
             }
             Ok(writer)
         });
         // None: every batch scored; Some(why): hand the file back to the Python runner
         let scored = (|| -> Result<Option<String>, Stop> {
             for batch in batches {
-                let batch = batch.map_err(read)?;
+                let batch = match batch.map_err(read)? {
+                    Read::Batch(b) => b,
+                    Read::GroupEnd(g) => {
+                        if to_write.send(Scored::GroupEnd(g)).is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                };
                 let n = batch.num_rows();
                 let bound = Bound::new(&batch, &names).map_err(read)?;
                 let Some(inputs) = bound.inputs().map_err(read)? else {
@@ -173,10 +201,12 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                 summary.add(&out, n);
                 let mut columns: Vec<ArrayRef> = outputs::columns(out, n, &labels).map_err(score)?;
                 for (k, field) in job.keep.iter().zip(&keep_fields) {
-                    columns.push(outputs::kept_array(batch.column(batch.schema().index_of(k).unwrap()), field));
+                    if !copied_input.contains(&in_schema.index_of(k).unwrap()) {
+                        columns.push(outputs::kept_array(batch.column(batch.schema().index_of(k).unwrap()), field));
+                    }
                 }
-                let batch = RecordBatch::try_new(out_schema.clone(), columns).map_err(|e| score(e.to_string()))?;
-                if to_write.send(batch).is_err() {
+                let batch = RecordBatch::try_new(written_schema.clone(), columns).map_err(|e| score(e.to_string()))?;
+                if to_write.send(Scored::Batch(batch)).is_err() {
                     break; // the writer failed: its error is reported below
                 }
                 if !on_batch(n) {
@@ -225,16 +255,30 @@ struct InOrder {
     done_groups: usize,
 }
 
+/// What the scoring stage takes from the readers: a batch, or the end of row group g.
+enum Read {
+    Batch(RecordBatch),
+    GroupEnd(usize),
+}
+
+/// What the writer takes from the scoring stage.
+enum Scored {
+    Batch(RecordBatch),
+    GroupEnd(usize),
+}
+
 impl Iterator for InOrder {
-    type Item = Result<RecordBatch, String>;
+    type Item = Result<Read, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.done_groups < self.n_groups {
             match self.decoded[self.next].recv() {
-                Ok(Decoded::Batch(b)) => return Some(Ok(b)),
+                Ok(Decoded::Batch(b)) => return Some(Ok(Read::Batch(b))),
                 Ok(Decoded::GroupEnd) => {
+                    let g = self.done_groups;
                     self.done_groups += 1;
                     self.next = (self.next + 1) % self.decoded.len();
+                    return Some(Ok(Read::GroupEnd(g)));
                 }
                 Ok(Decoded::Failed(e)) => return Some(Err(e)),
                 Err(_) => return Some(Err("a reader thread stopped".into())),
@@ -244,3 +288,38 @@ impl Iterator for InOrder {
     }
 }
 
+
+/// The kept columns whose chunks the output can take as they are, as (output field, input
+/// leaf column): a one-leaf column kept unchanged (`kept_field`), of the same Parquet type in
+/// both files, compressed in every row group with the codec asked for; and only where the
+/// input's row groups are of about the size asked for (from half to twice; the output's
+/// groups then end where the input's do). Decoding and encoding them again would cost as much
+/// as scoring.
+fn copy_plan(job: &Job, meta: &ArrowReaderMetadata, keep_fields: &[Field], writer: &Writer, first_kept: usize) -> Vec<(usize, usize)> {
+    let md = meta.metadata();
+    let n = md.num_row_groups();
+    let want = crate::writer::codec(job.compression).ok();
+    let size_ok = (0..n).all(|g| {
+        let rows = md.row_group(g).num_rows().max(0) as usize;
+        rows <= 2 * job.row_group_rows && (g + 1 == n || 2 * rows >= job.row_group_rows)
+    });
+    if n == 0 || !size_ok || want.is_none() || std::env::var("LEADSCORE_BULK_COPY").is_ok_and(|v| v == "0") {
+        return Vec::new();
+    }
+    let want = want.unwrap();
+    let descr = meta.parquet_schema();
+    let in_schema = meta.schema();
+    let mut plan = Vec::new();
+    for (k, (name, kept)) in job.keep.iter().zip(keep_fields).enumerate() {
+        let root = in_schema.index_of(name).unwrap();
+        let leaves: Vec<usize> = (0..descr.num_columns()).filter(|&l| descr.get_column_root_idx(l) == root).collect();
+        let [leaf] = leaves[..] else { continue };
+        let out_field = first_kept + k;
+        let same_type = kept == in_schema.field(root) && writer.leaf_of(out_field).is_some_and(|d| *d == *descr.column(leaf));
+        let same_codec = (0..n).all(|g| std::mem::discriminant(&md.row_group(g).column(leaf).compression()) == std::mem::discriminant(&want));
+        if same_type && same_codec && !plan.iter().any(|&(_, l)| l == leaf) {
+            plan.push((out_field, leaf));
+        }
+    }
+    plan
+}

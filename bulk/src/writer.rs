@@ -14,6 +14,8 @@ use parquet::arrow::arrow_writer::{
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::ColumnChunkMetaData;
+use parquet::schema::types::ColumnDescPtr;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -52,6 +54,8 @@ pub struct Writer {
     roots: Vec<usize>,
     /// per top-level field: written with dictionary pages
     dictionary: Vec<bool>,
+    /// per top-level field: its chunks are copied from another file (`copying`), not encoded
+    copied: Vec<bool>,
     group: Option<Group>,
     group_rows: usize,
     threads: usize,
@@ -71,12 +75,24 @@ enum Column {
     Arrow(Vec<ArrowColumnWriter>),
     /// encoded by hand; arrow-rs's writer too, for a group of no rows
     Hand(HandChunk, Vec<ArrowColumnWriter>),
+    /// copied when the group closes (`end_group`)
+    Copied,
+}
+
+/// A column chunk of another Parquet file to copy as it is into the row group closing: its
+/// metadata there (with the offsets of that file) and the file.
+pub struct Copy<'a> {
+    pub field: usize,
+    pub metadata: ColumnChunkMetaData,
+    pub rows: u64,
+    pub source: &'a File,
 }
 
 /// A closed chunk, ready to append.
 enum Closed {
     Arrow(Vec<ArrowColumnChunk>),
     Hand(Bytes, ColumnCloseResult),
+    Copied,
 }
 
 /// Why a writer could not be created.
@@ -158,6 +174,7 @@ impl Writer {
             .iter()
             .map(|f| dictionary.iter().any(|d| d == f.name()))
             .collect();
+        let schema_len = schema.fields().len();
         Ok(Writer {
             file,
             factory,
@@ -165,6 +182,7 @@ impl Writer {
             codec,
             roots,
             dictionary,
+            copied: vec![false; schema_len],
             group: None,
             group_rows: row_group_rows.max(1),
             threads: threads.max(1),
@@ -178,13 +196,40 @@ impl Writer {
         &self.schema
     }
 
+    /// The Parquet leaf column of top-level field `field`, if it has one leaf.
+    pub fn leaf_of(&self, field: usize) -> Option<ColumnDescPtr> {
+        let leaves: Vec<usize> = (0..self.roots.len()).filter(|&l| self.roots[l] == field).collect();
+        (leaves.len() == 1).then(|| self.file.schema_descr().column(leaves[0]))
+    }
+
+    /// Copy `fields`' chunks from another file instead of encoding them: batches given to
+    /// `write` then hold the other fields only (in schema order), and row groups end where
+    /// `end_group` says (with those chunks), not after `row_group_rows` rows.
+    pub fn copying(mut self, fields: &[usize]) -> Writer {
+        for &f in fields {
+            self.copied[f] = true;
+        }
+        if !fields.is_empty() {
+            self.group_rows = usize::MAX;
+        }
+        self
+    }
+
+    /// Close the open row group (copying): `copies` are the copied fields' chunks.
+    pub fn end_group(&mut self, copies: Vec<Copy<'_>>) -> Result<(), ParquetError> {
+        if self.group.is_none() {
+            self.group = Some(self.open_group()?);
+        }
+        self.close_group(copies)
+    }
+
     /// Rows written so far, held ones included.
     pub fn rows(&self) -> usize {
         self.rows
     }
 
-    /// Encode `batch` (of the file's schema) into the open row group, closing each group
-    /// that fills.
+    /// Encode `batch` (of the file's schema, less the copied fields) into the open row group,
+    /// closing each group that fills.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ParquetError> {
         let n = batch.num_rows();
         self.rows += n;
@@ -198,7 +243,7 @@ impl Writer {
             self.encode(&batch.slice(at, k))?;
             at += k;
             if held + k == self.group_rows {
-                self.close_group()?;
+                self.close_group(Vec::new())?;
             }
         }
         Ok(())
@@ -211,7 +256,10 @@ impl Writer {
             self.group = Some(self.open_group()?);
         }
         if self.group.is_some() {
-            self.close_group()?;
+            if self.copied.iter().any(|&c| c) && self.groups > 0 {
+                return Err(ParquetError::General("rows written after the last copied row group".into()));
+            }
+            self.close_group(Vec::new())?;
         }
         self.file.close()?;
         Ok(self.rows)
@@ -235,6 +283,10 @@ impl Writer {
         }
         let mut columns = Vec::with_capacity(n_fields);
         for (f, writers) in per_field.into_iter().enumerate() {
+            if self.copied[f] {
+                columns.push(Mutex::new(Column::Copied));
+                continue;
+            }
             let descr = self.file.schema_descr().column(first_leaf[f]);
             let hand = if writers.len() == 1 {
                 HandChunk::for_type(
@@ -279,15 +331,28 @@ impl Writer {
         let group = self.group.as_ref().expect("an open row group");
         let failed: Mutex<Option<ParquetError>> = Mutex::new(None);
         let schema = &self.schema;
+        // the batch's column of each field (the copied fields have none)
+        let mut at = vec![None; self.copied.len()];
+        let mut next = 0;
+        for (f, copied) in self.copied.iter().enumerate() {
+            if !copied {
+                at[f] = Some(next);
+                next += 1;
+            }
+        }
+        if next != batch.num_columns() {
+            return Err(ParquetError::General(format!("a batch of {} columns for {next} written fields", batch.num_columns())));
+        }
+        let column_of = |f: usize| at[f].map(|i| batch.column(i));
         self.each_field(
-            |f| batch.column(f).get_array_memory_size(),
+            |f| column_of(f).map_or(0, |c| c.get_array_memory_size()),
             |f| {
+                let Some(array) = column_of(f) else { return };
                 let mut column = group.columns[f].lock().unwrap();
                 let done = match &mut *column {
-                    Column::Arrow(writers) => {
-                        encode_field(schema.field(f), batch.column(f), writers)
-                    }
-                    Column::Hand(chunk, _) => chunk.write(batch.column(f)),
+                    Column::Arrow(writers) => encode_field(schema.field(f), array, writers),
+                    Column::Hand(chunk, _) => chunk.write(array),
+                    Column::Copied => Ok(()),
                 };
                 if let Err(e) = done {
                     failed.lock().unwrap().get_or_insert(e);
@@ -301,8 +366,17 @@ impl Writer {
         Ok(())
     }
 
-    /// Close the open group's chunks (on threads) and append them in schema order.
-    fn close_group(&mut self) -> Result<(), ParquetError> {
+    /// Close the open group's chunks (on threads) and append them in schema order, the copied
+    /// fields' from `copies`.
+    fn close_group(&mut self, copies: Vec<Copy<'_>>) -> Result<(), ParquetError> {
+        let mut copies: Vec<Option<Copy<'_>>> = {
+            let mut by_field: Vec<Option<Copy<'_>>> = (0..self.copied.len()).map(|_| None).collect();
+            for c in copies {
+                let f = c.field;
+                by_field[f] = Some(c);
+            }
+            by_field
+        };
         let group = self.group.take().expect("an open row group");
         let n_fields = group.columns.len();
         let columns: Vec<Mutex<Option<Column>>> = group
@@ -325,12 +399,13 @@ impl Writer {
                         .map(|w| w.close())
                         .collect::<Result<Vec<_>, _>>()
                         .map(Closed::Arrow),
+                    Column::Copied => Ok(Closed::Copied),
                 };
                 *done[f].lock().unwrap() = Some(closed);
             },
         );
         let mut rg = self.file.next_row_group()?;
-        for slot in done {
+        for (f, slot) in done.into_iter().enumerate() {
             match slot
                 .into_inner()
                 .unwrap()
@@ -342,6 +417,18 @@ impl Writer {
                     }
                 }
                 Closed::Hand(bytes, close) => rg.append_column(&bytes, close)?,
+                Closed::Copied => {
+                    let c = copies[f].take().ok_or_else(|| ParquetError::General(format!("no chunk to copy for column {}", self.schema.field(f).name())))?;
+                    let close = ColumnCloseResult {
+                        bytes_written: c.metadata.compressed_size() as u64,
+                        rows_written: c.rows,
+                        metadata: c.metadata,
+                        bloom_filter: None,
+                        column_index: None,
+                        offset_index: None,
+                    };
+                    rg.append_column(c.source, close)?;
+                }
             }
         }
         rg.close()?;

@@ -4,7 +4,6 @@ uses it in processes that never load pyarrow."""
 from __future__ import annotations
 
 import os
-import secrets
 
 __all__ = ["temp_name", "reserve"]
 
@@ -12,7 +11,7 @@ __all__ = ["temp_name", "reserve"]
 def temp_name(path: str, suffix: str = "tmp") -> str:
     """A hidden name beside ``path``, unique to this call."""
     directory = os.path.dirname(os.path.abspath(path))
-    return os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(4)}.{suffix}")
+    return os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(4).hex()}.{suffix}")
 
 
 def reserve(path: str) -> str:

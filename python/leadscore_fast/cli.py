@@ -13,14 +13,6 @@ from leadscore_fast import __version__
 from leadscore_fast.cli_common import (as_of_option_value as _as_of, console as _console,
                                        errors_to_exit as _errors_to_exit, input_options,
                                        legacy_input_options, open_input, table as _table)
-from leadscore_fast.cli_evaluate import evaluate_cmd
-from leadscore_fast.cli_explain import explain_cmd
-from leadscore_fast.cli_learn import learn_cmd
-from leadscore_fast.cli_rescore import rescore_cmd
-from leadscore_fast.cli_rules import rules_cmd
-from leadscore_fast.cli_drift import drift_cmd
-from leadscore_fast.cli_cleanup import cleanup_cmd
-from leadscore_fast.cli_score import score_cmd
 from leadscore_fast.report_output import (Report, Section, emit, format_options, pct,
                                           resolve_format, times)
 
@@ -34,7 +26,36 @@ def _schema_of(datafile, input_format=None, delimiter=None, null_values=()):
     return open_input(datafile, input_format, delimiter, null_values).schema
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# the commands defined in modules of their own: (module, function), imported when named, so
+# that a `leadscore score` process loads none of the others
+_COMMAND_MODULES = {
+    "score": ("leadscore_fast.cli_score", "score_cmd"),
+    "rescore": ("leadscore_fast.cli_rescore", "rescore_cmd"),
+    "evaluate": ("leadscore_fast.cli_evaluate", "evaluate_cmd"),
+    "explain": ("leadscore_fast.cli_explain", "explain_cmd"),
+    "rules": ("leadscore_fast.cli_rules", "rules_cmd"),
+    "drift": ("leadscore_fast.cli_drift", "drift_cmd"),
+    "cleanup": ("leadscore_fast.cli_cleanup", "cleanup_cmd"),
+    "learn": ("leadscore_fast.cli_learn", "learn_cmd"),
+}
+
+
+class _Commands(click.Group):
+    """click's group, with the commands of ``_COMMAND_MODULES`` imported when first named."""
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(_COMMAND_MODULES))
+
+    def get_command(self, ctx, name):
+        if name not in self.commands and name in _COMMAND_MODULES:
+            import importlib
+
+            module, function = _COMMAND_MODULES[name]
+            self.add_command(getattr(importlib.import_module(module), function), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="leadscore")
 def main():
     """Compiled lead scoring: score Arrow/Parquet/CSV data with a YAML scoring model."""
@@ -49,14 +70,6 @@ def _finished(*_args, **_kwargs):
     gc.freeze()
 
 
-main.add_command(score_cmd)
-main.add_command(rescore_cmd, "rescore")
-main.add_command(evaluate_cmd)
-main.add_command(explain_cmd)
-main.add_command(rules_cmd)
-main.add_command(drift_cmd)
-main.add_command(cleanup_cmd)
-main.add_command(learn_cmd)
 
 
 @main.command("check")
