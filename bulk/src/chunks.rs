@@ -133,14 +133,7 @@ impl Pages {
         }
         buf.extend_from_slice(values);
         let uncompressed = buf.len();
-        let buf = match self.compressor.as_mut() {
-            Some(c) => {
-                let mut out = Vec::with_capacity(uncompressed / 2 + 64);
-                c.compress(&buf, &mut out)?;
-                out
-            }
-            None => buf,
-        };
+        let buf = Compressor::page(self.compressor.as_mut(), buf)?;
         let page = Page::DataPage {
             buf: Bytes::from(buf),
             num_values: rows as u32,
@@ -171,14 +164,7 @@ impl Pages {
         let mut pages = SerializedPageWriter::new(&mut sink);
         if let Some((values, entries)) = dictionary {
             let uncompressed_len = values.len();
-            let buf = match compressor.as_mut() {
-                Some(c) => {
-                    let mut out = Vec::with_capacity(uncompressed_len + 64);
-                    c.compress(&values, &mut out)?;
-                    out
-                }
-                None => values,
-            };
+            let buf = Compressor::page(compressor.as_mut(), values)?;
             let page = Page::DictionaryPage {
                 buf: Bytes::from(buf),
                 num_values: entries as u32,

@@ -23,6 +23,14 @@ impl Compressor {
         })
     }
 
+    /// A page's bytes as stored: compressed by `compressor`, or as they are (UNCOMPRESSED).
+    pub fn page(compressor: Option<&mut Compressor>, buf: Vec<u8>) -> Result<Vec<u8>> {
+        let Some(c) = compressor else { return Ok(buf) };
+        let mut out = Vec::with_capacity(buf.len() / 2 + 64);
+        c.compress(&buf, &mut out)?;
+        Ok(out)
+    }
+
     /// Append `input` compressed to `out`.
     pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let external = |e: std::io::Error| ParquetError::External(Box::new(e));
