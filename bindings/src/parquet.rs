@@ -1,6 +1,6 @@
 //! `_engine.ParquetWriter`: Arrow record batches (through the C data interface) written to a
 //! Parquet file by the bulk crate's writer (`leadscore_bulk::writer`, arrow-rs): row groups of
-//! exactly `row_group_rows` rows (the last one smaller), each group's columns encoded in
+//! exactly `row_group_rows` rows (the last one smaller), each batch's columns encoded in
 //! parallel with the GIL released, the Arrow schema stored in the file (`ARROW:schema`) so that
 //! readers get dictionary columns back as dictionaries.
 
@@ -46,10 +46,10 @@ impl ParquetWriter {
         Ok(ParquetWriter(Mutex::new(Some(open))))
     }
 
-    /// Append the rows of `data`, of the file's schema; whole row groups are written.
+    /// Append the rows of `data`, of the file's schema; each row group that fills is written.
     /// `data`: a RecordBatch or anything with `__arrow_c_array__` (a struct array) or
-    /// `__arrow_c_stream__` (a Table, a RecordBatchReader). Each row group held complete is
-    /// encoded and written before it returns.
+    /// `__arrow_c_stream__` (a Table, a RecordBatchReader). Its columns are encoded before it
+    /// returns.
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let pieces = import(data)?;
         py.detach(|| {

@@ -50,7 +50,7 @@ class ParquetWriter:
         """Rows written so far, held ones included."""
 
     def write(self, data) -> Any:
-        """Append the rows of `data`, of the file's schema; whole row groups are written."""
+        """Append the rows of `data`, of the file's schema; each row group that fills is written."""
 
 
 class Program:
