@@ -114,6 +114,19 @@ def test_kept_columns_are_copied_as_they_are_where_row_groups_are_about_the_size
         assert_same_tables(_segments_as_strings(pq.read_table(out)), want, label)
 
 
+def test_a_column_kept_twice_is_copied_once_and_encoded_once(tmp_path, model):
+    leads = generate_leads(20_000, seed=3).drop_columns(["technologies"])
+    src = tmp_path / "leads.parquet"
+    pq.write_table(leads, src, row_group_size=8_000)
+    out = tmp_path / "out.parquet"
+    assert parquet_native.score_file(model, src, out, keep=["lead_id", "lead_id"],
+                                     row_group_rows=10_000)
+    back = pq.ParquetFile(out).read()
+    assert back.schema.names[-2:] == ["lead_id", "lead_id"]
+    assert back.column(4).equals(back.column(5))
+    assert back.column(4).to_pylist() == leads.column("lead_id").to_pylist()
+
+
 def test_a_kept_column_is_not_copied_where_its_type_changes(tmp_path, model):
     # timestamp[s] is stored as milliseconds (kept_field): decoded and written again
     leads = generate_leads(5_000, seed=6).drop_columns(["technologies"])

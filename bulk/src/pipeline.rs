@@ -95,11 +95,13 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
     let segments: Vec<String> = job.program.segments.iter().map(|g| g.name.clone()).collect();
     let writer = Writer::create(job.output, out_schema.clone(), job.compression, job.row_group_rows, &segments, job.threads).map_err(|e| write(e.to_string()))?;
     // kept columns copied as they are: (output field, input leaf column) of each
-    let copies = copy_plan(job, &meta, &keep_fields, &writer, job.program.scores.len() + segments.len());
-    let copied_input: Vec<usize> = copies.iter().map(|&(_, leaf)| meta.parquet_schema().get_column_root_idx(leaf)).collect();
+    let first_kept = job.program.scores.len() + segments.len();
+    let copies = copy_plan(job, &meta, &keep_fields, &writer, first_kept);
+    // per kept column: copied, so neither decoded (unless the model reads it) nor built
+    let copied: Vec<bool> = (0..job.keep.len()).map(|k| copies.iter().any(|&(f, _)| f == first_kept + k)).collect();
     let mut writer = writer.copying(&copies.iter().map(|&(f, _)| f).collect::<Vec<_>>());
     let mut roots = Vec::new();
-    for name in names.iter().chain(job.keep.iter().filter(|k| !copied_input.contains(&in_schema.index_of(k).unwrap()))) {
+    for name in names.iter().chain(job.keep.iter().zip(&copied).filter(|(_, &c)| !c).map(|(k, _)| k)) {
         let i = in_schema.index_of(name).unwrap();
         if !roots.contains(&i) {
             roots.push(i);
@@ -200,8 +202,8 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                 };
                 summary.add(&out, n);
                 let mut columns: Vec<ArrayRef> = outputs::columns(out, n, &labels).map_err(score)?;
-                for (k, field) in job.keep.iter().zip(&keep_fields) {
-                    if !copied_input.contains(&in_schema.index_of(k).unwrap()) {
+                for ((k, field), &was_copied) in job.keep.iter().zip(&keep_fields).zip(&copied) {
+                    if !was_copied {
                         columns.push(outputs::kept_array(batch.column(batch.schema().index_of(k).unwrap()), field));
                     }
                 }
