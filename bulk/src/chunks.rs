@@ -434,11 +434,12 @@ impl DictChunk {
                 .then(|| NullBuffer::from_iter(codes.iter().map(Option::is_some)));
             // a page's codes: their bit width, then bit-packed runs of the non-NULL rows' codes
             let width = bit_width(self.labels.len());
-            let mut values = vec![width];
-            for c in codes.iter().flatten() {
-                self.seen[*c as usize] = true;
+            let present: Vec<u32> = codes.iter().flatten().copied().collect();
+            for &c in &present {
+                self.seen[c as usize] = true;
             }
-            bit_packed(&mut values, codes.iter().flatten().copied(), width);
+            let mut values = vec![width];
+            bit_packed(&mut values, &present, width);
             self.pages
                 .data_page(valid.as_ref(), n, Encoding::RLE_DICTIONARY, &values)?;
             at += n;
@@ -479,8 +480,7 @@ fn bit_width(entries: usize) -> u8 {
 /// `codes` as bit-packed runs of the RLE / bit-packed hybrid encoding, `width` bits each:
 /// groups of 8 codes packed LSB first, at most 63 groups a run (a one-byte run header), the
 /// last group padded with zeros (a reader takes only the page's count).
-fn bit_packed(out: &mut Vec<u8>, codes: impl Iterator<Item = u32>, width: u8) {
-    let codes: Vec<u32> = codes.collect();
+fn bit_packed(out: &mut Vec<u8>, codes: &[u32], width: u8) {
     for run in codes.chunks(63 * 8) {
         let groups = run.len().div_ceil(8);
         out.push(((groups as u8) << 1) | 1);

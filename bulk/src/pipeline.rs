@@ -111,7 +111,7 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
     let stop = AtomicBool::new(false);
     let mut summary = Summary::new(job.program);
     std::thread::scope(|s| {
-        let (to_write, outs) = sync_channel::<Scored>(1);
+        let (to_write, outs) = sync_channel::<Piece>(1);
         let stop = &stop;
         // reader r decodes row groups r, r + readers, ...; they are taken back in file order
         let mut decoded = Vec::with_capacity(readers);
@@ -158,7 +158,7 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
         }
         let batches = InOrder { decoded, next: 0, n_groups: groups.len(), done_groups: 0 };
         // the batches the writer takes: the output's fields less the copied ones
-        let written_fields: Vec<Field> = out_schema.fields().iter().enumerate().filter(|(f, _)| !copies.iter().any(|c| c.0 == *f)).map(|(_, x)| x.as_ref().clone()).collect();
+        let written_fields: Vec<Field> = out_schema.fields().iter().enumerate().filter(|&(f, _)| f < first_kept || !copied[f - first_kept]).map(|(_, x)| x.as_ref().clone()).collect();
         let written_schema: SchemaRef = Arc::new(arrow_schema::Schema::new(written_fields));
         let (meta, copies) = (&meta, &copies);
         let written = s.spawn(move || -> Result<Writer, String> {
@@ -168,8 +168,8 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                     break;
                 }
                 match msg {
-                    Scored::Batch(batch) => writer.write(&batch).map_err(|e| e.to_string())?,
-                    Scored::GroupEnd(g) => {
+                    Piece::Batch(batch) => writer.write(&batch).map_err(|e| e.to_string())?,
+                    Piece::GroupEnd(g) => {
                         let Some(source) = source.as_ref() else { continue };
                         let group = meta.metadata().row_group(g);
                         let chunks = copies.iter().map(|&(field, leaf)| Copy { field, metadata: group.column(leaf).clone(), rows: group.num_rows() as u64, source }).collect();
@@ -183,9 +183,9 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
         let scored = (|| -> Result<Option<String>, Stop> {
             for batch in batches {
                 let batch = match batch.map_err(read)? {
-                    Read::Batch(b) => b,
-                    Read::GroupEnd(g) => {
-                        if to_write.send(Scored::GroupEnd(g)).is_err() {
+                    Piece::Batch(b) => b,
+                    Piece::GroupEnd(g) => {
+                        if to_write.send(Piece::GroupEnd(g)).is_err() {
                             break;
                         }
                         continue;
@@ -208,7 +208,7 @@ pub fn score_file(job: &Job, on_batch: &mut dyn FnMut(usize) -> bool) -> Result<
                     }
                 }
                 let batch = RecordBatch::try_new(written_schema.clone(), columns).map_err(|e| score(e.to_string()))?;
-                if to_write.send(Scored::Batch(batch)).is_err() {
+                if to_write.send(Piece::Batch(batch)).is_err() {
                     break; // the writer failed: its error is reported below
                 }
                 if !on_batch(n) {
@@ -257,30 +257,25 @@ struct InOrder {
     done_groups: usize,
 }
 
-/// What the scoring stage takes from the readers: a batch, or the end of row group g.
-enum Read {
-    Batch(RecordBatch),
-    GroupEnd(usize),
-}
-
-/// What the writer takes from the scoring stage.
-enum Scored {
+/// What a stage hands the next, in file order: a batch (decoded, then scored), or the end of
+/// row group g.
+enum Piece {
     Batch(RecordBatch),
     GroupEnd(usize),
 }
 
 impl Iterator for InOrder {
-    type Item = Result<Read, String>;
+    type Item = Result<Piece, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while self.done_groups < self.n_groups {
             match self.decoded[self.next].recv() {
-                Ok(Decoded::Batch(b)) => return Some(Ok(Read::Batch(b))),
+                Ok(Decoded::Batch(b)) => return Some(Ok(Piece::Batch(b))),
                 Ok(Decoded::GroupEnd) => {
                     let g = self.done_groups;
                     self.done_groups += 1;
                     self.next = (self.next + 1) % self.decoded.len();
-                    return Some(Ok(Read::GroupEnd(g)));
+                    return Some(Ok(Piece::GroupEnd(g)));
                 }
                 Ok(Decoded::Failed(e)) => return Some(Err(e)),
                 Err(_) => return Some(Err("a reader thread stopped".into())),
