@@ -47,6 +47,18 @@ pub fn codec(name: &str) -> Result<Compression, String> {
 /// byte at 64 KiB (several times less than at 8 KiB or at 128 KiB and above on Linux 6's ext4).
 const WRITE_SIZE: usize = 64 << 10;
 
+/// `path` opened for writing and empty. A file that is there and empty already (the temporary
+/// file `atomic.reserve` made) is not truncated: truncating a file to size 0 makes ext4
+/// allocate its blocks and start writing it out when it is closed (`auto_da_alloc`), in the
+/// closing thread.
+fn empty_file(path: &Path) -> std::io::Result<File> {
+    let file = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(path)?;
+    if file.metadata()?.len() > 0 {
+        file.set_len(0)?;
+    }
+    Ok(file)
+}
+
 /// The output file under a `WRITE_SIZE` buffer.
 type Out = BufWriter<Sliced>;
 
@@ -184,7 +196,7 @@ impl Writer {
             .map_err(|e| OpenError::Config(e.to_string()))?;
         add_encoded_arrow_schema_to_metadata(&schema, &mut props);
         let out =
-            File::create(path).map_err(|e| OpenError::Write(format!("{}: {e}", path.display())))?;
+            empty_file(path).map_err(|e| OpenError::Write(format!("{}: {e}", path.display())))?;
         let out = BufWriter::with_capacity(WRITE_SIZE, Sliced(out));
         let file = SerializedFileWriter::new(out, descr.root_schema_ptr(), Arc::new(props))
             .map_err(|e| OpenError::Write(e.to_string()))?;
