@@ -93,6 +93,8 @@ struct Pages {
     codec: Compression,
     compressor: Option<Compressor>,
     data: Vec<CompressedPage>,
+    /// a data page before compression, reused from page to page
+    scratch: Vec<u8>,
     rows: u64,
     nulls: u64,
 }
@@ -105,6 +107,7 @@ impl Pages {
             codec,
             compressor,
             data: Vec::new(),
+            scratch: Vec::new(),
             rows: 0,
             nulls: 0,
         })
@@ -127,9 +130,11 @@ impl Pages {
                 self.descr.name()
             )));
         }
-        let mut buf = Vec::with_capacity(values.len() + rows / 8 + 16);
+        let buf = &mut self.scratch;
+        buf.clear();
+        buf.reserve(values.len() + rows / 8 + 16);
         if self.descr.max_def_level() > 0 {
-            def_levels_v1(&mut buf, valid.filter(|v| v.null_count() > 0), rows);
+            def_levels_v1(buf, valid.filter(|v| v.null_count() > 0), rows);
         }
         buf.extend_from_slice(values);
         let uncompressed = buf.len();
@@ -156,15 +161,17 @@ impl Pages {
         data_encoding: Encoding,
         statistics: Statistics,
     ) -> Result<(Bytes, ColumnCloseResult)> {
-        let mut sink = TrackedWrite::new(Vec::new());
+        // the pages and their headers (well under 64 bytes each), without regrowing
+        let size = dictionary.as_ref().map_or(0, |(v, _)| v.len()) + self.data.iter().map(|p| p.data().len() + 64).sum::<usize>() + 64;
+        let mut sink = TrackedWrite::new(Vec::with_capacity(size));
         let mut stats = Vec::new();
         let (mut compressed, mut uncompressed) = (0u64, 0u64);
         let mut dictionary_offset = None;
         let mut compressor = self.compressor;
         let mut pages = SerializedPageWriter::new(&mut sink);
-        if let Some((values, entries)) = dictionary {
+        if let Some((mut values, entries)) = dictionary {
             let uncompressed_len = values.len();
-            let buf = Compressor::page(compressor.as_mut(), values)?;
+            let buf = Compressor::page(compressor.as_mut(), &mut values)?;
             let page = Page::DictionaryPage {
                 buf: Bytes::from(buf),
                 num_values: entries as u32,

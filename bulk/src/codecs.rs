@@ -10,6 +10,9 @@ use std::io::Write;
 pub struct Compressor {
     codec: Compression,
     snappy: Option<snap::raw::Encoder>,
+    /// snappy's output, reused from page to page: a fresh one per page was zero-filled (to
+    /// the bound, 1.17x the page) and faulted in each time
+    out: Vec<u8>,
 }
 
 impl Compressor {
@@ -17,17 +20,26 @@ impl Compressor {
     pub fn new(codec: Compression) -> Result<Option<Compressor>> {
         Ok(match codec {
             Compression::UNCOMPRESSED => None,
-            Compression::SNAPPY => Some(Compressor { codec, snappy: Some(snap::raw::Encoder::new()) }),
-            Compression::ZSTD(_) | Compression::LZ4_RAW | Compression::GZIP(_) | Compression::BROTLI(_) => Some(Compressor { codec, snappy: None }),
+            Compression::SNAPPY => Some(Compressor { codec, snappy: Some(snap::raw::Encoder::new()), out: Vec::new() }),
+            Compression::ZSTD(_) | Compression::LZ4_RAW | Compression::GZIP(_) | Compression::BROTLI(_) => Some(Compressor { codec, snappy: None, out: Vec::new() }),
             other => return Err(ParquetError::General(format!("the writer does not compress with {other}"))),
         })
     }
 
-    /// A page's bytes as stored: compressed by `compressor`, or as they are (UNCOMPRESSED).
-    pub fn page(compressor: Option<&mut Compressor>, buf: Vec<u8>) -> Result<Vec<u8>> {
-        let Some(c) = compressor else { return Ok(buf) };
+    /// A page's bytes as stored: compressed by `compressor` (the page is left as it was, for
+    /// the caller to reuse), or taken as they are (UNCOMPRESSED).
+    pub fn page(compressor: Option<&mut Compressor>, buf: &mut Vec<u8>) -> Result<Vec<u8>> {
+        let Some(c) = compressor else { return Ok(std::mem::take(buf)) };
+        if c.codec == Compression::SNAPPY {
+            let bound = snap::raw::max_compress_len(buf.len());
+            if c.out.len() < bound {
+                c.out.resize(bound, 0);
+            }
+            let n = c.snappy.as_mut().expect("a snappy encoder").compress(buf, &mut c.out).map_err(|e| ParquetError::External(Box::new(e)))?;
+            return Ok(c.out[..n].to_vec());
+        }
         let mut out = Vec::with_capacity(buf.len() / 2 + 64);
-        c.compress(&buf, &mut out)?;
+        c.compress(buf, &mut out)?;
         Ok(out)
     }
 
