@@ -295,3 +295,40 @@ fn required_columns_an_empty_file_and_all_null_groups() {
     };
     assert_eq!((st.min_opt(), st.null_count_opt()), (None, Some(2)));
 }
+
+/// The writer opens its path without truncating an empty file (the reserved temporary
+/// output) but still empties a longer one that is there: both read back as written, and
+/// the rows past 64 KiB writes (many pages, several row groups) are all there.
+#[test]
+fn an_existing_file_is_overwritten_and_an_empty_one_filled() {
+    let s = schema(true);
+    let n = 300_000;
+    let b = batch(
+        &s,
+        (0..n).map(|i| if i % 7 == 0 { None } else { Some(i as f64 * 0.37) }).collect(),
+        (0..n).map(|i| Some((i % 2) as i32)).collect(),
+        vec![Some("hot"), Some("cold")],
+        0,
+    );
+    let dir = std::env::temp_dir().join(format!("leadscore-bulk-overwrite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, before) in [("longer.parquet", vec![0xAB; 5 << 20]), ("empty.parquet", Vec::new())] {
+        let path = dir.join(name);
+        std::fs::write(&path, &before).unwrap();
+        let mut w = Writer::create(&path, s.clone(), "snappy", 100_000, &["tier".to_string()], 2).unwrap();
+        w.write(&b).unwrap();
+        assert_eq!(w.finish().unwrap(), n);
+        let got: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap())
+            .unwrap()
+            .with_batch_size(n)
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+        let rows: usize = got.iter().map(|g| g.num_rows()).sum();
+        assert_eq!(rows, n, "{name}");
+        let back: Vec<Option<u64>> = got.iter().flat_map(|g| floats(g.column(0))).collect();
+        assert_eq!(back, floats(b.column(0)), "{name}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
