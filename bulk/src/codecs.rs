@@ -10,8 +10,8 @@ use std::io::Write;
 pub struct Compressor {
     codec: Compression,
     snappy: Option<snap::raw::Encoder>,
-    /// snappy's output, reused from page to page: a fresh one per page was zero-filled (to
-    /// the bound, 1.17x the page) and faulted in each time
+    /// snappy's output, reused from call to call (the bytes are copied out): a fresh one per page
+    /// was zero-filled to the bound, 1.17x the page, and faulted in each time
     out: Vec<u8>,
 }
 
@@ -30,15 +30,7 @@ impl Compressor {
     /// the caller to reuse), or taken as they are (UNCOMPRESSED).
     pub fn page(compressor: Option<&mut Compressor>, buf: &mut Vec<u8>) -> Result<Vec<u8>> {
         let Some(c) = compressor else { return Ok(std::mem::take(buf)) };
-        if c.codec == Compression::SNAPPY {
-            let bound = snap::raw::max_compress_len(buf.len());
-            if c.out.len() < bound {
-                c.out.resize(bound, 0);
-            }
-            let n = c.snappy.as_mut().expect("a snappy encoder").compress(buf, &mut c.out).map_err(|e| ParquetError::External(Box::new(e)))?;
-            return Ok(c.out[..n].to_vec());
-        }
-        let mut out = Vec::with_capacity(buf.len() / 2 + 64);
+        let mut out = Vec::new();
         c.compress(buf, &mut out)?;
         Ok(out)
     }
@@ -48,10 +40,12 @@ impl Compressor {
         let external = |e: std::io::Error| ParquetError::External(Box::new(e));
         match self.codec {
             Compression::SNAPPY => {
-                let at = out.len();
-                out.resize(at + snap::raw::max_compress_len(input.len()), 0);
-                let n = self.snappy.as_mut().expect("a snappy encoder").compress(input, &mut out[at..]).map_err(|e| ParquetError::External(Box::new(e)))?;
-                out.truncate(at + n);
+                let bound = snap::raw::max_compress_len(input.len());
+                if self.out.len() < bound {
+                    self.out.resize(bound, 0);
+                }
+                let n = self.snappy.as_mut().expect("a snappy encoder").compress(input, &mut self.out).map_err(|e| ParquetError::External(Box::new(e)))?;
+                out.extend_from_slice(&self.out[..n]);
             }
             Compression::ZSTD(level) => {
                 let packed = zstd::bulk::compress(input, level.compression_level()).map_err(external)?;
