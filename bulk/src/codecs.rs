@@ -9,10 +9,9 @@ use std::io::Write;
 /// A page compressor for one codec.
 pub struct Compressor {
     codec: Compression,
-    snappy: Option<snap::raw::Encoder>,
-    /// snappy's output, reused from call to call (the bytes are copied out): a fresh one per page
-    /// was zero-filled to the bound, 1.17x the page, and faulted in each time
-    out: Vec<u8>,
+    /// snappy's encoder and its output, reused from call to call (the bytes are copied out):
+    /// a fresh output per page was zero-filled to the bound, 1.17x the page, and faulted in
+    snappy: Option<(snap::raw::Encoder, Vec<u8>)>,
 }
 
 impl Compressor {
@@ -20,8 +19,8 @@ impl Compressor {
     pub fn new(codec: Compression) -> Result<Option<Compressor>> {
         Ok(match codec {
             Compression::UNCOMPRESSED => None,
-            Compression::SNAPPY => Some(Compressor { codec, snappy: Some(snap::raw::Encoder::new()), out: Vec::new() }),
-            Compression::ZSTD(_) | Compression::LZ4_RAW | Compression::GZIP(_) | Compression::BROTLI(_) => Some(Compressor { codec, snappy: None, out: Vec::new() }),
+            Compression::SNAPPY => Some(Compressor { codec, snappy: Some((snap::raw::Encoder::new(), Vec::new())) }),
+            Compression::ZSTD(_) | Compression::LZ4_RAW | Compression::GZIP(_) | Compression::BROTLI(_) => Some(Compressor { codec, snappy: None }),
             other => return Err(ParquetError::General(format!("the writer does not compress with {other}"))),
         })
     }
@@ -40,12 +39,13 @@ impl Compressor {
         let external = |e: std::io::Error| ParquetError::External(Box::new(e));
         match self.codec {
             Compression::SNAPPY => {
+                let (encoder, buf) = self.snappy.as_mut().expect("a snappy encoder");
                 let bound = snap::raw::max_compress_len(input.len());
-                if self.out.len() < bound {
-                    self.out.resize(bound, 0);
+                if buf.len() < bound {
+                    buf.resize(bound, 0);
                 }
-                let n = self.snappy.as_mut().expect("a snappy encoder").compress(input, &mut self.out).map_err(|e| ParquetError::External(Box::new(e)))?;
-                out.extend_from_slice(&self.out[..n]);
+                let n = encoder.compress(input, buf).map_err(|e| ParquetError::External(Box::new(e)))?;
+                out.extend_from_slice(&buf[..n]);
             }
             Compression::ZSTD(level) => {
                 let packed = zstd::bulk::compress(input, level.compression_level()).map_err(external)?;
